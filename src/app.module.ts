@@ -1,0 +1,38 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule } from './config/config.module';
+import type { AppConfig } from './config/config.schema';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { LifecycleModule } from './lifecycle/lifecycle.module';
+import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { PipelineApiModule, PipelineModule, PipelineWorkerModule } from './pipeline/pipeline.module';
+import { ProbesApiModule, ProbesWorkerModule } from './probes/probes.module';
+
+/** Modules of the API role: HTTP controllers that accept and report work. */
+const API_MODULES = [PipelineApiModule, ProbesApiModule];
+/** Modules of the worker role: queue workers and the step handlers they run. */
+const WORKER_MODULES = [PipelineWorkerModule, ProbesWorkerModule];
+
+/** One codebase, three roles: `api`, `worker`, or `all` (both in one process). */
+@Module({})
+export class AppModule {
+  static forRole(config: AppConfig): DynamicModule {
+    const withApi = config.role !== 'worker';
+    const withWorkers = config.role !== 'api';
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggingModule.forRoot(config),
+        LifecycleModule,
+        MetricsModule,
+        DatabaseModule,
+        PipelineModule,
+        HealthModule,
+        ...(withApi ? API_MODULES : []),
+        ...(withWorkers ? WORKER_MODULES : []),
+      ],
+    };
+  }
+}

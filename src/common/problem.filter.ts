@@ -1,0 +1,74 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PROBLEM_CONTENT_TYPE, ProblemError } from './problem';
+
+/** Stable codes for the HTTP-level errors raised by Nest and Fastify themselves. */
+const CODES_BY_STATUS: Record<number, [string, string]> = {
+  400: ['BAD_REQUEST', 'The request is malformed'],
+  401: ['UNAUTHORIZED', 'Authentication is required'],
+  403: ['FORBIDDEN', 'Not allowed'],
+  404: ['NOT_FOUND', 'No such resource'],
+  405: ['METHOD_NOT_ALLOWED', 'Method not allowed'],
+  406: ['NOT_ACCEPTABLE', 'Not acceptable'],
+  409: ['CONFLICT', 'Conflict'],
+  413: ['PAYLOAD_TOO_LARGE', 'The request body is too large'],
+  415: ['UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type'],
+  422: ['UNPROCESSABLE', 'The request cannot be processed'],
+  429: ['TOO_MANY_REQUESTS', 'Too many requests'],
+  503: ['SERVICE_UNAVAILABLE', 'The service is unavailable'],
+};
+
+/** Fastify's own error codes (body parsing, limits) mapped to ours. */
+const FASTIFY_CODES: Record<string, [number, string, string]> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type'],
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'PAYLOAD_TOO_LARGE', 'The request body is too large'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'MALFORMED_JSON', 'The JSON body is empty'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'MALFORMED_JSON', 'The JSON body cannot be parsed'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'BAD_REQUEST', 'Content-Length does not match the body'],
+};
+
+/** Turns every error into an RFC 9457 problem document. Unexpected errors never leak their message. */
+export function toProblem(error: unknown): ProblemError {
+  if (error instanceof ProblemError) return error;
+  const fastifyCode = (error as { code?: unknown })?.code;
+  if (typeof fastifyCode === 'string' && FASTIFY_CODES[fastifyCode]) {
+    const [status, code, title] = FASTIFY_CODES[fastifyCode];
+    return new ProblemError(status, code, title, (error as Error).message);
+  }
+  if ((error as SyntaxError)?.name === 'SyntaxError' && (error as { statusCode?: number }).statusCode === 400) {
+    return new ProblemError(400, 'MALFORMED_JSON', 'The JSON body cannot be parsed', (error as Error).message);
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    const [code, title] = CODES_BY_STATUS[status] ?? [`HTTP_${status}`, HttpStatus[status] ?? 'Error'];
+    const response = error.getResponse();
+    const message = typeof response === 'object' && response && 'message' in response ? (response as { message: unknown }).message : error.message;
+    return new ProblemError(status, code, title, Array.isArray(message) ? message.join('; ') : String(message));
+  }
+  const statusCode = (error as { statusCode?: unknown })?.statusCode;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    const [code, title] = CODES_BY_STATUS[statusCode] ?? [`HTTP_${statusCode}`, 'Error'];
+    return new ProblemError(statusCode, code, title, (error as Error).message);
+  }
+  return new ProblemError(500, 'INTERNAL_ERROR', 'Internal server error', 'An unexpected error occurred; quote the requestId when reporting it');
+}
+
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('http');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const problem = toProblem(error);
+    if (problem.status >= 500 && problem.code === 'INTERNAL_ERROR') {
+      this.logger.error({ err: error, requestId: request.id }, 'unhandled error');
+    }
+    if (reply.sent) return;
+    void reply
+      .status(problem.status)
+      .header('content-type', PROBLEM_CONTENT_TYPE)
+      .send(problem.toDocument(request.url, String(request.id)));
+  }
+}

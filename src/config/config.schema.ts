@@ -1,0 +1,178 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './config-error';
+
+/**
+ * Every environment variable the service reads, in one place. `describeConfig()` feeds the README table
+ * and the test that keeps the two in step. Pure: takes an environment, returns a typed config or throws
+ * a ConfigError that names each bad variable.
+ */
+
+export type Role = 'all' | 'api' | 'worker';
+
+export interface AppConfig {
+  role: Role;
+  http: { host: string; port: number; bodyLimitBytes: number };
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  database: { kind: 'postgres'; url: string; poolSize: number } | { kind: 'pglite'; dataDir: string };
+  redis: { url: string };
+  queues: {
+    prefix: string;
+    workerConcurrency: number;
+    completedRetentionSeconds: number;
+    completedRetentionCount: number;
+    failedRetentionSeconds: number;
+    failedRetentionCount: number;
+  };
+  shutdownTimeoutMs: number;
+  admin: { password: string | undefined };
+  instanceId: string;
+}
+
+interface VariableDoc {
+  name: string;
+  default: string;
+  meaning: string;
+  secret?: boolean;
+}
+
+/** The documented variables, in README order. */
+export const CONFIG_VARIABLES: readonly VariableDoc[] = [
+  { name: 'ROLE', default: 'all', meaning: 'Which part runs in this process: `api` (HTTP only), `worker` (queue workers, plus health and metrics over HTTP) or `all` (both).' },
+  { name: 'HOST', default: '0.0.0.0', meaning: 'Address the HTTP server listens on.' },
+  { name: 'PORT', default: '3000', meaning: 'Port the HTTP server listens on.' },
+  { name: 'HTTP_BODY_LIMIT_BYTES', default: '1048576', meaning: 'Largest JSON request body accepted.' },
+  { name: 'LOG_LEVEL', default: 'info', meaning: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
+  { name: 'DATABASE_URL', default: '(unset)', meaning: 'PostgreSQL connection URL. Unset: an embedded PGlite database under `DATA_DIR` (single process).', secret: true },
+  { name: 'DATABASE_POOL_SIZE', default: '10', meaning: 'Connections in the PostgreSQL pool.' },
+  { name: 'DATA_DIR', default: './data', meaning: 'Directory of the embedded PGlite database, used when `DATABASE_URL` is unset.' },
+  { name: 'REDIS_URL', default: 'redis://127.0.0.1:6379', meaning: 'Redis holding the job queues (`redis://` or `rediss://`).', secret: true },
+  { name: 'QUEUE_PREFIX', default: 'wasm-signer', meaning: 'Prefix of every queue key in Redis; separates deployments sharing one Redis.' },
+  { name: 'WORKER_CONCURRENCY', default: '4', meaning: 'Jobs each queue worker runs at once.' },
+  { name: 'JOB_RETENTION_COMPLETED_SECONDS', default: '86400', meaning: 'Completed queue jobs are trimmed from Redis after this age…' },
+  { name: 'JOB_RETENTION_COMPLETED_COUNT', default: '1000', meaning: '…or beyond this many per queue. Job records stay in the database.' },
+  { name: 'JOB_RETENTION_FAILED_SECONDS', default: '604800', meaning: 'Failed queue jobs are kept in Redis this long…' },
+  { name: 'JOB_RETENTION_FAILED_COUNT', default: '10000', meaning: '…and at most this many per queue.' },
+  { name: 'SHUTDOWN_TIMEOUT_MS', default: '30000', meaning: 'On SIGTERM, how long active jobs may run to completion before the process exits anyway (they are then retried by another worker).' },
+  { name: 'ADMIN_PASSWORD', default: '(unset)', meaning: 'Password (user `admin`) protecting the queue dashboard at `/admin/queues`. Unset: the dashboard is not served.', secret: true },
+  { name: 'INSTANCE_ID', default: 'hostname:pid', meaning: 'Name of this process in logs, metrics and job records.' },
+];
+
+/** Variables whose value may instead be read from a file named by `<NAME>_FILE`. */
+export const SECRET_VARIABLES = CONFIG_VARIABLES.filter((v) => v.secret).map((v) => v.name);
+
+type Env = Record<string, string | undefined>;
+
+/** Reads `<NAME>_FILE` into `<NAME>` for secret variables; setting both is an error. */
+function resolveSecretFiles(env: Env, problems: { variable: string; message: string }[]): Env {
+  const resolved: Env = { ...env };
+  for (const name of SECRET_VARIABLES) {
+    const fileVariable = `${name}_FILE`;
+    const path = env[fileVariable];
+    if (path === undefined || path === '') continue;
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push({ variable: fileVariable, message: `set together with ${name}; set only one of them` });
+      continue;
+    }
+    try {
+      resolved[name] = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      problems.push({ variable: fileVariable, message: `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}` });
+    }
+  }
+  return resolved;
+}
+
+const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
+const integer = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+      .optional()
+      .transform((value) => value ?? fallback),
+  );
+const text = (fallback: string) => z.preprocess(emptyToUndefined, z.string().default(fallback));
+const optionalText = () => z.preprocess(emptyToUndefined, z.string().optional());
+const hasScheme = (protocols: string[]) => (value: string) => {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+};
+const urlMessage = (protocols: string[]) => `must be a URL with scheme ${protocols.map((p) => p.replace(':', '://')).join(' or ')}`;
+const optionalUrl = (protocols: string[]) => z.preprocess(emptyToUndefined, z.string().refine(hasScheme(protocols), urlMessage(protocols)).optional());
+const urlWithDefault = (protocols: string[], fallback: string) =>
+  z.preprocess(emptyToUndefined, z.string().refine(hasScheme(protocols), urlMessage(protocols)).default(fallback));
+
+const schema = z.object({
+  ROLE: z.preprocess(emptyToUndefined, z.enum(['all', 'api', 'worker'], 'must be one of all, api, worker').default('all')),
+  HOST: text('0.0.0.0'),
+  PORT: integer(0, 65535, 3000),
+  HTTP_BODY_LIMIT_BYTES: integer(1024, 1024 * 1024 * 1024, 1024 * 1024),
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be one of fatal, error, warn, info, debug, trace, silent').default('info'),
+  ),
+  DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
+  DATABASE_POOL_SIZE: integer(1, 1000, 10),
+  DATA_DIR: text('./data'),
+  REDIS_URL: urlWithDefault(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.preprocess(
+    emptyToUndefined,
+    z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, dots, dashes or underscores').default('wasm-signer'),
+  ),
+  WORKER_CONCURRENCY: integer(1, 1000, 4),
+  JOB_RETENTION_COMPLETED_SECONDS: integer(0, 365 * 86400, 86400),
+  JOB_RETENTION_COMPLETED_COUNT: integer(0, 10_000_000, 1000),
+  JOB_RETENTION_FAILED_SECONDS: integer(0, 365 * 86400, 7 * 86400),
+  JOB_RETENTION_FAILED_COUNT: integer(0, 10_000_000, 10_000),
+  SHUTDOWN_TIMEOUT_MS: integer(0, 3_600_000, 30_000),
+  ADMIN_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(12, 'must be at least 12 characters').optional()),
+  INSTANCE_ID: optionalText(),
+});
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const problems: { variable: string; message: string }[] = [];
+  const resolved = resolveSecretFiles(env, problems);
+  const parsed = schema.safeParse(resolved);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push({ variable: String(issue.path[0] ?? '(environment)'), message: issue.message });
+    }
+  }
+  if (parsed.success && !parsed.data.DATABASE_URL && parsed.data.ROLE !== 'all') {
+    problems.push({
+      variable: 'DATABASE_URL',
+      message: `required when ROLE is ${parsed.data.ROLE}: the embedded database serves a single process (ROLE=all)`,
+    });
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const v = parsed.data;
+  return {
+    role: v.ROLE,
+    http: { host: v.HOST, port: v.PORT, bodyLimitBytes: v.HTTP_BODY_LIMIT_BYTES },
+    logLevel: v.LOG_LEVEL,
+    database: v.DATABASE_URL
+      ? { kind: 'postgres', url: v.DATABASE_URL, poolSize: v.DATABASE_POOL_SIZE }
+      : { kind: 'pglite', dataDir: resolve(v.DATA_DIR) },
+    redis: { url: v.REDIS_URL },
+    queues: {
+      prefix: v.QUEUE_PREFIX,
+      workerConcurrency: v.WORKER_CONCURRENCY,
+      completedRetentionSeconds: v.JOB_RETENTION_COMPLETED_SECONDS,
+      completedRetentionCount: v.JOB_RETENTION_COMPLETED_COUNT,
+      failedRetentionSeconds: v.JOB_RETENTION_FAILED_SECONDS,
+      failedRetentionCount: v.JOB_RETENTION_FAILED_COUNT,
+    },
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    admin: { password: v.ADMIN_PASSWORD },
+    instanceId: v.INSTANCE_ID ?? `${hostname()}:${process.pid}`,
+  };
+}

@@ -1,0 +1,44 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import { Pool, types } from 'pg';
+import type { AppConfig } from '../config/config.schema';
+import type { Database } from './database.types';
+import { migrationProvider } from './migrations';
+
+const INT8_OID = 20;
+
+/** Opens the system of record: PostgreSQL when configured, else the embedded PGlite directory. */
+export async function openDatabase(config: AppConfig['database'], onPoolError?: (error: Error) => void): Promise<Kysely<Database>> {
+  if (config.kind === 'postgres') {
+    // Log indices and sizes are int8; they stay well below 2^53, so numbers are exact.
+    types.setTypeParser(INT8_OID, (value) => Number(value));
+    const pool = new Pool({
+      connectionString: config.url,
+      max: config.poolSize,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'wasm-signer',
+    });
+    pool.on('error', (error) => onPoolError?.(error));
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  const pglite = await PGlite.create(config.dataDir, { parsers: { [INT8_OID]: (value: string) => Number(value) } });
+  return new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+}
+
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+export async function pingDatabase(db: Kysely<Database>): Promise<void> {
+  await sql`select 1`.execute(db);
+}

@@ -1,0 +1,105 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Row types of the system of record. One schema for PostgreSQL and embedded PGlite. */
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type UpdatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export type JobType = 'publish' | 'sign' | 'build' | 'verify' | 'probe';
+export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
+export type StepName = 'build' | 'push' | 'sign' | 'verify' | 'notify';
+export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
+
+export interface JobStep {
+  name: StepName;
+  state: StepState;
+  attempts: number;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Which worker process ran the step last (INSTANCE_ID). */
+  worker: string | null;
+  error: { code: string; message: string } | null;
+}
+
+export interface JobError {
+  code: string;
+  message: string;
+  step?: StepName;
+}
+
+export interface JobsTable {
+  id: Generated<string>;
+  type: JobType;
+  state: JobState;
+  idempotency_key: string | null;
+  /** sha256 of the request that created the job, to refuse a reused Idempotency-Key with another request. */
+  request_hash: string | null;
+  caller: string | null;
+  input: Json<Record<string, unknown>>;
+  steps: Json<JobStep[]>;
+  result: Json<Record<string, unknown>> | null;
+  error: Json<JobError> | null;
+  callback_url: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface ArtifactsTable {
+  id: Generated<string>;
+  repository: string;
+  tag: string | null;
+  manifest_digest: string;
+  wasm_digest: string;
+  wasm_size: number;
+  /** `component` (os wasip2) or `module` (os wasip1). */
+  wasm_kind: 'component' | 'module';
+  config_json: Json<Record<string, unknown>>;
+  annotations: Json<Record<string, string>>;
+  job_id: string | null;
+  caller: string | null;
+  created_at: CreatedAt;
+}
+
+export type SignatureFormat = 'cosign-classic' | 'sigstore-bundle';
+
+export interface SignaturesTable {
+  id: Generated<string>;
+  job_id: string | null;
+  artifact_id: string | null;
+  repository: string;
+  /** The reference as the caller gave it (tag or digest). */
+  reference: string;
+  manifest_digest: string;
+  wasm_digest: string | null;
+  format: SignatureFormat;
+  rekor_log_index: number;
+  rekor_entry_uuid: string;
+  rekor_integrated_time: Timestamp;
+  rekor_log_id: string;
+  certificate_pem: string;
+  /** Subject alternative name of the signing certificate (the workload identity). */
+  identity: string;
+  /** OIDC issuer from the certificate's Fulcio extension. */
+  issuer: string;
+  certificate_not_before: Timestamp;
+  certificate_not_after: Timestamp;
+  bundle: Json<Record<string, unknown>>;
+  caller: string | null;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  jobs: JobsTable;
+  artifacts: ArtifactsTable;
+  signatures: SignaturesTable;
+}
+
+export type JobRow = Selectable<JobsTable>;
+export type NewJobRow = Insertable<JobsTable>;
+export type JobUpdate = Updateable<JobsTable>;
+export type ArtifactRow = Selectable<ArtifactsTable>;
+export type SignatureRow = Selectable<SignaturesTable>;

@@ -1,0 +1,57 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { DatabaseService } from '../database/database.service';
+import { LifecycleState } from '../lifecycle/lifecycle-state';
+import { PipelineQueues } from '../pipeline/pipeline-queues.service';
+
+const TIMEOUT_MS = 2_000;
+
+/** What /health/ready checks: Redis and the database answer, and the process is not draining. */
+@Injectable()
+export class ReadinessIndicators {
+  constructor(
+    private readonly indicators: HealthIndicatorService,
+    private readonly queues: PipelineQueues,
+    private readonly databaseService: DatabaseService,
+    private readonly lifecycle: LifecycleState,
+  ) {}
+
+  async redis(): Promise<HealthIndicatorResult> {
+    const indicator = this.indicators.check('redis');
+    try {
+      await withTimeout(this.queues.ping(), TIMEOUT_MS);
+      return indicator.up();
+    } catch (error) {
+      return indicator.down({ message: (error as Error).message });
+    }
+  }
+
+  async database(): Promise<HealthIndicatorResult> {
+    const indicator = this.indicators.check('database');
+    try {
+      await this.databaseService.ping(TIMEOUT_MS);
+      return indicator.up();
+    } catch (error) {
+      return indicator.down({ message: (error as Error).message });
+    }
+  }
+
+  accepting(): HealthIndicatorResult {
+    const indicator = this.indicators.check('lifecycle');
+    return this.lifecycle.draining ? indicator.down({ message: 'draining for shutdown' }) : indicator.up();
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,37 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { version } from '../../package.json';
+
+/** The OpenAPI document of the HTTP API, built from the controllers and DTOs. */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('wasm-signer')
+    .setDescription(
+      'Publishes WebAssembly components to OCI registries, signs them keyless with Sigstore ' +
+        '(Fulcio certificate from the workload identity, Rekor transparency log entry) and verifies them ' +
+        'against identity policies. Errors are RFC 9457 application/problem+json with a stable `code`.',
+    )
+    .setVersion(version)
+    .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
+    .addTag('jobs', 'Asynchronous work and its progress')
+    .addTag('operations', 'Health, metrics and pipeline probes')
+    .build();
+  return SwaggerModule.createDocument(app, config, { operationIdFactory: (controllerKey, methodKey) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}` });
+}
+
+/** JSON with object keys sorted at every level, so the committed document only changes when the API does. */
+export function stableJson(value: unknown): string {
+  return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+    );
+  }
+  return value;
+}

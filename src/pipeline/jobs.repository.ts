@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { sql } from 'kysely';
+import { DatabaseService } from '../database/database.service';
+import type { JobError, JobRow, JobStep, JobType, StepName } from '../database/database.types';
+import { ProblemError } from '../common/problem';
+
+export interface NewJob {
+  type: JobType;
+  steps: StepName[];
+  input: Record<string, unknown>;
+  idempotencyKey?: string;
+  caller?: string;
+  callbackUrl?: string;
+}
+
+/** Job records: the system of record of every job's state, steps, result and error. */
+@Injectable()
+export class JobsRepository {
+  constructor(private readonly database: DatabaseService) {}
+
+  /**
+   * Creates a job, or returns the one already created with the same Idempotency-Key by the same
+   * caller (`created: false`). Reusing a key for a different request is a 409.
+   */
+  async create(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    const requestHash = job.idempotencyKey ? hashRequest(job) : null;
+    const inserted = await this.database.db
+      .insertInto('jobs')
+      .values({
+        type: job.type,
+        state: 'queued',
+        idempotency_key: job.idempotencyKey ?? null,
+        request_hash: requestHash,
+        caller: job.caller ?? null,
+        input: JSON.stringify(job.input),
+        steps: JSON.stringify(job.steps.map(pendingStep)),
+        callback_url: job.callbackUrl ?? null,
+      })
+      .onConflict((oc) => oc.expression(sql`coalesce(caller, ''), idempotency_key`).where('idempotency_key', 'is not', null).doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (inserted) return { job: inserted, created: true };
+
+    const existing = await this.database.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('idempotency_key', '=', job.idempotencyKey!)
+      .where(sql<boolean>`coalesce(caller, '') = ${job.caller ?? ''}`)
+      .executeTakeFirstOrThrow();
+    if (existing.request_hash !== requestHash) {
+      throw new ProblemError(409, 'IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key already used', 'This Idempotency-Key was used for a different request', {
+        jobId: existing.id,
+      });
+    }
+    return { job: existing, created: false };
+  }
+
+  /** Removes a job that could not be enqueued, so a retry with the same key starts afresh. */
+  async deleteUnstarted(id: string): Promise<void> {
+    await this.database.db.deleteFrom('jobs').where('id', '=', id).where('state', '=', 'queued').execute();
+  }
+
+  async find(id: string): Promise<JobRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    return this.database.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async stepStarted(id: string, step: StepName, worker: string, attempt: number): Promise<JobRow> {
+    return this.updateStep(id, step, (s) => ({ ...s, state: 'running', attempts: attempt, startedAt: s.startedAt ?? new Date().toISOString(), worker, error: null }), (job) => ({
+      state: job.state === 'queued' ? 'running' : job.state,
+      started_at: job.started_at ?? new Date(),
+    }));
+  }
+
+  async stepSucceeded(id: string, step: StepName, resultPatch: Record<string, unknown>): Promise<JobRow> {
+    return this.updateStep(id, step, (s) => ({ ...s, state: 'succeeded', finishedAt: new Date().toISOString(), error: null }), (job, steps) => {
+      const done = steps.every((s) => s.state === 'succeeded' || s.state === 'skipped');
+      return {
+        result: JSON.stringify({ ...(job.result ?? {}), ...resultPatch }),
+        ...(done ? { state: 'succeeded' as const, finished_at: new Date() } : {}),
+      };
+    });
+  }
+
+  /** Records a failed attempt; `final` fails the job (no more retries). */
+  async stepFailed(id: string, step: StepName, error: JobError, final: boolean): Promise<JobRow> {
+    return this.updateStep(
+      id,
+      step,
+      (s) => ({ ...s, state: final ? 'failed' : 'running', finishedAt: final ? new Date().toISOString() : null, error: { code: error.code, message: error.message } }),
+      () => (final ? { state: 'failed' as const, error: JSON.stringify({ ...error, step }), finished_at: new Date() } : {}),
+    );
+  }
+
+  private async updateStep(
+    id: string,
+    step: StepName,
+    changeStep: (s: JobStep) => JobStep,
+    changeJob: (job: JobRow, steps: JobStep[]) => Record<string, unknown>,
+  ): Promise<JobRow> {
+    return this.database.db.transaction().execute(async (trx) => {
+      const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!job) throw new Error(`job ${id} does not exist`);
+      if (job.state === 'succeeded' || job.state === 'failed') return job;
+      const steps = job.steps.map((s) => (s.name === step ? changeStep(s) : s));
+      return trx
+        .updateTable('jobs')
+        .set({ steps: JSON.stringify(steps), updated_at: new Date(), ...changeJob(job, steps) })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    });
+  }
+}
+
+const pendingStep = (name: StepName): JobStep => ({ name, state: 'pending', attempts: 0, startedAt: null, finishedAt: null, worker: null, error: null });
+
+function hashRequest(job: NewJob): string {
+  return createHash('sha256').update(JSON.stringify([job.type, job.input, job.callbackUrl ?? null])).digest('hex');
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (value: string): boolean => UUID.test(value);

@@ -1,0 +1,40 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { problems } from '../common/problem';
+import type { JobRow } from '../database/database.types';
+import { LifecycleState } from '../lifecycle/lifecycle-state';
+import { MetricsService } from '../metrics/metrics.service';
+import { JobsRepository, type NewJob } from './jobs.repository';
+import { PipelineQueues } from './pipeline-queues.service';
+
+/** Accepts jobs: records them, then enqueues their pipeline; never leaves a recorded job unqueued. */
+@Injectable()
+export class JobsService {
+  private readonly logger = new Logger('jobs');
+
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly queues: PipelineQueues,
+    private readonly lifecycle: LifecycleState,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async submit(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+    if (this.lifecycle.draining) throw problems.shuttingDown();
+    const { job: row, created } = await this.jobs.create(job);
+    // Enqueue on every call, replays included: job IDs in Redis are derived from the job, so this is a
+    // no-op when the pipeline is already queued, and it re-queues a job whose first enqueue was lost.
+    try {
+      if (row.state === 'queued') await this.queues.enqueuePipeline(row.id, job.steps);
+    } catch (error) {
+      if (created) await this.jobs.deleteUnstarted(row.id).catch(() => undefined);
+      this.logger.warn({ err: error, jobId: row.id }, 'could not enqueue job');
+      throw problems.queueUnavailable('The job was not accepted; retry later (with the same Idempotency-Key)');
+    }
+    if (created) this.metrics.jobsCreated.inc({ type: job.type });
+    return { job: row, created };
+  }
+
+  find(id: string): Promise<JobRow | undefined> {
+    return this.jobs.find(id);
+  }
+}

@@ -1,0 +1,98 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { MetricsService } from '../metrics/metrics.service';
+import { JobsRepository } from './jobs.repository';
+import { workerRedisOptions } from './redis-connection';
+import { StepError, retryDelayMs } from './step-error';
+import { StepHandlerRegistry } from './step-handler.registry';
+import { STEP_QUEUES, type StepJobData } from './step-queues';
+
+/**
+ * The consumer side: one BullMQ worker per step queue. Each attempt is recorded on the job; permanent
+ * errors fail the job at once (UnrecoverableError), transient ones retry with backoff. On shutdown the
+ * workers stop taking jobs and wait, within SHUTDOWN_TIMEOUT_MS, for the active ones.
+ */
+@Injectable()
+export class PipelineWorkers implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('workers');
+  private readonly workers: Worker<StepJobData>[] = [];
+  private readonly shutdown = new AbortController();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly jobs: JobsRepository,
+    private readonly handlers: StepHandlerRegistry,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  onModuleInit(): void {
+    for (const queue of STEP_QUEUES) {
+      const worker = new Worker<StepJobData>(queue, (job) => this.process(job), {
+        connection: workerRedisOptions(this.config.redis.url),
+        prefix: this.config.queues.prefix,
+        concurrency: this.config.queues.workerConcurrency,
+        settings: { backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelayMs(attemptsMade, error) },
+      });
+      worker.on('error', (error) => this.logger.warn({ err: error, queue }, 'worker error'));
+      this.workers.push(worker);
+    }
+    this.logger.log({ queues: STEP_QUEUES, concurrency: this.config.queues.workerConcurrency }, 'workers started');
+  }
+
+  private async process(bullJob: Job<StepJobData>): Promise<void> {
+    const { jobId, step } = bullJob.data;
+    const attempt = bullJob.attemptsMade + 1;
+    const maxAttempts = bullJob.opts.attempts ?? 1;
+    const started = performance.now();
+    const job = await this.jobs.find(jobId);
+    if (!job) throw new UnrecoverableError(`JOB_NOT_FOUND: job ${jobId} has no record`);
+    const recorded = job.steps.find((s) => s.name === step);
+    // A step that already succeeded (the worker died after recording it) or a finished job: nothing to do.
+    if (job.state === 'succeeded' || job.state === 'failed' || recorded?.state === 'succeeded') return;
+
+    const handler = this.handlers.find(job.type, step);
+    try {
+      if (!handler) throw StepError.permanent('STEP_NOT_SUPPORTED', `no ${step} step for ${job.type} jobs in this worker`);
+      await this.jobs.stepStarted(jobId, step, this.config.instanceId, attempt);
+      const resultPatch = await handler.run(job, { attempt, worker: this.config.instanceId, signal: this.shutdown.signal });
+      await this.jobs.stepSucceeded(jobId, step, resultPatch);
+      this.metrics.stepDuration.observe({ step, outcome: 'succeeded' }, (performance.now() - started) / 1000);
+    } catch (error) {
+      const failure = asStepError(error);
+      const final = !failure.transient || attempt >= maxAttempts;
+      this.metrics.stepDuration.observe({ step, outcome: final ? 'failed' : 'retried' }, (performance.now() - started) / 1000);
+      this.logger.warn({ jobId, step, attempt, code: failure.code, err: error, final }, final ? 'step failed' : 'step attempt failed, will retry');
+      await this.jobs.stepFailed(jobId, step, { code: failure.code, message: failure.message }, final);
+      if (!failure.transient) throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
+      throw failure;
+    }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const closing = Promise.all(this.workers.map((worker) => worker.close()));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      closing.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.config.shutdownTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      // Steps still running are abandoned; BullMQ hands them to another worker once their lock expires.
+      this.logger.warn({ timeoutMs: this.config.shutdownTimeoutMs }, 'active jobs did not finish in time; leaving them to be retried');
+      this.shutdown.abort();
+      await Promise.allSettled(this.workers.map((worker) => worker.close(true)));
+    } else {
+      this.logger.log('workers drained');
+    }
+  }
+}
+
+/** Errors that are not StepErrors are unexpected: retried, and reported without internals. */
+function asStepError(error: unknown): StepError {
+  if (error instanceof StepError) return error;
+  return StepError.transient('INTERNAL_ERROR', error instanceof Error ? error.message : String(error), undefined, error);
+}

@@ -1,0 +1,23 @@
+import { Global, Module } from '@nestjs/common';
+import { JobsController } from './jobs.controller';
+import { JobsRepository } from './jobs.repository';
+import { JobsService } from './jobs.service';
+import { PipelineQueues } from './pipeline-queues.service';
+import { PipelineWorkers } from './pipeline-workers.service';
+import { StepHandlerRegistry } from './step-handler.registry';
+
+/** Queues, job records and the step-handler registry: shared by every role. */
+@Global()
+@Module({
+  providers: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry],
+  exports: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry],
+})
+export class PipelineModule {}
+
+/** The job status API (api role). */
+@Module({ controllers: [JobsController] })
+export class PipelineApiModule {}
+
+/** The queue workers (worker role). */
+@Module({ providers: [PipelineWorkers] })
+export class PipelineWorkerModule {}

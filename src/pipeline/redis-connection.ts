@@ -1,0 +1,43 @@
+import type { RedisOptions } from 'ioredis';
+
+/**
+ * ioredis settings for the two kinds of connection BullMQ needs.
+ *
+ * - Workers block on Redis and must wait out outages: `maxRetriesPerRequest: null` (BullMQ requires
+ *   it) and the offline queue on, so they resume by themselves when Redis comes back.
+ * - Producers serve HTTP requests and must fail fast when Redis is down, so the caller gets a 503 at
+ *   once instead of a hanging request: no offline queue, one retry per command.
+ */
+export function workerRedisOptions(url: string): RedisOptions {
+  return { ...fromUrl(url), maxRetriesPerRequest: null, enableOfflineQueue: true, retryStrategy: reconnectDelay };
+}
+
+export function producerRedisOptions(url: string): RedisOptions {
+  return {
+    ...fromUrl(url),
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 2_000,
+    commandTimeout: 5_000,
+    retryStrategy: reconnectDelay,
+  };
+}
+
+/** Reconnect forever with a capped backoff; a Redis outage is waited out, never fatal. */
+function reconnectDelay(attempt: number): number {
+  return Math.min(100 * 2 ** Math.min(attempt, 10), 5_000);
+}
+
+function fromUrl(url: string): RedisOptions {
+  const parsed = new URL(url);
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port: parsed.port ? Number(parsed.port) : 6379,
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db: Number.isInteger(db) ? db : 0,
+    tls: parsed.protocol === 'rediss:' ? {} : undefined,
+    lazyConnect: true,
+  };
+}

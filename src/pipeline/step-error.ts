@@ -1,0 +1,32 @@
+/**
+ * How a pipeline step fails. A transient error (network, 5xx, 429) is retried with backoff, honouring
+ * the server's Retry-After; a permanent one (bad input, 401/403, unknown repository) fails the job at
+ * once and its code and message reach the caller.
+ */
+export class StepError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly transient: boolean,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'StepError';
+  }
+
+  static permanent(code: string, message: string, cause?: unknown): StepError {
+    return new StepError(code, message, false, undefined, { cause });
+  }
+
+  static transient(code: string, message: string, retryAfterMs?: number, cause?: unknown): StepError {
+    return new StepError(code, message, true, retryAfterMs, { cause });
+  }
+}
+
+/** Delay before retry `attemptsMade` (1-based): the server's Retry-After when given, else capped exponential backoff with full jitter. */
+export function retryDelayMs(attemptsMade: number, error: unknown, random: () => number = Math.random): number {
+  if (error instanceof StepError && error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, 10 * 60_000);
+  const ceiling = Math.min(1_000 * 2 ** Math.max(0, attemptsMade - 1), 60_000);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}

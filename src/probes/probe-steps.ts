@@ -1,0 +1,28 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
+import { STEP_QUEUES } from '../pipeline/step-queues';
+
+/**
+ * A pipeline probe travels through every step queue and records which worker process took each
+ * step and when. Operators use it to check that workers consume every queue, and how long a job
+ * waits in each.
+ */
+@Injectable()
+export class ProbeSteps implements OnModuleInit {
+  constructor(private readonly registry: StepHandlerRegistry) {}
+
+  onModuleInit(): void {
+    for (const step of STEP_QUEUES) {
+      this.registry.register({
+        jobType: 'probe',
+        step,
+        run: async (job, context) => {
+          const previous = (job.result?.steps ?? {}) as Record<string, unknown>;
+          return {
+            steps: { ...previous, [step]: { worker: context.worker, pid: process.pid, at: new Date().toISOString() } },
+          };
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,29 @@
+import { Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiHeader, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { parseIdempotencyKey } from '../common/idempotency-key';
+import { ProblemDto } from '../common/problem.dto';
+import { JobDto } from '../pipeline/job.dto';
+import { JobsService } from '../pipeline/jobs.service';
+import { STEP_QUEUES } from '../pipeline/step-queues';
+
+@ApiTags('operations')
+@Controller('v1/probes')
+export class ProbesController {
+  constructor(private readonly jobs: JobsService) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Send a probe job through every step queue',
+    description: 'The job result names the worker that took each step and when: a check that workers consume every queue.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key returns the job it created' })
+  @ApiAcceptedResponse({ type: JobDto, headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
+  @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'code QUEUE_UNAVAILABLE or SHUTTING_DOWN' })
+  async create(@Headers('idempotency-key') idempotencyKey: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobDto> {
+    const { job } = await this.jobs.submit({ type: 'probe', steps: [...STEP_QUEUES], input: {}, idempotencyKey: parseIdempotencyKey(idempotencyKey) });
+    void reply.header('location', `/v1/jobs/${job.id}`);
+    return JobDto.from(job);
+  }
+}
