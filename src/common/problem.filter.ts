@@ -42,6 +42,12 @@ export function toProblem(error: unknown): ProblemError {
     const status = error.getStatus();
     const [code, title] = CODES_BY_STATUS[status] ?? [`HTTP_${status}`, HttpStatus[status] ?? 'Error'];
     const response = error.getResponse();
+    // A failed health check (terminus) carries the state of each dependency: keep it in the problem.
+    if (typeof response === 'object' && response && 'details' in response) {
+      const { info, error: down, details } = response as Record<string, unknown>;
+      const failing = Object.keys((down as object) ?? {}).join(', ');
+      return new ProblemError(status, 'NOT_READY', 'The service is not ready', `unavailable: ${failing}`, { info, error: down, details });
+    }
     const message = typeof response === 'object' && response && 'message' in response ? (response as { message: unknown }).message : error.message;
     return new ProblemError(status, code, title, Array.isArray(message) ? message.join('; ') : String(message));
   }

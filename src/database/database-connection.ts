@@ -22,6 +22,9 @@ export async function openDatabase(config: AppConfig['database'], onPoolError?: 
       application_name: 'wasm-signer',
     });
     pool.on('error', (error) => onPoolError?.(error));
+    // A connection that dies while checked out emits 'error' on its client, where the pool no longer
+    // listens; without a listener that would crash the process. The query in flight fails on its own.
+    pool.on('connect', (client) => client.on('error', (error) => onPoolError?.(error)));
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   mkdirSync(config.dataDir, { recursive: true });

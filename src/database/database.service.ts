@@ -20,7 +20,7 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     const { database } = this.config;
-    this.connection = await openDatabase(database, (error) => this.logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
+    this.connection = await openDatabase(database, (error) => this.logger.warn({ error: error.message }, 'idle PostgreSQL connection failed'));
     const applied = await migrateToLatest(this.connection);
     this.logger.log({ kind: database.kind, migrationsApplied: applied }, 'database ready');
   }

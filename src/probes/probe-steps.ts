@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
 import { STEP_QUEUES } from '../pipeline/step-queues';
@@ -17,6 +18,8 @@ export class ProbeSteps implements OnModuleInit {
         jobType: 'probe',
         step,
         run: async (job, context) => {
+          const holdMs = Number(job.input.holdMs ?? 0);
+          if (holdMs > 0) await setTimeout(holdMs, undefined, { signal: context.signal });
           const previous = (job.result?.steps ?? {}) as Record<string, unknown>;
           return {
             steps: { ...previous, [step]: { worker: context.worker, pid: process.pid, at: new Date().toISOString() } },

@@ -1,4 +1,4 @@
-import { Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiHeader, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { parseIdempotencyKey } from '../common/idempotency-key';
@@ -6,6 +6,7 @@ import { ProblemDto } from '../common/problem.dto';
 import { JobDto } from '../pipeline/job.dto';
 import { JobsService } from '../pipeline/jobs.service';
 import { STEP_QUEUES } from '../pipeline/step-queues';
+import { CreateProbeDto } from './probe.dto';
 
 @ApiTags('operations')
 @Controller('v1/probes')
@@ -21,8 +22,17 @@ export class ProbesController {
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key returns the job it created' })
   @ApiAcceptedResponse({ type: JobDto, headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
   @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'code QUEUE_UNAVAILABLE or SHUTTING_DOWN' })
-  async create(@Headers('idempotency-key') idempotencyKey: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobDto> {
-    const { job } = await this.jobs.submit({ type: 'probe', steps: [...STEP_QUEUES], input: {}, idempotencyKey: parseIdempotencyKey(idempotencyKey) });
+  async create(
+    @Body() body: CreateProbeDto = {},
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<JobDto> {
+    const { job } = await this.jobs.submit({
+      type: 'probe',
+      steps: [...STEP_QUEUES],
+      input: { holdMs: body?.holdMs ?? 0 },
+      idempotencyKey: parseIdempotencyKey(idempotencyKey),
+    });
     void reply.header('location', `/v1/jobs/${job.id}`);
     return JobDto.from(job);
   }

@@ -1,0 +1,106 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { REPO_ROOT } from './test-environment';
+
+const MAIN = resolve(REPO_ROOT, 'dist/src/main.js');
+
+/** A wasm-signer process started from the build, as an operator would run it. */
+export class ServiceProcess {
+  private output = '';
+  readonly exited: Promise<number | null>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly baseUrl: string,
+    readonly env: Record<string, string>,
+  ) {
+    child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  /** Starts the service with `env` (on top of a minimal environment) and waits until /health/live answers. */
+  static async start(env: Record<string, string>, options: { waitForLive?: boolean } = {}): Promise<ServiceProcess> {
+    const port = env.PORT ?? String(await freePort());
+    const fullEnv: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: port,
+      LOG_LEVEL: 'info',
+      INSTANCE_ID: `${env.ROLE ?? 'all'}-${randomUUID().slice(0, 8)}`,
+      ...env,
+    };
+    const child = spawn(process.execPath, [MAIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const service = new ServiceProcess(child, `http://127.0.0.1:${port}`, fullEnv);
+    if (options.waitForLive !== false) await service.waitUntilLive();
+    return service;
+  }
+
+  get instanceId(): string {
+    return this.env.INSTANCE_ID!;
+  }
+
+  get logs(): string {
+    return this.output;
+  }
+
+  async waitUntilLive(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child.exitCode !== null) throw new Error(`service exited with ${this.child.exitCode}:\n${this.output}`);
+      try {
+        const response = await fetch(`${this.baseUrl}/health/live`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+    throw new Error(`service did not become live within ${timeoutMs} ms:\n${this.output}`);
+  }
+
+  fetch(path: string, init?: RequestInit): Promise<Response> {
+    return fetch(`${this.baseUrl}${path}`, init);
+  }
+
+  /** Sends a signal and resolves with the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a value other than undefined. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+export const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), `wasm-signer-${prefix}-`));
