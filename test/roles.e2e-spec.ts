@@ -50,8 +50,21 @@ describe('one codebase, three roles', () => {
   };
 
   it('ROLE=all (the default) runs API and workers in one process on the embedded database', async () => {
-    const service = await start({ DATA_DIR: tempDir('pglite'), QUEUE_PREFIX: queuePrefix(), ROLE: '' });
+    const service = await start({ DATA_DIR: tempDir('pglite'), QUEUE_PREFIX: queuePrefix(), ROLE: '', ADMIN_PASSWORD: 'correct-horse-battery' });
     expect((await service.fetch('/health/ready')).status).toBe(200);
+
+    // Operations surface: Swagger UI, the OpenAPI document, metrics and the queue dashboard.
+    expect((await service.fetch('/docs')).headers.get('content-type')).toContain('text/html');
+    const spec = (await (await service.fetch('/docs-json')).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/probes', '/v1/jobs/{id}', '/health/ready']));
+    expect(await (await service.fetch('/metrics')).text()).toContain('http_request_duration_seconds');
+    expect((await service.fetch('/admin/queues')).status).toBe(401);
+    const dashboard = await service.fetch('/admin/queues/api/queues', {
+      headers: { authorization: `Basic ${Buffer.from('admin:correct-horse-battery').toString('base64')}` },
+    });
+    expect(dashboard.status).toBe(200);
+    const board = (await dashboard.json()) as { queues: { name: string }[] };
+    expect(board.queues.map((q) => q.name).sort()).toEqual(['build', 'notify', 'push', 'sign', 'verify']);
     const job = await submitProbe(service);
     const done = await eventually(async () => {
       const current = await getJob(service, job.id);

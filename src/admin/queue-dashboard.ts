@@ -1,9 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PipelineQueues } from '../pipeline/pipeline-queues.service';
+import { hasAdminCredentials } from './admin-credentials';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 
@@ -27,11 +27,4 @@ export async function registerQueueDashboard(fastify: FastifyInstance, queues: P
     },
     { prefix: QUEUE_DASHBOARD_PATH },
   );
-}
-
-export function hasAdminCredentials(header: string | undefined, password: string): boolean {
-  if (!header?.startsWith('Basic ')) return false;
-  const expected = Buffer.from(`admin:${password}`);
-  const given = Buffer.from(Buffer.from(header.slice(6), 'base64').toString('utf8'));
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }

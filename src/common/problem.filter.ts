@@ -40,6 +40,11 @@ export function toProblem(error: unknown): ProblemError {
   }
   if (error instanceof HttpException) {
     const status = error.getStatus();
+    // Nest re-wraps Fastify's body-parser errors as plain HttpExceptions, dropping their code; the
+    // JSON ones are known by Fastify's (stable) messages.
+    if (status === 400 && /^Body (is not valid JSON|cannot be empty)/.test(error.message)) {
+      return new ProblemError(400, 'MALFORMED_JSON', 'The JSON body cannot be parsed', error.message);
+    }
     const [code, title] = CODES_BY_STATUS[status] ?? [`HTTP_${status}`, HttpStatus[status] ?? 'Error'];
     const response = error.getResponse();
     // A failed health check (terminus) carries the state of each dependency: keep it in the problem.

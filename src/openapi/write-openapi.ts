@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       }
     } else {
       writeFileSync(OUTPUT, document);
-      process.stdout.write(`wrote ${OUTPUT}\n`);
+      process.stdout.write('wrote openapi/openapi.json\n');
     }
   } finally {
     await app.close();

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { setImmediate, setTimeout } from 'node:timers/promises';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { FlowProducer, type FlowJob, Queue, type JobsOptions } from 'bullmq';
 import IORedis from 'ioredis';
@@ -22,10 +24,15 @@ export class PipelineQueues implements OnApplicationShutdown {
     // Connects lazily, on the first command, so building the app (for example to write the OpenAPI
     // document) needs no Redis.
     this.connection = new IORedis(producerRedisOptions(config.redis.url));
-    this.connection.on('error', (error) => this.logger.debug({ err: error }, 'Redis connection error'));
+    this.connection.on('error', (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
     const queueOptions = { connection: this.connection, prefix: config.queues.prefix, defaultJobOptions: this.defaultJobOptions() };
     this.queues = new Map(STEP_QUEUES.map((name) => [name, new Queue<StepJobData>(name, queueOptions)]));
     this.flows = new FlowProducer({ connection: this.connection, prefix: config.queues.prefix });
+    // Connection errors surface on the calls that need Redis (a 503 to the caller) and in readiness;
+    // unobserved 'error' events would otherwise crash the process.
+    const ignore = (error: Error) => this.logger.debug({ error: error.message }, 'queue connection error');
+    for (const queue of this.queues.values()) queue.on('error', ignore);
+    this.flows.on('error', ignore);
   }
 
   /** Retention and retry policy shared by every step job. */
@@ -66,8 +73,14 @@ export class PipelineQueues implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
-    await this.flows.close().catch(() => undefined);
-    this.connection.disconnect();
+    // Disconnect first and let the connection end: a queue still connecting (Redis down) then fails
+    // while its error listener is attached, instead of after close() has removed it.
+    if (this.connection.status !== 'end') {
+      const ended = once(this.connection, 'end');
+      this.connection.disconnect();
+      await Promise.race([ended, setTimeout(1_000)]);
+      await setImmediate();
+    }
+    await Promise.allSettled([...[...this.queues.values()].map((q) => q.close()), this.flows.close()]);
   }
 }

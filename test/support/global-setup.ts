@@ -1,8 +1,7 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { Client } from 'pg';
+import { ensureLocalRedis } from '../../dev/local-redis';
 import { ensureLocalStack } from '../../dev/stack/ensure-local-stack';
 import { REPO_ROOT, TEST_ENVIRONMENT_FILE, type TestEnvironment } from './test-environment';
 
@@ -16,14 +15,10 @@ export default async function globalSetup(): Promise<void> {
   const postgresServerUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const started: Array<() => Promise<void>> = [];
   (globalThis as { __testTeardown?: Array<() => Promise<void>> }).__testTeardown = started;
-
   const log = (message: string) => process.stderr.write(`[e2e setup] ${message}\n`);
 
-  if (!(await listening(redisUrl))) {
-    const redis = startRedis(redisUrl, log);
-    started.push(async () => stopChild(redis));
-    await waitFor(() => listening(redisUrl), 10_000, `Redis did not start at ${redisUrl}`);
-  }
+  const redis = await ensureLocalRedis(redisUrl, log);
+  if (redis.started) started.push(() => redis.stop());
 
   await checkPostgres(postgresServerUrl);
 
@@ -33,15 +28,6 @@ export default async function globalSetup(): Promise<void> {
   const environment: TestEnvironment = { redisUrl, postgresServerUrl, stackEnv: stack.env };
   mkdirSync(dirname(TEST_ENVIRONMENT_FILE), { recursive: true });
   writeFileSync(TEST_ENVIRONMENT_FILE, JSON.stringify(environment, null, 2));
-}
-
-function startRedis(redisUrl: string, log: (message: string) => void): ChildProcess {
-  const url = new URL(redisUrl);
-  if (spawnSync('redis-server', ['--version']).error) {
-    throw new Error(`Redis is not running at ${redisUrl} and redis-server is not installed (Debian: apt-get install redis-server).`);
-  }
-  log(`starting redis-server on ${url.hostname}:${url.port || 6379}`);
-  return spawn('redis-server', ['--bind', url.hostname, '--port', url.port || '6379', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
 }
 
 async function checkPostgres(url: string): Promise<void> {
@@ -56,38 +42,4 @@ async function checkPostgres(url: string): Promise<void> {
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-export function listening(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port || 6379) });
-    socket.setTimeout(1_000);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, message: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(message);
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 }

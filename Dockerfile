@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1.7
+# One image for every role (ROLE=all|api|worker). Build: docker build -t wasm-signer .
+
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
+
+# --- build: all dependencies, compile TypeScript ---
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY src ./src
+COPY dev ./dev
+RUN npx nest build
+
+# --- dev-stack: the local Sigstore stand-in (docker compose --profile dev); never for production ---
+FROM build AS dev-stack
+ENV STACK_DIR=/stack STACK_LISTEN_HOST=0.0.0.0
+VOLUME /stack
+EXPOSE 5550 5555 5556 5557
+CMD ["node", "dist/dev/stack/main.js"]
+
+# --- production dependencies only ---
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts
+
+# --- runtime: non-root, no build tools, no dev code ---
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    DATA_DIR=/app/data \
+    PORT=3000
+WORKDIR /app
+RUN groupadd --system --gid 10001 wasm-signer \
+ && useradd --system --uid 10001 --gid wasm-signer --home-dir /app --shell /usr/sbin/nologin wasm-signer \
+ && mkdir -p /app/data && chown wasm-signer:wasm-signer /app/data
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/package.json ./dist/package.json
+COPY package.json ./
+USER wasm-signer
+EXPOSE 3000
+VOLUME /app/data
+# Every role serves /health/live over HTTP.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/src/main.js"]

@@ -1,0 +1,45 @@
+import { HttpException, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { ProblemError } from './problem';
+import { toProblem } from './problem.filter';
+
+describe('toProblem', () => {
+  it('keeps our own problems as they are', () => {
+    const problem = new ProblemError(409, 'IDEMPOTENCY_KEY_REUSED', 'reused');
+    expect(toProblem(problem)).toBe(problem);
+  });
+
+  it('gives Nest HTTP exceptions a stable code', () => {
+    expect(toProblem(new NotFoundException('Cannot GET /nope')).toDocument('/nope')).toEqual({
+      type: 'https://wasm-signer.dev/problems/not-found',
+      title: 'No such resource',
+      status: 404,
+      code: 'NOT_FOUND',
+      detail: 'Cannot GET /nope',
+      instance: '/nope',
+    });
+  });
+
+  it('maps Fastify body errors', () => {
+    expect(toProblem(Object.assign(new Error('too big'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }))).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    expect(toProblem(Object.assign(new Error('bad'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }))).toMatchObject({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+  });
+
+  it('keeps the dependency states of a failed health check', () => {
+    const details = { redis: { status: 'down', message: 'no answer' }, database: { status: 'up' } };
+    const problem = toProblem(new ServiceUnavailableException({ status: 'error', info: { database: details.database }, error: { redis: details.redis }, details }));
+    expect(problem.toDocument()).toMatchObject({ status: 503, code: 'NOT_READY', detail: 'unavailable: redis', details });
+  });
+
+  it('never leaks the message of an unexpected error', () => {
+    const document = toProblem(new TypeError('secret internals')).toDocument();
+    expect(document).toMatchObject({ status: 500, code: 'INTERNAL_ERROR' });
+    expect(JSON.stringify(document)).not.toContain('secret internals');
+  });
+});
+
+describe('toProblem on JSON body errors wrapped by Nest', () => {
+  it('recognises invalid and empty JSON bodies', () => {
+    expect(toProblem(new HttpException("Body is not valid JSON but content-type is set to 'application/json'", 400))).toMatchObject({ code: 'MALFORMED_JSON' });
+    expect(toProblem(new HttpException("Body cannot be empty when content-type is set to 'application/json'", 400))).toMatchObject({ code: 'MALFORMED_JSON' });
+  });
+});

@@ -1,0 +1,79 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ConfigError } from './config-error';
+import { CONFIG_VARIABLES, loadConfig } from './config.schema';
+
+const problemsOf = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('loadConfig', () => {
+  it('has working defaults: ROLE all on the embedded database', () => {
+    const config = loadConfig({});
+    expect(config.role).toBe('all');
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 3000, bodyLimitBytes: 1024 * 1024 });
+    expect(config.database).toEqual({ kind: 'pglite', dataDir: resolve('./data') });
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.queues).toMatchObject({ prefix: 'wasm-signer', workerConcurrency: 4, completedRetentionSeconds: 86400, failedRetentionSeconds: 604800 });
+    expect(config.admin.password).toBeUndefined();
+  });
+
+  it('uses PostgreSQL when DATABASE_URL is set', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', ROLE: 'api', DATABASE_POOL_SIZE: '20' });
+    expect(config.database).toEqual({ kind: 'postgres', url: 'postgres://u:p@db:5432/app', poolSize: 20 });
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ PORT: '', ROLE: '' }).http.port).toBe(3000);
+  });
+
+  it('names every bad variable and what is wrong', () => {
+    expect(problemsOf({ PORT: '3k', REDIS_URL: 'localhost:6379', LOG_LEVEL: 'loud' })).toEqual([
+      { variable: 'PORT', message: 'must be a whole number' },
+      { variable: 'LOG_LEVEL', message: 'must be one of fatal, error, warn, info, debug, trace, silent' },
+      { variable: 'REDIS_URL', message: 'must be a URL with scheme redis:// or rediss://' },
+    ]);
+  });
+
+  it('refuses a split deployment on the embedded database', () => {
+    expect(problemsOf({ ROLE: 'worker' })).toEqual([{ variable: 'DATABASE_URL', message: expect.stringContaining('required when ROLE is worker') }]);
+  });
+
+  describe('secrets from files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-spec-'));
+
+    it('reads <NAME>_FILE, without its trailing newline', () => {
+      const file = join(dir, 'database-url');
+      writeFileSync(file, 'postgres://app:s3cret@db/app\n');
+      expect(loadConfig({ DATABASE_URL_FILE: file })).toMatchObject({ database: { url: 'postgres://app:s3cret@db/app' } });
+    });
+
+    it('refuses both <NAME> and <NAME>_FILE', () => {
+      const file = join(dir, 'redis-url');
+      writeFileSync(file, 'redis://x:6379');
+      expect(problemsOf({ REDIS_URL: 'redis://y:6379', REDIS_URL_FILE: file })).toEqual([
+        { variable: 'REDIS_URL_FILE', message: 'set together with REDIS_URL; set only one of them' },
+      ]);
+    });
+
+    it('says which file cannot be read', () => {
+      expect(problemsOf({ ADMIN_PASSWORD_FILE: join(dir, 'missing') })).toEqual([
+        { variable: 'ADMIN_PASSWORD_FILE', message: `cannot read ${join(dir, 'missing')}: ENOENT` },
+      ]);
+    });
+  });
+
+  it('documents every variable in the README table', () => {
+    const readme = readFileSync(resolve(__dirname, '../../README.md'), 'utf8');
+    for (const variable of CONFIG_VARIABLES) {
+      expect(readme).toContain(`| \`${variable.name}\` |`);
+    }
+  });
+});
