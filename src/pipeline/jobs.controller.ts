@@ -1,8 +1,10 @@
-import { Controller, Get, Param } from '@nestjs/common';
-import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { problems } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
 import { JobDto } from './job.dto';
+import { streamJobEvents } from './job-event-stream';
 import { JobsService } from './jobs.service';
 
 @ApiTags('jobs')
@@ -18,5 +20,19 @@ export class JobsController {
     const job = await this.jobs.find(id);
     if (!job) throw problems.notFound('Job', id);
     return JobDto.from(job);
+  }
+
+  @Get(':id/events')
+  @ApiOperation({
+    summary: 'The job as a server-sent event stream',
+    description: 'Event `job` carries the same JSON as GET /v1/jobs/{id}: first the job as it is, then every change; the stream ends when the job succeeds or fails.',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'text/event-stream of `job` events', type: JobDto })
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'code JOB_NOT_FOUND' })
+  async events(@Param('id') id: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    const job = await this.jobs.find(id);
+    if (!job) throw problems.notFound('Job', id);
+    await streamJobEvents(request, reply, () => this.jobs.find(id), job);
   }
 }
