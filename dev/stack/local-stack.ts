@@ -69,7 +69,7 @@ export async function startLocalStack(config: StackConfig, log: StackLog): Promi
 
   try {
     for (const [service, port, url] of services) {
-      await service.listen(config.host, port);
+      await service.listen(config.listenHost, port);
       log(`${service.name}: listening`, { service: service.name, url });
     }
     const token = await oidc.startTokenRefresh();

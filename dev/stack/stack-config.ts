@@ -5,7 +5,9 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
  * Configuration of the local supply-chain stack (development and tests only).
  *
  * Everything binds to 127.0.0.1. Ports, directories and the workload identity can be overridden through
- * `STACK_*` environment variables so that a second, private stack can run beside the shared one.
+ * `STACK_*` environment variables so that a second, private stack can run beside the shared one. In a
+ * container the stack binds `STACK_LISTEN_HOST` (0.0.0.0) and names itself `STACK_PUBLIC_HOST` (the
+ * compose service name) in its URLs, token issuer and trust files.
  */
 export interface StackConfig {
   readonly repoRoot: string;
@@ -13,6 +15,9 @@ export interface StackConfig {
   readonly outputDir: string;
   /** Private state (keys, Rekor log, token, registry data): `<outputDir>/stack`. */
   readonly stateDir: string;
+  /** Address the servers bind (`STACK_LISTEN_HOST`, default 127.0.0.1). */
+  readonly listenHost: string;
+  /** Host name in every URL the stack hands out (`STACK_PUBLIC_HOST`, default 127.0.0.1). */
   readonly host: string;
   readonly ports: StackPorts;
   readonly registry: { readonly enabled: boolean; readonly binary?: string };
@@ -69,7 +74,8 @@ export function stackConfigFromEnv(env: NodeJS.ProcessEnv = process.env, repoRoo
     repoRoot,
     outputDir,
     stateDir: join(outputDir, 'stack'),
-    host: '127.0.0.1',
+    listenHost: env.STACK_LISTEN_HOST || '127.0.0.1',
+    host: env.STACK_PUBLIC_HOST || '127.0.0.1',
     ports: {
       oidc: port(env, 'STACK_OIDC_PORT', DEFAULT_PORTS.oidc),
       fulcio: port(env, 'STACK_FULCIO_PORT', DEFAULT_PORTS.fulcio),
