@@ -8,11 +8,15 @@ import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { PipelineApiModule, PipelineModule, PipelineWorkerModule } from './pipeline/pipeline.module';
 import { ProbesApiModule, ProbesWorkerModule } from './probes/probes.module';
+import { ArtifactsApiModule, ArtifactsWorkerModule } from './artifacts/artifacts.module';
+import { RegistryModule } from './registry/registry.module';
+import { SigningApiModule, SigningWorkerModule } from './signing/signing.module';
+import { TrustModule } from './verification/trust.module';
 
 /** Modules of the API role: HTTP controllers that accept and report work. */
-const API_MODULES = [PipelineApiModule, ProbesApiModule];
+const API_MODULES = [PipelineApiModule, ProbesApiModule, ArtifactsApiModule, SigningApiModule];
 /** Modules of the worker role: queue workers and the step handlers they run. */
-const WORKER_MODULES = [PipelineWorkerModule, ProbesWorkerModule];
+const WORKER_MODULES = [PipelineWorkerModule, ProbesWorkerModule, ArtifactsWorkerModule, SigningWorkerModule];
 
 /** One codebase, three roles: `api`, `worker`, or `all` (both in one process). */
 @Module({})
@@ -29,6 +33,8 @@ export class AppModule {
         MetricsModule,
         DatabaseModule,
         PipelineModule,
+        RegistryModule,
+        TrustModule,
         HealthModule,
         ...(withApi ? API_MODULES : []),
         ...(withWorkers ? WORKER_MODULES : []),

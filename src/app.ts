@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import multipart from '@fastify/multipart';
 import { type INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -58,6 +59,9 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
   });
 
   if (config.role !== 'worker') {
+    // .wasm uploads stream: the raw body reaches the handler unread, and so do multipart file parts.
+    fastify.addContentTypeParser('application/wasm', (_request, payload, done) => done(null, payload));
+    await app.register(multipart, { limits: { fileSize: config.uploads.maxBytes + 1, files: 1, fields: 100, fieldSize: 64 * 1024 } });
     SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json', customSiteTitle: 'wasm-signer API' });
     if (config.admin.password) await registerQueueDashboard(fastify, app.get(PipelineQueues), config.admin.password);
   }

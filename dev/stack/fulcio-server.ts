@@ -6,6 +6,8 @@ import { kubernetesServiceAccountUri } from './oidc-issuer';
 import { IdentityTokenError, type OidcTokenVerifier, type VerifiedToken } from './oidc-token-verifier';
 
 export const SIGNING_CERT_PATH = '/api/v2/signingCert';
+/** Fault injection for tests of the local stack (never part of a real Fulcio). */
+export const FAULTS_PATH = '/_stack/faults';
 export const TRUST_BUNDLE_PATH = '/api/v2/trustBundle';
 export const ROOT_CERT_PATH = '/api/v1/rootCert';
 
@@ -39,6 +41,9 @@ interface SigningCertRequest {
  * possession (the `sub` claim signed with the requested key).
  */
 export class FulcioServer {
+  /** Injected latency before each certificate (tests: a worker killed while it waits for Fulcio). */
+  private signingCertDelayMs = 0;
+
   constructor(
     private readonly authority: FulcioAuthority,
     private readonly verifier: OidcTokenVerifier,
@@ -55,6 +60,7 @@ export class FulcioServer {
         { method: 'POST', path: SIGNING_CERT_PATH, handler: (request) => this.handleSigningCert(request) },
         { method: 'GET', path: TRUST_BUNDLE_PATH, handler: () => jsonResponse(200, { chains: [{ certificates: [pem.fromDER(this.authority.rootCertificate)] }] }) },
         { method: 'GET', path: ROOT_CERT_PATH, handler: () => ({ status: 200, body: pem.fromDER(this.authority.rootCertificate), contentType: 'application/pem-certificate-chain' }) },
+        { method: 'PUT', path: FAULTS_PATH, handler: (request) => this.handleFaults(request) },
       ],
     });
   }
@@ -87,7 +93,19 @@ export class FulcioServer {
     return { leaf, chain: [this.authority.rootCertificate] };
   }
 
+  /** Test-only fault injection: `{"signingCertDelayMs": 0..60000}`. */
+  private async handleFaults(request: HttpRequest): Promise<HttpResponse> {
+    const body = (await readJsonBody(request)) as { signingCertDelayMs?: unknown };
+    const delay = body.signingCertDelayMs;
+    if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0 || delay > 60_000) {
+      throw new HttpStatusError(400, 'signingCertDelayMs must be a whole number of milliseconds, 0 to 60000');
+    }
+    this.signingCertDelayMs = delay;
+    return jsonResponse(200, { signingCertDelayMs: delay });
+  }
+
   private async handleSigningCert(request: HttpRequest): Promise<HttpResponse> {
+    if (this.signingCertDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.signingCertDelayMs));
     const { leaf, chain } = await this.issue(await readJsonBody(request));
     // Real Fulcio returns standard PEM (64-column lines); the mock's handler returns one long line.
     return jsonResponse(201, {

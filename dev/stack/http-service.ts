@@ -25,7 +25,7 @@ export interface HttpResponse {
 export type RouteHandler = (request: HttpRequest) => Promise<HttpResponse> | HttpResponse;
 
 export interface Route {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PUT';
   /** Exact path, or a regular expression anchored by the caller whose groups become `params`. */
   readonly path: string | RegExp;
   readonly handler: RouteHandler;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './config-error';
 
@@ -16,11 +16,14 @@ export interface AppConfig {
   role: Role;
   http: { host: string; port: number; bodyLimitBytes: number };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Local state: the embedded database (when no DATABASE_URL) and the TUF cache. */
+  dataDir: string;
   database: { kind: 'postgres'; url: string; poolSize: number } | { kind: 'pglite'; dataDir: string };
   redis: { url: string };
   queues: {
     prefix: string;
     workerConcurrency: number;
+    lockDurationMs: number;
     completedRetentionSeconds: number;
     completedRetentionCount: number;
     failedRetentionSeconds: number;
@@ -29,7 +32,30 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   admin: { password: string | undefined };
   instanceId: string;
+  uploads: { maxBytes: number };
+  registry: {
+    insecureHosts: string[];
+    credentials: Record<string, { username: string; password: string }>;
+    dockerConfigDir: string | undefined;
+    timeoutMs: number;
+  };
+  signing: {
+    formats: SignatureFormatName[];
+    signingConfigFile: string | undefined;
+    fulcioUrl: string | undefined;
+    rekorUrl: string | undefined;
+    tsaUrl: string | undefined;
+    trustedRootFile: string | undefined;
+  };
+  identity:
+    | { provider: 'token-file'; tokenFile: string }
+    | { provider: 'github-actions'; requestUrl: string; requestToken: string }
+    | { provider: 'gcp-metadata'; metadataUrl: string }
+    | { provider: 'static'; token: string };
 }
+
+export type SignatureFormatName = 'cosign-classic' | 'sigstore-bundle';
+export const SIGNATURE_FORMAT_NAMES: readonly SignatureFormatName[] = ['cosign-classic', 'sigstore-bundle'];
 
 interface VariableDoc {
   name: string;
@@ -47,10 +73,11 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'LOG_LEVEL', default: 'info', meaning: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
   { name: 'DATABASE_URL', default: '(unset)', meaning: 'PostgreSQL connection URL. Unset: an embedded PGlite database under `DATA_DIR` (single process).', secret: true },
   { name: 'DATABASE_POOL_SIZE', default: '10', meaning: 'Connections in the PostgreSQL pool.' },
-  { name: 'DATA_DIR', default: './data', meaning: 'Directory of the embedded PGlite database, used when `DATABASE_URL` is unset.' },
+  { name: 'DATA_DIR', default: './data', meaning: 'Directory of local state: the embedded PGlite database (`pglite/`, used when `DATABASE_URL` is unset) and the TUF cache of the public-good trust root.' },
   { name: 'REDIS_URL', default: 'redis://127.0.0.1:6379', meaning: 'Redis holding the job queues (`redis://` or `rediss://`).', secret: true },
   { name: 'QUEUE_PREFIX', default: 'wasm-signer', meaning: 'Prefix of every queue key in Redis; separates deployments sharing one Redis.' },
   { name: 'WORKER_CONCURRENCY', default: '4', meaning: 'Jobs each queue worker runs at once.' },
+  { name: 'WORKER_LOCK_DURATION_MS', default: '30000', meaning: 'How long a worker holds a job without renewing its lock; a job whose worker died is taken over by another worker after about this long.' },
   { name: 'JOB_RETENTION_COMPLETED_SECONDS', default: '86400', meaning: 'Completed queue jobs are trimmed from Redis after this age…' },
   { name: 'JOB_RETENTION_COMPLETED_COUNT', default: '1000', meaning: '…or beyond this many per queue. Job records stay in the database.' },
   { name: 'JOB_RETENTION_FAILED_SECONDS', default: '604800', meaning: 'Failed queue jobs are kept in Redis this long…' },
@@ -58,6 +85,23 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'SHUTDOWN_TIMEOUT_MS', default: '30000', meaning: 'On SIGTERM, how long active jobs may run to completion before the process exits anyway (they are then retried by another worker).' },
   { name: 'ADMIN_PASSWORD', default: '(unset)', meaning: 'Password (user `admin`) protecting the queue dashboard at `/admin/queues`. Unset: the dashboard is not served.', secret: true },
   { name: 'INSTANCE_ID', default: 'hostname:pid', meaning: 'Name of this process in logs, metrics and job records.' },
+  { name: 'MAX_UPLOAD_BYTES', default: '268435456', meaning: 'Largest .wasm accepted by `POST /v1/artifacts` (larger uploads get 413).' },
+  { name: 'REGISTRY_INSECURE_HOSTS', default: '(none)', meaning: 'Comma-separated `host[:port]` of registries spoken to over plain HTTP. All others use HTTPS.' },
+  { name: 'REGISTRY_CREDENTIALS', default: '(none)', meaning: 'Per-registry credentials as JSON: `{"host[:port]": {"username": "…", "password": "…"}}`. Checked before the Docker config.', secret: true },
+  { name: 'DOCKER_CONFIG', default: '~/.docker', meaning: 'Directory of a Docker `config.json` whose `auths` give registry credentials (no credential helpers).' },
+  { name: 'REGISTRY_TIMEOUT_MS', default: '30000', meaning: 'Timeout of one registry request (uploads stream without it).' },
+  { name: 'SIGNATURE_FORMATS', default: 'cosign-classic,sigstore-bundle', meaning: 'Which signatures each artifact gets: the cosign classic `.sig` tag, the Sigstore bundle referrer, or both.' },
+  { name: 'SIGSTORE_SIGNING_CONFIG_FILE', default: '(unset)', meaning: 'A Sigstore `signing_config.json` (v0.2) naming the Fulcio, Rekor and TSA URLs.' },
+  { name: 'SIGSTORE_FULCIO_URL', default: 'https://fulcio.sigstore.dev', meaning: 'Fulcio URL; overrides the signing config.' },
+  { name: 'SIGSTORE_REKOR_URL', default: 'https://rekor.sigstore.dev', meaning: 'Rekor (v1 API) URL; overrides the signing config.' },
+  { name: 'SIGSTORE_TSA_URL', default: '(none)', meaning: 'RFC 3161 timestamp authority URL; when set every signature is also timestamped. Overrides the signing config.' },
+  { name: 'SIGSTORE_TRUSTED_ROOT_FILE', default: '(public-good via TUF)', meaning: 'A Sigstore `trusted_root.json` to verify signatures with (bundles are verified before they are attached).' },
+  { name: 'IDENTITY_PROVIDER', default: 'token-file', meaning: 'Where workers get their workload-identity OIDC token: `token-file`, `github-actions`, `gcp-metadata` or `static`.' },
+  { name: 'IDENTITY_TOKEN_FILE', default: '/var/run/sigstore/cosign/oidc-token', meaning: 'Token file re-read for every signature (Kubernetes projected service-account token with `audience: sigstore`, SPIFFE JWT-SVID).' },
+  { name: 'IDENTITY_TOKEN', default: '(unset)', meaning: 'The token for `IDENTITY_PROVIDER=static` (development only: it is never refreshed).', secret: true },
+  { name: 'ACTIONS_ID_TOKEN_REQUEST_URL', default: '(set by GitHub)', meaning: 'GitHub Actions OIDC endpoint, for `IDENTITY_PROVIDER=github-actions`.' },
+  { name: 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', default: '(set by GitHub)', meaning: 'Bearer token for that endpoint.', secret: true },
+  { name: 'GCP_METADATA_URL', default: 'http://metadata.google.internal', meaning: 'GCP metadata server, for `IDENTITY_PROVIDER=gcp-metadata`.' },
 ];
 
 /** Variables whose value may instead be read from a file named by `<NAME>_FILE`. */
@@ -129,6 +173,7 @@ const schema = z.object({
     z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, dots, dashes or underscores').default('wasm-signer'),
   ),
   WORKER_CONCURRENCY: integer(1, 1000, 4),
+  WORKER_LOCK_DURATION_MS: integer(1_000, 3_600_000, 30_000),
   JOB_RETENTION_COMPLETED_SECONDS: integer(0, 365 * 86400, 86400),
   JOB_RETENTION_COMPLETED_COUNT: integer(0, 10_000_000, 1000),
   JOB_RETENTION_FAILED_SECONDS: integer(0, 365 * 86400, 7 * 86400),
@@ -136,6 +181,47 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: integer(0, 3_600_000, 30_000),
   ADMIN_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(12, 'must be at least 12 characters').optional()),
   INSTANCE_ID: optionalText(),
+  MAX_UPLOAD_BYTES: integer(1, 64 * 1024 * 1024 * 1024, 256 * 1024 * 1024),
+  REGISTRY_INSECURE_HOSTS: text(''),
+  REGISTRY_CREDENTIALS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .transform((value, ctx) => {
+        try {
+          return JSON.parse(value) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(z.record(z.string(), z.object({ username: z.string(), password: z.string() }), 'must map host[:port] to {"username","password"}'))
+      .optional(),
+  ),
+  DOCKER_CONFIG: optionalText(),
+  REGISTRY_TIMEOUT_MS: integer(100, 600_000, 30_000),
+  SIGNATURE_FORMATS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default('cosign-classic,sigstore-bundle')
+      .transform((value) => [...new Set(value.split(',').map((f) => f.trim()).filter(Boolean))])
+      .pipe(z.array(z.enum(SIGNATURE_FORMAT_NAMES, 'each must be cosign-classic or sigstore-bundle')).min(1, 'must name at least one format')),
+  ),
+  SIGSTORE_SIGNING_CONFIG_FILE: optionalText(),
+  SIGSTORE_FULCIO_URL: optionalUrl(['https:', 'http:']),
+  SIGSTORE_REKOR_URL: optionalUrl(['https:', 'http:']),
+  SIGSTORE_TSA_URL: optionalUrl(['https:', 'http:']),
+  SIGSTORE_TRUSTED_ROOT_FILE: optionalText(),
+  IDENTITY_PROVIDER: z.preprocess(
+    emptyToUndefined,
+    z.enum(['token-file', 'github-actions', 'gcp-metadata', 'static'], 'must be one of token-file, github-actions, gcp-metadata, static').default('token-file'),
+  ),
+  IDENTITY_TOKEN_FILE: text('/var/run/sigstore/cosign/oidc-token'),
+  IDENTITY_TOKEN: optionalText(),
+  ACTIONS_ID_TOKEN_REQUEST_URL: optionalUrl(['https:', 'http:']),
+  ACTIONS_ID_TOKEN_REQUEST_TOKEN: optionalText(),
+  GCP_METADATA_URL: urlWithDefault(['http:', 'https:'], 'http://metadata.google.internal'),
 });
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -153,19 +239,22 @@ export function loadConfig(env: Env = process.env): AppConfig {
       message: `required when ROLE is ${parsed.data.ROLE}: the embedded database serves a single process (ROLE=all)`,
     });
   }
+  if (parsed.success) problems.push(...identityProblems(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const v = parsed.data;
   return {
     role: v.ROLE,
+    dataDir: resolve(v.DATA_DIR),
     http: { host: v.HOST, port: v.PORT, bodyLimitBytes: v.HTTP_BODY_LIMIT_BYTES },
     logLevel: v.LOG_LEVEL,
     database: v.DATABASE_URL
       ? { kind: 'postgres', url: v.DATABASE_URL, poolSize: v.DATABASE_POOL_SIZE }
-      : { kind: 'pglite', dataDir: resolve(v.DATA_DIR) },
+      : { kind: 'pglite', dataDir: join(resolve(v.DATA_DIR), 'pglite') },
     redis: { url: v.REDIS_URL },
     queues: {
       prefix: v.QUEUE_PREFIX,
       workerConcurrency: v.WORKER_CONCURRENCY,
+      lockDurationMs: v.WORKER_LOCK_DURATION_MS,
       completedRetentionSeconds: v.JOB_RETENTION_COMPLETED_SECONDS,
       completedRetentionCount: v.JOB_RETENTION_COMPLETED_COUNT,
       failedRetentionSeconds: v.JOB_RETENTION_FAILED_SECONDS,
@@ -174,5 +263,50 @@ export function loadConfig(env: Env = process.env): AppConfig {
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     admin: { password: v.ADMIN_PASSWORD },
     instanceId: v.INSTANCE_ID ?? `${hostname()}:${process.pid}`,
+    uploads: { maxBytes: v.MAX_UPLOAD_BYTES },
+    registry: {
+      insecureHosts: v.REGISTRY_INSECURE_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
+      credentials: v.REGISTRY_CREDENTIALS ?? {},
+      dockerConfigDir: v.DOCKER_CONFIG,
+      timeoutMs: v.REGISTRY_TIMEOUT_MS,
+    },
+    signing: {
+      formats: v.SIGNATURE_FORMATS,
+      signingConfigFile: v.SIGSTORE_SIGNING_CONFIG_FILE,
+      fulcioUrl: v.SIGSTORE_FULCIO_URL,
+      rekorUrl: v.SIGSTORE_REKOR_URL,
+      tsaUrl: v.SIGSTORE_TSA_URL,
+      trustedRootFile: v.SIGSTORE_TRUSTED_ROOT_FILE,
+    },
+    identity: identityConfig(v),
   };
+}
+
+type ParsedEnv = z.infer<typeof schema>;
+
+function identityProblems(v: ParsedEnv): { variable: string; message: string }[] {
+  switch (v.IDENTITY_PROVIDER) {
+    case 'static':
+      return v.IDENTITY_TOKEN ? [] : [{ variable: 'IDENTITY_TOKEN', message: 'required when IDENTITY_PROVIDER is static' }];
+    case 'github-actions':
+      return [
+        ...(v.ACTIONS_ID_TOKEN_REQUEST_URL ? [] : [{ variable: 'ACTIONS_ID_TOKEN_REQUEST_URL', message: 'required when IDENTITY_PROVIDER is github-actions (grant the job `id-token: write`)' }]),
+        ...(v.ACTIONS_ID_TOKEN_REQUEST_TOKEN ? [] : [{ variable: 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', message: 'required when IDENTITY_PROVIDER is github-actions' }]),
+      ];
+    default:
+      return [];
+  }
+}
+
+function identityConfig(v: ParsedEnv): AppConfig['identity'] {
+  switch (v.IDENTITY_PROVIDER) {
+    case 'static':
+      return { provider: 'static', token: v.IDENTITY_TOKEN! };
+    case 'github-actions':
+      return { provider: 'github-actions', requestUrl: v.ACTIONS_ID_TOKEN_REQUEST_URL!, requestToken: v.ACTIONS_ID_TOKEN_REQUEST_TOKEN! };
+    case 'gcp-metadata':
+      return { provider: 'gcp-metadata', metadataUrl: v.GCP_METADATA_URL };
+    default:
+      return { provider: 'token-file', tokenFile: resolve(v.IDENTITY_TOKEN_FILE) };
+  }
 }

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { DatabaseService } from './database.service';
+import { NamedLocks } from './named-lock';
 
 @Global()
-@Module({ providers: [DatabaseService], exports: [DatabaseService] })
+@Module({ providers: [DatabaseService, NamedLocks], exports: [DatabaseService, NamedLocks] })
 export class DatabaseModule {}

@@ -13,6 +13,10 @@ export class DatabaseService implements OnModuleInit, OnApplicationShutdown {
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
+  get kind(): AppConfig['database']['kind'] {
+    return this.config.database.kind;
+  }
+
   get db(): Kysely<Database> {
     if (!this.connection) throw new Error('database is not open yet');
     return this.connection;

@@ -42,12 +42,8 @@ export class JobsRepository {
       .executeTakeFirst();
     if (inserted) return { job: inserted, created: true };
 
-    const existing = await this.database.db
-      .selectFrom('jobs')
-      .selectAll()
-      .where('idempotency_key', '=', job.idempotencyKey!)
-      .where(sql<boolean>`coalesce(caller, '') = ${job.caller ?? ''}`)
-      .executeTakeFirstOrThrow();
+    const existing = await this.findByIdempotencyKey(job.idempotencyKey!, job.caller);
+    if (!existing) throw new Error('an idempotency conflict without the conflicting job');
     if (existing.request_hash !== requestHash) {
       throw new ProblemError(409, 'IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key already used', 'This Idempotency-Key was used for a different request', {
         jobId: existing.id,
@@ -59,6 +55,15 @@ export class JobsRepository {
   /** Removes a job that could not be enqueued, so a retry with the same key starts afresh. */
   async deleteUnstarted(id: string): Promise<void> {
     await this.database.db.deleteFrom('jobs').where('id', '=', id).where('state', '=', 'queued').execute();
+  }
+
+  findByIdempotencyKey(key: string, caller?: string): Promise<JobRow | undefined> {
+    return this.database.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('idempotency_key', '=', key)
+      .where(sql<boolean>`coalesce(caller, '') = ${caller ?? ''}`)
+      .executeTakeFirst();
   }
 
   async find(id: string): Promise<JobRow | undefined> {

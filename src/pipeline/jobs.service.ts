@@ -37,4 +37,8 @@ export class JobsService {
   find(id: string): Promise<JobRow | undefined> {
     return this.jobs.find(id);
   }
+
+  findByIdempotencyKey(key: string, caller?: string): Promise<JobRow | undefined> {
+    return this.jobs.findByIdempotencyKey(key, caller);
+  }
 }

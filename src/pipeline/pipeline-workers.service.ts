@@ -33,6 +33,10 @@ export class PipelineWorkers implements OnModuleInit, OnModuleDestroy {
         connection: workerRedisOptions(this.config.redis.url),
         prefix: this.config.queues.prefix,
         concurrency: this.config.queues.workerConcurrency,
+        // A worker that dies (SIGKILL, lost node) stops renewing its locks: its jobs count as stalled
+        // and another worker takes them over after about one lock duration.
+        lockDuration: this.config.queues.lockDurationMs,
+        stalledInterval: this.config.queues.lockDurationMs,
         settings: { backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelayMs(attemptsMade, error) },
       });
       worker.on('error', (error) => this.logger.warn({ err: error, queue }, 'worker error'));

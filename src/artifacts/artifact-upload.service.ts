@@ -1,0 +1,124 @@
+import type { Readable } from 'node:stream';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { ProblemError } from '../common/problem';
+import type { JobRow } from '../database/database.types';
+import { JobsService } from '../pipeline/jobs.service';
+import { RegistryError } from '../registry/registry-error';
+import { parseRepository } from '../registry/oci-reference';
+import { RegistryClient } from '../registry/registry-client';
+import { ANNOTATION_CREATED, sanitizeLayerTitle } from './oci-wasm-layout';
+import type { PublishJobInput } from './publish-job';
+import { WasmFormatError, WasmInspector } from './wasm-inspector';
+
+export interface UploadRequest {
+  repository: string;
+  tag?: string;
+  annotations: Record<string, string>;
+  callbackUrl?: string;
+  fileName?: string;
+  /** Content-Length when the client sent one: a body that ends short of it is truncated. */
+  declaredLength?: number;
+  idempotencyKey?: string;
+  caller?: string;
+}
+
+/** Steps of a publish job, in order. */
+export const PUBLISH_STEPS = ['push', 'sign', 'verify'] as const;
+
+/**
+ * Accepts a .wasm upload: streams it straight into the registry as the layer blob while its digest is
+ * computed and its binary structure checked, so the file is never held in memory or on disk. Only a
+ * valid, complete file is committed; anything else cancels the upload and nothing is pushed. Then the
+ * publish job (push, sign, verify) is queued.
+ */
+@Injectable()
+export class ArtifactUploadService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly registry: RegistryClient,
+    private readonly jobs: JobsService,
+  ) {}
+
+  async upload(request: UploadRequest, body: Readable): Promise<{ job: JobRow; created: boolean }> {
+    const repo = parseRepositoryOrProblem(request.repository);
+    const maxBytes = this.config.uploads.maxBytes;
+    if (request.declaredLength !== undefined && request.declaredLength > maxBytes) {
+      body.resume();
+      throw tooLarge(maxBytes);
+    }
+    if (request.idempotencyKey) {
+      const replay = await this.jobs.findByIdempotencyKey(request.idempotencyKey, request.caller);
+      if (replay) {
+        body.resume(); // the job exists: the bytes are not needed again
+        return { job: replay, created: false };
+      }
+    }
+
+    const inspector = new WasmInspector({ maxBytes });
+    let blob: { digest: string; size: number };
+    try {
+      blob = await this.registry.pushBlobStream(repo, body, {
+        maxBytes,
+        onChunk: (chunk) => inspector.push(chunk),
+        beforeCommit: (size) => {
+          if (request.declaredLength !== undefined && size !== request.declaredLength) {
+            throw new WasmFormatError('WASM_TRUNCATED', `the upload ended after ${size} of ${request.declaredLength} bytes`);
+          }
+          inspector.finish();
+        },
+      });
+    } catch (error) {
+      throw uploadProblem(error, maxBytes);
+    }
+    const inspection = inspector.finish();
+
+    const input: PublishJobInput = {
+      repository: `${repo.registry}/${repo.repository}`,
+      tag: request.tag ?? null,
+      annotations: request.annotations,
+      title: sanitizeLayerTitle(request.fileName ?? repo.repository.split('/').pop()!),
+      createdAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      wasm: { digest: blob.digest, ...inspection, size: blob.size },
+    };
+    return this.jobs.submit({
+      type: 'publish',
+      steps: [...PUBLISH_STEPS],
+      input: input as unknown as Record<string, unknown>,
+      idempotencyKey: request.idempotencyKey,
+      caller: request.caller,
+      callbackUrl: request.callbackUrl,
+    });
+  }
+}
+
+export function parseRepositoryOrProblem(text: string) {
+  try {
+    return parseRepository(text);
+  } catch (error) {
+    throw new ProblemError(400, 'INVALID_REFERENCE', 'Invalid repository', (error as Error).message);
+  }
+}
+
+/** Annotations a caller may not set: the service writes them. */
+export const RESERVED_ANNOTATIONS = new Set([ANNOTATION_CREATED]);
+
+const tooLarge = (maxBytes: number) =>
+  new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', `the .wasm exceeds MAX_UPLOAD_BYTES (${maxBytes} bytes)`);
+
+function uploadProblem(error: unknown, maxBytes: number): Error {
+  if (error instanceof WasmFormatError) {
+    return new ProblemError(422, error.code, 'Not a valid WebAssembly binary', error.message, error.offset === undefined ? {} : { offset: error.offset });
+  }
+  if (error instanceof RegistryError) {
+    if (error.code === 'UPLOAD_TOO_LARGE') return tooLarge(maxBytes);
+    if (error.transient) return new ProblemError(503, error.code, 'The registry is unavailable', error.message);
+    return new ProblemError(422, error.code, 'The registry refused the upload', error.message);
+  }
+  if (error instanceof ProblemError) return error;
+  if ((error as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (error as Error)?.name === 'AbortError') {
+    return new ProblemError(400, 'UPLOAD_ABORTED', 'The upload was interrupted', 'the request body ended before it was complete');
+  }
+  return error as Error;
+}

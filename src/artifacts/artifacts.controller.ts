@@ -1,0 +1,112 @@
+import type { Readable } from 'node:stream';
+import { Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiConsumes,
+  ApiHeader,
+  ApiOperation,
+  ApiPayloadTooLargeResponse,
+  ApiQuery,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+  ApiUnsupportedMediaTypeResponse,
+} from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { parseIdempotencyKey } from '../common/idempotency-key';
+import { ProblemError } from '../common/problem';
+import { ProblemDto } from '../common/problem.dto';
+import { JobDto } from '../pipeline/job.dto';
+import { ArtifactUploadService } from './artifact-upload.service';
+import { parseUploadFields } from './upload-fields';
+
+const UPLOAD_DESCRIPTION = `Publishes a .wasm (WebAssembly component or core module) to an OCI registry in the layout wkg and
+wasmCloud read, then signs it keyless with Sigstore and verifies the signatures, as a queued job.
+
+Two ways to send it:
+- **raw body** \`Content-Type: application/wasm\` (curl \`--data-binary @file.wasm\`), the other fields as query parameters;
+- **multipart/form-data** with the file in field \`file\` (Swagger UI's file picker), the other fields as form fields sent before it.
+
+Annotations: \`annotation.<key>=<value>\` query parameters or form fields, or a form field \`annotations\` holding a JSON object.
+The upload streams into the registry while it is checked; a file that is not valid WebAssembly, or larger than MAX_UPLOAD_BYTES, is refused and nothing is pushed.`;
+
+@ApiTags('artifacts')
+@Controller('v1/artifacts')
+export class ArtifactsController {
+  constructor(private readonly uploads: ArtifactUploadService) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Upload a .wasm: push it, sign it, verify it',
+    description: UPLOAD_DESCRIPTION,
+    requestBody: {
+      required: true,
+      content: {
+        'application/wasm': { schema: { type: 'string', format: 'binary' } },
+        'multipart/form-data': {
+          schema: {
+            type: 'object',
+            required: ['repository', 'file'],
+            properties: {
+              repository: { type: 'string', example: 'registry.example.com/team/hello-http', description: 'host[:port]/path' },
+              tag: { type: 'string', example: 'v1.0.0' },
+              annotations: { type: 'string', example: '{"org.opencontainers.image.source":"https://example.com/repo"}', description: 'JSON object of strings' },
+              callbackUrl: { type: 'string', format: 'uri', description: 'Notified when the job finishes' },
+              file: { type: 'string', format: 'binary', description: 'The .wasm file' },
+            },
+          },
+        },
+      },
+    },
+  })
+  @ApiConsumes('application/wasm', 'multipart/form-data')
+  @ApiQuery({ name: 'repository', required: false, description: 'host[:port]/path (raw-body uploads)', example: 'registry.example.com/team/hello-http' })
+  @ApiQuery({ name: 'tag', required: false, description: 'Tag to set on the pushed manifest (raw-body uploads)' })
+  @ApiQuery({ name: 'callbackUrl', required: false, description: 'Notified when the job finishes (raw-body uploads)' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key returns the job it created, without uploading again' })
+  @ApiAcceptedResponse({ type: JobDto, description: 'The publish job; `Location` is its URL', headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, UPLOAD_ABORTED' })
+  @ApiPayloadTooLargeResponse({ type: ProblemDto, description: 'PAYLOAD_TOO_LARGE' })
+  @ApiUnsupportedMediaTypeResponse({ type: ProblemDto, description: 'UNSUPPORTED_MEDIA_TYPE' })
+  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'WASM_BAD_MAGIC, WASM_UNSUPPORTED_VERSION, WASM_TRUNCATED, WASM_MALFORMED_SECTION; or the registry refused the upload' })
+  async upload(
+    @Req() request: FastifyRequest,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<JobDto> {
+    const key = parseIdempotencyKey(idempotencyKey);
+    const { job } = request.isMultipart() ? await this.fromMultipart(request, key) : await this.fromRawBody(request, key);
+    void reply.header('location', `/v1/jobs/${job.id}`);
+    return JobDto.from(job);
+  }
+
+  private async fromRawBody(request: FastifyRequest, idempotencyKey: string | undefined) {
+    const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (contentType !== 'application/wasm') {
+      throw new ProblemError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type', 'send the .wasm as application/wasm, or as field "file" of multipart/form-data');
+    }
+    const fields = parseUploadFields(request.query as Record<string, unknown>);
+    const length = request.headers['content-length'];
+    return this.uploads.upload({ ...fields, idempotencyKey, declaredLength: length === undefined ? undefined : Number(length) }, request.body as Readable);
+  }
+
+  private async fromMultipart(request: FastifyRequest, idempotencyKey: string | undefined) {
+    const raw: Record<string, unknown> = {};
+    for await (const part of request.parts()) {
+      if (part.type === 'field') {
+        raw[part.fieldname] = part.fieldname in raw ? [raw[part.fieldname], part.value] : part.value;
+        continue;
+      }
+      if (part.fieldname !== 'file') {
+        part.file.resume();
+        throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', `file field "${part.fieldname}" is not known; send the .wasm as "file"`);
+      }
+      const fields = parseUploadFields(raw);
+      const result = await this.uploads.upload({ ...fields, idempotencyKey, fileName: part.filename }, part.file);
+      if (part.file.truncated) throw new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', 'the .wasm exceeds MAX_UPLOAD_BYTES');
+      return result;
+    }
+    throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', 'file: is required (the .wasm, as form field "file" after the other fields)');
+  }
+}

@@ -1,0 +1,72 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import type { JobRow } from '../database/database.types';
+import { StepError } from '../pipeline/step-error';
+import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
+import { OCI_MANIFEST_MEDIA_TYPE } from '../registry/oci-media-types';
+import { parseRepository } from '../registry/oci-reference';
+import { RegistryClient } from '../registry/registry-client';
+import { ArtifactRecords } from './artifact-records.repository';
+import { buildWasmConfig, buildWasmManifest } from './oci-wasm-layout';
+import type { PublishJobInput, PushResult } from './publish-job';
+
+/**
+ * The push step of a publish job: the .wasm layer was streamed to the registry during the upload;
+ * this writes the wasm config, the manifest (by digest), then the tag. Every write is idempotent: the
+ * same job always produces the same bytes, and present blobs are skipped.
+ */
+@Injectable()
+export class PushStep implements OnModuleInit {
+  constructor(
+    private readonly registry: RegistryClient,
+    private readonly artifacts: ArtifactRecords,
+    private readonly handlers: StepHandlerRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    this.handlers.register({ jobType: 'publish', step: 'push', run: (job, context) => this.push(job, context.signal) });
+  }
+
+  async push(job: JobRow, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const input = job.input as unknown as PublishJobInput;
+    const repo = parseRepository(input.repository);
+    const created = new Date(input.createdAt);
+    const layer = await this.registry.blobExists(repo, input.wasm.digest, { signal });
+    if (!layer.exists) {
+      throw StepError.permanent('WASM_BLOB_MISSING', `the uploaded .wasm (${input.wasm.digest}) is no longer in ${input.repository}; upload it again`);
+    }
+    const config = buildWasmConfig({ inspection: input.wasm, wasmDigest: input.wasm.digest, created });
+    const manifest = buildWasmManifest({
+      config,
+      layer: { digest: input.wasm.digest, size: input.wasm.size, title: input.title },
+      created,
+      annotations: input.annotations,
+    });
+    await this.registry.pushBlob(repo, config.digest, config.bytes, { signal });
+    await this.registry.putManifest(repo, manifest.digest, OCI_MANIFEST_MEDIA_TYPE, manifest.bytes, { signal });
+    if (input.tag) await this.registry.putManifest(repo, input.tag, OCI_MANIFEST_MEDIA_TYPE, manifest.bytes, { signal });
+
+    const artifact = await this.artifacts.recordForJob({
+      jobId: job.id,
+      repository: input.repository,
+      tag: input.tag,
+      manifestDigest: manifest.digest,
+      wasmDigest: input.wasm.digest,
+      wasmSize: input.wasm.size,
+      wasmKind: input.wasm.kind,
+      config: config.json as unknown as Record<string, unknown>,
+      annotations: input.annotations,
+      caller: job.caller,
+    });
+    const result: PushResult = {
+      repository: input.repository,
+      reference: `${input.repository}@${manifest.digest}`,
+      manifestDigest: manifest.digest,
+      manifestMediaType: OCI_MANIFEST_MEDIA_TYPE,
+      manifestSize: manifest.size,
+      wasmDigest: input.wasm.digest,
+      tag: input.tag,
+      artifactId: artifact.id,
+    };
+    return { ...result };
+  }
+}

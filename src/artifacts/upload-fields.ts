@@ -1,0 +1,70 @@
+import { ProblemError } from '../common/problem';
+import { isValidTag } from '../registry/oci-reference';
+import { RESERVED_ANNOTATIONS } from './artifact-upload.service';
+
+/** The upload's fields, from query parameters (raw body) or form fields (multipart). */
+export interface UploadFields {
+  repository: string;
+  tag?: string;
+  annotations: Record<string, string>;
+  callbackUrl?: string;
+}
+
+const ANNOTATION_PREFIX = 'annotation.';
+const MAX_ANNOTATIONS = 64;
+
+/**
+ * Reads and checks the fields. Annotations come as `annotation.<key>=<value>` entries, or (in a form)
+ * as one `annotations` field holding a JSON object of strings.
+ */
+export function parseUploadFields(raw: Record<string, unknown>): UploadFields {
+  const errors: { field: string; message: string }[] = [];
+  const text = (name: string): string | undefined => {
+    const value = raw[name];
+    if (value === undefined || value === '') return undefined;
+    if (typeof value !== 'string') {
+      errors.push({ field: name, message: 'must be given once, as a string' });
+      return undefined;
+    }
+    return value;
+  };
+
+  const repository = text('repository');
+  if (!repository) errors.push({ field: 'repository', message: 'is required: host[:port]/path of the OCI repository' });
+  const tag = text('tag');
+  if (tag !== undefined && !isValidTag(tag)) errors.push({ field: 'tag', message: 'must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}' });
+  const callbackUrl = text('callbackUrl');
+  if (callbackUrl !== undefined && !/^https?:\/\//.test(callbackUrl)) errors.push({ field: 'callbackUrl', message: 'must be an http(s) URL' });
+
+  const annotations: Record<string, string> = {};
+  const json = text('annotations');
+  if (json !== undefined) {
+    try {
+      const parsed = JSON.parse(json) as unknown;
+      if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) throw new Error();
+      Object.assign(annotations, parsed);
+    } catch {
+      errors.push({ field: 'annotations', message: 'must be a JSON object of string values' });
+    }
+  }
+  for (const [name, value] of Object.entries(raw)) {
+    if (!name.startsWith(ANNOTATION_PREFIX)) continue;
+    const key = name.slice(ANNOTATION_PREFIX.length);
+    if (typeof value !== 'string') errors.push({ field: name, message: 'must be given once, as a string' });
+    else annotations[key] = value;
+  }
+  for (const key of Object.keys(annotations)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/.test(key)) errors.push({ field: `annotation.${key}`, message: 'is not a valid annotation key' });
+    if (RESERVED_ANNOTATIONS.has(key)) errors.push({ field: `annotation.${key}`, message: 'is set by the service' });
+  }
+  if (Object.keys(annotations).length > MAX_ANNOTATIONS) errors.push({ field: 'annotations', message: `at most ${MAX_ANNOTATIONS}` });
+
+  const known = new Set(['repository', 'tag', 'annotations', 'callbackUrl']);
+  for (const name of Object.keys(raw)) {
+    if (!known.has(name) && !name.startsWith(ANNOTATION_PREFIX)) errors.push({ field: name, message: 'is not a known field' });
+  }
+  if (errors.length > 0) {
+    throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+  }
+  return { repository: repository!, tag, annotations, callbackUrl };
+}

@@ -1,0 +1,98 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { IdleDeadline, hashingUploadBody } from './hashing-upload-body';
+
+async function drain(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+const tooLarge = (max: number) => new Error(`too large: ${max}`);
+
+describe('hashingUploadBody', () => {
+  it('passes bytes through, hashing and counting them, skipping empty chunks', async () => {
+    const parts = [Buffer.from('hello '), Buffer.alloc(0), Buffer.from('world')];
+    const seen: number[] = [];
+    const body = hashingUploadBody(Readable.from(parts), { tooLarge, onChunk: (chunk) => void seen.push(chunk.byteLength) });
+    expect(body.result()).toBeUndefined();
+    expect((await drain(body.stream)).toString()).toBe('hello world');
+    expect(seen).toEqual([6, 5]);
+    expect(body.result()).toEqual({ digest: `sha256:${createHash('sha256').update('hello world').digest('hex')}`, size: 11 });
+    expect(body.failure()).toBeUndefined();
+  });
+
+  it('pulls from the source only as the consumer reads', async () => {
+    let produced = 0;
+    async function* source() {
+      for (let i = 0; i < 100; i++) {
+        produced++;
+        yield Buffer.alloc(1024);
+      }
+    }
+    const body = hashingUploadBody(source(), { tooLarge });
+    const reader = body.stream.getReader();
+    await reader.read();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(produced).toBeLessThanOrEqual(2);
+    await reader.cancel();
+  });
+
+  it('ends the body before the chunk that passes maxBytes, records the error and closes the source', async () => {
+    const source = Readable.from([Buffer.alloc(6), Buffer.alloc(6)]);
+    const body = hashingUploadBody(source, { tooLarge, maxBytes: 10 });
+    expect(await drain(body.stream)).toHaveLength(6);
+    expect((body.failure()?.error as Error).message).toBe('too large: 10');
+    expect(body.result()).toBeUndefined();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(source.destroyed).toBe(true);
+  });
+
+  it("records the caller's own error from onChunk, unchanged", async () => {
+    const mine = new Error('not a wasm component');
+    const body = hashingUploadBody(Readable.from([Buffer.from('x')]), {
+      tooLarge,
+      onChunk: async () => {
+        throw mine;
+      },
+    });
+    expect(await drain(body.stream)).toHaveLength(0);
+    expect(body.failure()?.error).toBe(mine);
+    expect(body.result()).toBeUndefined();
+  });
+
+  it('records a failing source', async () => {
+    async function* failing() {
+      yield Buffer.from('ab');
+      throw new Error('client went away');
+    }
+    const body = hashingUploadBody(failing(), { tooLarge });
+    expect((await drain(body.stream)).toString()).toBe('ab');
+    expect((body.failure()?.error as Error).message).toBe('client went away');
+  });
+
+  it('refuses chunks that are not bytes', async () => {
+    async function* numbers() {
+      yield 42 as unknown as Uint8Array;
+    }
+    const body = hashingUploadBody(numbers(), { tooLarge });
+    await drain(body.stream);
+    expect((body.failure()?.error as Error).message).toMatch(/yielded number/);
+  });
+});
+
+describe('IdleDeadline', () => {
+  it('aborts only after a pause longer than the timeout', async () => {
+    const deadline = new IdleDeadline(40, () => new Error('idle'));
+    deadline.touch();
+    for (let i = 0; i < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 15));
+      deadline.touch();
+    }
+    expect(deadline.signal.aborted).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(deadline.signal.aborted).toBe(true);
+    expect((deadline.signal.reason as Error).message).toBe('idle');
+    deadline.stop();
+  });
+});

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+
+/**
+ * The body of a streamed blob upload: pulls chunks from the caller's source only as fast as the socket
+ * takes them (a queue of zero chunks, so at most the chunk in flight is held), hashes and counts them as
+ * they pass, lets the caller inspect each one, and enforces a size limit. Nothing is buffered whole.
+ */
+
+export type UploadSource = AsyncIterable<Uint8Array> | Readable;
+
+export interface HashingBodyOptions {
+  maxBytes?: number;
+  /** Sees each chunk before it is sent; throwing (or rejecting) ends the body there and records the error. */
+  onChunk?: (chunk: Uint8Array) => void | Promise<void>;
+  /** Called whenever a chunk passes (drives the idle deadline). */
+  onActivity?: () => void;
+  /** The error for a source longer than maxBytes. */
+  tooLarge: (maxBytes: number) => Error;
+}
+
+export interface HashingBody {
+  stream: ReadableStream<Uint8Array>;
+  /** Digest and size once the source is exhausted; undefined before. */
+  result(): { digest: string; size: number } | undefined;
+  /**
+   * What stopped the body early, if anything did: the caller's onChunk error, the size limit, a failing
+   * source. The stream itself then just ends: whoever sends it must check this before committing.
+   */
+  failure(): { error: unknown } | undefined;
+  /** Lets go of the source (idempotent). */
+  close(): Promise<void>;
+}
+
+export function hashingUploadBody(source: UploadSource, options: HashingBodyOptions): HashingBody {
+  const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  const hash = createHash('sha256');
+  let size = 0;
+  let result: { digest: string; size: number } | undefined;
+  let failure: { error: unknown } | undefined;
+  let closed = false;
+
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await iterator.return?.().catch(() => undefined);
+  };
+
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          // Loop past empty chunks: a pull that enqueues nothing would not be called again.
+          for (;;) {
+            const next = await iterator.next();
+            if (next.done) {
+              closed = true;
+              result = { digest: `sha256:${hash.digest('hex')}`, size };
+              controller.close();
+              return;
+            }
+            const chunk = toBytes(next.value);
+            if (chunk.byteLength === 0) continue;
+            if (options.maxBytes !== undefined && size + chunk.byteLength > options.maxBytes) throw options.tooLarge(options.maxBytes);
+            if (options.onChunk) await options.onChunk(chunk);
+            hash.update(chunk);
+            size += chunk.byteLength;
+            options.onActivity?.();
+            controller.enqueue(chunk);
+            return;
+          }
+        } catch (error) {
+          // End the body cleanly rather than erroring it: the request then completes, the registry
+          // answers with the session's current state, and the upload can be cancelled properly. (A
+          // request cut off mid-body leaves distribution 2.8 with a session it refuses to cancel: its
+          // state token no longer matches the bytes it stored.) failure() tells the caller what happened.
+          failure ??= { error };
+          controller.close();
+          await close();
+        }
+      },
+      async cancel() {
+        await close();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+
+  return { stream, result: () => result, failure: () => failure, close };
+}
+
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === 'string') return Buffer.from(value);
+  throw new TypeError(`upload source yielded ${typeof value}, expected Uint8Array chunks`);
+}
+
+/** Aborts when no progress was reported for `timeoutMs`; `reason` makes the abort reason. */
+export class IdleDeadline {
+  readonly #controller = new AbortController();
+  readonly #timeoutMs: number;
+  readonly #reason: () => unknown;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(timeoutMs: number, reason: () => unknown) {
+    this.#timeoutMs = timeoutMs;
+    this.#reason = reason;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** (Re)starts the countdown. */
+  touch(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#controller.abort(this.#reason()), this.#timeoutMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+}

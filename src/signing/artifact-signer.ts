@@ -1,0 +1,145 @@
+import { type Bundle, bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
+import type { SignatureFormatName } from '../config/config.schema';
+import type { SignatureRow } from '../database/database.types';
+import type { NamedLocks } from '../database/named-lock';
+import { StepError } from '../pipeline/step-error';
+import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
+import { type OciRepository, dockerReference } from '../registry/oci-reference';
+import type { RegistryClient } from '../registry/registry-client';
+import type { BundleVerifier } from '../verification/bundle-verifier';
+import type { RekorClient } from '../transparency/rekor-client';
+import { certificateIdentity } from './certificate-identity';
+import { appendSignatureLayer, cosignLayerAnnotations, cosignPayload, cosignSignatureTag } from './cosign-classic-signature';
+import type { SignatureRecords } from './signature-records.repository';
+import { BUNDLE_MEDIA_TYPE, OCI_EMPTY_BLOB, bundleReferrerManifest, cosignSignStatement } from './sigstore-bundle-referrer';
+import type { SigstoreSigner } from './sigstore-signer';
+
+/** What is being signed: a manifest already in the registry. */
+export interface SigningTarget {
+  jobId: string;
+  repository: OciRepository;
+  /** The reference as the caller gave it. */
+  reference: string;
+  manifestDigest: string;
+  manifestMediaType: string;
+  manifestSize: number;
+  wasmDigest: string | null;
+  artifactId: string | null;
+  caller: string | null;
+}
+
+/**
+ * Signs a manifest in every configured format and attaches the signatures to the registry.
+ *
+ * Idempotent per job and format: a signature is recorded before it is attached, so when the step runs
+ * again after a crash the recorded signature is attached (again, harmlessly) instead of signing anew.
+ * Each bundle is verified before it is written: cosign v3 prefers bundles and never falls back to
+ * `.sig`, so an invalid bundle in the registry would hide a valid classic signature.
+ */
+export class ArtifactSigner {
+  constructor(
+    private readonly formats: readonly SignatureFormatName[],
+    private readonly signer: SigstoreSigner,
+    private readonly records: SignatureRecords,
+    private readonly registry: RegistryClient,
+    private readonly verifier: BundleVerifier,
+    private readonly rekor: RekorClient | undefined,
+    private readonly locks: NamedLocks,
+  ) {}
+
+  async sign(target: SigningTarget, signal?: AbortSignal): Promise<SignatureRow[]> {
+    const existing = await this.records.findForJob(target.jobId);
+    const rows: SignatureRow[] = [];
+    for (const format of this.formats) {
+      let row = existing.find((r) => r.format === format);
+      if (!row) {
+        const { bundle, signedBytes } = format === 'cosign-classic' ? await this.signClassic(target) : await this.signBundle(target);
+        await this.verifyOwnBundle(bundle, signedBytes);
+        row = await this.records.insert({
+          jobId: target.jobId,
+          artifactId: target.artifactId,
+          repository: dockerReference(target.repository),
+          reference: target.reference,
+          manifestDigest: target.manifestDigest,
+          wasmDigest: target.wasmDigest,
+          format,
+          bundle,
+          rekorEntryUuid: await this.fullEntryUuid(bundle, signal),
+          caller: target.caller,
+        });
+      }
+      const bundle = bundleFromJSON(row.bundle);
+      // Read-append-write of the .sig image and the fallback index: one writer per signed manifest.
+      await this.locks.withLock(`attach:${dockerReference(target.repository)}@${target.manifestDigest}`, () =>
+        format === 'cosign-classic' ? this.attachClassic(target, bundle, signal) : this.attachBundle(target, bundle, signal),
+      );
+      rows.push(row);
+    }
+    return rows;
+  }
+
+  private payloadFor(target: SigningTarget): Buffer {
+    return cosignPayload({ dockerReference: dockerReference(target.repository), manifestDigest: target.manifestDigest });
+  }
+
+  private async signClassic(target: SigningTarget): Promise<{ bundle: Bundle; signedBytes: Buffer }> {
+    const payload = this.payloadFor(target);
+    return { bundle: await this.signer.signMessage(payload), signedBytes: payload };
+  }
+
+  private async signBundle(target: SigningTarget): Promise<{ bundle: Bundle; signedBytes: undefined }> {
+    return { bundle: await this.signer.signStatement(cosignSignStatement({ manifestDigest: target.manifestDigest })), signedBytes: undefined };
+  }
+
+  /** The signature must verify against the trust root before anything is written. */
+  private async verifyOwnBundle(bundle: Bundle, signedBytes: Buffer | undefined): Promise<void> {
+    const content = bundle.verificationMaterial.content;
+    const der = content.$case === 'certificate' ? content.certificate.rawBytes : content.$case === 'x509CertificateChain' ? content.x509CertificateChain.certificates[0]!.rawBytes : undefined;
+    if (!der) throw StepError.permanent('SIGNATURE_INVALID', 'the new signature carries no certificate');
+    const { identity, issuer } = certificateIdentity(der);
+    try {
+      await this.verifier.verify(bundle, { identity, issuer }, signedBytes);
+    } catch (error) {
+      throw StepError.permanent('SIGNATURE_INVALID', `the new signature does not verify against the trusted root, so it was not attached: ${(error as Error).message}`);
+    }
+  }
+
+  private async attachClassic(target: SigningTarget, bundle: Bundle, signal?: AbortSignal): Promise<void> {
+    const payload = this.payloadFor(target);
+    const annotations = cosignLayerAnnotations(bundle);
+    const tag = cosignSignatureTag(target.manifestDigest);
+    const existing = await this.registry.getManifest(target.repository, tag, [OCI_MANIFEST_MEDIA_TYPE], { signal });
+    const image = appendSignatureLayer(existing?.bytes, { payload, annotations });
+    if (existing && existing.digest === image.manifestDigest) return; // this signature is already there
+    await this.registry.pushBlob(target.repository, sha256Digest(payload), payload, { signal });
+    await this.registry.pushBlob(target.repository, image.configDigest, image.config, { signal });
+    await this.registry.putManifest(target.repository, tag, OCI_MANIFEST_MEDIA_TYPE, image.manifest, { signal });
+  }
+
+  private async attachBundle(target: SigningTarget, bundle: Bundle, signal?: AbortSignal): Promise<void> {
+    const referrer = bundleReferrerManifest({
+      bundleJson: Buffer.from(JSON.stringify(bundleToJSON(bundle))),
+      subject: { mediaType: target.manifestMediaType, digest: target.manifestDigest, size: target.manifestSize },
+      created: new Date(Number(bundle.verificationMaterial.tlogEntries[0]!.integratedTime) * 1000),
+    });
+    await this.registry.pushBlob(target.repository, sha256Digest(OCI_EMPTY_BLOB), OCI_EMPTY_BLOB, { signal });
+    await this.registry.pushBlob(target.repository, referrer.bundleDigest, referrer.bundleBlob, { signal });
+    await this.registry.attachReferrer(target.repository, {
+      manifestBytes: referrer.manifest,
+      mediaType: OCI_MANIFEST_MEDIA_TYPE,
+      artifactType: BUNDLE_MEDIA_TYPE,
+      subjectDigest: target.manifestDigest,
+    }, { signal });
+  }
+
+  /** Rekor names entries by tree ID + leaf hash; ask it, falling back to the leaf hash alone. */
+  private async fullEntryUuid(bundle: Bundle, signal?: AbortSignal): Promise<string | undefined> {
+    const entry = bundle.verificationMaterial.tlogEntries[0];
+    if (!this.rekor || !entry) return undefined;
+    try {
+      return (await this.rekor.getByIndex(Number(entry.logIndex), signal))?.uuid;
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { Injectable } from '@nestjs/common';
+import { ProblemError } from '../common/problem';
+import type { JobRow } from '../database/database.types';
+import { JobsService } from '../pipeline/jobs.service';
+import { WASM_LAYER_MEDIA_TYPE } from '../artifacts/oci-wasm-layout';
+import {
+  DOCKER_MANIFEST_LIST_MEDIA_TYPE,
+  DOCKER_MANIFEST_MEDIA_TYPE,
+  OCI_INDEX_MEDIA_TYPE,
+  OCI_MANIFEST_MEDIA_TYPE,
+} from '../registry/oci-media-types';
+import { type OciReference, parseOciReference } from '../registry/oci-reference';
+import { RegistryClient } from '../registry/registry-client';
+import { RegistryError } from '../registry/registry-error';
+import type { SignJobInput } from './signing-targets';
+
+/** Manifests cosign signs, and so do we. */
+const SIGNABLE_MEDIA_TYPES = [OCI_MANIFEST_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE];
+
+/** Steps of a sign job, in order. */
+export const SIGN_STEPS = ['sign', 'verify'] as const;
+
+/**
+ * Accepts a request to sign an artifact already in a registry: resolves the reference (a tag to its
+ * digest) while the caller waits, so a missing manifest or an unsupported one is a 4xx at once, then
+ * queues the sign job for that exact digest.
+ */
+@Injectable()
+export class SignRequestService {
+  constructor(
+    private readonly registry: RegistryClient,
+    private readonly jobs: JobsService,
+  ) {}
+
+  async submit(request: { reference: string; callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<{ job: JobRow; created: boolean }> {
+    if (request.idempotencyKey) {
+      const replay = await this.jobs.findByIdempotencyKey(request.idempotencyKey, request.caller);
+      if (replay) return { job: replay, created: false };
+    }
+    let reference: OciReference;
+    try {
+      reference = parseOciReference(request.reference);
+    } catch (error) {
+      throw new ProblemError(400, 'INVALID_REFERENCE', 'Invalid reference', (error as Error).message);
+    }
+    if (!reference.tag && !reference.digest) {
+      throw new ProblemError(400, 'INVALID_REFERENCE', 'Invalid reference', 'name a digest (@sha256:…) or a tag (:tag) of the artifact to sign');
+    }
+    const repo = { registry: reference.registry, repository: reference.repository };
+    const manifest = await this.registry.getManifest(repo, reference.digest ?? reference.tag!, SIGNABLE_MEDIA_TYPES).catch((error: unknown) => {
+      throw registryProblem(error);
+    });
+    if (!manifest) {
+      throw new ProblemError(404, 'MANIFEST_NOT_FOUND', 'No such manifest', `${request.reference} does not exist in the registry`);
+    }
+    if (!SIGNABLE_MEDIA_TYPES.includes(manifest.mediaType)) {
+      throw new ProblemError(422, 'UNSUPPORTED_MEDIA_TYPE', 'Cannot sign this manifest', `manifests of type ${manifest.mediaType} cannot be signed; expected one of ${SIGNABLE_MEDIA_TYPES.join(', ')}`);
+    }
+    const input: SignJobInput = {
+      reference: request.reference,
+      repository: `${repo.registry}/${repo.repository}`,
+      tag: reference.tag ?? null,
+      manifestDigest: manifest.digest,
+      manifestMediaType: manifest.mediaType,
+      manifestSize: manifest.size,
+      wasmDigest: wasmLayerDigest(manifest.bytes),
+    };
+    return this.jobs.submit({
+      type: 'sign',
+      steps: [...SIGN_STEPS],
+      input: input as unknown as Record<string, unknown>,
+      idempotencyKey: request.idempotencyKey,
+      caller: request.caller,
+      callbackUrl: request.callbackUrl,
+    });
+  }
+}
+
+function wasmLayerDigest(manifest: Buffer): string | null {
+  try {
+    const layers = (JSON.parse(manifest.toString('utf8')) as { layers?: { mediaType?: string; digest?: string }[] }).layers ?? [];
+    return layers.find((l) => l.mediaType === WASM_LAYER_MEDIA_TYPE)?.digest ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Registry failures while resolving, as the caller should see them. */
+export function registryProblem(error: unknown): Error {
+  if (!(error instanceof RegistryError)) return error as Error;
+  if (error.transient) return new ProblemError(503, error.code, 'The registry is unavailable', error.message);
+  if (error.code === 'REPOSITORY_NOT_FOUND' || error.code === 'MANIFEST_NOT_FOUND') return new ProblemError(404, error.code, 'Not found in the registry', error.message);
+  return new ProblemError(422, error.code, 'The registry refused the request', error.message);
+}

@@ -1,0 +1,45 @@
+import { StepError } from '../pipeline/step-error';
+
+/** One Rekor v1 log entry, as `GET /api/v1/log/entries…` answers it. */
+export interface RekorEntry {
+  uuid: string;
+  body: string;
+  integratedTime: number;
+  logID: string;
+  logIndex: number;
+  verification?: { inclusionProof?: Record<string, unknown>; signedEntryTimestamp?: string };
+}
+
+/** Reads entries from a Rekor v1 log by index or UUID. */
+export class RekorClient {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  getByIndex(logIndex: number, signal?: AbortSignal): Promise<RekorEntry | undefined> {
+    return this.get(`/api/v1/log/entries?logIndex=${logIndex}`, signal);
+  }
+
+  getByUuid(uuid: string, signal?: AbortSignal): Promise<RekorEntry | undefined> {
+    if (!/^([0-9a-f]{16})?[0-9a-f]{64}$/.test(uuid)) return Promise.resolve(undefined);
+    return this.get(`/api/v1/log/entries/${uuid}`, signal);
+  }
+
+  private async get(path: string, signal?: AbortSignal): Promise<RekorEntry | undefined> {
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, this.baseUrl), { headers: { accept: 'application/json' }, signal: signal ?? AbortSignal.timeout(this.timeoutMs) });
+    } catch (error) {
+      throw StepError.transient('REKOR_UNREACHABLE', `Rekor at ${this.baseUrl} could not be reached: ${(error as Error).message}`);
+    }
+    if (response.status === 404) return undefined;
+    if (!response.ok) {
+      const message = `Rekor at ${this.baseUrl} answered HTTP ${response.status} for ${path}`;
+      throw response.status >= 500 || response.status === 429 ? StepError.transient('REKOR_UNAVAILABLE', message) : StepError.permanent('REKOR_REJECTED', message);
+    }
+    const entries = (await response.json()) as Record<string, Omit<RekorEntry, 'uuid'>>;
+    const [uuid, entry] = Object.entries(entries)[0] ?? [];
+    return uuid && entry ? { uuid, ...entry } : undefined;
+  }
+}
