@@ -16,12 +16,33 @@ export class JobErrorDto {
   @ApiPropertyOptional({ description: 'Step that failed' }) step?: string;
 }
 
+export class JobSignatureDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ enum: ['cosign-classic', 'sigstore-bundle'] }) format!: string;
+  @ApiProperty({ description: 'Index of the entry in the Rekor transparency log' }) logIndex!: number;
+  @ApiProperty({ description: 'Rekor entry UUID (tree ID + leaf hash, hex)' }) entryUuid!: string;
+  @ApiProperty({ type: String, format: 'date-time', description: 'When Rekor integrated the entry' }) integratedTime!: string;
+  @ApiProperty({ description: 'Signing identity: the certificate subject alternative name', example: 'https://kubernetes.io/namespaces/ci/serviceaccounts/signer' })
+  identity!: string;
+  @ApiProperty({ description: 'OIDC issuer from the certificate', example: 'https://kubernetes.default.svc' }) issuer!: string;
+}
+
+export class JobResultDto {
+  @ApiPropertyOptional({ example: 'registry.example.com/team/hello-http' }) repository?: string;
+  @ApiPropertyOptional({ description: 'Digest reference of the signed manifest', example: 'registry.example.com/team/hello-http@sha256:…' }) reference?: string;
+  @ApiPropertyOptional({ example: 'sha256:…' }) manifestDigest?: string;
+  @ApiPropertyOptional({ description: 'sha256 of the .wasm (the layer digest)', example: 'sha256:…' }) wasmDigest?: string;
+  @ApiPropertyOptional({ type: String, nullable: true }) tag?: string | null;
+  @ApiPropertyOptional({ type: [JobSignatureDto] }) signatures?: JobSignatureDto[];
+  @ApiPropertyOptional({ type: Object, additionalProperties: true, description: 'What the verify step checked' }) verification?: Record<string, unknown>;
+}
+
 export class JobDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ enum: ['publish', 'sign', 'build', 'verify', 'probe'] }) type!: string;
   @ApiProperty({ enum: ['queued', 'running', 'succeeded', 'failed'] }) state!: string;
   @ApiProperty({ type: [JobStepDto] }) steps!: JobStepDto[];
-  @ApiProperty({ type: Object, nullable: true, additionalProperties: true, description: 'What the job produced; its shape depends on the job type' })
+  @ApiProperty({ type: JobResultDto, nullable: true, description: 'What the job produced so far (publish and sign jobs); probes list the worker of each step' })
   result!: Record<string, unknown> | null;
   @ApiProperty({ type: JobErrorDto, nullable: true }) error!: JobErrorDto | null;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt!: string;
