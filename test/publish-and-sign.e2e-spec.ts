@@ -211,7 +211,13 @@ describe('publish and sign', () => {
     const again = await uploadRaw(`repository=${encodeURIComponent(repository)}`, component, { 'idempotency-key': key });
     expect(first.status).toBe(202);
     expect(again.status).toBe(202);
-    expect(((await again.json()) as JobView).id).toBe(((await first.json()) as JobView).id);
+    const firstId = ((await first.json()) as JobView).id;
+    expect(((await again.json()) as JobView).id).toBe(firstId);
+
+    // The same key for another request is refused, naming the job it belongs to.
+    const other = await uploadRaw(`repository=${encodeURIComponent(newRepository())}`, component, { 'idempotency-key': key });
+    expect(other.status).toBe(409);
+    expect(await other.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', jobId: firstId });
   });
 
   describe('bad input gets a clear 4xx and nothing is pushed', () => {

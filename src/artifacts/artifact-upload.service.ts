@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { ProblemError } from '../common/problem';
+import { ProblemError, problems } from '../common/problem';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
 import { RegistryError } from '../registry/registry-error';
@@ -52,6 +52,10 @@ export class ArtifactUploadService {
       const replay = await this.jobs.findByIdempotencyKey(request.idempotencyKey, request.caller);
       if (replay) {
         body.resume(); // the job exists: the bytes are not needed again
+        const previous = replay.input as Partial<PublishJobInput>;
+        if (replay.type !== 'publish' || previous.repository !== `${repo.registry}/${repo.repository}` || (previous.tag ?? null) !== (request.tag ?? null)) {
+          throw problems.idempotencyKeyReused(replay.id);
+        }
         return { job: replay, created: false };
       }
     }

@@ -50,4 +50,6 @@ export const problems = {
   notFound: (what: string, id: string) => new ProblemError(404, `${what.toUpperCase()}_NOT_FOUND`, `No such ${what.toLowerCase()}`, `${what} ${id} does not exist`),
   shuttingDown: () => new ProblemError(503, 'SHUTTING_DOWN', 'The service is shutting down', 'Retry against another instance'),
   queueUnavailable: (detail: string) => new ProblemError(503, 'QUEUE_UNAVAILABLE', 'The job queue is unavailable', detail),
+  idempotencyKeyReused: (jobId: string) =>
+    new ProblemError(409, 'IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key already used', 'This Idempotency-Key was used for a different request', { jobId }),
 };

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { DatabaseService } from '../database/database.service';
 import type { JobError, JobRow, JobStep, JobType, StepName } from '../database/database.types';
-import { ProblemError } from '../common/problem';
+import { problems } from '../common/problem';
 
 export interface NewJob {
   type: JobType;
@@ -45,9 +45,7 @@ export class JobsRepository {
     const existing = await this.findByIdempotencyKey(job.idempotencyKey!, job.caller);
     if (!existing) throw new Error('an idempotency conflict without the conflicting job');
     if (existing.request_hash !== requestHash) {
-      throw new ProblemError(409, 'IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key already used', 'This Idempotency-Key was used for a different request', {
-        jobId: existing.id,
-      });
+      throw problems.idempotencyKeyReused(existing.id);
     }
     return { job: existing, created: false };
   }

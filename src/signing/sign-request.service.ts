@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ProblemError } from '../common/problem';
+import { ProblemError, problems } from '../common/problem';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
 import { WASM_LAYER_MEDIA_TYPE } from '../artifacts/oci-wasm-layout';
@@ -35,7 +35,10 @@ export class SignRequestService {
   async submit(request: { reference: string; callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<{ job: JobRow; created: boolean }> {
     if (request.idempotencyKey) {
       const replay = await this.jobs.findByIdempotencyKey(request.idempotencyKey, request.caller);
-      if (replay) return { job: replay, created: false };
+      if (replay) {
+        if (replay.type !== 'sign' || (replay.input as Partial<SignJobInput>).reference !== request.reference) throw problems.idempotencyKeyReused(replay.id);
+        return { job: replay, created: false };
+      }
     }
     let reference: OciReference;
     try {
