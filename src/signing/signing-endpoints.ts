@@ -36,8 +36,8 @@ function readSigningConfig(path: string, now: Date): Partial<SigningEndpoints> {
   } catch (error) {
     throw new Error(`SIGSTORE_SIGNING_CONFIG_FILE: cannot read ${path}: ${(error as Error).message}`);
   }
-  if (!document.mediaType?.startsWith('application/vnd.dev.sigstore.signingconfig.v0.2+json')) {
-    throw new Error(`SIGSTORE_SIGNING_CONFIG_FILE: ${path} is not a signing config v0.2 (mediaType ${document.mediaType ?? 'missing'})`);
+  if (!document?.mediaType?.startsWith('application/vnd.dev.sigstore.signingconfig.v0.2+json')) {
+    throw new Error(`SIGSTORE_SIGNING_CONFIG_FILE: ${path} is not a signing config v0.2 (mediaType ${document?.mediaType ?? 'missing'})`);
   }
   const current = (entries: ServiceEntry[] | undefined, apiVersion?: number) =>
     entries?.find(

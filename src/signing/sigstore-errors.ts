@@ -14,6 +14,8 @@ export function toSigningStepError(error: unknown): StepError {
   const status = findStatus(error);
   const service = SERVICES[code] ?? 'Sigstore';
   const detail = redactTokens(describe(error));
+  // sigstore-js could not read the token's subject: no amount of retrying changes the token's shape.
+  if (code === 'IDENTITY_TOKEN_PARSE_ERROR') return StepError.permanent('IDENTITY_TOKEN_MALFORMED', `the workload identity token is unusable: ${detail}`);
   if (status === undefined) return StepError.transient(`${serviceCode(service)}_UNREACHABLE`, `${service} could not be reached: ${detail}`);
   if (status === 429 || status >= 500) return StepError.transient(`${serviceCode(service)}_UNAVAILABLE`, `${service} answered HTTP ${status}: ${detail}`);
   if (service === 'Fulcio' && (status === 401 || status === 403)) {

@@ -49,6 +49,7 @@ function decodeClaims(token: string): WorkloadTokenClaims {
   } catch {
     throw malformed('its payload is not base64url-encoded JSON');
   }
+  if (payload === null || typeof payload !== 'object') throw malformed('its payload is not a JSON object');
   const { iss, sub, aud, exp } = payload;
   if (typeof iss !== 'string' || iss === '') throw malformed('it has no "iss" claim');
   if (typeof exp !== 'number') throw malformed('it has no numeric "exp" claim');
