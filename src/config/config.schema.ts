@@ -47,6 +47,10 @@ export interface AppConfig {
     tsaUrl: string | undefined;
     trustedRootFile: string | undefined;
   };
+  verification: {
+    /** TRUST_ROOTS: trusted roots verification requests may name, besides `public-good` and `default`. */
+    trustRoots: { name: string; file: string }[];
+  };
   identity:
     | { provider: 'token-file'; tokenFile: string }
     | { provider: 'github-actions'; requestUrl: string; requestToken: string }
@@ -96,6 +100,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'SIGSTORE_REKOR_URL', default: 'https://rekor.sigstore.dev', meaning: 'Rekor (v1 API) URL; overrides the signing config.' },
   { name: 'SIGSTORE_TSA_URL', default: '(none)', meaning: 'RFC 3161 timestamp authority URL; when set every signature is also timestamped. Overrides the signing config.' },
   { name: 'SIGSTORE_TRUSTED_ROOT_FILE', default: '(public-good via TUF)', meaning: 'A Sigstore `trusted_root.json` to verify signatures with (bundles are verified before they are attached).' },
+  { name: 'TRUST_ROOTS', default: '(none)', meaning: 'Further trusted roots verification requests may name, comma-separated `name=path/to/trusted_root.json`. Always there: `public-good` (Sigstore public-good, through TUF, fetched on first use) and `default` (`SIGSTORE_TRUSTED_ROOT_FILE`, else public-good).' },
   { name: 'IDENTITY_PROVIDER', default: 'token-file', meaning: 'Where workers get their workload-identity OIDC token: `token-file`, `github-actions`, `gcp-metadata` or `static`.' },
   { name: 'IDENTITY_TOKEN_FILE', default: '/var/run/sigstore/cosign/oidc-token', meaning: 'Token file re-read for every signature (Kubernetes projected service-account token with `audience: sigstore`, SPIFFE JWT-SVID).' },
   { name: 'IDENTITY_TOKEN', default: '(unset)', meaning: 'The token for `IDENTITY_PROVIDER=static` (development only: it is never refreshed).', secret: true },
@@ -213,6 +218,7 @@ const schema = z.object({
   SIGSTORE_REKOR_URL: optionalUrl(['https:', 'http:']),
   SIGSTORE_TSA_URL: optionalUrl(['https:', 'http:']),
   SIGSTORE_TRUSTED_ROOT_FILE: optionalText(),
+  TRUST_ROOTS: z.preprocess(emptyToUndefined, z.string().default('').transform(parseTrustRoots)),
   IDENTITY_PROVIDER: z.preprocess(
     emptyToUndefined,
     z.enum(['token-file', 'github-actions', 'gcp-metadata', 'static'], 'must be one of token-file, github-actions, gcp-metadata, static').default('token-file'),
@@ -223,6 +229,22 @@ const schema = z.object({
   ACTIONS_ID_TOKEN_REQUEST_TOKEN: optionalText(),
   GCP_METADATA_URL: urlWithDefault(['http:', 'https:'], 'http://metadata.google.internal'),
 });
+
+/** `name=path,…` into named trust-root files; names are unique and `public-good`/`default` are taken. */
+function parseTrustRoots(value: string, ctx: z.RefinementCtx): { name: string; file: string }[] {
+  const roots: { name: string; file: string }[] = [];
+  for (const item of value.split(',').map((i) => i.trim()).filter(Boolean)) {
+    const separator = item.indexOf('=');
+    const name = separator > 0 ? item.slice(0, separator).trim() : '';
+    const file = separator > 0 ? item.slice(separator + 1).trim() : '';
+    if (!name || !file) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(item)} must be name=path/to/trusted_root.json` });
+    else if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name)) ctx.addIssue({ code: 'custom', message: `name ${JSON.stringify(name)} must be 1-63 lower-case letters, digits, dots, dashes or underscores` });
+    else if (name === 'public-good' || name === 'default') ctx.addIssue({ code: 'custom', message: `name ${name} is reserved (public-good is Sigstore's root, default is SIGSTORE_TRUSTED_ROOT_FILE)` });
+    else if (roots.some((r) => r.name === name)) ctx.addIssue({ code: 'custom', message: `name ${name} is given twice` });
+    else roots.push({ name, file: resolve(file) });
+  }
+  return roots;
+}
 
 export function loadConfig(env: Env = process.env): AppConfig {
   const problems: { variable: string; message: string }[] = [];
@@ -278,6 +300,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       tsaUrl: v.SIGSTORE_TSA_URL,
       trustedRootFile: v.SIGSTORE_TRUSTED_ROOT_FILE,
     },
+    verification: { trustRoots: v.TRUST_ROOTS },
     identity: identityConfig(v),
   };
 }

@@ -319,6 +319,45 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * A small blob read whole (signature payloads, bundles), or undefined on 404. Its sha256 must be the
+   * digest asked for (DIGEST_MISMATCH otherwise): content from a registry is never trusted unchecked.
+   */
+  async getBlob(repo: OciRepository, digest: string, options: CallOptions & { maxBytes?: number } = {}): Promise<Buffer | undefined> {
+    checkRepository(repo);
+    checkDigest(digest);
+    const maxBytes = options.maxBytes ?? MAX_MANIFEST_BYTES;
+    const answer = await this.#transport.send({
+      repo,
+      access: 'pull',
+      method: 'GET',
+      url: `/v2/${repo.repository}/blobs/${digest}`,
+      operation: `GET blob ${digest}`,
+      signal: options.signal,
+    });
+    if (answer.response.status === 404) {
+      await discardBody(answer.response);
+      return undefined;
+    }
+    if (answer.response.status !== 200) await this.#transport.fail(answer);
+    const bytes = await readBody(answer.response, answer.signals, maxBytes, () =>
+      new RegistryError('BLOB_TOO_LARGE', `Blob ${digest} in ${repo.registry}/${repo.repository} is larger than ${maxBytes} bytes.`, {
+        transient: false,
+        registry: repo.registry,
+        repository: repo.repository,
+      }),
+    );
+    const actual = sha256Digest(bytes);
+    if (actual !== digest) {
+      throw new RegistryError('DIGEST_MISMATCH', `Blob ${digest} from ${repo.registry}/${repo.repository} has digest ${actual}.`, {
+        transient: false,
+        registry: repo.registry,
+        repository: repo.repository,
+      });
+    }
+    return bytes;
+  }
+
   // ── Manifests ────────────────────────────────────────────────────────────────────────────────────
 
   /**

@@ -24,6 +24,7 @@ export type RegistryErrorCode =
   | 'DIGEST_MISMATCH'
   | 'UPLOAD_TOO_LARGE'
   | 'MANIFEST_TOO_LARGE'
+  | 'BLOB_TOO_LARGE'
   | 'REFERRERS_TAG_INVALID'
   | 'INVALID_REFERRER';
 

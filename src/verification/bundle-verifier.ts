@@ -1,28 +1,120 @@
+import { type KeyObject, createPublicKey } from 'node:crypto';
 import { type Bundle, bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
-import { Verifier, toSignedEntity, type Signer } from '@sigstore/verify';
+import { type SignedEntity, type Signer, type TrustMaterial, Verifier, toSignedEntity } from '@sigstore/verify';
+import { type ArtifactInput, checkArtifactBinding } from './artifact-binding';
+import { checkCertificateChain, readBundle, signingMaterialKind } from './bundle-document';
+import { PrehashedMessageSignatureContent } from './prehashed-message-signature';
+import { type SignerPolicy, checkSigner, checkSigningMaterial } from './signer-policy';
 import type { TrustRootLoader } from './trust-root-loader';
+import { BundleVerificationError, type VerificationFailure, toVerificationFailure } from './verification-error';
 
-/** Who must have signed: the certificate's identity (SAN) and the OIDC issuer extension. */
+/** Who must have signed: the certificate's identity (SAN, exact or a RegExp) and the OIDC issuer extension. */
 export interface IdentityPolicy {
   identity: string | RegExp;
   issuer: string;
 }
 
+export interface BundleVerificationInput {
+  bundle: Bundle;
+  /** The artifact (bytes or sha256 digest); omitted only for a DSSE statement checked by its signer. */
+  artifact: ArtifactInput | undefined;
+  policy: SignerPolicy;
+  trustMaterial: TrustMaterial;
+}
+
+/** The answer about one bundle. `identity` and `issuer` are given once the certificate has been verified. */
+export type VerificationOutcome =
+  | { verified: true; identity: string | null; issuer: string | null; signer: Signer }
+  | { verified: false; identity: string | null; issuer: string | null; error: VerificationFailure };
+
 /**
- * Verifies a Sigstore bundle with @sigstore/verify: certificate chain to the trusted Fulcio CA, SCT,
- * Rekor SET / inclusion, TSA timestamps, the signature over the artifact, then the identity policy.
+ * Verifies a Sigstore bundle: our checks around @sigstore/verify, which does the certificate chain to a
+ * trusted Fulcio CA, the SCT, Rekor SET / inclusion proof and checkpoint, TSA timestamps and the signature.
  * Certificate validity is judged at the log's integrated time or the TSA time, never at "now".
+ *
+ * Before it: the chain carries no root, the bundle is signed the way the policy expects (certificate or
+ * key), and the bundle is about this artifact (message digest, or an in-toto subject for DSSE). After it:
+ * the identity and issuer, matched here exactly or as whole-string regular expressions.
+ *
+ * Never throws: every error is a failed verification with a code.
  */
+export function verifyBundle(input: BundleVerificationInput): VerificationOutcome {
+  const { bundle, artifact, policy } = input;
+  let signer: Signer | undefined;
+  try {
+    checkCertificateChain(bundle);
+    checkSigningMaterial(policy, signingMaterialKind(bundle));
+    checkArtifactBinding(bundle, artifact);
+    const trustMaterial = policy.kind === 'public-key' ? withPublicKey(input.trustMaterial, policy.publicKeyPem) : input.trustMaterial;
+    signer = new Verifier(trustMaterial, { tlogThreshold: 1, ctlogThreshold: 1 }).verify(signedEntity(bundle, artifact));
+    checkSigner(policy, signer);
+    return { verified: true, ...signerIdentity(signer), signer };
+  } catch (error) {
+    return { verified: false, ...signerIdentity(signer), error: toVerificationFailure(error) };
+  }
+}
+
+/** Like verifyBundle, for a bundle as the caller sent it (its JSON document, or the file's text). */
+export function verifyBundleDocument(document: unknown, rest: Omit<BundleVerificationInput, 'bundle'>): VerificationOutcome {
+  let bundle: Bundle;
+  try {
+    bundle = readBundle(document);
+  } catch (error) {
+    return failedVerification(error);
+  }
+  return verifyBundle({ ...rest, bundle });
+}
+
+export function failedVerification(error: unknown): VerificationOutcome {
+  return { verified: false, identity: null, issuer: null, error: toVerificationFailure(error) };
+}
+
+/** What sigstore-js verifies; in digest mode a message signature is checked against the digest. */
+function signedEntity(bundle: Bundle, artifact: ArtifactInput | undefined): SignedEntity {
+  const entity = toSignedEntity(bundle, artifact?.kind === 'bytes' ? artifact.bytes : undefined);
+  if (artifact?.kind === 'digest' && bundle.content.$case === 'messageSignature') {
+    return { ...entity, signature: new PrehashedMessageSignatureContent(bundle.content.messageSignature, artifact.digest) };
+  }
+  return entity;
+}
+
+/**
+ * The trust material with the caller's key as the only signing key. The bundle's key hint is not
+ * consulted: the policy names the key, whatever the bundle calls it.
+ */
+function withPublicKey(material: TrustMaterial, pem: string): TrustMaterial {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: pem, format: 'pem' });
+  } catch (error) {
+    throw new BundleVerificationError('PUBLIC_KEY_INVALID', `the policy's public key cannot be read: ${(error as Error).message}`);
+  }
+  return { ...material, publicKey: () => ({ publicKey: key, validFor: () => true }) };
+}
+
+function signerIdentity(signer: Signer | undefined): { identity: string | null; issuer: string | null } {
+  return { identity: signer?.identity?.subjectAlternativeName ?? null, issuer: signer?.identity?.extensions?.issuer ?? null };
+}
+
+/** Verifies the bundles this service signs against its `default` trust root (throws when they do not verify). */
 export class BundleVerifier {
   constructor(private readonly trustRoot: TrustRootLoader) {}
 
   async verify(bundle: Bundle, policy: IdentityPolicy, artifact?: Buffer): Promise<Signer> {
-    const verifier = new Verifier(await this.trustRoot.trustMaterial(), { tlogThreshold: 1, ctlogThreshold: 1 });
+    const trustMaterial = await this.trustRoot.trustMaterial();
     // Round-trip through JSON: the verifier expects a bundle as parsed from the wire.
     const parsed = bundleFromJSON(bundleToJSON(bundle));
-    return verifier.verify(toSignedEntity(parsed, artifact), {
-      subjectAlternativeName: policy.identity,
-      extensions: { issuer: policy.issuer },
+    const outcome = verifyBundle({
+      bundle: parsed,
+      artifact: artifact ? { kind: 'bytes', bytes: artifact } : undefined,
+      policy: {
+        kind: 'certificate',
+        identity: typeof policy.identity === 'string' ? { kind: 'exact', value: policy.identity } : { kind: 'regexp', source: policy.identity.source, regexp: policy.identity },
+        issuer: { kind: 'exact', value: policy.issuer },
+      },
+      trustMaterial,
     });
+    if (!outcome.verified) throw new BundleVerificationError(outcome.error.code, outcome.error.message);
+    return outcome.signer;
   }
 }

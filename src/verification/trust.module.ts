@@ -3,19 +3,29 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { BundleVerifier } from './bundle-verifier';
 import { TrustRootLoader } from './trust-root-loader';
+import { TrustRoots } from './trust-roots';
+import { TrustRootsController } from './trust-roots.controller';
 
-/** The trust root signatures are verified with, loaded once, and the verifier that uses it. */
+/**
+ * The named trust roots (each loaded once, on first use), the `default` one signatures of this service
+ * are verified with, and the verifier that uses it.
+ */
 @Global()
 @Module({
   providers: [
     {
-      provide: TrustRootLoader,
+      provide: TrustRoots,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) =>
-        new TrustRootLoader(config.signing.trustedRootFile ? { file: config.signing.trustedRootFile } : { tufCacheDir: config.dataDir }),
+        new TrustRoots({ dataDir: config.dataDir, defaultFile: config.signing.trustedRootFile, files: config.verification.trustRoots }),
     },
+    { provide: TrustRootLoader, inject: [TrustRoots], useFactory: (roots: TrustRoots) => roots.defaultRoot },
     { provide: BundleVerifier, inject: [TrustRootLoader], useFactory: (trustRoot: TrustRootLoader) => new BundleVerifier(trustRoot) },
   ],
-  exports: [TrustRootLoader, BundleVerifier],
+  exports: [TrustRoots, TrustRootLoader, BundleVerifier],
 })
 export class TrustModule {}
+
+/** `GET /v1/trust-roots` (api role). */
+@Module({ controllers: [TrustRootsController] })
+export class TrustApiModule {}

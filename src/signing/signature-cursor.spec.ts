@@ -1,0 +1,31 @@
+import { decodeSignatureCursor, encodeSignatureCursor } from './signature-cursor';
+
+const cursor = { createdAt: '2026-11-25T17:49:54.123456Z', id: '0b3c5a1e-8d2f-4c7a-9e61-2f5d8a4b7c90' };
+const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('signature cursor', () => {
+  it('round-trips through an opaque base64url string', () => {
+    const text = encodeSignatureCursor(cursor);
+    expect(text).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(text).toBe(encode({ c: cursor.createdAt, i: cursor.id }));
+    expect(decodeSignatureCursor(text)).toEqual(cursor);
+  });
+
+  it('keeps microseconds, which a JavaScript Date would lose', () => {
+    expect(decodeSignatureCursor(encodeSignatureCursor(cursor))!.createdAt.endsWith('.123456Z')).toBe(true);
+  });
+
+  it.each([
+    ['not base64url', 'abc+/='],
+    ['not JSON', Buffer.from('{').toString('base64url')],
+    ['JSON null', encode(null)],
+    ['missing id', encode({ c: cursor.createdAt })],
+    ['an id that is not a UUID', encode({ c: cursor.createdAt, i: "1' or 1=1" })],
+    ['a time that is not RFC 3339 UTC', encode({ c: '2026-11-25 17:49:54', i: cursor.id })],
+    ['an impossible date', encode({ c: '2026-13-45T17:49:54Z', i: cursor.id })],
+    ['too long', 'a'.repeat(201)],
+    ['empty', ''],
+  ])('refuses %s', (_what, text) => {
+    expect(decodeSignatureCursor(text)).toBeUndefined();
+  });
+});

@@ -1,0 +1,126 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import type { SignatureFormat, SignatureRow } from '../database/database.types';
+import { CertificateDto } from '../transparency/certificate-details.dto';
+
+export const SIGNATURE_FORMAT_VALUES: SignatureFormat[] = ['cosign-classic', 'sigstore-bundle'];
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 200;
+
+/** Filters and paging of `GET /v1/signatures`. */
+export class ListSignaturesQueryDto {
+  @ApiPropertyOptional({ description: 'Manifest digest or .wasm digest', example: 'sha256:939fb3d3e40f17d1937b87ae0b3230983c31c86d32d08604f9f97b158dd1788b' })
+  @IsOptional()
+  @Matches(/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/, { message: 'digest must be sha256:<64 hex> or sha512:<128 hex>' })
+  digest?: string;
+
+  @ApiPropertyOptional({ description: 'Repository, host[:port]/path', example: 'registry.example.com/team/hello-http' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1024)
+  repository?: string;
+
+  @ApiPropertyOptional({ description: 'Signing identity (certificate SAN), exact', example: 'https://kubernetes.io/namespaces/ci/serviceaccounts/signer' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(2048)
+  identity?: string;
+
+  @ApiPropertyOptional({ description: 'OIDC issuer from the certificate, exact', example: 'https://kubernetes.default.svc' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(2048)
+  issuer?: string;
+
+  @ApiPropertyOptional({ description: 'Created at or after this time (RFC 3339)', format: 'date-time' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  since?: string;
+
+  @ApiPropertyOptional({ description: 'Created before this time (RFC 3339)', format: 'date-time' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  until?: string;
+
+  @ApiPropertyOptional({ enum: SIGNATURE_FORMAT_VALUES })
+  @IsOptional()
+  @IsIn(SIGNATURE_FORMAT_VALUES)
+  format?: SignatureFormat;
+
+  @ApiPropertyOptional({ description: `Page size (1–${MAX_PAGE_SIZE})`, default: DEFAULT_PAGE_SIZE, minimum: 1, maximum: MAX_PAGE_SIZE })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'limit must be an integer' })
+  @Min(1)
+  @Max(MAX_PAGE_SIZE)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Opaque cursor from `nextCursor` of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+}
+
+export class RekorEntryRefDto {
+  @ApiProperty({ type: 'integer', description: 'Index of the entry in the Rekor log' }) logIndex!: number;
+  @ApiProperty({ description: 'Entry UUID (16-hex tree ID + 64-hex leaf hash)' }) entryUuid!: string;
+  @ApiProperty({ format: 'date-time', description: 'When Rekor integrated the entry' }) integratedTime!: string;
+  @ApiProperty({ description: "Hex SHA-256 of the log's public key" }) logId!: string;
+}
+
+/** A signature record as listings show it. */
+export class SignatureRecordSummaryDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ enum: SIGNATURE_FORMAT_VALUES }) format!: SignatureFormat;
+  @ApiProperty({ example: 'registry.example.com/team/hello-http' }) repository!: string;
+  @ApiProperty({ description: 'The reference as the caller gave it (tag or digest)' }) reference!: string;
+  @ApiProperty({ example: 'sha256:…' }) manifestDigest!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'sha256 of the .wasm, when known' }) wasmDigest!: string | null;
+  @ApiProperty({ type: String, nullable: true, format: 'uuid' }) jobId!: string | null;
+  @ApiProperty({ type: RekorEntryRefDto }) rekor!: RekorEntryRefDto;
+  @ApiProperty({ description: 'Signing identity: the certificate subject alternative name' }) identity!: string;
+  @ApiProperty({ description: 'OIDC issuer from the certificate' }) issuer!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+
+  static from(row: SignatureRow): SignatureRecordSummaryDto {
+    return {
+      id: row.id,
+      format: row.format,
+      repository: row.repository,
+      reference: row.reference,
+      manifestDigest: row.manifest_digest,
+      wasmDigest: row.wasm_digest,
+      jobId: row.job_id,
+      rekor: {
+        logIndex: row.rekor_log_index,
+        entryUuid: row.rekor_entry_uuid,
+        integratedTime: row.rekor_integrated_time.toISOString(),
+        logId: row.rekor_log_id,
+      },
+      identity: row.identity,
+      issuer: row.issuer,
+      createdAt: row.created_at.toISOString(),
+    };
+  }
+}
+
+/** A signature record with its certificate and Sigstore bundle. */
+export class SignatureRecordDto extends SignatureRecordSummaryDto {
+  @ApiProperty({ type: CertificateDto }) certificate!: CertificateDto;
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The Sigstore bundle (JSON) as signed and stored' }) bundle!: Record<string, unknown>;
+
+  static fromRow(row: SignatureRow): SignatureRecordDto {
+    return { ...SignatureRecordSummaryDto.from(row), certificate: CertificateDto.from(row.certificate_pem), bundle: row.bundle };
+  }
+}
+
+export class SignatureRecordPageDto {
+  @ApiProperty({ type: [SignatureRecordSummaryDto], description: 'Newest first' }) items!: SignatureRecordSummaryDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'Cursor of the next page; null on the last page' }) nextCursor!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'URL of the next page (same filters); also in the Link header', example: '/v1/signatures?limit=50&cursor=…' })
+  next!: string | null;
+}

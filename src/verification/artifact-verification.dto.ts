@@ -1,0 +1,53 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
+
+export class VerificationPolicyDto {
+  @ApiPropertyOptional({ description: 'Exact certificate identity (SAN)', example: 'https://kubernetes.io/namespaces/ci/serviceaccounts/signer' })
+  certificateIdentity?: string;
+  @ApiPropertyOptional({ description: 'Regular expression the whole identity must match (anchored)', example: '^https://kubernetes\\.io/namespaces/ci/.*$' })
+  certificateIdentityRegExp?: string;
+  @ApiPropertyOptional({ description: 'Exact OIDC issuer', example: 'https://token.actions.githubusercontent.com' })
+  certificateOidcIssuer?: string;
+  @ApiPropertyOptional({ description: 'Regular expression the whole issuer must match (anchored)' })
+  certificateOidcIssuerRegExp?: string;
+  @ApiPropertyOptional({ description: 'Verify with this public key (PEM) instead of a certificate identity' })
+  publicKey?: string;
+  @ApiPropertyOptional({ type: Object, additionalProperties: { type: 'string' }, description: 'Annotations the signed payload must carry' })
+  annotations?: Record<string, string>;
+}
+
+export class VerifyArtifactDto {
+  @ApiProperty({ description: 'The artifact: `host[:port]/path@sha256:<hex>`, or a tag, resolved to its digest first', example: 'registry.example.com/team/hello-http:v1.0.0' })
+  @IsString()
+  @MaxLength(1024)
+  reference!: string;
+
+  @ApiProperty({ type: VerificationPolicyDto })
+  @IsObject()
+  policy!: Record<string, unknown>;
+
+  @ApiPropertyOptional({ description: 'A configured trust root (GET /v1/trust-roots); default `default`' })
+  @IsOptional()
+  @IsString()
+  trustRoot?: string;
+}
+
+export class SignatureVerdictDto {
+  @ApiProperty({ enum: ['cosign-classic', 'sigstore-bundle'] }) format!: string;
+  @ApiProperty({ description: 'Where the signature was found', example: 'sha256-….sig layer 1' }) location!: string;
+  @ApiProperty() verified!: boolean;
+  @ApiProperty({ type: String, nullable: true }) identity!: string | null;
+  @ApiProperty({ type: String, nullable: true }) issuer!: string | null;
+  @ApiProperty({ type: Number, nullable: true }) logIndex!: number | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) integratedTime!: string | null;
+  @ApiProperty({ type: Object, nullable: true, description: '{code, message} when the signature does not verify' }) error!: { code: string; message: string } | null;
+}
+
+export class ArtifactVerificationDto {
+  @ApiProperty({ description: 'True when at least one signature verifies and satisfies the policy' }) verified!: boolean;
+  @ApiProperty({ description: 'The reference that was verified, by digest' }) reference!: string;
+  @ApiProperty({ example: 'sha256:…' }) digest!: string;
+  @ApiProperty({ type: [SignatureVerdictDto] }) signatures!: SignatureVerdictDto[];
+  @ApiProperty({ type: Object, nullable: true, description: 'Why nothing verified: code NO_SIGNATURES when there is no signature at all' })
+  error!: { code: string; message: string } | null;
+}

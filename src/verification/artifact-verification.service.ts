@@ -1,0 +1,82 @@
+import { Injectable } from '@nestjs/common';
+import { ProblemError } from '../common/problem';
+import { ALL_MANIFEST_MEDIA_TYPES } from '../registry/oci-media-types';
+import { type OciReference, parseOciReference } from '../registry/oci-reference';
+import { RegistryClient } from '../registry/registry-client';
+import { registryProblem } from '../signing/sign-request.service';
+import { type ArtifactPolicy, ArtifactVerifier } from './artifact-verification';
+import type { ArtifactVerificationDto } from './artifact-verification.dto';
+import { discoverSignatures } from './signature-discovery';
+import { buildSignerPolicy } from './signer-policy';
+import { DEFAULT_TRUST_ROOT, TrustRoots } from './trust-roots';
+
+/**
+ * POST /v1/verifications: may this artifact run? Resolves the reference, finds every signature live in
+ * the registry and judges each against the policy and the trust root. A request that cannot be read is
+ * a 4xx; a signature that does not verify is an answer (verified: false, with a code), never an error.
+ */
+@Injectable()
+export class ArtifactVerificationService {
+  private readonly verifier = new ArtifactVerifier();
+
+  constructor(
+    private readonly registry: RegistryClient,
+    private readonly trustRoots: TrustRoots,
+  ) {}
+
+  async verify(request: { reference: string; policy: Record<string, unknown>; trustRoot?: string }): Promise<ArtifactVerificationDto> {
+    const reference = readReference(request.reference);
+    const policy = readPolicy(request.policy);
+    const trustName = request.trustRoot ?? DEFAULT_TRUST_ROOT;
+    const loader = this.trustRoots.get(trustName);
+    const repo = { registry: reference.registry, repository: reference.repository };
+
+    const digest = reference.digest ?? (await this.resolveTag(repo, reference));
+    const material = await loader.trustMaterial().catch((error: unknown) => {
+      throw new ProblemError(503, 'TRUST_ROOT_UNAVAILABLE', 'The trust root cannot be loaded', `${trustName}: ${(error as Error).message}`);
+    });
+    const found = await discoverSignatures(this.registry, repo, digest).catch((error: unknown) => {
+      throw registryProblem(error);
+    });
+    const signatures = found.map((signature) => this.verifier.verdict(signature, digest, policy, { name: trustName, material }));
+    const verified = signatures.some((s) => s.verified);
+    return {
+      verified,
+      reference: `${repo.registry}/${repo.repository}@${digest}`,
+      digest,
+      signatures,
+      error: verified
+        ? null
+        : signatures.length === 0
+          ? { code: 'NO_SIGNATURES', message: `no cosign or Sigstore bundle signature was found for ${digest}` }
+          : { code: 'NO_VERIFIED_SIGNATURE', message: `none of the ${signatures.length} signature(s) satisfies the policy` },
+    };
+  }
+
+  private async resolveTag(repo: { registry: string; repository: string }, reference: OciReference): Promise<string> {
+    const head = await this.registry.headManifest(repo, reference.tag!, ALL_MANIFEST_MEDIA_TYPES).catch((error: unknown) => {
+      throw registryProblem(error);
+    });
+    if (!head) throw new ProblemError(404, 'MANIFEST_NOT_FOUND', 'No such manifest', `${reference.registry}/${reference.repository}:${reference.tag} does not exist`);
+    return head.digest;
+  }
+}
+
+function readReference(text: string): OciReference {
+  let reference: OciReference;
+  try {
+    reference = parseOciReference(text);
+  } catch (error) {
+    throw new ProblemError(400, 'INVALID_REFERENCE', 'Invalid reference', (error as Error).message);
+  }
+  if (!reference.tag && !reference.digest) throw new ProblemError(400, 'INVALID_REFERENCE', 'Invalid reference', 'name a digest (@sha256:…) or a tag (:tag)');
+  return reference;
+}
+
+function readPolicy(input: Record<string, unknown>): ArtifactPolicy {
+  const { annotations, ...signerFields } = input;
+  if (annotations !== undefined && (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))) {
+    throw new ProblemError(400, 'INVALID_POLICY', 'The verification policy is not valid', 'policy.annotations must be an object of strings');
+  }
+  return { signer: buildSignerPolicy(signerFields), annotations: (annotations as Record<string, string> | undefined) ?? {} };
+}

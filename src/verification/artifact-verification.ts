@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import type { TrustMaterial } from '@sigstore/verify';
+import { LruCache } from '../transparency/lru-cache';
+import type { ArtifactInput } from './artifact-binding';
+import { type VerificationOutcome, verifyBundleDocument } from './bundle-verifier';
+import { parseCosignPayload } from './classic-signature-bundle';
+import type { DiscoveredSignature } from './signature-discovery';
+import type { SignerPolicy } from './signer-policy';
+
+/** What a caller learns about one signature of an artifact. */
+export interface SignatureVerdict {
+  format: DiscoveredSignature['format'];
+  location: string;
+  verified: boolean;
+  identity: string | null;
+  issuer: string | null;
+  logIndex: number | null;
+  integratedTime: string | null;
+  error: { code: string; message: string } | null;
+}
+
+export interface ArtifactPolicy {
+  signer: SignerPolicy;
+  /** Annotations the signed payload must carry (classic `optional`, in-toto subject annotations). */
+  annotations: Record<string, string>;
+}
+
+type CachedOutcome = Pick<VerificationOutcome, 'verified' | 'identity' | 'issuer'> & { error: { code: string; message: string } | null };
+
+/**
+ * Decides about the signatures of one manifest digest. Each signature is verified with sigstore-js
+ * (through verifyBundleDocument) and must also bind to this digest — the classic payload's
+ * `docker-manifest-digest`, or the in-toto subject — and carry the required annotations.
+ *
+ * Verifying one signature is a pure function of its bytes, the digest, the policy and the trust root,
+ * and costs milliseconds of CPU (certificate chain, SCT, SET, timestamps): the outcome is memoized by
+ * content, so a repeated verification only repeats the live discovery in the registry.
+ */
+export class ArtifactVerifier {
+  private readonly memo: LruCache<string, CachedOutcome>;
+
+  constructor(capacity = 10_000) {
+    this.memo = new LruCache(capacity);
+  }
+
+  verdict(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, trust: { name: string; material: TrustMaterial }): SignatureVerdict {
+    const entry = tlogFacts(found.bundle);
+    const base = { format: found.format, location: found.location, ...entry };
+    if (found.unreadable) return { ...base, verified: false, identity: null, issuer: null, error: found.unreadable };
+
+    const key = memoKey(found, digest, policy, trust.name);
+    let outcome = this.memo.get(key);
+    if (!outcome) {
+      outcome = this.decide(found, digest, policy, trust.material);
+      this.memo.set(key, outcome);
+    }
+    return { ...base, verified: outcome.verified, identity: outcome.identity, issuer: outcome.issuer, error: outcome.error };
+  }
+
+  private decide(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, material: TrustMaterial): CachedOutcome {
+    const artifact: ArtifactInput =
+      found.format === 'cosign-classic' ? { kind: 'bytes', bytes: found.payload! } : { kind: 'digest', algorithm: 'sha256', digest: Buffer.from(digest.slice('sha256:'.length), 'hex') };
+    const outcome = verifyBundleDocument(found.bundle, { artifact, policy: policy.signer, trustMaterial: material });
+    const facts = { identity: outcome.identity, issuer: outcome.issuer };
+    if (!outcome.verified) return { verified: false, ...facts, error: { code: outcome.error.code, message: outcome.error.message } };
+
+    const signed = signedClaims(found);
+    if (signed.digest !== undefined && signed.digest !== digest) {
+      return { verified: false, ...facts, error: { code: 'SIGNATURE_DIGEST_MISMATCH', message: `the signature is for ${signed.digest}, not ${digest}` } };
+    }
+    for (const [key, value] of Object.entries(policy.annotations)) {
+      if (signed.annotations[key] !== value) {
+        return {
+          verified: false,
+          ...facts,
+          error: { code: 'ANNOTATION_MISMATCH', message: `the signed annotation ${key} is ${JSON.stringify(signed.annotations[key] ?? null)}, the policy requires ${JSON.stringify(value)}` },
+        };
+      }
+    }
+    return { verified: true, ...facts, error: null };
+  }
+}
+
+/**
+ * The digest and annotations the signature itself claims. For a bundle, the in-toto subject was already
+ * matched against the digest by the verifier; its annotations are those of the matching subject.
+ */
+function signedClaims(found: DiscoveredSignature): { digest?: string; annotations: Record<string, string> } {
+  if (found.format === 'cosign-classic') {
+    const payload = parseCosignPayload(found.payload!);
+    return { digest: payload?.critical.image['docker-manifest-digest'] ?? '(none)', annotations: payload?.optional ?? {} };
+  }
+  try {
+    const envelope = (found.bundle as { dsseEnvelope?: { payload?: string } }).dsseEnvelope;
+    const statement = JSON.parse(Buffer.from(envelope?.payload ?? '', 'base64').toString('utf8')) as { subject?: { annotations?: Record<string, string> }[] };
+    return { annotations: statement.subject?.[0]?.annotations ?? {} };
+  } catch {
+    return { annotations: {} };
+  }
+}
+
+function tlogFacts(bundle: unknown): { logIndex: number | null; integratedTime: string | null } {
+  const entry = (bundle as { verificationMaterial?: { tlogEntries?: { logIndex?: string; integratedTime?: string }[] } })?.verificationMaterial?.tlogEntries?.[0];
+  const index = Number(entry?.logIndex);
+  const time = Number(entry?.integratedTime);
+  return {
+    logIndex: entry && Number.isSafeInteger(index) ? index : null,
+    integratedTime: entry && Number.isFinite(time) && time > 0 ? new Date(time * 1000).toISOString() : null,
+  };
+}
+
+function memoKey(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, trustRoot: string): string {
+  const policyKey =
+    policy.signer.kind === 'public-key'
+      ? ['key', policy.signer.publicKeyPem]
+      : ['cert', policy.signer.identity.kind, policy.signer.identity.kind === 'exact' ? policy.signer.identity.value : policy.signer.identity.source, policy.signer.issuer.kind, policy.signer.issuer.kind === 'exact' ? policy.signer.issuer.value : policy.signer.issuer.source];
+  return createHash('sha256')
+    .update(JSON.stringify([found.format, found.bundle, found.payload?.toString('base64') ?? null, digest, policyKey, policy.annotations, trustRoot]))
+    .digest('hex');
+}

@@ -1,0 +1,32 @@
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ProblemDto } from '../common/problem.dto';
+import { BundleVerificationRequestDto, BundleVerificationResultDto } from './bundle-verification.dto';
+import { BundleVerificationService } from './bundle-verification.service';
+
+@ApiTags('verifications')
+@Controller('v1/verifications')
+export class BundleVerificationController {
+  constructor(private readonly verifications: BundleVerificationService) {}
+
+  @Post('bundle')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Verify a Sigstore bundle against an artifact, a policy and a trust root',
+    description:
+      'Answers 200 whether or not the bundle verifies: `verified` says which, `error.code` why not. ' +
+      'The certificate chain, SCT, transparency-log inclusion and timestamps are checked at the time the log or the timestamp authority ' +
+      'vouches for, never at the time of the request. With `artifactDigest` instead of `artifact`, a DSSE bundle must name the digest as an ' +
+      'in-toto subject and a message signature is checked against the digest. Bundles v0.1 to v0.3.',
+  })
+  @ApiOkResponse({ type: BundleVerificationResultDto })
+  @ApiBadRequestResponse({
+    type: ProblemDto,
+    description: 'VALIDATION_FAILED, MALFORMED_JSON, ARTIFACT_REQUIRED, ARTIFACT_AMBIGUOUS, TRUST_ROOT_AMBIGUOUS, INVALID_POLICY, INVALID_REGEXP',
+  })
+  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'TRUST_ROOT_NOT_FOUND: no configured trust root has that name' })
+  @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'TRUST_ROOT_UNAVAILABLE: the named trust root cannot be loaded (TUF unreachable, bad file)' })
+  verify(@Body() body: BundleVerificationRequestDto): Promise<BundleVerificationResultDto> {
+    return this.verifications.verify(body);
+  }
+}

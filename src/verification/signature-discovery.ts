@@ -1,0 +1,79 @@
+import type { SignatureFormat } from '../database/database.types';
+import { StepError } from '../pipeline/step-error';
+import { DOCKER_MANIFEST_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from '../registry/oci-media-types';
+import type { OciRepository } from '../registry/oci-reference';
+import type { RegistryClient } from '../registry/registry-client';
+import { SIMPLESIGNING_MEDIA_TYPE, cosignSignatureTag, parseSignatureManifest } from '../signing/cosign-classic-signature';
+import { BUNDLE_MEDIA_TYPE } from '../signing/sigstore-bundle-referrer';
+import { classicSignatureBundle } from './classic-signature-bundle';
+
+/** One signature found in the registry for a manifest digest, ready to verify (or why it cannot be). */
+export interface DiscoveredSignature {
+  format: SignatureFormat;
+  /** Where it was found: the `.sig` tag and layer, or the referrer manifest's digest. */
+  location: string;
+  /** The Sigstore bundle document (classic signatures rebuilt from their annotations). */
+  bundle?: unknown;
+  /** Classic signatures: the simple-signing payload, the bytes the signature is over. */
+  payload?: Buffer;
+  /** When the signature could not be read: it counts as a failed signature. */
+  unreadable?: { code: string; message: string };
+}
+
+const MAX_SIGNATURE_BLOB_BYTES = 1024 * 1024;
+
+/**
+ * Finds every signature of a manifest digest, live from the registry: the cosign classic layers of
+ * `sha256-<hex>.sig`, and the Sigstore bundles attached as referrers (the referrers API, else the
+ * `sha256-<hex>` fallback tag). Registry errors other than "not there" are thrown (the caller retries
+ * or reports them); a signature that is there but cannot be read is returned as unreadable.
+ */
+export async function discoverSignatures(registry: RegistryClient, repo: OciRepository, digest: string, signal?: AbortSignal): Promise<DiscoveredSignature[]> {
+  const [classic, bundles] = await Promise.all([classicSignatures(registry, repo, digest, signal), bundleReferrers(registry, repo, digest, signal)]);
+  return [...classic, ...bundles];
+}
+
+async function classicSignatures(registry: RegistryClient, repo: OciRepository, digest: string, signal?: AbortSignal): Promise<DiscoveredSignature[]> {
+  const tag = cosignSignatureTag(digest);
+  const manifest = await registry.getManifest(repo, tag, [OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE], { signal });
+  if (!manifest) return [];
+  const layers = parseSignatureManifest(manifest.bytes).filter((layer) => layer.mediaType === SIMPLESIGNING_MEDIA_TYPE);
+  return Promise.all(
+    layers.map(async (layer, index): Promise<DiscoveredSignature> => {
+      const location = `${tag} layer ${index + 1}`;
+      try {
+        const payload = await registry.getBlob(repo, layer.digest, { signal, maxBytes: MAX_SIGNATURE_BLOB_BYTES });
+        if (!payload) return { format: 'cosign-classic', location, unreadable: { code: 'SIGNATURE_PAYLOAD_MISSING', message: `the payload blob ${layer.digest} is missing` } };
+        return { format: 'cosign-classic', location, payload, bundle: classicSignatureBundle(payload, layer.annotations ?? {}) };
+      } catch (error) {
+        return { format: 'cosign-classic', location, unreadable: unreadable(error) };
+      }
+    }),
+  );
+}
+
+async function bundleReferrers(registry: RegistryClient, repo: OciRepository, digest: string, signal?: AbortSignal): Promise<DiscoveredSignature[]> {
+  const { index } = await registry.listReferrers(repo, digest, { artifactType: BUNDLE_MEDIA_TYPE, signal });
+  return Promise.all(
+    index.manifests.map(async (descriptor): Promise<DiscoveredSignature> => {
+      const location = `referrer ${descriptor.digest}`;
+      try {
+        const manifest = await registry.getManifest(repo, descriptor.digest, [OCI_MANIFEST_MEDIA_TYPE], { signal });
+        const layer = manifest && parseSignatureManifest(manifest.bytes).find((l) => l.mediaType === BUNDLE_MEDIA_TYPE);
+        if (!layer) return { format: 'sigstore-bundle', location, unreadable: { code: 'BUNDLE_MISSING', message: 'the referrer holds no bundle layer' } };
+        const blob = await registry.getBlob(repo, layer.digest, { signal, maxBytes: MAX_SIGNATURE_BLOB_BYTES });
+        if (!blob) return { format: 'sigstore-bundle', location, unreadable: { code: 'BUNDLE_MISSING', message: `the bundle blob ${layer.digest} is missing` } };
+        return { format: 'sigstore-bundle', location, bundle: JSON.parse(blob.toString('utf8')) };
+      } catch (error) {
+        return { format: 'sigstore-bundle', location, unreadable: unreadable(error) };
+      }
+    }),
+  );
+}
+
+function unreadable(error: unknown): { code: string; message: string } {
+  // A registry that is down is not a bad signature: the whole verification is retried or reported.
+  if (error instanceof StepError && error.transient) throw error;
+  const code = (error as { code?: unknown })?.code;
+  return { code: typeof code === 'string' ? code : 'SIGNATURE_UNREADABLE', message: (error as Error)?.message ?? String(error) };
+}
