@@ -13,13 +13,13 @@ import { RegistryModule } from './registry/registry.module';
 import { SignatureRecordsModule } from './signing/signature-records.module';
 import { SigningApiModule, SigningWorkerModule } from './signing/signing.module';
 import { TransparencyModule } from './transparency/transparency.module';
-import { VerificationApiModule } from './verification/verification.module';
+import { VerificationApiModule, VerificationWorkerModule } from './verification/verification.module';
 import { TrustApiModule, TrustModule } from './verification/trust.module';
 
 /** Modules of the API role: HTTP controllers that accept and report work. */
 const API_MODULES = [PipelineApiModule, ProbesApiModule, ArtifactsApiModule, SigningApiModule, SignatureRecordsModule, TransparencyModule, TrustApiModule, VerificationApiModule];
 /** Modules of the worker role: queue workers and the step handlers they run. */
-const WORKER_MODULES = [PipelineWorkerModule, ProbesWorkerModule, ArtifactsWorkerModule, SigningWorkerModule];
+const WORKER_MODULES = [PipelineWorkerModule, ProbesWorkerModule, ArtifactsWorkerModule, SigningWorkerModule, VerificationWorkerModule];
 
 /** One codebase, three roles: `api`, `worker`, or `all` (both in one process). */
 @Module({})

@@ -139,6 +139,20 @@ describe('POST /v1/verifications', () => {
     expect(result.signatures.find((s) => s.format === 'sigstore-bundle')!.verified).toBe(true);
   });
 
+  it('can be queued as a verify job whose result is the answer', async () => {
+    const response = await service.fetch('/v1/verifications', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reference: `${repository}:v1`, policy: { certificateIdentity: identity, certificateOidcIssuer: issuer }, async: true }),
+    });
+    expect(response.status).toBe(202);
+    const accepted = (await response.json()) as JobView;
+    expect(accepted).toMatchObject({ type: 'verify', state: 'queued' });
+    const job = await finishedJob(service, accepted.id);
+    expect(job.state).toBe('succeeded');
+    expect(job.result).toMatchObject({ verified: true, digest, reference: `${repository}@${digest}` });
+  });
+
   it('refuses a request it cannot read with a problem', async () => {
     const post = (body: unknown) => service.fetch('/v1/verifications', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const codeOf = async (response: Response) => ((await response.json()) as { code: string }).code;

@@ -1,5 +1,8 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { parseIdempotencyKey } from '../common/idempotency-key';
+import { JobDto } from '../pipeline/job.dto';
+import { ApiAcceptedResponse, ApiBadRequestResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
 import { ArtifactVerificationDto, VerifyArtifactDto } from './artifact-verification.dto';
 import { ArtifactVerificationService } from './artifact-verification.service';
@@ -17,10 +20,19 @@ export class ArtifactVerificationController {
       'Finds every signature of the artifact (cosign classic `.sig` layers and Sigstore bundle referrers) and verifies each with the trust root: certificate chain, SCT, Rekor SET or inclusion proof, timestamps, the signature, the binding to this digest, the identity policy (regular expressions are anchored) and required annotations. Answers 200 with verified true or false.',
   })
   @ApiOkResponse({ type: ArtifactVerificationDto })
+  @ApiAcceptedResponse({ type: JobDto, description: 'With async: the verify job, whose result is the answer' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'With async: replaying a key returns the job it created' })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, INVALID_POLICY, INVALID_REGEXP' })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'MANIFEST_NOT_FOUND' })
   @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'TRUST_ROOT_NOT_FOUND, or the registry refused the request' })
-  verify(@Body() body: VerifyArtifactDto): Promise<ArtifactVerificationDto> {
-    return this.verifications.verify(body);
+  async verify(
+    @Body() body: VerifyArtifactDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ArtifactVerificationDto | JobDto> {
+    if (!body.async) return this.verifications.verify(body);
+    const job = await this.verifications.submit({ ...body, idempotencyKey: parseIdempotencyKey(idempotencyKey) });
+    void reply.status(202).header('location', `/v1/jobs/${job.id}`);
+    return JobDto.from(job);
   }
 }

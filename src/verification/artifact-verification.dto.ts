@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsBoolean, IsObject, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
 
 export class VerificationPolicyDto {
   @ApiPropertyOptional({ description: 'Exact certificate identity (SAN)', example: 'https://kubernetes.io/namespaces/ci/serviceaccounts/signer' })
@@ -30,6 +30,16 @@ export class VerifyArtifactDto {
   @IsOptional()
   @IsString()
   trustRoot?: string;
+
+  @ApiPropertyOptional({ description: 'Queue the verification as a job instead of answering at once: 202 with the job, whose result is this answer' })
+  @IsOptional()
+  @IsBoolean()
+  async?: boolean;
+
+  @ApiPropertyOptional({ description: 'With async: notified when the job finishes', format: 'uri' })
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  callbackUrl?: string;
 }
 
 export class SignatureVerdictDto {

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { ProblemError } from '../common/problem';
 import { ALL_MANIFEST_MEDIA_TYPES } from '../registry/oci-media-types';
-import { type OciReference, parseOciReference } from '../registry/oci-reference';
+import { type OciReference, type OciRepository, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
+import type { JobRow } from '../database/database.types';
+import { JobsService } from '../pipeline/jobs.service';
 import { registryProblem } from '../signing/sign-request.service';
 import { type ArtifactPolicy, ArtifactVerifier } from './artifact-verification';
 import type { ArtifactVerificationDto } from './artifact-verification.dto';
@@ -22,22 +24,55 @@ export class ArtifactVerificationService {
   constructor(
     private readonly registry: RegistryClient,
     private readonly trustRoots: TrustRoots,
+    private readonly jobs: JobsService,
   ) {}
 
-  async verify(request: { reference: string; policy: Record<string, unknown>; trustRoot?: string }): Promise<ArtifactVerificationDto> {
+  async verify(request: VerificationRequest): Promise<ArtifactVerificationDto> {
+    const { repo, digest, policy, trustName } = await this.read(request);
+    try {
+      return await this.verifyDigest(repo, digest, policy, trustName);
+    } catch (error) {
+      throw registryProblem(error);
+    }
+  }
+
+  /** Queues the verification as a job (type verify); its result is the answer `verify` would give. */
+  async submit(request: VerificationRequest & { callbackUrl?: string; idempotencyKey?: string }): Promise<JobRow> {
+    const { repo, digest, trustName } = await this.read(request);
+    const input: VerifyJobInput = { reference: request.reference, repository: `${repo.registry}/${repo.repository}`, digest, policy: request.policy, trustRoot: trustName };
+    const { job } = await this.jobs.submit({
+      type: 'verify',
+      steps: ['verify'],
+      input: input as unknown as Record<string, unknown>,
+      idempotencyKey: request.idempotencyKey,
+      callbackUrl: request.callbackUrl,
+    });
+    return job;
+  }
+
+  /** Everything a request must get right before any verification: reference (tag resolved), policy, trust root. */
+  private async read(request: VerificationRequest) {
     const reference = readReference(request.reference);
     const policy = readPolicy(request.policy);
     const trustName = request.trustRoot ?? DEFAULT_TRUST_ROOT;
-    const loader = this.trustRoots.get(trustName);
+    this.trustRoots.get(trustName); // an unknown name is a 422 before any registry call
     const repo = { registry: reference.registry, repository: reference.repository };
-
     const digest = reference.digest ?? (await this.resolveTag(repo, reference));
-    const material = await loader.trustMaterial().catch((error: unknown) => {
-      throw new ProblemError(503, 'TRUST_ROOT_UNAVAILABLE', 'The trust root cannot be loaded', `${trustName}: ${(error as Error).message}`);
-    });
-    const found = await discoverSignatures(this.registry, repo, digest).catch((error: unknown) => {
-      throw registryProblem(error);
-    });
+    return { repo, digest, policy, trustName };
+  }
+
+  /**
+   * The verdict on one manifest digest: its signatures found live in the registry, each judged against
+   * the policy and the named trust root. Registry failures are thrown (StepErrors: transient or not).
+   */
+  async verifyDigest(repo: OciRepository, digest: string, policy: ArtifactPolicy, trustName = DEFAULT_TRUST_ROOT, signal?: AbortSignal): Promise<ArtifactVerificationDto> {
+    const material = await this.trustRoots
+      .get(trustName)
+      .trustMaterial()
+      .catch((error: unknown) => {
+        throw new ProblemError(503, 'TRUST_ROOT_UNAVAILABLE', 'The trust root cannot be loaded', `${trustName}: ${(error as Error).message}`);
+      });
+    const found = await discoverSignatures(this.registry, repo, digest, signal);
     const signatures = found.map((signature) => this.verifier.verdict(signature, digest, policy, { name: trustName, material }));
     const verified = signatures.some((s) => s.verified);
     return {
@@ -53,7 +88,7 @@ export class ArtifactVerificationService {
     };
   }
 
-  private async resolveTag(repo: { registry: string; repository: string }, reference: OciReference): Promise<string> {
+  private async resolveTag(repo: OciRepository, reference: OciReference): Promise<string> {
     const head = await this.registry.headManifest(repo, reference.tag!, ALL_MANIFEST_MEDIA_TYPES).catch((error: unknown) => {
       throw registryProblem(error);
     });
@@ -73,7 +108,22 @@ function readReference(text: string): OciReference {
   return reference;
 }
 
-function readPolicy(input: Record<string, unknown>): ArtifactPolicy {
+export interface VerificationRequest {
+  reference: string;
+  policy: Record<string, unknown>;
+  trustRoot?: string;
+}
+
+/** What a verify job carries (the policy as the caller wrote it; it holds no secret). */
+export interface VerifyJobInput {
+  reference: string;
+  repository: string;
+  digest: string;
+  policy: Record<string, unknown>;
+  trustRoot: string;
+}
+
+export function readPolicy(input: Record<string, unknown>): ArtifactPolicy {
   const { annotations, ...signerFields } = input;
   if (annotations !== undefined && (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))) {
     throw new ProblemError(400, 'INVALID_POLICY', 'The verification policy is not valid', 'policy.annotations must be an object of strings');

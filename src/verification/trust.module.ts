@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
+import { ArtifactVerificationService } from './artifact-verification.service';
 import { BundleVerifier } from './bundle-verifier';
 import { TrustRootLoader } from './trust-root-loader';
 import { TrustRoots } from './trust-roots';
@@ -8,7 +9,7 @@ import { TrustRootsController } from './trust-roots.controller';
 
 /**
  * The named trust roots (each loaded once, on first use), the `default` one signatures of this service
- * are verified with, and the verifier that uses it.
+ * are verified with, the bundle verifier that uses it, and the artifact verifier (API and workers).
  */
 @Global()
 @Module({
@@ -21,8 +22,9 @@ import { TrustRootsController } from './trust-roots.controller';
     },
     { provide: TrustRootLoader, inject: [TrustRoots], useFactory: (roots: TrustRoots) => roots.defaultRoot },
     { provide: BundleVerifier, inject: [TrustRootLoader], useFactory: (trustRoot: TrustRootLoader) => new BundleVerifier(trustRoot) },
+    ArtifactVerificationService,
   ],
-  exports: [TrustRoots, TrustRootLoader, BundleVerifier],
+  exports: [TrustRoots, TrustRootLoader, BundleVerifier, ArtifactVerificationService],
 })
 export class TrustModule {}
 

@@ -1,9 +1,13 @@
 import { Module } from '@nestjs/common';
 import { ArtifactVerificationController } from './artifact-verification.controller';
-import { ArtifactVerificationService } from './artifact-verification.service';
 import { BundleVerificationController } from './bundle-verification.controller';
 import { BundleVerificationService } from './bundle-verification.service';
+import { VerifyStep } from './verify-step';
 
 /** `POST /v1/verifications` and `POST /v1/verifications/bundle` (api role); trust roots come from the global TrustModule. */
-@Module({ controllers: [ArtifactVerificationController, BundleVerificationController], providers: [ArtifactVerificationService, BundleVerificationService] })
+@Module({ controllers: [ArtifactVerificationController, BundleVerificationController], providers: [BundleVerificationService] })
 export class VerificationApiModule {}
+
+/** The step of standalone verify jobs (worker role). */
+@Module({ providers: [VerifyStep] })
+export class VerificationWorkerModule {}

@@ -1,0 +1,33 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { ProblemError } from '../common/problem';
+import type { JobRow } from '../database/database.types';
+import { StepError } from '../pipeline/step-error';
+import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
+import { parseRepository } from '../registry/oci-reference';
+import { ArtifactVerificationService, type VerifyJobInput, readPolicy } from './artifact-verification.service';
+
+/** The step of a standalone verify job: the answer of POST /v1/verifications, as the job's result. */
+@Injectable()
+export class VerifyStep implements OnModuleInit {
+  constructor(
+    private readonly handlers: StepHandlerRegistry,
+    private readonly verifications: ArtifactVerificationService,
+  ) {}
+
+  onModuleInit(): void {
+    this.handlers.register({ jobType: 'verify', step: 'verify', run: (job, context) => this.run(job, context.signal) });
+  }
+
+  async run(job: JobRow, signal: AbortSignal): Promise<Record<string, unknown>> {
+    const input = job.input as unknown as VerifyJobInput;
+    try {
+      const answer = await this.verifications.verifyDigest(parseRepository(input.repository), input.digest, readPolicy(input.policy), input.trustRoot, signal);
+      return { ...answer };
+    } catch (error) {
+      if (error instanceof ProblemError) {
+        throw error.status >= 500 ? StepError.transient(error.code, error.detail ?? error.title) : StepError.permanent(error.code, error.detail ?? error.title);
+      }
+      throw error;
+    }
+  }
+}
