@@ -6,6 +6,7 @@ import { ProblemError, problems } from '../common/problem';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
 import { RegistryError } from '../registry/registry-error';
+import { registryProblem } from '../registry/registry-problem';
 import { parseRepository } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import { ANNOTATION_CREATED, sanitizeLayerTitle } from './oci-wasm-layout';
@@ -115,11 +116,7 @@ function uploadProblem(error: unknown, maxBytes: number): Error {
   if (error instanceof WasmFormatError) {
     return new ProblemError(422, error.code, 'Not a valid WebAssembly binary', error.message, error.offset === undefined ? {} : { offset: error.offset });
   }
-  if (error instanceof RegistryError) {
-    if (error.code === 'UPLOAD_TOO_LARGE') return tooLarge(maxBytes);
-    if (error.transient) return new ProblemError(503, error.code, 'The registry is unavailable', error.message);
-    return new ProblemError(422, error.code, 'The registry refused the upload', error.message);
-  }
+  if (error instanceof RegistryError) return error.code === 'UPLOAD_TOO_LARGE' ? tooLarge(maxBytes) : registryProblem(error);
   if (error instanceof ProblemError) return error;
   if ((error as NodeJS.ErrnoException)?.code === 'ECONNRESET' || (error as Error)?.name === 'AbortError') {
     return new ProblemError(400, 'UPLOAD_ABORTED', 'The upload was interrupted', 'the request body ended before it was complete');

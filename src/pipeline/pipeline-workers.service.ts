@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
 import { JobsRepository } from './jobs.repository';
 import { workerRedisOptions } from './redis-connection';
-import { StepError, retryDelayMs } from './step-error';
+import { StepError, asStepError, retryDelayMs } from './step-error';
 import { StepHandlerRegistry } from './step-handler.registry';
 import { STEP_QUEUES, type StepJobData } from './step-queues';
 
@@ -93,10 +93,4 @@ export class PipelineWorkers implements OnModuleInit, OnModuleDestroy {
       this.logger.log('workers drained');
     }
   }
-}
-
-/** Errors that are not StepErrors are unexpected: retried, and reported without internals. */
-function asStepError(error: unknown): StepError {
-  if (error instanceof StepError) return error;
-  return StepError.transient('INTERNAL_ERROR', error instanceof Error ? error.message : String(error), undefined, error);
 }

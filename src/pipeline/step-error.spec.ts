@@ -1,4 +1,5 @@
-import { StepError, retryDelayMs } from './step-error';
+import { StepError, asStepError, retryDelayMs } from './step-error';
+import { ProblemError } from '../common/problem';
 
 describe('retryDelayMs', () => {
   it('grows exponentially with full jitter between half and all of the ceiling', () => {
@@ -18,5 +19,21 @@ describe('retryDelayMs', () => {
 
   it('bounds a Retry-After that is absurdly long', () => {
     expect(retryDelayMs(1, StepError.transient('REGISTRY_THROTTLED', '429', 86_400_000))).toBe(600_000);
+  });
+});
+
+describe('asStepError', () => {
+  it('keeps a StepError', () => {
+    const error = StepError.permanent('X', 'x');
+    expect(asStepError(error)).toBe(error);
+  });
+
+  it('turns a 5xx problem into a transient error and a 4xx one into a permanent error, keeping the code', () => {
+    expect(asStepError(new ProblemError(503, 'TRUST_ROOT_UNAVAILABLE', 'down', 'tuf'))).toMatchObject({ code: 'TRUST_ROOT_UNAVAILABLE', transient: true, message: 'tuf' });
+    expect(asStepError(new ProblemError(404, 'MANIFEST_NOT_FOUND', 'gone'))).toMatchObject({ code: 'MANIFEST_NOT_FOUND', transient: false, message: 'gone' });
+  });
+
+  it('retries anything unexpected', () => {
+    expect(asStepError(new TypeError('boom'))).toMatchObject({ code: 'INTERNAL_ERROR', transient: true, message: 'boom' });
   });
 });

@@ -1,3 +1,5 @@
+import { ProblemError } from '../common/problem';
+
 /**
  * How a pipeline step fails. A transient error (network, 5xx, 429) is retried with backoff, honouring
  * the server's Retry-After; a permanent one (bad input, 401/403, unknown repository) fails the job at
@@ -22,6 +24,20 @@ export class StepError extends Error {
   static transient(code: string, message: string, retryAfterMs?: number, cause?: unknown): StepError {
     return new StepError(code, message, true, retryAfterMs, { cause });
   }
+}
+
+/**
+ * Any error thrown by a step, as a StepError. Problems made for HTTP callers (shared code paths) keep
+ * their code, 5xx ones transient and 4xx ones permanent. Anything else is unexpected: retried, and
+ * reported with its message.
+ */
+export function asStepError(error: unknown): StepError {
+  if (error instanceof StepError) return error;
+  if (error instanceof ProblemError) {
+    const message = error.detail ?? error.title;
+    return error.status >= 500 ? StepError.transient(error.code, message) : StepError.permanent(error.code, message);
+  }
+  return StepError.transient('INTERNAL_ERROR', error instanceof Error ? error.message : String(error), undefined, error);
 }
 
 /** Delay before retry `attemptsMade` (1-based): the server's Retry-After when given, else capped exponential backoff with full jitter. */

@@ -11,7 +11,7 @@ import {
 } from '../registry/oci-media-types';
 import { type OciReference, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
-import { RegistryError } from '../registry/registry-error';
+import { registryProblem } from '../registry/registry-problem';
 import type { SignJobInput } from './signing-targets';
 
 /** Manifests cosign signs, and so do we. */
@@ -86,12 +86,4 @@ function wasmLayerDigest(manifest: Buffer): string | null {
   } catch {
     return null;
   }
-}
-
-/** Registry failures while resolving, as the caller should see them. */
-export function registryProblem(error: unknown): Error {
-  if (!(error instanceof RegistryError)) return error as Error;
-  if (error.transient) return new ProblemError(503, error.code, 'The registry is unavailable', error.message);
-  if (error.code === 'REPOSITORY_NOT_FOUND' || error.code === 'MANIFEST_NOT_FOUND') return new ProblemError(404, error.code, 'Not found in the registry', error.message);
-  return new ProblemError(422, error.code, 'The registry refused the request', error.message);
 }

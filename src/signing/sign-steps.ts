@@ -1,6 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { JobRow } from '../database/database.types';
-import { ProblemError } from '../common/problem';
 import { StepError } from '../pipeline/step-error';
 import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
 import { ArtifactVerificationService } from '../verification/artifact-verification.service';
@@ -47,14 +46,7 @@ export class SignSteps implements OnModuleInit {
     if (rows.length === 0) throw StepError.permanent('NO_SIGNATURES', 'the sign step recorded no signature');
     const { identity, issuer } = rows[0]!;
     const policy = { signer: { kind: 'certificate' as const, identity: { kind: 'exact' as const, value: identity }, issuer: { kind: 'exact' as const, value: issuer } }, annotations: {} };
-    let answer;
-    try {
-      answer = await this.verifications.verifyDigest(target.repository, target.manifestDigest, policy, DEFAULT_TRUST_ROOT, signal);
-    } catch (error) {
-      if (error instanceof StepError) throw error;
-      if (error instanceof ProblemError && error.status >= 500) throw StepError.transient(error.code, error.detail ?? error.title);
-      throw error;
-    }
+    const answer = await this.verifications.verifyDigest(target.repository, target.manifestDigest, policy, DEFAULT_TRUST_ROOT, signal);
     for (const row of rows) {
       const found = answer.signatures.find((s) => s.format === row.format && s.logIndex === row.rekor_log_index);
       if (!found) throw StepError.transient('SIGNATURE_NOT_ATTACHED', `the ${row.format} signature (Rekor index ${row.rekor_log_index}) is not in the registry yet`);

@@ -1,7 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { ProblemError } from '../common/problem';
 import type { JobRow } from '../database/database.types';
-import { StepError } from '../pipeline/step-error';
 import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
 import { parseRepository } from '../registry/oci-reference';
 import { ArtifactVerificationService, type VerifyJobInput, readPolicy } from './artifact-verification.service';
@@ -20,14 +18,7 @@ export class VerifyStep implements OnModuleInit {
 
   async run(job: JobRow, signal: AbortSignal): Promise<Record<string, unknown>> {
     const input = job.input as unknown as VerifyJobInput;
-    try {
-      const answer = await this.verifications.verifyDigest(parseRepository(input.repository), input.digest, readPolicy(input.policy), input.trustRoot, signal);
-      return { ...answer };
-    } catch (error) {
-      if (error instanceof ProblemError) {
-        throw error.status >= 500 ? StepError.transient(error.code, error.detail ?? error.title) : StepError.permanent(error.code, error.detail ?? error.title);
-      }
-      throw error;
-    }
+    const answer = await this.verifications.verifyDigest(parseRepository(input.repository), input.digest, readPolicy(input.policy), input.trustRoot, signal);
+    return { ...answer };
   }
 }
