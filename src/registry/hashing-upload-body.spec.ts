@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { IdleDeadline, hashingUploadBody } from './hashing-upload-body';
+import { BATCH_BYTES, IdleDeadline, hashingUploadBody } from './hashing-upload-body';
 
 async function drain(stream: ReadableStream<Uint8Array>): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
@@ -22,19 +22,21 @@ describe('hashingUploadBody', () => {
     expect(body.failure()).toBeUndefined();
   });
 
-  it('pulls from the source only as the consumer reads', async () => {
+  it('pulls from the source only as the consumer reads: one batch at a time', async () => {
     let produced = 0;
+    const chunk = 64 * 1024;
     async function* source() {
       for (let i = 0; i < 100; i++) {
         produced++;
-        yield Buffer.alloc(1024);
+        yield Buffer.alloc(chunk);
       }
     }
     const body = hashingUploadBody(source(), { tooLarge });
     const reader = body.stream.getReader();
-    await reader.read();
+    const first = await reader.read();
     await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(produced).toBeLessThanOrEqual(2);
+    expect(first.value!.byteLength).toBe(BATCH_BYTES);
+    expect(produced).toBe(BATCH_BYTES / chunk);
     await reader.cancel();
   });
 
@@ -82,15 +84,20 @@ describe('hashingUploadBody', () => {
 });
 
 describe('IdleDeadline', () => {
-  it('aborts only after a pause longer than the timeout', async () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('aborts only after a pause longer than the timeout', () => {
+    jest.useFakeTimers();
     const deadline = new IdleDeadline(40, () => new Error('idle'));
     deadline.touch();
     for (let i = 0; i < 4; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 15));
+      jest.advanceTimersByTime(30);
       deadline.touch();
     }
     expect(deadline.signal.aborted).toBe(false);
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    jest.advanceTimersByTime(39);
+    expect(deadline.signal.aborted).toBe(false);
+    jest.advanceTimersByTime(2);
     expect(deadline.signal.aborted).toBe(true);
     expect((deadline.signal.reason as Error).message).toBe('idle');
     deadline.stop();

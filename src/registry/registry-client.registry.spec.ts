@@ -202,9 +202,10 @@ describeWithRegistry(suiteName, () => {
     expect(seen).toBe(size);
     expect(await client.blobExists(repo('it/stream'), result.digest)).toEqual({ exists: true, size });
     // rss also moves with the V8 heap and the allocator, so it gets a loose bound; the ArrayBuffer figure
-    // is the exact measure of chunks held (a buffered upload shows the whole 20 MiB there).
+    // is the exact measure of chunks held (a buffered upload shows the whole 20 MiB there): about one
+    // 1 MiB batch being filled, its joined copy in flight and what the socket has not sent yet.
     expect(rssGrowth).toBeLessThan(size / 2);
-    expect(bufferGrowth).toBeLessThan(2 * MiB);
+    expect(bufferGrowth).toBeLessThan(6 * MiB);
     expect(openUploads('it/stream')).toEqual([]);
   });
 
