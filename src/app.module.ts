@@ -15,11 +15,12 @@ import { SigningApiModule, SigningWorkerModule } from './signing/signing.module'
 import { TransparencyModule } from './transparency/transparency.module';
 import { VerificationApiModule, VerificationWorkerModule } from './verification/verification.module';
 import { TrustApiModule, TrustModule } from './verification/trust.module';
+import { WebhooksApiModule, WebhooksModule, WebhooksWorkerModule } from './webhooks/webhooks.module';
 
 /** Modules of the API role: HTTP controllers that accept and report work. */
-const API_MODULES = [PipelineApiModule, ProbesApiModule, ArtifactsApiModule, SigningApiModule, SignatureRecordsModule, TransparencyModule, TrustApiModule, VerificationApiModule];
+const API_MODULES = [PipelineApiModule, ProbesApiModule, ArtifactsApiModule, SigningApiModule, SignatureRecordsModule, TransparencyModule, TrustApiModule, VerificationApiModule, WebhooksApiModule];
 /** Modules of the worker role: queue workers and the step handlers they run. */
-const WORKER_MODULES = [PipelineWorkerModule, ProbesWorkerModule, ArtifactsWorkerModule, SigningWorkerModule, VerificationWorkerModule];
+const WORKER_MODULES = [PipelineWorkerModule, ProbesWorkerModule, ArtifactsWorkerModule, SigningWorkerModule, VerificationWorkerModule, WebhooksWorkerModule];
 
 /** One codebase, three roles: `api`, `worker`, or `all` (both in one process). */
 @Module({})
@@ -38,6 +39,7 @@ export class AppModule {
         PipelineModule,
         RegistryModule,
         TrustModule,
+        WebhooksModule,
         HealthModule,
         ...(withApi ? API_MODULES : []),
         ...(withWorkers ? WORKER_MODULES : []),

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
+import { WebhookAllowlist } from '../webhooks/address-policy';
 import { ConfigError } from './config-error';
 
 /**
@@ -56,6 +57,14 @@ export interface AppConfig {
     | { provider: 'github-actions'; requestUrl: string; requestToken: string }
     | { provider: 'gcp-metadata'; metadataUrl: string }
     | { provider: 'static'; token: string };
+  webhooks: {
+    /** WEBHOOK_ALLOWLIST: host names and CIDR ranges that may be private and plain HTTP. */
+    allowlist: string[];
+    callbackSecret: string | undefined;
+    retryBaseMs: number;
+    connectTimeoutMs: number;
+    responseTimeoutMs: number;
+  };
 }
 
 export type SignatureFormatName = 'cosign-classic' | 'sigstore-bundle';
@@ -107,6 +116,11 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'ACTIONS_ID_TOKEN_REQUEST_URL', default: '(set by GitHub)', meaning: 'GitHub Actions OIDC endpoint, for `IDENTITY_PROVIDER=github-actions`.' },
   { name: 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', default: '(set by GitHub)', meaning: 'Bearer token for that endpoint.', secret: true },
   { name: 'GCP_METADATA_URL', default: 'http://metadata.google.internal', meaning: 'GCP metadata server, for `IDENTITY_PROVIDER=gcp-metadata`.' },
+  { name: 'WEBHOOK_ALLOWLIST', default: '(none)', meaning: 'Comma-separated host names and addresses or CIDR ranges webhooks may reach although they are loopback, private, link-local or otherwise internal; allowlisted targets may also use plain HTTP. All other targets must be public HTTPS.' },
+  { name: 'WEBHOOK_CALLBACK_SECRET', default: '(unset)', meaning: 'Standard Webhooks secret (`whsec_` + base64 of at least 24 bytes) that signs deliveries to a job\'s `callbackUrl`. Unset: callback URLs are not notified.', secret: true },
+  { name: 'WEBHOOK_RETRY_BASE_MS', default: '60000', meaning: 'Delay before the first webhook retry; each further retry waits twice as long (±20% jitter), 8 attempts in all (about two hours by default).' },
+  { name: 'WEBHOOK_CONNECT_TIMEOUT_MS', default: '5000', meaning: 'Timeout to connect to a webhook receiver.' },
+  { name: 'WEBHOOK_RESPONSE_TIMEOUT_MS', default: '10000', meaning: 'Timeout for a webhook receiver to answer once connected.' },
 ];
 
 /** Variables whose value may instead be read from a file named by `<NAME>_FILE`. */
@@ -228,6 +242,30 @@ const schema = z.object({
   ACTIONS_ID_TOKEN_REQUEST_URL: optionalUrl(['https:', 'http:']),
   ACTIONS_ID_TOKEN_REQUEST_TOKEN: optionalText(),
   GCP_METADATA_URL: urlWithDefault(['http:', 'https:'], 'http://metadata.google.internal'),
+  WEBHOOK_ALLOWLIST: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default('')
+      .transform((value) => value.split(',').map((h) => h.trim()).filter(Boolean))
+      .superRefine((entries, ctx) => {
+        try {
+          new WebhookAllowlist(entries);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
+  ),
+  WEBHOOK_CALLBACK_SECRET: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .refine((value) => /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value.slice(6), 'base64').length >= 24, 'must be whsec_ followed by the base64 of at least 24 bytes')
+      .optional(),
+  ),
+  WEBHOOK_RETRY_BASE_MS: integer(10, 3_600_000, 60_000),
+  WEBHOOK_CONNECT_TIMEOUT_MS: integer(100, 600_000, 5_000),
+  WEBHOOK_RESPONSE_TIMEOUT_MS: integer(100, 600_000, 10_000),
 });
 
 /** `name=path,…` into named trust-root files; names are unique and `public-good`/`default` are taken. */
@@ -302,6 +340,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     verification: { trustRoots: v.TRUST_ROOTS },
     identity: identityConfig(v),
+    webhooks: {
+      allowlist: v.WEBHOOK_ALLOWLIST,
+      callbackSecret: v.WEBHOOK_CALLBACK_SECRET,
+      retryBaseMs: v.WEBHOOK_RETRY_BASE_MS,
+      connectTimeoutMs: v.WEBHOOK_CONNECT_TIMEOUT_MS,
+      responseTimeoutMs: v.WEBHOOK_RESPONSE_TIMEOUT_MS,
+    },
   };
 }
 

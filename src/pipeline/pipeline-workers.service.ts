@@ -3,6 +3,8 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
+import { WebhookEvents } from '../webhooks/webhook-events.service';
+import type { JobRow } from '../database/database.types';
 import { JobsRepository } from './jobs.repository';
 import { workerRedisOptions } from './redis-connection';
 import { StepError, asStepError, retryDelayMs } from './step-error';
@@ -25,6 +27,7 @@ export class PipelineWorkers implements OnModuleInit, OnModuleDestroy {
     private readonly jobs: JobsRepository,
     private readonly handlers: StepHandlerRegistry,
     private readonly metrics: MetricsService,
+    private readonly webhooks: WebhookEvents,
   ) {}
 
   onModuleInit(): void {
@@ -53,25 +56,34 @@ export class PipelineWorkers implements OnModuleInit, OnModuleDestroy {
     const job = await this.jobs.find(jobId);
     if (!job) throw new UnrecoverableError(`JOB_NOT_FOUND: job ${jobId} has no record`);
     const recorded = job.steps.find((s) => s.name === step);
-    // A step that already succeeded (the worker died after recording it) or a finished job: nothing to do.
-    if (job.state === 'succeeded' || job.state === 'failed' || recorded?.state === 'succeeded') return;
+    // A step that already succeeded (the worker died after recording it) or a finished job: nothing to
+    // do but emit its events again, in case that is what was interrupted (deliveries are idempotent).
+    if (job.state === 'succeeded' || job.state === 'failed' || recorded?.state === 'succeeded') {
+      await this.webhooks.afterStep(job, step);
+      return;
+    }
 
     const handler = this.handlers.find(job.type, step);
+    let finished: JobRow;
     try {
       if (!handler) throw StepError.permanent('STEP_NOT_SUPPORTED', `no ${step} step for ${job.type} jobs in this worker`);
       await this.jobs.stepStarted(jobId, step, this.config.instanceId, attempt);
       const resultPatch = await handler.run(job, { attempt, worker: this.config.instanceId, signal: this.shutdown.signal });
-      await this.jobs.stepSucceeded(jobId, step, resultPatch);
+      finished = await this.jobs.stepSucceeded(jobId, step, resultPatch);
       this.metrics.stepDuration.observe({ step, outcome: 'succeeded' }, (performance.now() - started) / 1000);
     } catch (error) {
       const failure = asStepError(error);
       const final = !failure.transient || attempt >= maxAttempts;
       this.metrics.stepDuration.observe({ step, outcome: final ? 'failed' : 'retried' }, (performance.now() - started) / 1000);
       this.logger.warn({ jobId, step, attempt, code: failure.code, err: error, final }, final ? 'step failed' : 'step attempt failed, will retry');
-      await this.jobs.stepFailed(jobId, step, { code: failure.code, message: failure.message }, final);
+      const failed = await this.jobs.stepFailed(jobId, step, { code: failure.code, message: failure.message }, final);
+      if (final) await this.webhooks.afterStep(failed, step);
       if (!failure.transient) throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
       throw failure;
     }
+    // Outside the try: a failure to emit must not count as a failed step. The retry finds the step
+    // recorded as succeeded and emits again.
+    await this.webhooks.afterStep(finished, step);
   }
 
   async onModuleDestroy(): Promise<void> {

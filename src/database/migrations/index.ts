@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial';
+import * as webhooks from './0002-webhooks';
 
 /**
  * The migrations, in order. Listed in code rather than read from a folder so that the compiled
@@ -7,6 +8,7 @@ import * as initial from './0001-initial';
  */
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-webhooks': webhooks,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,148 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { Webhook } from 'standardwebhooks';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { workerRedisOptions } from '../pipeline/redis-connection';
+import { WebhookAllowlist } from './address-policy';
+import { MAX_DELIVERY_ATTEMPTS, retryDelayMs } from './retry-schedule';
+import { WEBHOOK_QUEUE, type DeliveryJobData, WebhookQueue } from './webhook-queue.service';
+import { sendWebhook } from './webhook-sender';
+import { resolveWebhookTarget, WebhookTargetError } from './webhook-target';
+import { WebhooksRepository } from './webhooks.repository';
+
+/** A failed attempt to be retried after `delayMs` (the same delay the record shows as next_attempt_at). */
+class RetryDelivery extends Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Pending deliveries checked for a missing queue job on start and then every minute. */
+const SWEEP_INTERVAL_MS = 60_000;
+const SWEEP_BATCH = 500;
+/** A pending delivery this far past its next attempt without a live queue job is re-enqueued. */
+const SWEEP_GRACE_MS = 5_000;
+
+/**
+ * Delivers webhooks: one attempt per queue job run, each recorded. 2xx delivers; 410 Gone disables the
+ * subscription; anything else is retried on the schedule until MAX_DELIVERY_ATTEMPTS.
+ */
+@Injectable()
+export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('webhooks');
+  private readonly allowlist: WebhookAllowlist;
+  private worker: Worker<DeliveryJobData> | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repository: WebhooksRepository,
+    private readonly queue: WebhookQueue,
+  ) {
+    this.allowlist = new WebhookAllowlist(config.webhooks.allowlist);
+  }
+
+  onApplicationBootstrap(): void {
+    const baseMs = this.config.webhooks.retryBaseMs;
+    this.worker = new Worker<DeliveryJobData>(WEBHOOK_QUEUE, (job) => this.process(job), {
+      connection: workerRedisOptions(this.config.redis.url),
+      prefix: this.config.queues.prefix,
+      concurrency: this.config.queues.workerConcurrency,
+      lockDuration: this.config.queues.lockDurationMs,
+      stalledInterval: this.config.queues.lockDurationMs,
+      settings: {
+        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => (error instanceof RetryDelivery ? error.delayMs : retryDelayMs(Math.max(1, attemptsMade), baseMs)),
+      },
+    });
+    this.worker.on('error', (error) => this.logger.warn({ err: error }, 'webhook worker error'));
+    void this.sweep();
+    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+  }
+
+  /**
+   * Re-enqueues pending deliveries, past their next attempt, whose queue job is gone (Redis lost it, the
+   * process died before adding it) or finished without settling the record (queue retries used up on
+   * errors other than the receiver's answer, such as the database being unreachable).
+   */
+  async sweep(): Promise<void> {
+    try {
+      const due = await this.repository.pendingDeliveries(new Date(Date.now() - SWEEP_GRACE_MS), SWEEP_BATCH);
+      for (const delivery of due) {
+        const state = await this.queue.stateOf(delivery.id);
+        if (state === undefined || state === 'unknown') {
+          this.logger.log({ deliveryId: delivery.id }, 're-enqueuing a pending delivery without a queue job');
+          await this.queue.enqueue(delivery.id);
+        } else if (state === 'completed' || state === 'failed') {
+          this.logger.log({ deliveryId: delivery.id, state }, 're-enqueuing a pending delivery whose queue job ended');
+          await this.queue.requeue(delivery.id);
+        }
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'sweeping pending deliveries failed; next sweep retries');
+    }
+  }
+
+  private async process(job: Job<DeliveryJobData>): Promise<void> {
+    const delivery = await this.repository.findDelivery(job.data.deliveryId);
+    if (!delivery || delivery.state !== 'pending') return;
+    const subscription = delivery.webhook_id ? await this.repository.find(delivery.webhook_id) : undefined;
+    if (delivery.webhook_id && (!subscription || subscription.disabled_at)) {
+      await this.repository.setDeliveryState(delivery.id, 'abandoned');
+      return;
+    }
+    const url = subscription?.url ?? delivery.callback_url!;
+    const secret = subscription?.secret ?? this.config.webhooks.callbackSecret;
+    if (!secret) {
+      await this.repository.setDeliveryState(delivery.id, 'abandoned');
+      throw new UnrecoverableError('WEBHOOK_CALLBACK_SECRET is not set');
+    }
+
+    // Counted per queue job, so a redelivery gets a full schedule of its own.
+    const attemptNumber = job.attemptsMade + 1;
+    const final = attemptNumber >= (job.opts.attempts ?? MAX_DELIVERY_ATTEMPTS);
+    const at = new Date();
+    let result;
+    try {
+      const target = await resolveWebhookTarget(url, this.allowlist);
+      const headers = { 'webhook-id': delivery.id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(secret).sign(delivery.id, at, delivery.payload) };
+      result = await sendWebhook(target, delivery.payload, headers, { connectTimeoutMs: this.config.webhooks.connectTimeoutMs, responseTimeoutMs: this.config.webhooks.responseTimeoutMs });
+    } catch (error) {
+      if (!(error instanceof WebhookTargetError)) throw error;
+      result = { statusCode: null, latencyMs: 0, responseExcerpt: null, error: `${error.code}: ${error.message}` };
+      if (error.code !== 'WEBHOOK_URL_UNRESOLVABLE') {
+        await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'failed', nextAttemptAt: null });
+        throw new UnrecoverableError(result.error);
+      }
+    }
+
+    const status = result.statusCode;
+    if (status !== null && status >= 200 && status < 300) {
+      await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'delivered', nextAttemptAt: null });
+      return;
+    }
+    if (status === 410) {
+      await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'abandoned', nextAttemptAt: null });
+      if (subscription) await this.repository.disable(subscription.id, `${url} answered 410 Gone to delivery ${delivery.id} at ${at.toISOString()}`);
+      this.logger.warn({ webhookId: subscription?.id, deliveryId: delivery.id }, 'receiver answered 410 Gone: subscription disabled');
+      throw new UnrecoverableError('WEBHOOK_GONE: the receiver answered 410 Gone');
+    }
+    const reason = status === null ? result.error! : `HTTP ${status}`;
+    if (final) {
+      await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'failed', nextAttemptAt: null });
+      throw new UnrecoverableError(`WEBHOOK_DELIVERY_FAILED: ${reason} after ${attemptNumber} attempts`);
+    }
+    const delayMs = retryDelayMs(attemptNumber, this.config.webhooks.retryBaseMs);
+    await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'pending', nextAttemptAt: new Date(Date.now() + delayMs) });
+    throw new RetryDelivery(`WEBHOOK_ATTEMPT_FAILED: ${reason}`, delayMs);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    await this.worker?.close();
+  }
+}

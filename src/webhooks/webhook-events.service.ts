@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import type { JobRow, StepName } from '../database/database.types';
+import { JobDto } from '../pipeline/job.dto';
+import { WebhookQueue } from './webhook-queue.service';
+import type { WebhookEvent } from './webhook-tables';
+import { WebhooksRepository } from './webhooks.repository';
+
+/** The events one job state gives rise to, after `step` ran (succeeded or failed for good). */
+export function eventsFor(job: JobRow, step: StepName): WebhookEvent[] {
+  const events: WebhookEvent[] = [];
+  const result = job.result ?? {};
+  const signatures = result.signatures;
+  if (step === 'sign' && job.steps.find((s) => s.name === 'sign')?.state === 'succeeded' && Array.isArray(signatures) && signatures.length > 0) {
+    events.push('signature.created');
+  }
+  const verification = (result.verification ?? (job.type === 'verify' ? result : undefined)) as { verified?: unknown } | undefined;
+  const verifyStepFailed = job.state === 'failed' && job.error?.step === 'verify';
+  if ((step === 'verify' && verification?.verified === false) || verifyStepFailed) events.push('verification.failed');
+  if (job.state === 'succeeded') events.push('job.succeeded');
+  if (job.state === 'failed') events.push('job.failed');
+  return events;
+}
+
+/** A stable delivery id (`webhook-id`) for one event of one job to one target, so emitting twice delivers once. */
+export function deliveryId(jobId: string, event: WebhookEvent, target: string): string {
+  return `msg_${createHash('sha256').update(`${jobId}\n${event}\n${target}`).digest('base64url').slice(0, 27)}`;
+}
+
+/**
+ * Turns job state changes into deliveries: a record per matching subscription (and the job's
+ * callbackUrl for job.succeeded/job.failed) written before its queue job, so none is lost.
+ */
+@Injectable()
+export class WebhookEvents {
+  private readonly logger = new Logger('webhooks');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repository: WebhooksRepository,
+    private readonly queue: WebhookQueue,
+  ) {}
+
+  async afterStep(job: JobRow, step: StepName): Promise<void> {
+    for (const event of eventsFor(job, step)) await this.emit(job, event);
+  }
+
+  private async emit(job: JobRow, event: WebhookEvent): Promise<void> {
+    const payload = JSON.stringify({ type: event, timestamp: (job.finished_at ?? job.updated_at).toISOString(), data: { job: JobDto.from(job) } });
+    const ids: string[] = [];
+    for (const subscription of await this.repository.subscribersTo(event)) {
+      const id = deliveryId(job.id, event, subscription.id);
+      await this.repository.insertDelivery({ id, webhookId: subscription.id, callbackUrl: null, jobId: job.id, event, payload });
+      ids.push(id);
+    }
+    if (job.callback_url && (event === 'job.succeeded' || event === 'job.failed')) {
+      if (this.config.webhooks.callbackSecret) {
+        const id = deliveryId(job.id, event, job.callback_url);
+        await this.repository.insertDelivery({ id, webhookId: null, callbackUrl: job.callback_url, jobId: job.id, event, payload });
+        ids.push(id);
+      } else {
+        this.logger.warn({ jobId: job.id }, 'job has a callbackUrl but WEBHOOK_CALLBACK_SECRET is not set: not notified');
+      }
+    }
+    for (const id of ids) await this.queue.enqueue(id);
+  }
+}

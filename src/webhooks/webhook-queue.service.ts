@@ -1,0 +1,74 @@
+import { once } from 'node:events';
+import { setImmediate, setTimeout } from 'node:timers/promises';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import IORedis from 'ioredis';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { producerRedisOptions } from '../pipeline/redis-connection';
+import { MAX_DELIVERY_ATTEMPTS } from './retry-schedule';
+
+export const WEBHOOK_QUEUE = 'webhooks';
+
+/** Payload of a delivery job in Redis: only the delivery id (the record holds the rest). */
+export interface DeliveryJobData {
+  deliveryId: string;
+}
+
+/** The producer side of the webhook delivery queue. The BullMQ job id is the delivery id: adding twice is harmless. */
+@Injectable()
+export class WebhookQueue implements OnApplicationShutdown {
+  private readonly logger = new Logger('webhooks');
+  private readonly connection: IORedis;
+  readonly queue: Queue<DeliveryJobData>;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.connection = new IORedis(producerRedisOptions(config.redis.url));
+    this.connection.on('error', (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
+    const q = config.queues;
+    this.queue = new Queue<DeliveryJobData>(WEBHOOK_QUEUE, {
+      connection: this.connection,
+      prefix: q.prefix,
+      defaultJobOptions: {
+        attempts: MAX_DELIVERY_ATTEMPTS,
+        backoff: { type: 'webhook-schedule' },
+        removeOnComplete: { age: q.completedRetentionSeconds, count: q.completedRetentionCount },
+        removeOnFail: { age: q.failedRetentionSeconds, count: q.failedRetentionCount },
+      },
+    });
+    this.queue.on('error', (error) => this.logger.debug({ error: error.message }, 'queue connection error'));
+  }
+
+  async enqueue(deliveryId: string, delayMs = 0): Promise<void> {
+    await this.queue.add('deliver', { deliveryId }, { jobId: deliveryId, delay: delayMs });
+  }
+
+  /** Enqueues a delivery again from its first attempt, replacing a finished queue job of the same id. */
+  async requeue(deliveryId: string): Promise<void> {
+    const existing = await this.queue.getJob(deliveryId);
+    if (existing) {
+      const state = await existing.getState();
+      if (state === 'active') return;
+      await existing.remove();
+    }
+    await this.enqueue(deliveryId);
+  }
+
+  /** The BullMQ state of a delivery's queue job, or undefined when there is none. */
+  async stateOf(deliveryId: string): Promise<string | undefined> {
+    const job = await this.queue.getJob(deliveryId);
+    return job ? await job.getState() : undefined;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // As for the step queues: end the connection first, so a queue still connecting fails while its
+    // error listener is attached rather than after close() removed it.
+    if (this.connection.status !== 'end') {
+      const ended = once(this.connection, 'end');
+      this.connection.disconnect();
+      await Promise.race([ended, setTimeout(1_000)]);
+      await setImmediate();
+    }
+    await this.queue.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,55 @@
+import type { ColumnType, Generated, Selectable } from 'kysely';
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type Json<T> = ColumnType<T, string, string>;
+
+export const WEBHOOK_EVENTS = ['job.succeeded', 'job.failed', 'signature.created', 'verification.failed'] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'abandoned';
+
+export interface WebhooksTable {
+  id: Generated<string>;
+  url: string;
+  events: Json<WebhookEvent[]>;
+  description: string | null;
+  secret: string;
+  disabled_at: Timestamp | null;
+  disabled_reason: string | null;
+  created_at: CreatedAt;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  webhook_id: string | null;
+  callback_url: string | null;
+  job_id: string | null;
+  event: WebhookEvent;
+  payload: string;
+  state: DeliveryState;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Timestamp | null;
+  created_at: CreatedAt;
+  delivered_at: Timestamp | null;
+}
+
+export interface WebhookAttemptsTable {
+  id: Generated<string>;
+  delivery_id: string;
+  at: Timestamp;
+  status_code: number | null;
+  latency_ms: number;
+  response_excerpt: string | null;
+  error: string | null;
+}
+
+/** The webhook tables (migration 0002), added to the shared schema with Kysely's withTables. */
+export type WebhookTables = {
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+};
+
+export type WebhookRow = Selectable<WebhooksTable>;
+export type DeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type AttemptRow = Selectable<WebhookAttemptsTable>;

@@ -1,0 +1,23 @@
+import { Global, Module } from '@nestjs/common';
+import { WebhookDeliveryWorker } from './webhook-delivery.worker';
+import { WebhookEvents } from './webhook-events.service';
+import { WebhookQueue } from './webhook-queue.service';
+import { WebhooksController } from './webhooks.controller';
+import { WebhooksRepository } from './webhooks.repository';
+import { WebhooksService } from './webhooks.service';
+
+/** Records, the delivery queue and the event emitter: shared by every role (the pipeline workers emit). */
+@Global()
+@Module({
+  providers: [WebhooksRepository, WebhookQueue, WebhookEvents],
+  exports: [WebhooksRepository, WebhookQueue, WebhookEvents],
+})
+export class WebhooksModule {}
+
+/** The subscriptions API (api role). */
+@Module({ controllers: [WebhooksController], providers: [WebhooksService] })
+export class WebhooksApiModule {}
+
+/** The delivery worker (worker role). */
+@Module({ providers: [WebhookDeliveryWorker] })
+export class WebhooksWorkerModule {}

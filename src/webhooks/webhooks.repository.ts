@@ -1,0 +1,145 @@
+import { Injectable } from '@nestjs/common';
+import { sql } from 'kysely';
+import { DatabaseService } from '../database/database.service';
+import { isUuid } from '../pipeline/jobs.repository';
+import type { AttemptRow, DeliveryRow, DeliveryState, WebhookEvent, WebhookRow, WebhookTables } from './webhook-tables';
+
+export interface NewDelivery {
+  id: string;
+  webhookId: string | null;
+  callbackUrl: string | null;
+  jobId: string | null;
+  event: WebhookEvent;
+  payload: string;
+}
+
+/** Subscriptions, deliveries and attempts in the system of record. */
+@Injectable()
+export class WebhooksRepository {
+  constructor(private readonly database: DatabaseService) {}
+
+  private get db() {
+    return this.database.db.withTables<WebhookTables>();
+  }
+
+  create(subscription: { url: string; events: WebhookEvent[]; description: string | null; secret: string }): Promise<WebhookRow> {
+    return this.db
+      .insertInto('webhooks')
+      .values({ url: subscription.url, events: JSON.stringify(subscription.events), description: subscription.description, secret: subscription.secret })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  list(): Promise<WebhookRow[]> {
+    return this.db.selectFrom('webhooks').selectAll().orderBy('created_at', 'desc').orderBy('id').execute();
+  }
+
+  async find(id: string): Promise<WebhookRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    return this.db.selectFrom('webhooks').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async delete(id: string): Promise<boolean> {
+    if (!isUuid(id)) return false;
+    const result = await this.db.deleteFrom('webhooks').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async rotateSecret(id: string, secret: string): Promise<WebhookRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    return this.db.updateTable('webhooks').set({ secret }).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
+  async disable(id: string, reason: string): Promise<void> {
+    await this.db.updateTable('webhooks').set({ disabled_at: new Date(), disabled_reason: reason }).where('id', '=', id).where('disabled_at', 'is', null).execute();
+  }
+
+  /** Enabled subscriptions to `event`. */
+  subscribersTo(event: WebhookEvent): Promise<WebhookRow[]> {
+    return this.db
+      .selectFrom('webhooks')
+      .selectAll()
+      .where('disabled_at', 'is', null)
+      .where(sql<boolean>`events @> ${JSON.stringify([event])}::jsonb`)
+      .execute();
+  }
+
+  /** Records a delivery unless one with this id exists (emitting an event twice is harmless). */
+  async insertDelivery(delivery: NewDelivery): Promise<void> {
+    await this.db
+      .insertInto('webhook_deliveries')
+      .values({
+        id: delivery.id,
+        webhook_id: delivery.webhookId,
+        callback_url: delivery.callbackUrl,
+        job_id: delivery.jobId,
+        event: delivery.event,
+        payload: delivery.payload,
+        state: 'pending',
+        next_attempt_at: new Date(),
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  }
+
+  findDelivery(id: string): Promise<DeliveryRow | undefined> {
+    return this.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  deliveriesOf(webhookId: string, limit: number): Promise<DeliveryRow[]> {
+    return this.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
+  }
+
+  attemptsOf(deliveryIds: string[]): Promise<AttemptRow[]> {
+    if (deliveryIds.length === 0) return Promise.resolve([]);
+    return this.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveryIds).orderBy('at').execute();
+  }
+
+  /** Pending deliveries due before `dueBefore`: candidates to re-enqueue when their queue job is gone. */
+  pendingDeliveries(dueBefore: Date, limit: number): Promise<DeliveryRow[]> {
+    return this.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('state', '=', 'pending')
+      .where((eb) => eb.or([eb('next_attempt_at', 'is', null), eb('next_attempt_at', '<=', dueBefore)]))
+      .orderBy('created_at')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Records one attempt and the state it leaves the delivery in, together. */
+  async recordAttempt(
+    deliveryId: string,
+    attempt: { at: Date; statusCode: number | null; latencyMs: number; responseExcerpt: string | null; error: string | null },
+    outcome: { state: DeliveryState; nextAttemptAt: Date | null },
+  ): Promise<void> {
+    await this.database.db.transaction().execute(async (trx) => {
+      const tx = trx.withTables<WebhookTables>();
+      await tx
+        .insertInto('webhook_attempts')
+        .values({
+          delivery_id: deliveryId,
+          at: attempt.at,
+          status_code: attempt.statusCode,
+          latency_ms: attempt.latencyMs,
+          response_excerpt: attempt.responseExcerpt,
+          error: attempt.error,
+        })
+        .execute();
+      await tx
+        .updateTable('webhook_deliveries')
+        .set((eb) => ({
+          attempts: eb('attempts', '+', 1),
+          state: outcome.state,
+          next_attempt_at: outcome.nextAttemptAt,
+          ...(outcome.state === 'delivered' ? { delivered_at: attempt.at } : {}),
+        }))
+        .where('id', '=', deliveryId)
+        .execute();
+    });
+  }
+
+  async setDeliveryState(id: string, state: DeliveryState, nextAttemptAt: Date | null = null): Promise<void> {
+    await this.db.updateTable('webhook_deliveries').set({ state, next_attempt_at: nextAttemptAt }).where('id', '=', id).execute();
+  }
+}

@@ -1,0 +1,294 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import { finishedJob, type JobView } from './support/jobs';
+import { eventually, ServiceProcess, sleep, tempDir } from './support/service-process';
+import { TestDatabase } from './support/test-database';
+import { REPO_ROOT, testEnvironment } from './support/test-environment';
+import { WebhookReceiver } from './support/webhook-receiver';
+
+interface Subscription {
+  id: string;
+  url: string;
+  events: string[];
+  secret?: string;
+  disabledAt: string | null;
+  disabledReason: string | null;
+}
+interface Delivery {
+  id: string;
+  event: string;
+  jobId: string | null;
+  state: string;
+  attempts: number;
+  attemptLog: { statusCode: number | null; error: string | null }[];
+}
+
+const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+async function subscribe(service: ServiceProcess, url: string, events: string[]): Promise<Subscription> {
+  const response = await service.fetch('/v1/webhooks', json({ url, events }));
+  expect(response.status).toBe(201);
+  return (await response.json()) as Subscription;
+}
+
+async function deliveries(service: ServiceProcess, webhookId: string): Promise<Delivery[]> {
+  const response = await service.fetch(`/v1/webhooks/${webhookId}/deliveries`);
+  expect(response.status).toBe(200);
+  return (await response.json()) as Delivery[];
+}
+
+async function probe(service: ServiceProcess): Promise<string> {
+  const response = await service.fetch('/v1/probes', json({}));
+  expect(response.status).toBe(202);
+  return ((await response.json()) as JobView).id;
+}
+
+describe('webhooks', () => {
+  const env = testEnvironment();
+  const component = readFileSync(join(REPO_ROOT, 'src/artifacts/__fixtures__/hello-http.wasm'));
+  let database: TestDatabase;
+  let service: ServiceProcess;
+  let receiver: WebhookReceiver;
+  const callbackSecret = `whsec_${randomBytes(24).toString('base64')}`;
+  /** The digest reference the upload test published and signed. */
+  let published: string | undefined;
+
+  beforeAll(async () => {
+    database = await TestDatabase.create(env.postgresServerUrl);
+    receiver = await WebhookReceiver.start();
+    service = await ServiceProcess.start({
+      ...env.stackEnv,
+      DATABASE_URL: database.url,
+      DATA_DIR: tempDir('webhooks'),
+      REDIS_URL: env.redisUrl,
+      QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+      WEBHOOK_ALLOWLIST: '127.0.0.1',
+      WEBHOOK_RETRY_BASE_MS: '200',
+      WEBHOOK_CALLBACK_SECRET: callbackSecret,
+    });
+  });
+
+  afterAll(async () => {
+    await service?.stop('SIGTERM');
+    await receiver?.stop();
+    await database?.drop();
+  });
+
+  describe('subscriptions', () => {
+    it('returns the secret once, then never again', async () => {
+      const created = await subscribe(service, receiver.url('/crud'), ['job.succeeded', 'job.failed']);
+      expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+      expect(Buffer.from(created.secret!.slice(6), 'base64').length).toBeGreaterThanOrEqual(24);
+
+      const shown = (await (await service.fetch(`/v1/webhooks/${created.id}`)).json()) as Subscription;
+      expect(shown).toMatchObject({ id: created.id, url: receiver.url('/crud'), events: ['job.succeeded', 'job.failed'], disabledAt: null });
+      expect(shown).not.toHaveProperty('secret');
+      const listed = (await (await service.fetch('/v1/webhooks')).json()) as Subscription[];
+      expect(listed.find((s) => s.id === created.id)).toBeDefined();
+      expect(listed.every((s) => s.secret === undefined)).toBe(true);
+
+      const rotated = (await (await service.fetch(`/v1/webhooks/${created.id}/rotate-secret`, { method: 'POST' })).json()) as Subscription;
+      expect(rotated.secret).toMatch(/^whsec_/);
+      expect(rotated.secret).not.toBe(created.secret);
+
+      expect((await service.fetch(`/v1/webhooks/${created.id}`, { method: 'DELETE' })).status).toBe(204);
+      const gone = await service.fetch(`/v1/webhooks/${created.id}`);
+      expect(gone.status).toBe(404);
+      expect(await gone.json()).toMatchObject({ code: 'WEBHOOK_NOT_FOUND' });
+    });
+
+    it('refuses unknown events', async () => {
+      const response = await service.fetch('/v1/webhooks', json({ url: receiver.url(), events: ['job.succeeded', 'job.exploded'] }));
+      expect(response.status).toBe(400);
+      expect(await response.json()).toMatchObject({ code: 'VALIDATION_FAILED', detail: expect.stringContaining('events') });
+    });
+
+    it.each([
+      ['http://10.0.0.1/hook', 422, 'WEBHOOK_URL_FORBIDDEN'],
+      ['https://169.254.169.254/latest/meta-data', 422, 'WEBHOOK_URL_FORBIDDEN'],
+      ['http://127.0.0.2:9/hook', 422, 'WEBHOOK_URL_FORBIDDEN'],
+      ['http://[::1]:9/hook', 422, 'WEBHOOK_URL_FORBIDDEN'],
+      ['ftp://example.com/hook', 400, 'WEBHOOK_URL_INVALID'],
+      ['not a url', 400, 'WEBHOOK_URL_INVALID'],
+    ])('refuses %s (not allowlisted) with %s %s', async (url, status, code) => {
+      const response = await service.fetch('/v1/webhooks', json({ url, events: ['job.succeeded'] }));
+      expect(response.status).toBe(status);
+      expect(await response.json()).toMatchObject({ code });
+    });
+  });
+
+  it('delivers job.succeeded and signature.created for an upload, signed per Standard Webhooks', async () => {
+    const subscription = await subscribe(service, receiver.url('/publish'), ['job.succeeded', 'signature.created']);
+    const repository = `${env.stackEnv.LOCAL_REGISTRY}/e2e/webhook-${randomUUID().slice(0, 8)}`;
+    const response = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/wasm' },
+      body: component,
+    });
+    expect(response.status).toBe(202);
+    const job = await finishedJob(service, ((await response.json()) as JobView).id);
+    expect(job.state).toBe('succeeded');
+    published = job.result!.reference as string;
+
+    const received = await eventually(async () => (receiver.on('/publish').length >= 2 ? receiver.on('/publish') : undefined), 20_000, 'two webhooks');
+    const verifier = new Webhook(subscription.secret!);
+    const payloads = received.map((r) => verifier.verify(r.body, r.headers) as { type: string; timestamp: string; data: { job: JobView } });
+    expect(payloads.map((p) => p.type).sort()).toEqual(['job.succeeded', 'signature.created']);
+    const succeeded = payloads.find((p) => p.type === 'job.succeeded')!;
+    expect(succeeded.data.job).toMatchObject({ id: job.id, state: 'succeeded', result: { manifestDigest: job.result!.manifestDigest } });
+    expect(payloads.find((p) => p.type === 'signature.created')!.data.job.result!.signatures.length).toBeGreaterThan(0);
+    expect(() => new Webhook(`whsec_${Buffer.alloc(32, 1).toString('base64')}`).verify(received[0]!.body, received[0]!.headers)).toThrow();
+
+    const recorded = await eventually(async () => {
+      const list = await deliveries(service, subscription.id);
+      return list.length === 2 && list.every((d) => d.state === 'delivered') ? list : undefined;
+    }, 10_000, 'deliveries recorded as delivered');
+    expect(recorded.map((d) => d.id).sort()).toEqual(received.map((r) => r.headers['webhook-id']).sort());
+  });
+
+  it('notifies a verify job\'s callbackUrl (signed with WEBHOOK_CALLBACK_SECRET) and verification.failed subscribers', async () => {
+    expect(published).toBeDefined();
+    const subscription = await subscribe(service, receiver.url('/verification-failed'), ['verification.failed']);
+    const response = await service.fetch(
+      '/v1/verifications',
+      json({ reference: published, async: true, callbackUrl: receiver.url('/callback'), policy: { certificateIdentity: 'https://example.com/not-the-signer', certificateOidcIssuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL } }),
+    );
+    expect(response.status).toBe(202);
+    const job = await finishedJob(service, ((await response.json()) as JobView).id);
+    expect(job).toMatchObject({ state: 'succeeded', result: { verified: false } });
+
+    const [callback] = await eventually(async () => (receiver.on('/callback').length > 0 ? receiver.on('/callback') : undefined), 20_000, 'the callback');
+    const callbackPayload = new Webhook(callbackSecret).verify(callback!.body, callback!.headers) as { type: string; data: { job: JobView } };
+    expect(callbackPayload).toMatchObject({ type: 'job.succeeded', data: { job: { id: job.id, result: { verified: false } } } });
+    expect(() => new Webhook(subscription.secret!).verify(callback!.body, callback!.headers)).toThrow();
+
+    const [failed] = await eventually(async () => (receiver.on('/verification-failed').length > 0 ? receiver.on('/verification-failed') : undefined), 20_000, 'verification.failed');
+    expect(new Webhook(subscription.secret!).verify(failed!.body, failed!.headers)).toMatchObject({ type: 'verification.failed', data: { job: { id: job.id } } });
+  });
+
+  it('retries a failing receiver: one delivery, one webhook-id, three recorded attempts', async () => {
+    const subscription = await subscribe(service, receiver.url('/flaky'), ['job.succeeded']);
+    receiver.answer((request, res) => {
+      if (request.path !== '/flaky') return void res.writeHead(204).end();
+      const count = receiver.on('/flaky').length;
+      res.writeHead(count <= 2 ? 500 : 200).end(count <= 2 ? 'not yet' : 'ok');
+    });
+    const jobId = await probe(service);
+    const [delivery] = await eventually(async () => {
+      const list = await deliveries(service, subscription.id);
+      return list[0]?.state === 'delivered' ? list : undefined;
+    }, 20_000, 'the delivery to succeed');
+    receiver.answer((_r, res) => res.writeHead(204).end());
+
+    expect(delivery).toMatchObject({ event: 'job.succeeded', jobId, attempts: 3 });
+    expect(delivery!.attemptLog.map((a) => a.statusCode)).toEqual([500, 500, 200]);
+    const flaky = receiver.on('/flaky');
+    expect(flaky).toHaveLength(3);
+    expect(new Set(flaky.map((r) => r.headers['webhook-id']))).toEqual(new Set([delivery!.id]));
+
+    // Redelivery sends the same message again, under the same webhook-id, as a fourth attempt.
+    const redelivered = await service.fetch(`/v1/webhooks/${subscription.id}/deliveries/${delivery!.id}/redeliver`, { method: 'POST' });
+    expect(redelivered.status).toBe(202);
+    const again = await eventually(async () => {
+      const [d] = await deliveries(service, subscription.id);
+      return d?.state === 'delivered' && d.attempts === 4 ? d : undefined;
+    }, 20_000, 'the redelivery');
+    expect(again.attemptLog.map((a) => a.statusCode)).toEqual([500, 500, 200, 204]);
+    expect(receiver.on('/flaky').map((r) => r.headers['webhook-id'])).toEqual([delivery!.id, delivery!.id, delivery!.id, delivery!.id]);
+    expect(receiver.on('/flaky')[3]!.body).toBe(flaky[0]!.body);
+    const unknown = await service.fetch(`/v1/webhooks/${subscription.id}/deliveries/msg_unknown/redeliver`, { method: 'POST' });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ code: 'DELIVERY_NOT_FOUND' });
+  });
+
+  it('disables a subscription whose receiver answers 410 Gone', async () => {
+    const subscription = await subscribe(service, receiver.url('/gone'), ['job.succeeded']);
+    receiver.answer((request, res) => res.writeHead(request.path === '/gone' ? 410 : 204).end());
+    await probe(service);
+    const disabled = await eventually(async () => {
+      const shown = (await (await service.fetch(`/v1/webhooks/${subscription.id}`)).json()) as Subscription;
+      return shown.disabledAt ? shown : undefined;
+    }, 20_000, 'the subscription to be disabled');
+    receiver.answer((_r, res) => res.writeHead(204).end());
+    expect(disabled.disabledReason).toContain('410');
+    const [delivery] = await deliveries(service, subscription.id);
+    expect(delivery).toMatchObject({ state: 'abandoned', attempts: 1 });
+
+    // A disabled subscription gets nothing more.
+    const before = receiver.on('/gone').length;
+    await finishedJob(service, await probe(service));
+    await sleep(1_000);
+    expect(receiver.on('/gone')).toHaveLength(before);
+  });
+});
+
+describe('a webhook worker killed during a delivery', () => {
+  const env = testEnvironment();
+  let database: TestDatabase;
+  let receiver: WebhookReceiver;
+  const services: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    database = await TestDatabase.create(env.postgresServerUrl);
+    receiver = await WebhookReceiver.start();
+  });
+
+  afterAll(async () => {
+    await Promise.all(services.map((s) => s.stop('SIGKILL')));
+    await receiver?.stop();
+    await database?.drop();
+  });
+
+  it('delivers once a worker comes back, with the same webhook-id', async () => {
+    const shared = {
+      ...env.stackEnv,
+      DATABASE_URL: database.url,
+      REDIS_URL: env.redisUrl,
+      QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+      WORKER_LOCK_DURATION_MS: '3000',
+      WEBHOOK_ALLOWLIST: '127.0.0.1',
+      WEBHOOK_RETRY_BASE_MS: '200',
+      WEBHOOK_RESPONSE_TIMEOUT_MS: '60000',
+    };
+    const api = await ServiceProcess.start({ ...shared, ROLE: 'api' });
+    services.push(api);
+    const doomed = await ServiceProcess.start({ ...shared, ROLE: 'worker' });
+    services.push(doomed);
+    const subscription = await subscribe(api, receiver.url('/crash'), ['job.succeeded']);
+
+    // The first request hangs: its worker is killed while waiting for the answer.
+    receiver.answer((_request, res, index) => {
+      if (index > 0) res.writeHead(200).end('ok');
+    });
+    await probe(api);
+    await eventually(async () => (receiver.received.length > 0 ? true : undefined), 30_000, 'the first delivery attempt');
+    expect(await doomed.stop('SIGKILL')).toBeNull();
+    const [before] = await deliveries(api, subscription.id);
+    expect(before).toMatchObject({ state: 'pending', attempts: 0 });
+
+    const rescuer = await ServiceProcess.start({ ...shared, ROLE: 'worker' });
+    services.push(rescuer);
+    const [delivered] = await eventually(async () => {
+      const list = await deliveries(api, subscription.id);
+      return list[0]?.state === 'delivered' ? list : undefined;
+    }, 30_000, 'the delivery after the restart');
+    expect(receiver.received.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(receiver.received.map((r) => r.headers['webhook-id']))).toEqual(new Set([delivered!.id]));
+    expect(delivered!.attemptLog.at(-1)!.statusCode).toBe(200);
+    new Webhook(subscription.secret!).verify(receiver.received.at(-1)!.body, receiver.received.at(-1)!.headers);
+
+    // A pending delivery that never reached the queue (the process died between the two writes) is
+    // found and sent by the next worker that starts.
+    const orphan = `msg_orphan${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+    const payload = JSON.stringify({ type: 'job.succeeded', timestamp: new Date().toISOString(), data: { job: { id: randomUUID() } } });
+    await database.query(
+      `insert into webhook_deliveries (id, webhook_id, event, payload, state, next_attempt_at) values ($1, $2, 'job.succeeded', $3, 'pending', now() - interval '1 minute')`,
+      [orphan, subscription.id, payload],
+    );
+    services.push(await ServiceProcess.start({ ...shared, ROLE: 'worker' }));
+    const found = await eventually(async () => receiver.received.find((r) => r.headers['webhook-id'] === orphan), 20_000, 'the orphaned delivery');
+    expect(new Webhook(subscription.secret!).verify(found.body, found.headers)).toEqual(JSON.parse(payload));
+  });
+});
