@@ -1,12 +1,10 @@
-import { once } from 'node:events';
-import { setImmediate, setTimeout } from 'node:timers/promises';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { FlowProducer, type FlowJob, Queue, type JobsOptions } from 'bullmq';
 import IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import type { StepName } from '../database/database.types';
-import { producerRedisOptions } from './redis-connection';
+import { endSharedConnection, producerRedisOptions } from './redis-connection';
 import { STEP_QUEUES, stepJobId, type StepJobData } from './step-queues';
 
 /**
@@ -73,14 +71,7 @@ export class PipelineQueues implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // Disconnect first and let the connection end: a queue still connecting (Redis down) then fails
-    // while its error listener is attached, instead of after close() has removed it.
-    if (this.connection.status !== 'end') {
-      const ended = once(this.connection, 'end');
-      this.connection.disconnect();
-      await Promise.race([ended, setTimeout(1_000)]);
-      await setImmediate();
-    }
+    await endSharedConnection(this.connection);
     await Promise.allSettled([...[...this.queues.values()].map((q) => q.close()), this.flows.close()]);
   }
 }

@@ -1,3 +1,6 @@
+import { once } from 'node:events';
+import { setImmediate, setTimeout } from 'node:timers/promises';
+import type IORedis from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 
 /**
@@ -40,4 +43,17 @@ function fromUrl(url: string): RedisOptions {
     tls: parsed.protocol === 'rediss:' ? {} : undefined,
     lazyConnect: true,
   };
+}
+
+/**
+ * Ends a connection shared by BullMQ queues before they are closed. A queue still connecting (Redis
+ * down) then fails while its error listener is attached, instead of after close() has removed it —
+ * which would crash the process with an unhandled 'error'.
+ */
+export async function endSharedConnection(connection: IORedis): Promise<void> {
+  if (connection.status === 'end') return;
+  const ended = once(connection, 'end');
+  connection.disconnect();
+  await Promise.race([ended, setTimeout(1_000)]);
+  await setImmediate();
 }

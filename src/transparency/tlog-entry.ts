@@ -74,14 +74,15 @@ export function tlogEntryFromBundle(bundle: unknown, uuid: string): TlogEntry {
     body: base64Bytes(entry.canonicalizedBody, 'canonicalizedBody'),
     integratedTime: integer(entry.integratedTime, 'integratedTime'),
     logId: base64Bytes(entry.logId?.keyId, 'logId.keyId').toString('hex'),
-    logIndex: integer(entry.logIndex, 'logIndex'),
+    // Proto3 JSON leaves out fields at their default: a first entry, index 0, has no logIndex at all.
+    logIndex: integer(entry.logIndex ?? '0', 'logIndex'),
     signedEntryTimestamp: set === undefined ? null : base64Bytes(set, 'inclusionPromise.signedEntryTimestamp'),
     inclusionProof: proof
       ? {
-          logIndex: BigInt(integer(proof.logIndex, 'inclusionProof.logIndex')),
+          logIndex: BigInt(integer(proof.logIndex ?? '0', 'inclusionProof.logIndex')),
           treeSize: BigInt(integer(proof.treeSize, 'inclusionProof.treeSize')),
           rootHash: base64Bytes(proof.rootHash, 'inclusionProof.rootHash'),
-          hashes: array(proof.hashes, 'inclusionProof.hashes').map((h, i) => base64Bytes(h, `inclusionProof.hashes[${i}]`)),
+          hashes: array(proof.hashes ?? [], 'inclusionProof.hashes').map((h, i) => base64Bytes(h, `inclusionProof.hashes[${i}]`)),
           checkpoint: optionalString((proof.checkpoint as { envelope?: unknown } | undefined)?.envelope, 'inclusionProof.checkpoint.envelope'),
         }
       : null,

@@ -101,7 +101,8 @@ function signedClaims(found: DiscoveredSignature): { digest?: string; annotation
 
 function tlogFacts(bundle: unknown): { logIndex: number | null; integratedTime: string | null } {
   const entry = (bundle as { verificationMaterial?: { tlogEntries?: { logIndex?: string; integratedTime?: string }[] } })?.verificationMaterial?.tlogEntries?.[0];
-  const index = Number(entry?.logIndex);
+  // Proto3 JSON leaves out a zero log index (the first entry of a log).
+  const index = Number(entry?.logIndex ?? 0);
   const time = Number(entry?.integratedTime);
   return {
     logIndex: entry && Number.isSafeInteger(index) ? index : null,

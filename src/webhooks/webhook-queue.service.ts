@@ -1,11 +1,9 @@
-import { once } from 'node:events';
-import { setImmediate, setTimeout } from 'node:timers/promises';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { producerRedisOptions } from '../pipeline/redis-connection';
+import { endSharedConnection, producerRedisOptions } from '../pipeline/redis-connection';
 import { MAX_DELIVERY_ATTEMPTS } from './retry-schedule';
 
 export const WEBHOOK_QUEUE = 'webhooks';
@@ -61,14 +59,7 @@ export class WebhookQueue implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // As for the step queues: end the connection first, so a queue still connecting fails while its
-    // error listener is attached rather than after close() removed it.
-    if (this.connection.status !== 'end') {
-      const ended = once(this.connection, 'end');
-      this.connection.disconnect();
-      await Promise.race([ended, setTimeout(1_000)]);
-      await setImmediate();
-    }
+    await endSharedConnection(this.connection);
     await this.queue.close().catch(() => undefined);
   }
 }
