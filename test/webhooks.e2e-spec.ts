@@ -6,6 +6,7 @@ import { finishedJob, type JobView } from './support/jobs';
 import { eventually, ServiceProcess, sleep, tempDir } from './support/service-process';
 import { TestDatabase } from './support/test-database';
 import { REPO_ROOT, testEnvironment } from './support/test-environment';
+import { TcpProxy } from './support/tcp-proxy';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 interface Subscription {
@@ -117,6 +118,19 @@ describe('webhooks', () => {
       expect(response.status).toBe(status);
       expect(await response.json()).toMatchObject({ code });
     });
+  });
+
+  it("refuses a job's callbackUrl inside the network before anything is uploaded", async () => {
+    const repository = `${env.stackEnv.LOCAL_REGISTRY}/e2e/callback-${randomUUID().slice(0, 8)}`;
+    const response = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&callbackUrl=${encodeURIComponent('http://10.0.0.1/hook')}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/wasm' },
+      body: component,
+    });
+    expect(response.status).toBe(422);
+    expect(await response.json()).toMatchObject({ code: 'WEBHOOK_URL_FORBIDDEN', detail: expect.stringContaining('callbackUrl') });
+    const tags = await fetch(`http://${env.stackEnv.LOCAL_REGISTRY}/v2/${repository.split('/').slice(1).join('/')}/tags/list`);
+    expect(tags.status).toBe(404);
   });
 
   it('delivers job.succeeded and signature.created for an upload, signed per Standard Webhooks', async () => {
@@ -290,5 +304,56 @@ describe('a webhook worker killed during a delivery', () => {
     services.push(await ServiceProcess.start({ ...shared, ROLE: 'worker' }));
     const found = await eventually(async () => receiver.received.find((r) => r.headers['webhook-id'] === orphan), 20_000, 'the orphaned delivery');
     expect(new Webhook(subscription.secret!).verify(found.body, found.headers)).toEqual(JSON.parse(payload));
+  });
+});
+
+describe('a Redis reconnect during a delivery', () => {
+  const env = testEnvironment();
+  let redisProxy: TcpProxy;
+  let service: ServiceProcess;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    const redis = new URL(env.redisUrl);
+    redisProxy = await TcpProxy.start(redis.hostname, Number(redis.port || 6379));
+    receiver = await WebhookReceiver.start();
+    service = await ServiceProcess.start({
+      DATA_DIR: tempDir('webhooks-redis'),
+      REDIS_URL: `redis://127.0.0.1:${redisProxy.port}`,
+      QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+      WEBHOOK_ALLOWLIST: '127.0.0.1',
+      WEBHOOK_RETRY_BASE_MS: '200',
+    });
+  });
+
+  afterAll(async () => {
+    await service?.stop('SIGKILL');
+    await receiver?.stop();
+    await redisProxy?.close();
+  });
+
+  it('still delivers, once', async () => {
+    const subscription = await subscribe(service, receiver.url('/reconnect'), ['job.succeeded']);
+    // The receiver holds its first answer while Redis goes away and comes back.
+    receiver.answer((_request, res, index) => {
+      if (index === 0) {
+        redisProxy.cut();
+        setTimeout(() => {
+          redisProxy.restore();
+          res.writeHead(204).end();
+        }, 1_500);
+      } else {
+        res.writeHead(204).end();
+      }
+    });
+    await probe(service);
+    const [delivered] = await eventually(async () => {
+      const list = await deliveries(service, subscription.id).catch(() => undefined);
+      return list?.length === 1 && list[0]!.state === 'delivered' ? list : undefined;
+    }, 30_000, 'the delivery to be recorded as delivered');
+    expect(delivered!.attemptLog.map((a) => a.statusCode)).toContain(204);
+    // Every request the receiver got was the same logical delivery.
+    const ids = new Set(receiver.on('/reconnect').map((r) => r.headers['webhook-id']));
+    expect(ids.size).toBe(1);
   });
 });

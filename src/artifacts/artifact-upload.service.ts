@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/config.schema';
 import { ProblemError, problems } from '../common/problem';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
+import { WebhookTargets } from '../webhooks/webhook-targets.service';
 import { RegistryError } from '../registry/registry-error';
 import { registryProblem } from '../registry/registry-problem';
 import { parseRepository } from '../registry/oci-reference';
@@ -40,6 +41,7 @@ export class ArtifactUploadService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: RegistryClient,
     private readonly jobs: JobsService,
+    private readonly webhookTargets: WebhookTargets,
   ) {}
 
   async upload(request: UploadRequest, body: Readable): Promise<{ job: JobRow; created: boolean }> {
@@ -49,6 +51,11 @@ export class ArtifactUploadService {
       body.resume();
       throw tooLarge(maxBytes);
     }
+    // Refuse a callback URL before any byte is uploaded (submit checks it again, cheaply).
+    if (request.callbackUrl) await this.webhookTargets.assertAllowed(request.callbackUrl, 'callbackUrl').catch((error: unknown) => {
+      body.resume();
+      throw error;
+    });
     if (request.idempotencyKey) {
       const replay = await this.jobs.findByIdempotencyKey(request.idempotencyKey, request.caller);
       if (replay) {

@@ -3,6 +3,7 @@ import { problems } from '../common/problem';
 import type { JobRow } from '../database/database.types';
 import { LifecycleState } from '../lifecycle/lifecycle-state';
 import { MetricsService } from '../metrics/metrics.service';
+import { WebhookTargets } from '../webhooks/webhook-targets.service';
 import { JobsRepository, type NewJob } from './jobs.repository';
 import { PipelineQueues } from './pipeline-queues.service';
 
@@ -16,10 +17,13 @@ export class JobsService {
     private readonly queues: PipelineQueues,
     private readonly lifecycle: LifecycleState,
     private readonly metrics: MetricsService,
+    private readonly webhookTargets: WebhookTargets,
   ) {}
 
   async submit(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
     if (this.lifecycle.draining) throw problems.shuttingDown();
+    // A callback URL is checked like a subscription's: never inside the network unless allowlisted.
+    if (job.callbackUrl) await this.webhookTargets.assertAllowed(job.callbackUrl, 'callbackUrl');
     const { job: row, created } = await this.jobs.create(job);
     // Enqueue on every call, replays included: job IDs in Redis are derived from the job, so this is a
     // no-op when the pipeline is already queued, and it re-queues a job whose first enqueue was lost.

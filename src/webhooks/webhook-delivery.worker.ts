@@ -4,10 +4,10 @@ import { Webhook } from 'standardwebhooks';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { workerRedisOptions } from '../pipeline/redis-connection';
-import { WebhookAllowlist } from './address-policy';
 import { MAX_DELIVERY_ATTEMPTS, retryDelayMs } from './retry-schedule';
 import { WEBHOOK_QUEUE, type DeliveryJobData, WebhookQueue } from './webhook-queue.service';
 import { sendWebhook } from './webhook-sender';
+import { WebhookTargets } from './webhook-targets.service';
 import { resolveWebhookTarget, WebhookTargetError } from './webhook-target';
 import { WebhooksRepository } from './webhooks.repository';
 
@@ -34,7 +34,6 @@ const SWEEP_GRACE_MS = 5_000;
 @Injectable()
 export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('webhooks');
-  private readonly allowlist: WebhookAllowlist;
   private worker: Worker<DeliveryJobData> | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -42,9 +41,8 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repository: WebhooksRepository,
     private readonly queue: WebhookQueue,
-  ) {
-    this.allowlist = new WebhookAllowlist(config.webhooks.allowlist);
-  }
+    private readonly targets: WebhookTargets,
+  ) {}
 
   onApplicationBootstrap(): void {
     const baseMs = this.config.webhooks.retryBaseMs;
@@ -108,7 +106,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     const at = new Date();
     let result;
     try {
-      const target = await resolveWebhookTarget(url, this.allowlist);
+      const target = await resolveWebhookTarget(url, this.targets.allowlist);
       const headers = { 'webhook-id': delivery.id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(secret).sign(delivery.id, at, delivery.payload) };
       result = await sendWebhook(target, delivery.payload, headers, { connectTimeoutMs: this.config.webhooks.connectTimeoutMs, responseTimeoutMs: this.config.webhooks.responseTimeoutMs });
     } catch (error) {

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { WebhookDeliveryWorker } from './webhook-delivery.worker';
 import { WebhookEvents } from './webhook-events.service';
 import { WebhookQueue } from './webhook-queue.service';
+import { WebhookTargets } from './webhook-targets.service';
 import { WebhooksController } from './webhooks.controller';
 import { WebhooksRepository } from './webhooks.repository';
 import { WebhooksService } from './webhooks.service';
@@ -9,8 +10,8 @@ import { WebhooksService } from './webhooks.service';
 /** Records, the delivery queue and the event emitter: shared by every role (the pipeline workers emit). */
 @Global()
 @Module({
-  providers: [WebhooksRepository, WebhookQueue, WebhookEvents],
-  exports: [WebhooksRepository, WebhookQueue, WebhookEvents],
+  providers: [WebhooksRepository, WebhookQueue, WebhookEvents, WebhookTargets],
+  exports: [WebhooksRepository, WebhookQueue, WebhookEvents, WebhookTargets],
 })
 export class WebhooksModule {}
 

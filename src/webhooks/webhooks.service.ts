@@ -1,19 +1,14 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/config.schema';
-import { ProblemError, problems } from '../common/problem';
-import { WebhookAllowlist } from './address-policy';
+import { Injectable } from '@nestjs/common';
+import { problems } from '../common/problem';
 import { WebhookDeliveryDto, WebhookDto, WebhookWithSecretDto, type CreateWebhookDto } from './webhook.dto';
 import { WebhookQueue } from './webhook-queue.service';
 import { newWebhookSecret } from './webhook-secret';
-import { resolveWebhookTarget, WebhookTargetError } from './webhook-target';
+import { WebhookTargets } from './webhook-targets.service';
 import { WebhooksRepository } from './webhooks.repository';
 
 const DELIVERY_PAGE = 100;
 
 export const webhookProblems = {
-  target: (error: WebhookTargetError) =>
-    new ProblemError(error.code === 'WEBHOOK_URL_INVALID' ? 400 : 422, error.code, error.code === 'WEBHOOK_URL_INVALID' ? 'The webhook URL is not valid' : 'The webhook URL may not be used', error.message),
   deliveryNotFound: (id: string) => problems.notFound('Delivery', id),
   notFound: (id: string) => problems.notFound('Webhook', id),
 };
@@ -21,23 +16,14 @@ export const webhookProblems = {
 /** Subscriptions: create (checking the target), list, show, delete, rotate the secret, deliveries and redelivery. */
 @Injectable()
 export class WebhooksService {
-  private readonly allowlist: WebhookAllowlist;
-
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
     private readonly repository: WebhooksRepository,
     private readonly queue: WebhookQueue,
-  ) {
-    this.allowlist = new WebhookAllowlist(config.webhooks.allowlist);
-  }
+    private readonly targets: WebhookTargets,
+  ) {}
 
   async create(request: CreateWebhookDto): Promise<WebhookWithSecretDto> {
-    try {
-      await resolveWebhookTarget(request.url, this.allowlist);
-    } catch (error) {
-      if (error instanceof WebhookTargetError) throw webhookProblems.target(error);
-      throw error;
-    }
+    await this.targets.assertAllowed(request.url);
     const secret = newWebhookSecret();
     const row = await this.repository.create({ url: request.url, events: request.events, description: request.description ?? null, secret });
     return { ...WebhookDto.from(row), secret };

@@ -1,0 +1,35 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { ProblemError } from '../common/problem';
+import { WebhookAllowlist } from './address-policy';
+import { WebhookTargetError, resolveWebhookTarget } from './webhook-target';
+
+/**
+ * Where notifications may go, checked when a URL is given (a subscription, or a job's callbackUrl) and
+ * again before every delivery: resolved, and refused when it points inside the network unless
+ * WEBHOOK_ALLOWLIST allows it.
+ */
+@Injectable()
+export class WebhookTargets {
+  readonly allowlist: WebhookAllowlist;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.allowlist = new WebhookAllowlist(config.webhooks.allowlist);
+  }
+
+  /** Resolves when `url` may be notified; else a 400 (not a URL) or 422 (forbidden, unresolvable) problem. */
+  async assertAllowed(url: string, field = 'url'): Promise<void> {
+    try {
+      await resolveWebhookTarget(url, this.allowlist);
+    } catch (error) {
+      if (error instanceof WebhookTargetError) throw targetProblem(error, field);
+      throw error;
+    }
+  }
+}
+
+export function targetProblem(error: WebhookTargetError, field = 'url'): ProblemError {
+  const invalid = error.code === 'WEBHOOK_URL_INVALID';
+  return new ProblemError(invalid ? 400 : 422, error.code, invalid ? 'The webhook URL is not valid' : 'The webhook URL may not be used', `${field}: ${error.message}`);
+}
