@@ -13,6 +13,7 @@ import type { AppConfig } from './config/config.schema';
 import { MetricsService } from './metrics/metrics.service';
 import { buildOpenApiDocument } from './openapi/openapi-document';
 import { PipelineQueues } from './pipeline/pipeline-queues.service';
+import { WebhookQueue } from './webhooks/webhook-queue.service';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -63,7 +64,9 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
     fastify.addContentTypeParser('application/wasm', (_request, payload, done) => done(null, payload));
     await app.register(multipart, { limits: { fileSize: config.uploads.maxBytes + 1, files: 1, fields: 100, fieldSize: 64 * 1024 } });
     SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json', customSiteTitle: 'wasm-signer API' });
-    if (config.admin.password) await registerQueueDashboard(fastify, app.get(PipelineQueues), config.admin.password);
+    if (config.admin.password) {
+      await registerQueueDashboard(fastify, [...app.get(PipelineQueues).queues.values(), app.get(WebhookQueue).queue], config.admin.password);
+    }
   }
   return app;
 }

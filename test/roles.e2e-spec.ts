@@ -64,7 +64,7 @@ describe('one codebase, three roles', () => {
     });
     expect(dashboard.status).toBe(200);
     const board = (await dashboard.json()) as { queues: { name: string }[] };
-    expect(board.queues.map((q) => q.name).sort()).toEqual(['build', 'notify', 'push', 'sign', 'verify']);
+    expect(board.queues.map((q) => q.name).sort()).toEqual(['build', 'notify', 'push', 'sign', 'verify', 'webhooks']);
     const job = await submitProbe(service);
     const done = await eventually(async () => {
       const current = await getJob(service, job.id);

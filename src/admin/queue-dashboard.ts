@@ -2,16 +2,16 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { PipelineQueues } from '../pipeline/pipeline-queues.service';
+import type { Queue } from 'bullmq';
 import { hasAdminCredentials } from './admin-credentials';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 
-/** Serves bull-board at /admin/queues behind HTTP basic auth (user `admin`, ADMIN_PASSWORD). */
-export async function registerQueueDashboard(fastify: FastifyInstance, queues: PipelineQueues, password: string): Promise<void> {
+/** Serves bull-board at /admin/queues (the step queues and the webhook queue) behind HTTP basic auth (user `admin`, ADMIN_PASSWORD). */
+export async function registerQueueDashboard(fastify: FastifyInstance, queues: readonly Queue[], password: string): Promise<void> {
   const serverAdapter = new BullBoardFastifyAdapter();
   serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
-  createBullBoard({ queues: [...queues.queues.values()].map((queue) => new BullMQAdapter(queue)), serverAdapter });
+  createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue)), serverAdapter });
   await fastify.register(
     async (scope) => {
       scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
