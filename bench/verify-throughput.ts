@@ -25,13 +25,13 @@ import { REPO_ROOT } from './support/environment';
 import { JsonClient } from './support/http-json';
 import { type JobView, waitForJob } from './support/jobs';
 import { runPool } from './support/pool';
-import { type CpuSnapshot, type CpuUsage, type ProcessSet, cpuSnapshot, cpuUsage } from './support/proc';
+import { type CpuSnapshot, type CpuUsage, type ProcessSet, cpuSnapshot, cpuUsage, processMemory } from './support/proc';
 import { benchRegistryClient } from './support/registry';
 import { RegistryRequestCounter } from './support/registry-log';
 import { heading, noiseWarning, note, printTable, verdict } from './support/report';
 import { ServiceUnderTest } from './support/service';
 import { booleanSetting, integerSetting, serviceOverrides } from './support/settings';
-import { fixed, percentile, shortfall } from './support/stats';
+import { MiB, fixed, percentile, shortfall } from './support/stats';
 import { runPoolFor } from './support/timed-pool';
 
 const COMPONENT = join(REPO_ROOT, 'src/artifacts/__fixtures__/hello-http.wasm');
@@ -78,6 +78,8 @@ interface Pass {
   /** Requests the registry served during the pass, by method (undefined: not counted). */
   registryRequests?: Record<string, number>;
   window: ProfileWindow;
+  /** The service's resident memory (API passes): at the start, the highest sampled, at the end. */
+  serviceRss?: { start: number; peak: number; end: number };
 }
 
 export const verifyThroughput: Benchmark = {
@@ -89,7 +91,7 @@ export const verifyThroughput: Benchmark = {
       warmup: integerSetting('BENCH_VERIFY_WARMUP', 8, 0, 1_000),
       concurrency: integerSetting('BENCH_VERIFY_CONCURRENCY', 16, 1, 1_000),
       warmRequests: integerSetting('BENCH_VERIFY_WARM_REQUESTS', 5_000, 1, 10_000_000),
-      warmMaxMs: integerSetting('BENCH_VERIFY_WARM_MAX_S', 30, 1, 3_600) * 1000,
+      warmMaxMs: integerSetting('BENCH_VERIFY_WARM_MAX_S', 20, 1, 3_600) * 1000,
       setupConcurrency: integerSetting('BENCH_VERIFY_SETUP_CONCURRENCY', 8, 1, 1_000),
       jobTimeoutMs: integerSetting('BENCH_JOB_TIMEOUT_S', 120, 1, 3_600) * 1000,
       requestTimeoutMs: integerSetting('BENCH_VERIFY_REQUEST_TIMEOUT_S', 60, 1, 3_600) * 1000,
@@ -242,12 +244,16 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
 
   log(`API: ${warmupArtifacts.length} warm-up verifications (other artifacts; loads the trust root), then ${measured.length} cold at concurrency ${settings.concurrency}`);
   await runPool(warmupArtifacts.length, settings.concurrency, (i) => verifyThroughApi(warmupArtifacts[i]!));
-  const cold = await measure('API cold (each artifact once, fresh memo)', apiProcesses, registryRequests, measured.length, () =>
-    runPool(measured.length, settings.concurrency, (i) => verifyThroughApi(measured[i]!)),
+  const cold = await withServiceRss(service.pid, () =>
+    measure('API cold (each artifact once, fresh memo)', apiProcesses, registryRequests, measured.length, () =>
+      runPool(measured.length, settings.concurrency, (i) => verifyThroughApi(measured[i]!)),
+    ),
   );
   log(`API: up to ${settings.warmRequests} warm verifications (at most ${settings.warmMaxMs / 1000} s) at concurrency ${settings.concurrency}`);
-  const warm = await measure('API warm (same artifacts again)', apiProcesses, registryRequests, 0, () =>
-    runPoolFor(settings.warmRequests, settings.concurrency, settings.warmMaxMs, (i) => verifyThroughApi(measured[i % measured.length]!)),
+  const warm = await withServiceRss(service.pid, () =>
+    measure('API warm (same artifacts again)', apiProcesses, registryRequests, 0, () =>
+      runPoolFor(settings.warmRequests, settings.concurrency, settings.warmMaxMs, (i) => verifyThroughApi(measured[i % measured.length]!)),
+    ),
   );
 
   client.close();
@@ -258,6 +264,21 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   if (profileDir) {
     reportCpuProfile(profileDir, [cold.window], 'the cold pass');
     reportCpuProfile(profileDir, [warm.window], 'the warm pass');
+  }
+}
+
+/** Runs a pass while sampling the service's VmRSS every 100 ms. */
+async function withServiceRss(pid: number, pass: () => Promise<Pass>): Promise<Pass> {
+  const rss = () => processMemory(pid)?.rss ?? Number.NaN;
+  const start = rss();
+  let peak = start;
+  const timer = setInterval(() => (peak = Math.max(peak, rss())), 100);
+  try {
+    const result = await pass();
+    const end = rss();
+    return { ...result, serviceRss: { start, peak: Math.max(peak, end), end } };
+  } finally {
+    clearInterval(timer);
   }
 }
 
@@ -376,6 +397,15 @@ function report(settings: Settings, identity: string, passes: { baseline: Pass; 
   );
   note('* in-process latency: both signatures of one artifact, sequentially, no queueing; API latency: request to parsed answer at concurrency ' + settings.concurrency);
 
+  const withRss = [cold, warm].filter((p) => p.serviceRss);
+  if (withRss.length > 0) {
+    heading('service resident memory (VmRSS, MiB)');
+    printTable(
+      ['pass', 'start', 'peak', 'end'],
+      withRss.map((p) => [p.label, fixed(p.serviceRss!.start / MiB, 0), fixed(p.serviceRss!.peak / MiB, 0), fixed(p.serviceRss!.end / MiB, 0)]),
+    );
+  }
+
   heading('registry requests per verification');
   const counted = [cold, warm, ...(discovery ? [discovery] : [])].filter((p) => p.registryRequests);
   printTable(
@@ -408,6 +438,7 @@ function report(settings: Settings, identity: string, passes: { baseline: Pass; 
   const cpuMs = (pass: Pass, label: string) => ((pass.cpu.rows.find((r) => r.label.startsWith(label))?.seconds ?? Number.NaN) * 1000) / pass.count;
   const busyCores = (pass: Pass, label: string) => pass.cpu.rows.find((r) => r.label.startsWith(label))?.cores ?? Number.NaN;
   const readsPer = (pass: Pass) => (pass.registryRequests ? Object.values(pass.registryRequests).reduce((sum, n) => sum + n, 0) / pass.count : Number.NaN);
+  const requestsPerDiscovery = discoveryRequests ? [...discoveryRequests.values()].reduce((sum, n) => sum + n, 0) : readsPer(cold);
   const baselineMs = cpuMs(baseline, 'bench process');
   const decisionMs = cpuMs(decision, 'bench process');
   const coldServiceMs = cpuMs(cold, 'service');
@@ -415,13 +446,21 @@ function report(settings: Settings, identity: string, passes: { baseline: Pass; 
   note(
     `cold: the service spent ${fixed(coldServiceMs, 2)} ms of CPU per verification (${fixed(busyCores(cold, 'service'), 2)} cores busy); in this process ` +
       `sigstore-js needs ${fixed(baselineMs, 2)} ms for the same 2 signatures, the service's ArtifactVerifier ${fixed(decisionMs, 2)} ms ` +
-      `(its own checks ${fixed(decisionMs - baselineMs, 2)} ms), and a warm API verification (HTTP, ${fixed(readsPer(cold), 1)}+ registry reads, memo hits) costs the service ${fixed(warmServiceMs, 2)} ms`,
+      `(difference ${fixed(decisionMs - baselineMs, 2)} ms), and a warm API verification (HTTP, ${requestsPerDiscovery} registry reads, memo hits) costs the service ${fixed(warmServiceMs, 2)} ms`,
   );
   note(
-    `cold: expected service CPU ≈ ArtifactVerifier + warm request = ${fixed(decisionMs + warmServiceMs, 2)} ms; measured ${fixed(coldServiceMs, 2)} ms ` +
-      `(${fixed(coldServiceMs - decisionMs - warmServiceMs, 2)} ms unexplained: sigstore-js slower in the service process than here, GC, contention)`,
+    `cold: ArtifactVerifier + warm request = ${fixed(decisionMs + warmServiceMs, 2)} ms; measured ${fixed(coldServiceMs, 2)} ms, ` +
+      `the rest ${fixed(coldServiceMs - decisionMs - warmServiceMs, 2)} ms (${settings.concurrency} requests interleaved, GC; BENCH_CPU_PROF=1 shows where)`,
+  );
+  note(
+    `cold: the registry's ${fixed(cpuMs(cold, 'registry'), 2)} ms and the load generator's ${fixed(cpuMs(cold, 'bench process'), 2)} ms per verification ` +
+      `compete with the service for the ${cores} cores; the in-process baseline has a core to itself and no registry reads`,
   );
   const warmTotal = (warm.cpu.listedSeconds * 1000) / warm.count;
+  note(
+    `warm: the registry spends ${fixed(cpuMs(warm, 'registry') / requestsPerDiscovery, 2)} ms of CPU per request, ${requestsPerDiscovery} requests per verification ` +
+      `(distribution 2.8, filesystem storage, one log line per request)`,
+  );
   note(
     `warm: CPU per verification: service ${fixed(cpuMs(warm, 'service'), 2)} ms (${fixed(busyCores(warm, 'service'), 2)} cores), registry ${fixed(cpuMs(warm, 'registry'), 2)} ms ` +
       `(${fixed(busyCores(warm, 'registry'), 2)} cores), load generator ${fixed(cpuMs(warm, 'bench process'), 2)} ms; all listed ${fixed(warmTotal, 2)} ms`,
