@@ -8,7 +8,7 @@ import { JobsService } from '../pipeline/jobs.service';
 import { registryProblem } from '../registry/registry-problem';
 import { type ArtifactPolicy, ArtifactVerifier } from './artifact-verification';
 import type { ArtifactVerificationDto } from './artifact-verification.dto';
-import { discoverSignatures } from './signature-discovery';
+import { ImmutableContentCache, discoverSignatures } from './signature-discovery';
 import { buildSignerPolicy } from './signer-policy';
 import { DEFAULT_TRUST_ROOT, TrustRoots } from './trust-roots';
 
@@ -20,6 +20,7 @@ import { DEFAULT_TRUST_ROOT, TrustRoots } from './trust-roots';
 @Injectable()
 export class ArtifactVerificationService {
   private readonly verifier = new ArtifactVerifier();
+  private readonly content = new ImmutableContentCache();
 
   constructor(
     private readonly registry: RegistryClient,
@@ -72,7 +73,7 @@ export class ArtifactVerificationService {
       .catch((error: unknown) => {
         throw new ProblemError(503, 'TRUST_ROOT_UNAVAILABLE', 'The trust root cannot be loaded', `${trustName}: ${(error as Error).message}`);
       });
-    const found = await discoverSignatures(this.registry, repo, digest, signal);
+    const found = await discoverSignatures(this.registry, repo, digest, signal, this.content);
     const signatures = found.map((signature) => this.verifier.verdict(signature, digest, policy, { name: trustName, material }));
     const verified = signatures.some((s) => s.verified);
     return {

@@ -5,6 +5,7 @@ import type { OciRepository } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
 import { SIMPLESIGNING_MEDIA_TYPE, cosignSignatureTag, parseSignatureManifest } from '../signing/cosign-classic-signature';
 import { BUNDLE_MEDIA_TYPE } from '../signing/sigstore-bundle-referrer';
+import { LruCache } from '../transparency/lru-cache';
 import { classicSignatureBundle } from './classic-signature-bundle';
 
 /** One signature found in the registry for a manifest digest, ready to verify (or why it cannot be). */
@@ -21,6 +22,32 @@ export interface DiscoveredSignature {
 }
 
 const MAX_SIGNATURE_BLOB_BYTES = 1024 * 1024;
+/** Content-addressed reads worth keeping: signature payloads and bundles are a few KiB. */
+const MAX_CACHED_BYTES = 64 * 1024;
+
+/**
+ * What a digest names never changes, so the referrer manifests and blobs that discovery reads are kept
+ * (per repository, bounded): a repeated verification then only re-reads the two tags that can move,
+ * `sha256-<hex>.sig` and the referrers (fallback) index.
+ */
+export class ImmutableContentCache {
+  private readonly entries: LruCache<string, Buffer>;
+
+  constructor(capacity = 2048) {
+    this.entries = new LruCache(capacity);
+  }
+
+  async read(repo: OciRepository, digest: string, load: () => Promise<Buffer | undefined>): Promise<Buffer | undefined> {
+    const key = `${repo.registry}/${repo.repository}@${digest}`;
+    const cached = this.entries.get(key);
+    if (cached) return cached;
+    const bytes = await load();
+    if (bytes && bytes.length <= MAX_CACHED_BYTES) this.entries.set(key, bytes);
+    return bytes;
+  }
+}
+
+const NO_CACHE: Pick<ImmutableContentCache, 'read'> = { read: (_repo, _digest, load) => load() };
 
 /**
  * Finds every signature of a manifest digest, live from the registry: the cosign classic layers of
@@ -28,12 +55,18 @@ const MAX_SIGNATURE_BLOB_BYTES = 1024 * 1024;
  * `sha256-<hex>` fallback tag). Registry errors other than "not there" are thrown (the caller retries
  * or reports them); a signature that is there but cannot be read is returned as unreadable.
  */
-export async function discoverSignatures(registry: RegistryClient, repo: OciRepository, digest: string, signal?: AbortSignal): Promise<DiscoveredSignature[]> {
-  const [classic, bundles] = await Promise.all([classicSignatures(registry, repo, digest, signal), bundleReferrers(registry, repo, digest, signal)]);
+export async function discoverSignatures(
+  registry: RegistryClient,
+  repo: OciRepository,
+  digest: string,
+  signal?: AbortSignal,
+  cache: Pick<ImmutableContentCache, 'read'> = NO_CACHE,
+): Promise<DiscoveredSignature[]> {
+  const [classic, bundles] = await Promise.all([classicSignatures(registry, repo, digest, cache, signal), bundleReferrers(registry, repo, digest, cache, signal)]);
   return [...classic, ...bundles];
 }
 
-async function classicSignatures(registry: RegistryClient, repo: OciRepository, digest: string, signal?: AbortSignal): Promise<DiscoveredSignature[]> {
+async function classicSignatures(registry: RegistryClient, repo: OciRepository, digest: string, cache: Pick<ImmutableContentCache, 'read'>, signal?: AbortSignal): Promise<DiscoveredSignature[]> {
   const tag = cosignSignatureTag(digest);
   const manifest = await registry.getManifest(repo, tag, [OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE], { signal });
   if (!manifest) return [];
@@ -42,7 +75,7 @@ async function classicSignatures(registry: RegistryClient, repo: OciRepository, 
     layers.map(async (layer, index): Promise<DiscoveredSignature> => {
       const location = `${tag} layer ${index + 1}`;
       try {
-        const payload = await registry.getBlob(repo, layer.digest, { signal, maxBytes: MAX_SIGNATURE_BLOB_BYTES });
+        const payload = await cache.read(repo, layer.digest, () => registry.getBlob(repo, layer.digest, { signal, maxBytes: MAX_SIGNATURE_BLOB_BYTES }));
         if (!payload) return { format: 'cosign-classic', location, unreadable: { code: 'SIGNATURE_PAYLOAD_MISSING', message: `the payload blob ${layer.digest} is missing` } };
         return { format: 'cosign-classic', location, payload, bundle: classicSignatureBundle(payload, layer.annotations ?? {}) };
       } catch (error) {
@@ -52,16 +85,16 @@ async function classicSignatures(registry: RegistryClient, repo: OciRepository, 
   );
 }
 
-async function bundleReferrers(registry: RegistryClient, repo: OciRepository, digest: string, signal?: AbortSignal): Promise<DiscoveredSignature[]> {
+async function bundleReferrers(registry: RegistryClient, repo: OciRepository, digest: string, cache: Pick<ImmutableContentCache, 'read'>, signal?: AbortSignal): Promise<DiscoveredSignature[]> {
   const { index } = await registry.listReferrers(repo, digest, { artifactType: BUNDLE_MEDIA_TYPE, signal });
   return Promise.all(
     index.manifests.map(async (descriptor): Promise<DiscoveredSignature> => {
       const location = `referrer ${descriptor.digest}`;
       try {
-        const manifest = await registry.getManifest(repo, descriptor.digest, [OCI_MANIFEST_MEDIA_TYPE], { signal });
-        const layer = manifest && parseSignatureManifest(manifest.bytes).find((l) => l.mediaType === BUNDLE_MEDIA_TYPE);
+        const manifest = await cache.read(repo, descriptor.digest, async () => (await registry.getManifest(repo, descriptor.digest, [OCI_MANIFEST_MEDIA_TYPE], { signal }))?.bytes);
+        const layer = manifest && parseSignatureManifest(manifest).find((l) => l.mediaType === BUNDLE_MEDIA_TYPE);
         if (!layer) return { format: 'sigstore-bundle', location, unreadable: { code: 'BUNDLE_MISSING', message: 'the referrer holds no bundle layer' } };
-        const blob = await registry.getBlob(repo, layer.digest, { signal, maxBytes: MAX_SIGNATURE_BLOB_BYTES });
+        const blob = await cache.read(repo, layer.digest, () => registry.getBlob(repo, layer.digest, { signal, maxBytes: MAX_SIGNATURE_BLOB_BYTES }));
         if (!blob) return { format: 'sigstore-bundle', location, unreadable: { code: 'BUNDLE_MISSING', message: `the bundle blob ${layer.digest} is missing` } };
         return { format: 'sigstore-bundle', location, bundle: JSON.parse(blob.toString('utf8')) };
       } catch (error) {
