@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseRepository } from '../src/registry/oci-reference';
 import type { Benchmark, BenchContext } from './support/benchmark';
 import { monotonicMicros, reportCpuProfile } from './support/cpu-profile';
-import { BenchDatabase, backendPids } from './support/database';
+import { BenchDatabase } from './support/database';
 import { DirectPublisher, type DirectPhases } from './support/direct-publish';
 import { REPO_ROOT } from './support/environment';
 import { type JobView, type WaitMode, between, waitForJob } from './support/jobs';
@@ -151,7 +151,7 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   const apiProcesses: ProcessSet = {
     ...baseProcesses,
     'service (ROLE=all)': service.pid,
-    'PostgreSQL (backends of the run\'s database)': () => backendPids(env.postgresServerUrl, database.name),
+    'PostgreSQL (backends of the run\'s database)': () => database.backendPids(),
   };
   const apiWindowStart = monotonicMicros();
   const apiPass = await measure(apiProcesses, registryRequests, settings.count, settings.concurrency, (i) => publishThroughApi('api', i));

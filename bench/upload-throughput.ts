@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseRepository } from '../src/registry/oci-reference';
 import type { Benchmark, BenchContext } from './support/benchmark';
 import { type ProfileWindow, monotonicMicros, reportCpuProfile } from './support/cpu-profile';
-import { BenchDatabase, backendPids } from './support/database';
+import { BenchDatabase } from './support/database';
 import { REPO_ROOT } from './support/environment';
 import { postStream } from './support/http-upload';
 import { type JobView, waitForJob } from './support/jobs';
@@ -96,7 +96,7 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
     'bench process (sender)': process.pid,
     'service (ROLE=all)': service.pid,
     registry: env.pids.registry,
-    'PostgreSQL (backends of the run\'s database)': () => backendPids(env.postgresServerUrl, database.name),
+    'PostgreSQL (backends of the run\'s database)': () => database.backendPids(),
   };
 
   const uploadThroughApi = async (kind: string, length: number, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<JobView> => {

@@ -20,7 +20,7 @@ import { buildSignerPolicy } from '../src/verification/signer-policy';
 import { TrustRootLoader } from '../src/verification/trust-root-loader';
 import type { Benchmark, BenchContext } from './support/benchmark';
 import { type ProfileWindow, monotonicMicros, reportCpuProfile } from './support/cpu-profile';
-import { BenchDatabase, backendPids } from './support/database';
+import { BenchDatabase } from './support/database';
 import { REPO_ROOT } from './support/environment';
 import { JsonClient } from './support/http-json';
 import { type JobView, waitForJob } from './support/jobs';
@@ -239,7 +239,7 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   const apiProcesses: ProcessSet = {
     ...baseProcesses,
     'service (ROLE=all)': service.pid,
-    'PostgreSQL (backends of the run\'s database)': () => backendPids(env.postgresServerUrl, database.name),
+    'PostgreSQL (backends of the run\'s database)': () => database.backendPids(),
   };
 
   log(`API: ${warmupArtifacts.length} warm-up verifications (other artifacts; loads the trust root), then ${measured.length} cold at concurrency ${settings.concurrency}`);

@@ -8,8 +8,8 @@
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Client } from 'pg';
 import { ensureLocalRedis } from '../../dev/local-redis';
+import { checkPostgres } from '../../dev/scratch-database';
 import { ensureLocalStack } from '../../dev/stack/ensure-local-stack';
 import { freePort } from '../../test/support/service-process';
 import type { Cleanup } from './cleanup';
@@ -42,7 +42,7 @@ export async function startEnvironment(cleanup: Cleanup, log: (message: string) 
   if (redis.started) cleanup.defer('stop redis-server', () => redis.stop());
 
   const postgresServerUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  await checkPostgres(postgresServerUrl);
+  await checkPostgres(postgresServerUrl, 'Start it or set BENCH_DATABASE_URL.');
 
   const stackDir = mkdtempSync(join(tmpdir(), 'wasm-signer-bench-stack-'));
   cleanup.defer(`remove ${stackDir}`, async () => rmSync(stackDir, { recursive: true, force: true }));
@@ -115,17 +115,6 @@ function newestSource(dir: string): { path: string; mtime: number } {
   return newest;
 }
 
-async function checkPostgres(url: string): Promise<void> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-  } catch (error) {
-    throw new Error(`PostgreSQL is not reachable at ${url} (${(error as Error).message}); start it or set BENCH_DATABASE_URL`);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 async function registryAnswers(host: string): Promise<boolean> {
   try {

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Client } from 'pg';
 import { ensureLocalRedis } from '../../dev/local-redis';
+import { checkPostgres } from '../../dev/scratch-database';
 import { ensureLocalStack } from '../../dev/stack/ensure-local-stack';
 import { REPO_ROOT, TEST_ENVIRONMENT_FILE, type TestEnvironment } from './test-environment';
 
@@ -20,7 +20,7 @@ export default async function globalSetup(): Promise<void> {
   const redis = await ensureLocalRedis(redisUrl, log);
   if (redis.started) started.push(() => redis.stop());
 
-  await checkPostgres(postgresServerUrl);
+  await checkPostgres(postgresServerUrl, 'Start it (Debian: pg_ctlcluster <version> main start) or set TEST_DATABASE_URL.');
 
   const stack = await ensureLocalStack({ repoRoot: REPO_ROOT, log });
   if (stack.started) started.push(() => stack.stop());
@@ -28,18 +28,4 @@ export default async function globalSetup(): Promise<void> {
   const environment: TestEnvironment = { redisUrl, postgresServerUrl, stackEnv: stack.env };
   mkdirSync(dirname(TEST_ENVIRONMENT_FILE), { recursive: true });
   writeFileSync(TEST_ENVIRONMENT_FILE, JSON.stringify(environment, null, 2));
-}
-
-async function checkPostgres(url: string): Promise<void> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-  } catch (error) {
-    throw new Error(
-      `PostgreSQL is not reachable at ${url} (${(error as Error).message}). Start it (Debian: pg_ctlcluster <version> main start) or set TEST_DATABASE_URL.`,
-    );
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
