@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { FlowProducer, type FlowJob, Queue, type JobsOptions } from 'bullmq';
 import IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
@@ -12,25 +12,39 @@ import { STEP_QUEUES, stepJobId, type StepJobData } from './step-queues';
  * checks and the dashboard. One Redis connection, failing fast when Redis is down.
  */
 @Injectable()
-export class PipelineQueues implements OnApplicationShutdown {
+export class PipelineQueues implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('queues');
-  readonly connection: IORedis;
-  readonly queues: ReadonlyMap<StepName, Queue>;
-  private readonly flows: FlowProducer;
+  private opened: { connection: IORedis; queues: ReadonlyMap<StepName, Queue>; flows: FlowProducer } | undefined;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    // Connects lazily, on the first command, so building the app (for example to write the OpenAPI
-    // document) needs no Redis.
-    this.connection = new IORedis(producerRedisOptions(config.redis.url));
-    this.connection.on('error', (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
-    const queueOptions = { connection: this.connection, prefix: config.queues.prefix, defaultJobOptions: this.defaultJobOptions() };
-    this.queues = new Map(STEP_QUEUES.map((name) => [name, new Queue<StepJobData>(name, queueOptions)]));
-    this.flows = new FlowProducer({ connection: this.connection, prefix: config.queues.prefix });
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /**
+   * The connection and queues, made at start or on first use: an application that is built but never
+   * started (the OpenAPI writer) never connects, and so never races its own shutdown.
+   */
+  private open() {
+    if (this.opened) return this.opened;
+    const connection = new IORedis(producerRedisOptions(this.config.redis.url));
+    connection.on('error', (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
+    const queueOptions = { connection, prefix: this.config.queues.prefix, defaultJobOptions: this.defaultJobOptions() };
+    const queues = new Map(STEP_QUEUES.map((name) => [name, new Queue<StepJobData>(name, queueOptions)]));
+    const flows = new FlowProducer({ connection, prefix: this.config.queues.prefix });
     // Connection errors surface on the calls that need Redis (a 503 to the caller) and in readiness;
     // unobserved 'error' events would otherwise crash the process.
     const ignore = (error: Error) => this.logger.debug({ error: error.message }, 'queue connection error');
-    for (const queue of this.queues.values()) queue.on('error', ignore);
-    this.flows.on('error', ignore);
+    for (const queue of queues.values()) queue.on('error', ignore);
+    flows.on('error', ignore);
+    this.opened = { connection, queues, flows };
+    return this.opened;
+  }
+
+  /** A running service connects at start, so the first request does not wait for the handshake. */
+  onApplicationBootstrap(): void {
+    this.open();
+  }
+
+  get queues(): ReadonlyMap<StepName, Queue> {
+    return this.open().queues;
   }
 
   /** Retention and retry policy shared by every step job. */
@@ -62,16 +76,19 @@ export class PipelineQueues implements OnApplicationShutdown {
       };
       flow = node;
     }
-    await this.flows.add(flow!);
+    await this.open().flows.add(flow!);
   }
 
   async ping(): Promise<void> {
-    if (this.connection.status === 'wait') await this.connection.connect().catch(() => undefined);
-    await this.connection.ping();
+    const { connection } = this.open();
+    if (connection.status === 'wait') await connection.connect().catch(() => undefined);
+    await connection.ping();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await endSharedConnection(this.connection);
-    await Promise.allSettled([...[...this.queues.values()].map((q) => q.close()), this.flows.close()]);
+    if (!this.opened) return;
+    const { connection, queues, flows } = this.opened;
+    await endSharedConnection(connection);
+    await Promise.allSettled([...[...queues.values()].map((q) => q.close()), flows.close()]);
   }
 }

@@ -52,6 +52,18 @@ function fromUrl(url: string): RedisOptions {
  */
 export async function endSharedConnection(connection: IORedis): Promise<void> {
   if (connection.status === 'end') return;
+  // Mid-handshake, ioredis's ready check would fail on the closed stream with an unhandled rejection:
+  // let the handshake finish (or fail) first, briefly.
+  if (connection.status === 'connecting' || connection.status === 'connect') {
+    await Promise.race([
+      new Promise((resolve) => {
+        connection.once('ready', resolve);
+        connection.once('error', resolve);
+        connection.once('end', resolve);
+      }),
+      setTimeout(2_000),
+    ]);
+  }
   const ended = once(connection, 'end');
   connection.disconnect();
   await Promise.race([ended, setTimeout(1_000)]);

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
@@ -15,17 +15,24 @@ export interface DeliveryJobData {
 
 /** The producer side of the webhook delivery queue. The BullMQ job id is the delivery id: adding twice is harmless. */
 @Injectable()
-export class WebhookQueue implements OnApplicationShutdown {
+export class WebhookQueue implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('webhooks');
-  private readonly connection: IORedis;
-  readonly queue: Queue<DeliveryJobData>;
+  private opened: { connection: IORedis; queue: Queue<DeliveryJobData> } | undefined;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.connection = new IORedis(producerRedisOptions(config.redis.url));
-    this.connection.on('error', (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
-    const q = config.queues;
-    this.queue = new Queue<DeliveryJobData>(WEBHOOK_QUEUE, {
-      connection: this.connection,
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  onApplicationBootstrap(): void {
+    void this.queue;
+  }
+
+  /** The queue, connected at start or on first use (as the step queues are). */
+  get queue(): Queue<DeliveryJobData> {
+    if (this.opened) return this.opened.queue;
+    const connection = new IORedis(producerRedisOptions(this.config.redis.url));
+    connection.on('error', (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
+    const q = this.config.queues;
+    const queue = new Queue<DeliveryJobData>(WEBHOOK_QUEUE, {
+      connection,
       prefix: q.prefix,
       defaultJobOptions: {
         attempts: MAX_DELIVERY_ATTEMPTS,
@@ -34,7 +41,9 @@ export class WebhookQueue implements OnApplicationShutdown {
         removeOnFail: { age: q.failedRetentionSeconds, count: q.failedRetentionCount },
       },
     });
-    this.queue.on('error', (error) => this.logger.debug({ error: error.message }, 'queue connection error'));
+    queue.on('error', (error) => this.logger.debug({ error: error.message }, 'queue connection error'));
+    this.opened = { connection, queue };
+    return queue;
   }
 
   async enqueue(deliveryId: string, delayMs = 0): Promise<void> {
@@ -59,7 +68,8 @@ export class WebhookQueue implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await endSharedConnection(this.connection);
-    await this.queue.close().catch(() => undefined);
+    if (!this.opened) return;
+    await endSharedConnection(this.opened.connection);
+    await this.opened.queue.close().catch(() => undefined);
   }
 }
