@@ -4,13 +4,13 @@
  * against the same work done directly in this process with the service's own classes, in the same run.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRepository } from '../src/registry/oci-reference';
 import type { Benchmark, BenchContext } from './support/benchmark';
 import { monotonicMicros, reportCpuProfile } from './support/cpu-profile';
-import { BenchDatabase } from './support/database';
+import { serviceEnvironment, serviceStorage } from './support/service-storage';
 import { DirectPublisher, type DirectPhases } from './support/direct-publish';
 import { REPO_ROOT } from './support/environment';
 import { type JobView, type WaitMode, between, waitForJob } from './support/jobs';
@@ -20,7 +20,7 @@ import { benchRegistryClient } from './support/registry';
 import { RegistryRequestCounter } from './support/registry-log';
 import { heading, noiseWarning, note, printTable, verdict } from './support/report';
 import { ServiceUnderTest } from './support/service';
-import { booleanSetting, choiceSetting, integerSetting, serviceOverrides } from './support/settings';
+import { booleanSetting, choiceSetting, integerSetting } from './support/settings';
 import { fixed, mean, percentile, shortfall } from './support/stats';
 
 const COMPONENT = join(REPO_ROOT, 'src/artifacts/__fixtures__/hello-http.wasm');
@@ -108,22 +108,12 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   });
 
   // ── API: the service as its own process ──
-  const database = await BenchDatabase.create(env.postgresServerUrl, 'publish');
-  cleanup.defer(`drop database ${database.name}`, () => database.drop());
+  const storage = await serviceStorage(cleanup, env, 'publish');
+  const { database } = storage;
   const profileDir = settings.cpuProfile ? mkdtempSync(join(tmpdir(), 'wasm-signer-bench-profile-')) : undefined;
-  const dataDir = mkdtempSync(join(tmpdir(), 'wasm-signer-bench-data-'));
-  cleanup.defer(`remove ${dataDir}`, async () => rmSync(dataDir, { recursive: true, force: true }));
   const service = await ServiceUnderTest.start({
     main: env.serviceMain,
-    env: {
-      ...env.stackEnv,
-      REDIS_URL: env.redisUrl,
-      DATABASE_URL: database.url,
-      DATA_DIR: dataDir,
-      QUEUE_PREFIX: `bench-${runId}`,
-      WORKER_CONCURRENCY: String(settings.workerConcurrency),
-      ...serviceOverrides(),
-    },
+    env: serviceEnvironment(env, storage, `bench-${runId}`, { WORKER_CONCURRENCY: String(settings.workerConcurrency) }),
     cpuProfileDir: profileDir,
   });
   cleanup.defer('stop the service', async () => void (await service.stop()));

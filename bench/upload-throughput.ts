@@ -5,13 +5,13 @@
  * resident memory grows while it streams the upload.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRepository } from '../src/registry/oci-reference';
 import type { Benchmark, BenchContext } from './support/benchmark';
 import { type ProfileWindow, monotonicMicros, reportCpuProfile } from './support/cpu-profile';
-import { BenchDatabase } from './support/database';
+import { serviceEnvironment, serviceStorage } from './support/service-storage';
 import { REPO_ROOT } from './support/environment';
 import { postStream } from './support/http-upload';
 import { type JobView, waitForJob } from './support/jobs';
@@ -20,7 +20,7 @@ import { type CpuUsage, type ProcessSet, cpuSnapshot, cpuUsage, processMemory } 
 import { benchRegistryClient } from './support/registry';
 import { heading, noiseWarning, note, printTable, verdict } from './support/report';
 import { ServiceUnderTest } from './support/service';
-import { booleanSetting, integerSetting, serviceOverrides } from './support/settings';
+import { booleanSetting, integerSetting } from './support/settings';
 import { MiB, fixed, shortfall } from './support/stats';
 
 /** Targets: the API at least 0.8 × the raw push's MiB/s, and the service's RSS growing by less than 64 MiB. */
@@ -73,22 +73,12 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   const repository = (kind: string) => `${env.registryHost}/bench/upload-${runId}/${kind}`;
   const registry = benchRegistryClient(env.stackEnv);
 
-  const database = await BenchDatabase.create(env.postgresServerUrl, 'upload');
-  cleanup.defer(`drop database ${database.name}`, () => database.drop());
+  const storage = await serviceStorage(cleanup, env, 'upload');
+  const { database } = storage;
   const profileDir = settings.cpuProfile ? mkdtempSync(join(tmpdir(), 'wasm-signer-bench-profile-')) : undefined;
-  const dataDir = mkdtempSync(join(tmpdir(), 'wasm-signer-bench-data-'));
-  cleanup.defer(`remove ${dataDir}`, async () => rmSync(dataDir, { recursive: true, force: true }));
   const service = await ServiceUnderTest.start({
     main: env.serviceMain,
-    env: {
-      ...env.stackEnv,
-      REDIS_URL: env.redisUrl,
-      DATABASE_URL: database.url,
-      DATA_DIR: dataDir,
-      QUEUE_PREFIX: `bench-${runId}`,
-      MAX_UPLOAD_BYTES: String(Math.max(268_435_456, size + MiB)),
-      ...serviceOverrides(),
-    },
+    env: serviceEnvironment(env, storage, `bench-${runId}`, { MAX_UPLOAD_BYTES: String(Math.max(268_435_456, size + MiB)) }),
     cpuProfileDir: profileDir,
   });
   cleanup.defer('stop the service', async () => void (await service.stop()));

@@ -6,7 +6,7 @@
  * verifying the very same bundles in this process: the rate of pure verification work on this machine.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
@@ -20,19 +20,18 @@ import { buildSignerPolicy } from '../src/verification/signer-policy';
 import { TrustRootLoader } from '../src/verification/trust-root-loader';
 import type { Benchmark, BenchContext } from './support/benchmark';
 import { type ProfileWindow, monotonicMicros, reportCpuProfile } from './support/cpu-profile';
-import { BenchDatabase } from './support/database';
+import { serviceEnvironment, serviceStorage } from './support/service-storage';
 import { REPO_ROOT } from './support/environment';
 import { JsonClient } from './support/http-json';
 import { type JobView, waitForJob } from './support/jobs';
-import { runPool } from './support/pool';
+import { runPool, runPoolFor } from './support/pool';
 import { type CpuSnapshot, type CpuUsage, type ProcessSet, cpuSnapshot, cpuUsage, processMemory } from './support/proc';
 import { benchRegistryClient } from './support/registry';
 import { RegistryRequestCounter } from './support/registry-log';
 import { heading, noiseWarning, note, printTable, verdict } from './support/report';
 import { ServiceUnderTest } from './support/service';
-import { booleanSetting, integerSetting, serviceOverrides } from './support/settings';
+import { booleanSetting, integerSetting } from './support/settings';
 import { MiB, fixed, percentile, shortfall } from './support/stats';
-import { runPoolFor } from './support/timed-pool';
 
 const COMPONENT = join(REPO_ROOT, 'src/artifacts/__fixtures__/hello-http.wasm');
 
@@ -105,19 +104,9 @@ export const verifyThroughput: Benchmark = {
 async function run(context: BenchContext, settings: Settings): Promise<void> {
   const { environment: env, cleanup, log } = context;
   const runId = randomUUID().slice(0, 8);
-  const database = await BenchDatabase.create(env.postgresServerUrl, 'verify');
-  cleanup.defer(`drop database ${database.name}`, () => database.drop());
-  const dataDir = mkdtempSync(join(tmpdir(), 'wasm-signer-bench-data-'));
-  cleanup.defer(`remove ${dataDir}`, async () => rmSync(dataDir, { recursive: true, force: true }));
-  const serviceEnv = (phase: string) => ({
-    ...env.stackEnv,
-    REDIS_URL: env.redisUrl,
-    DATABASE_URL: database.url,
-    DATA_DIR: dataDir,
-    QUEUE_PREFIX: `bench-${runId}-${phase}`,
-    WORKER_CONCURRENCY: '16',
-    ...serviceOverrides(),
-  });
+  const storage = await serviceStorage(cleanup, env, 'verify');
+  const { database } = storage;
+  const serviceEnv = (phase: string) => serviceEnvironment(env, storage, `bench-${runId}-${phase}`, { WORKER_CONCURRENCY: '16' });
 
   // ── Setup: publish and sign K + W artifacts through the API, with a service that is then stopped ──
   const total = settings.warmup + settings.artifacts;
