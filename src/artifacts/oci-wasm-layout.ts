@@ -6,13 +6,11 @@
  * Builds the exact bytes to push. Keys are in a fixed order and the JSON is compact, so the same
  * input always gives the same bytes and digests.
  */
-import { createHash } from 'node:crypto';
-
+import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
 import type { WasmInspection } from './wasm-inspector';
 
 export const WASM_CONFIG_MEDIA_TYPE = 'application/vnd.wasm.config.v0+json';
 export const WASM_LAYER_MEDIA_TYPE = 'application/wasm';
-export const OCI_MANIFEST_MEDIA_TYPE = 'application/vnd.oci.image.manifest.v1+json';
 
 export const ANNOTATION_TITLE = 'org.opencontainers.image.title';
 export const ANNOTATION_CREATED = 'org.opencontainers.image.created';
@@ -131,11 +129,6 @@ export function sanitizeLayerTitle(name: string): string {
     .slice(0, MAX_TITLE_LENGTH - WASM_EXTENSION.length)
     .replace(/[.-]+$/, '');
   return (stem === '' ? FALLBACK_TITLE_STEM : stem) + WASM_EXTENSION;
-}
-
-/** `sha256:<hex>` of the bytes, the form of an OCI digest. */
-export function sha256Digest(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 function serialize<T>(json: T): OciBlob<T> {

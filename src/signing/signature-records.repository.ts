@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Bundle } from '@sigstore/bundle';
 import { bundleToJSON } from '@sigstore/bundle';
 import { DatabaseService } from '../database/database.service';
+import { leafHash } from '../transparency/inclusion-proof';
 import type { SignatureFormat, SignatureRow } from '../database/database.types';
 import { toPem } from './cosign-classic-signature';
 import { certificateIdentity } from './certificate-identity';
@@ -50,7 +50,7 @@ export class SignatureRecords {
         wasm_digest: record.wasmDigest,
         format: record.format,
         rekor_log_index: Number(entry.logIndex),
-        rekor_entry_uuid: record.rekorEntryUuid ?? rekorLeafHash(entry),
+        rekor_entry_uuid: record.rekorEntryUuid ?? leafHash(entry.canonicalizedBody).toString('hex'),
         rekor_integrated_time: new Date(Number(entry.integratedTime) * 1000),
         rekor_log_id: entry.logId!.keyId.toString('hex'),
         certificate_pem: toPem(certificateDer),
@@ -81,7 +81,3 @@ function leafCertificate(bundle: Bundle): Buffer {
   throw new Error('keyless signatures carry a certificate');
 }
 
-/** Rekor's leaf hash of an entry, sha256(0x00 ‖ canonicalized body): the last 64 hex of its UUID. */
-export function rekorLeafHash(entry: { canonicalizedBody: Buffer }): string {
-  return createHash('sha256').update(Buffer.concat([Buffer.from([0]), entry.canonicalizedBody])).digest('hex');
-}

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { COSIGN_ANNOTATIONS, type CosignPayload } from '../signing/cosign-classic-signature';
+import { pemToDer } from '../transparency/certificate-details';
 
 /**
  * A cosign classic signature (one `.sig` layer: the simple-signing payload and its annotations) as the
@@ -71,8 +72,4 @@ function required(annotations: Record<string, string>, key: string): string {
   const value = annotations[key];
   if (!value) throw new Error(`the signature layer has no ${key} annotation`);
   return value;
-}
-
-function pemToDer(pem: string): Buffer {
-  return Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''), 'base64');
 }
