@@ -4,7 +4,7 @@ import IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import type { StepName } from '../database/database.types';
-import { endSharedConnection, producerRedisOptions } from './redis-connection';
+import { endSharedConnection, handshakeSettled, producerRedisOptions } from './redis-connection';
 import { STEP_QUEUES, stepJobId, type StepJobData } from './step-queues';
 
 /**
@@ -82,6 +82,7 @@ export class PipelineQueues implements OnApplicationBootstrap, OnApplicationShut
   async ping(): Promise<void> {
     const { connection } = this.open();
     if (connection.status === 'wait') await connection.connect().catch(() => undefined);
+    await handshakeSettled(connection);
     await connection.ping();
   }
 

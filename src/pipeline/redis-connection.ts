@@ -52,20 +52,27 @@ function fromUrl(url: string): RedisOptions {
  */
 export async function endSharedConnection(connection: IORedis): Promise<void> {
   if (connection.status === 'end') return;
-  // Mid-handshake, ioredis's ready check would fail on the closed stream with an unhandled rejection:
-  // let the handshake finish (or fail) first, briefly.
-  if (connection.status === 'connecting' || connection.status === 'connect') {
-    await Promise.race([
-      new Promise((resolve) => {
-        connection.once('ready', resolve);
-        connection.once('error', resolve);
-        connection.once('end', resolve);
-      }),
-      setTimeout(2_000),
-    ]);
-  }
+  // Mid-handshake, ioredis's ready check would fail on the closed stream with an unhandled rejection.
+  await handshakeSettled(connection);
   const ended = once(connection, 'end');
   connection.disconnect();
   await Promise.race([ended, setTimeout(1_000)]);
   await setImmediate();
+}
+
+/**
+ * Resolves once a connection's first handshake is over (ready, failed or ended), at most `timeoutMs`
+ * later; at once when it is not in a handshake. Commands on a fail-fast connection sent during the
+ * handshake would be refused though Redis is up.
+ */
+export async function handshakeSettled(connection: IORedis, timeoutMs = 2_000): Promise<void> {
+  if (connection.status !== 'connecting' && connection.status !== 'connect') return;
+  await Promise.race([
+    new Promise((resolve) => {
+      connection.once('ready', resolve);
+      connection.once('error', resolve);
+      connection.once('end', resolve);
+    }),
+    setTimeout(timeoutMs),
+  ]);
 }
