@@ -11,7 +11,7 @@ import { REPO_ROOT, testEnvironment } from './support/test-environment';
  * Trusted roots are sent inline (the case's own, or the public-good one shipped with the vectors), so
  * nothing is fetched through TUF.
  */
-const CONFORMANCE_DIR = resolve(REPO_ROOT, '../shared/conformance');
+const CONFORMANCE_DIR = resolve(REPO_ROOT, 'test/fixtures/sigstore-conformance');
 const VECTORS_DIR = join(CONFORMANCE_DIR, 'bundle-verify');
 const PUBLIC_GOOD_ROOT = join(CONFORMANCE_DIR, 'public-good/trusted_root.json');
 const DEFAULT_IDENTITY = 'https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main';
@@ -20,7 +20,7 @@ const DEFAULT_ISSUER = 'https://token.actions.githubusercontent.com';
 if (!existsSync(VECTORS_DIR) || !existsSync(PUBLIC_GOOD_ROOT)) {
   throw new Error(
     `The Sigstore conformance vectors are missing: expected ${VECTORS_DIR} and ${PUBLIC_GOOD_ROOT} ` +
-      '(the shared conformance folder next to the repository, laid out as sigstore-conformance).',
+      '(committed under test/fixtures/sigstore-conformance, laid out as sigstore-conformance).',
   );
 }
 
