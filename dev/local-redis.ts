@@ -12,7 +12,9 @@ export async function ensureLocalRedis(url: string, log: (message: string) => vo
     throw new Error(`Redis is not running at ${url} and redis-server is not installed (Debian: apt-get install redis-server).`);
   }
   log(`starting redis-server on ${hostname}:${port || 6379}`);
-  const child = spawn('redis-server', ['--bind', hostname, '--port', port || '6379', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  // Its own process group, like the local stack: Ctrl-C in a terminal must not stop Redis before the
+  // service that uses it has drained.
+  const child = spawn('redis-server', ['--bind', hostname, '--port', port || '6379', '--save', '', '--appendonly', 'no'], { stdio: 'ignore', detached: true });
   const deadline = Date.now() + 10_000;
   while (!(await isListening(url))) {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start at ${url}`);

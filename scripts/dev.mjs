@@ -1,8 +1,14 @@
 // `npm run dev`: the local supply-chain stack (Fulcio, Rekor, TSA, OIDC issuer, OCI registry), Redis when
-// it is installed and not running, and the service (ROLE=all, embedded database) configured against
-// them. Everything runs on loopback and works offline. Ctrl-C stops it all.
+// it is installed and not running, a webhook inbox, and the service (ROLE=all, embedded database)
+// configured against them. Everything runs on loopback and works offline.
+//
+// Development keeps to itself: its queues carry a prefix of their own (derived from this checkout's
+// folder), and its database is the embedded one under ./data, so it never runs jobs that tests or
+// another checkout left in the machine's Redis. Ctrl-C stops the service first (its workers finish or
+// release the steps they hold) and only then the stack and Redis, which run in process groups of their
+// own so that the terminal's Ctrl-C does not reach them first.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -17,28 +23,48 @@ if (!existsSync(dist('src/main.js'))) {
 }
 const { ensureLocalStack } = require(dist('dev/stack/ensure-local-stack.js'));
 const { ensureLocalRedis } = require(dist('dev/local-redis.js'));
+const { startWebhookInbox } = require(dist('dev/webhook-inbox.js'));
 
 const log = (message) => console.error(`[dev] ${message}`);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const redis = await ensureLocalRedis(redisUrl, log);
 const stack = await ensureLocalStack({ repoRoot: root, log });
 
-const adminPassword = process.env.ADMIN_PASSWORD ?? randomBytes(12).toString('base64url');
-const env = { ...stack.env, REDIS_URL: redisUrl, ADMIN_PASSWORD: adminPassword, ...process.env };
+const checkout = createHash('sha256').update(root).digest('hex').slice(0, 8);
+const defaults = {
+  REDIS_URL: redisUrl,
+  QUEUE_PREFIX: `wasm-signer-dev-${checkout}`,
+  DATA_DIR: join(root, 'data'),
+  ADMIN_PASSWORD: randomBytes(12).toString('base64url'),
+  // Job callbackUrl deliveries are signed with this; a fresh one each run, printed below.
+  WEBHOOK_CALLBACK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+  // Webhooks may reach receivers on this machine (the inbox below); production allows public HTTPS only.
+  WEBHOOK_ALLOWLIST: '127.0.0.1,::1,localhost',
+};
+const env = { ...stack.env, ...defaults, ...process.env };
+
+const inboxPort = Number(env.DEV_WEBHOOK_INBOX_PORT ?? '5580');
+const inbox = await startWebhookInbox({ host: '127.0.0.1', port: inboxPort, callbackSecret: env.WEBHOOK_CALLBACK_SECRET, log });
+
 const port = env.PORT ?? '3000';
 log(`API        http://127.0.0.1:${port}/docs`);
-log(`queues     http://127.0.0.1:${port}/admin/queues (user admin, password ${adminPassword})`);
+log(`queues     http://127.0.0.1:${port}/admin/queues (user admin, password ${env.ADMIN_PASSWORD})`);
+log(`webhooks   ${inbox.url}/ lists what the inbox received; callbacks are signed with WEBHOOK_CALLBACK_SECRET=${env.WEBHOOK_CALLBACK_SECRET}`);
+log(`queue prefix ${env.QUEUE_PREFIX}, data ${env.DATABASE_URL ? 'DATABASE_URL' : env.DATA_DIR}`);
 
 const service = spawn(process.execPath, [dist('src/main.js')], { env, stdio: 'inherit' });
 let stopping = false;
-const stop = async (signal) => {
+const stop = (signal) => {
   if (stopping) return;
   stopping = true;
+  log(`${signal}: stopping the service (its workers finish or release their steps), then the stack`);
   service.kill(signal);
 };
-process.on('SIGINT', () => void stop('SIGINT'));
-process.on('SIGTERM', () => void stop('SIGTERM'));
-service.on('exit', async (code) => {
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));
+service.on('exit', async (code, signal) => {
+  log(`service stopped (${signal ?? `exit code ${code}`}); stopping the webhook inbox, the local stack and Redis`);
+  await inbox.stop();
   await stack.stop();
   await redis.stop();
   process.exit(code ?? 0);

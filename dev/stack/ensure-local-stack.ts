@@ -75,7 +75,10 @@ export async function ensureLocalStack(options: EnsureLocalStackOptions = {}): P
   const logHandle = await open(files.stackLog, previousSize > MAX_LOG_BYTES ? 'w' : 'a');
   const logStart = previousSize > MAX_LOG_BYTES ? 0 : previousSize;
   await logHandle.write(`--- ${new Date().toISOString()} ${command} ${args.join(' ')}\n`);
-  const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', logHandle.fd, logHandle.fd] });
+  // Its own process group: a terminal's Ctrl-C reaches the caller (and the service it runs) but not the
+  // stack, which the caller stops only after the service has drained (a job signing on its way down
+  // still finds Fulcio and Rekor).
+  const child = spawn(command, args, { cwd: repoRoot, env, stdio: ['ignore', logHandle.fd, logHandle.fd], detached: true });
   await logHandle.close();
   log(`starting local stack (pid ${child.pid}): ${[command, ...args].join(' ')}; log: ${files.stackLog}`);
 
