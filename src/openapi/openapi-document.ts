@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { version } from '../../package.json';
+import { documentProblemResponses } from './problem-responses';
 
 /** The OpenAPI document of the HTTP API, built from the controllers and DTOs. */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -13,10 +14,18 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .setVersion(version)
     .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
+    .addTag('artifacts', 'Upload a .wasm: pushed to an OCI registry in the oci-wasm layout, signed and verified as one job')
+    .addTag('signatures', 'Sign artifacts already in a registry; the signature records with their Rekor entries and certificates')
+    .addTag('verifications', 'May this artifact run? Verify registry artifacts and Sigstore bundles against identity policies and trust roots')
+    .addTag('transparency log', 'Rekor entries as `rekor-cli get` shows them, their SET and inclusion proof checked')
+    .addTag('webhooks', 'Subscriptions to job and signature events, signed per Standard Webhooks, with every delivery attempt recorded')
     .addTag('jobs', 'Asynchronous work and its progress')
     .addTag('operations', 'Health, metrics and pipeline probes')
     .build();
-  return SwaggerModule.createDocument(app, config, { operationIdFactory: (controllerKey, methodKey) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}` });
+  const document = SwaggerModule.createDocument(app, config, {
+    operationIdFactory: (controllerKey, methodKey) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
+  });
+  return documentProblemResponses(document);
 }
 
 /** JSON with object keys sorted at every level, so the committed document only changes when the API does. */
