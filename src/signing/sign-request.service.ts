@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ProblemError, problems } from '../common/problem';
+import { ProblemError } from '../common/problem';
+import { requestFingerprint } from '../common/request-fingerprint';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
 import { WASM_LAYER_MEDIA_TYPE } from '../artifacts/oci-wasm-layout';
@@ -33,12 +34,11 @@ export class SignRequestService {
   ) {}
 
   async submit(request: { reference: string; callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<{ job: JobRow; created: boolean }> {
+    // The whole request as sent: a replay is the same request only when every field is the same.
+    const fingerprint = requestFingerprint('sign', { reference: request.reference, callbackUrl: request.callbackUrl });
     if (request.idempotencyKey) {
-      const replay = await this.jobs.findByIdempotencyKey(request.idempotencyKey, request.caller);
-      if (replay) {
-        if (replay.type !== 'sign' || (replay.input as Partial<SignJobInput>).reference !== request.reference) throw problems.idempotencyKeyReused(replay.id);
-        return { job: replay, created: false };
-      }
+      const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller, fingerprint);
+      if (replay) return { job: replay, created: false };
     }
     let reference: OciReference;
     try {
@@ -75,6 +75,7 @@ export class SignRequestService {
       idempotencyKey: request.idempotencyKey,
       caller: request.caller,
       callbackUrl: request.callbackUrl,
+      requestHash: fingerprint,
     });
   }
 }

@@ -30,9 +30,18 @@ export class SignSteps implements OnModuleInit {
     }
   }
 
+  /**
+   * The result names what was signed, by digest (`reference`, `manifestDigest`), and the signature
+   * records made (`signatures[].id`, as GET /v1/signatures/{id} shows them).
+   */
   async sign(job: JobRow, signal: AbortSignal): Promise<Record<string, unknown>> {
-    const rows = await this.signer.sign(signingTarget(job), signal);
-    return { signatures: rows.map(signatureSummary) };
+    const target = signingTarget(job);
+    const rows = await this.signer.sign(target, signal);
+    return {
+      reference: `${target.repository.registry}/${target.repository.repository}@${target.manifestDigest}`,
+      manifestDigest: target.manifestDigest,
+      signatures: rows.map(signatureSummary),
+    };
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ProblemError } from '../common/problem';
+import { requestFingerprint } from '../common/request-fingerprint';
 import { ALL_MANIFEST_MEDIA_TYPES } from '../registry/oci-media-types';
 import { type OciReference, type OciRepository, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
@@ -38,7 +39,18 @@ export class ArtifactVerificationService {
   }
 
   /** Queues the verification as a job (type verify); its result is the answer `verify` would give. */
-  async submit(request: VerificationRequest & { callbackUrl?: string; idempotencyKey?: string }): Promise<JobRow> {
+  async submit(request: VerificationRequest & { callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<JobRow> {
+    // The whole request as sent (a tag is fingerprinted as the tag, not the digest it resolves to now).
+    const fingerprint = requestFingerprint('verify', {
+      reference: request.reference,
+      policy: request.policy,
+      trustRoot: request.trustRoot,
+      callbackUrl: request.callbackUrl,
+    });
+    if (request.idempotencyKey) {
+      const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller, fingerprint);
+      if (replay) return replay;
+    }
     const { repo, digest, trustName } = await this.read(request);
     const input: VerifyJobInput = { reference: request.reference, repository: `${repo.registry}/${repo.repository}`, digest, policy: request.policy, trustRoot: trustName };
     const { job } = await this.jobs.submit({
@@ -46,7 +58,9 @@ export class ArtifactVerificationService {
       steps: ['verify'],
       input: input as unknown as Record<string, unknown>,
       idempotencyKey: request.idempotencyKey,
+      caller: request.caller,
       callbackUrl: request.callbackUrl,
+      requestHash: fingerprint,
     });
     return job;
   }
