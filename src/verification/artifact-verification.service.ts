@@ -12,6 +12,8 @@ import type { ArtifactVerificationDto } from './artifact-verification.dto';
 import { ImmutableContentCache, discoverSignatures } from './signature-discovery';
 import { buildSignerPolicy } from './signer-policy';
 import { DEFAULT_TRUST_ROOT, TrustRoots } from './trust-roots';
+import { VerificationRecords } from './verification-records.repository';
+import { WebhookEvents } from '../webhooks/webhook-events.service';
 
 /**
  * POST /v1/verifications: may this artifact run? Resolves the reference, finds every signature live in
@@ -27,15 +29,22 @@ export class ArtifactVerificationService {
     private readonly registry: RegistryClient,
     private readonly trustRoots: TrustRoots,
     private readonly jobs: JobsService,
+    private readonly records: VerificationRecords,
+    private readonly events: WebhookEvents,
   ) {}
 
-  async verify(request: VerificationRequest): Promise<ArtifactVerificationDto> {
+  /** Answers at once; the verification is recorded and its event (verification.succeeded/failed) emitted. */
+  async verify(request: VerificationRequest & { caller?: string }): Promise<ArtifactVerificationDto> {
     const { repo, digest, policy, trustName } = await this.read(request);
+    let answer: ArtifactVerificationDto;
     try {
-      return await this.verifyDigest(repo, digest, policy, trustName);
+      answer = await this.verifyDigest(repo, digest, policy, trustName);
     } catch (error) {
       throw registryProblem(error);
     }
+    const record = await this.records.record({ reference: request.reference, policy: request.policy, trustRoot: trustName, answer, caller: request.caller });
+    await this.events.afterVerification(record);
+    return answer;
   }
 
   /** Queues the verification as a job (type verify); its result is the answer `verify` would give. */
