@@ -13,6 +13,7 @@ import {
 import { type OciReference, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import { registryProblem } from '../registry/registry-problem';
+import { WebhookTargets } from '../webhooks/webhook-targets.service';
 import type { SignJobInput } from './signing-targets';
 
 /** Manifests cosign signs, and so do we. */
@@ -31,9 +32,12 @@ export class SignRequestService {
   constructor(
     private readonly registry: RegistryClient,
     private readonly jobs: JobsService,
+    private readonly webhookTargets: WebhookTargets,
   ) {}
 
   async submit(request: { reference: string; callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<{ job: JobRow; created: boolean }> {
+    // A callbackUrl that could never be notified is refused before anything else (submit checks it again, cheaply).
+    if (request.callbackUrl) await this.webhookTargets.assertCallbackAllowed(request.callbackUrl);
     // The whole request as sent: a replay is the same request only when every field is the same.
     const fingerprint = requestFingerprint('sign', { reference: request.reference, callbackUrl: request.callbackUrl });
     if (request.idempotencyKey) {

@@ -14,6 +14,7 @@ import { buildSignerPolicy } from './signer-policy';
 import { DEFAULT_TRUST_ROOT, TrustRoots } from './trust-roots';
 import { VerificationRecords } from './verification-records.repository';
 import { WebhookEvents } from '../webhooks/webhook-events.service';
+import { WebhookTargets } from '../webhooks/webhook-targets.service';
 
 /**
  * POST /v1/verifications: may this artifact run? Resolves the reference, finds every signature live in
@@ -31,6 +32,7 @@ export class ArtifactVerificationService {
     private readonly jobs: JobsService,
     private readonly records: VerificationRecords,
     private readonly events: WebhookEvents,
+    private readonly webhookTargets: WebhookTargets,
   ) {}
 
   /** Answers at once; the verification is recorded and its event (verification.succeeded/failed) emitted. */
@@ -49,6 +51,8 @@ export class ArtifactVerificationService {
 
   /** Queues the verification as a job (type verify); its result is the answer `verify` would give. */
   async submit(request: VerificationRequest & { callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<JobRow> {
+    // A callbackUrl that could never be notified is refused before anything else (submit checks it again, cheaply).
+    if (request.callbackUrl) await this.webhookTargets.assertCallbackAllowed(request.callbackUrl);
     // The whole request as sent (a tag is fingerprinted as the tag, not the digest it resolves to now).
     const fingerprint = requestFingerprint('verify', {
       reference: request.reference,
