@@ -51,7 +51,7 @@ describe('errors are problem documents', () => {
     expect(((await again.json()) as { id: string }).id).toBe(firstJob.id);
 
     const other = await postProbe('{"holdMs":5}', { 'idempotency-key': key });
-    expect(other.status).toBe(409);
+    expect(other.status).toBe(422);
     expect(await other.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', jobId: firstJob.id });
   });
 });

@@ -216,7 +216,7 @@ describe('publish and sign', () => {
 
     // The same key for another request is refused, naming the job it belongs to.
     const other = await uploadRaw(`repository=${encodeURIComponent(newRepository())}`, component, { 'idempotency-key': key });
-    expect(other.status).toBe(409);
+    expect(other.status).toBe(422);
     expect(await other.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', jobId: firstId });
   });
 

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { ProblemError, problems } from '../common/problem';
+import { ProblemError } from '../common/problem';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
 import { WebhookTargets } from '../webhooks/webhook-targets.service';
@@ -12,6 +12,7 @@ import { parseRepository } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import { ANNOTATION_CREATED, sanitizeLayerTitle } from './oci-wasm-layout';
 import type { PublishJobInput } from './publish-job';
+import { type UploadIdentity, digestOfBody, uploadFingerprint } from './upload-fingerprint';
 import { WasmFormatError, WasmInspector } from './wasm-inspector';
 
 export interface UploadRequest {
@@ -52,20 +53,14 @@ export class ArtifactUploadService {
       throw tooLarge(maxBytes);
     }
     // Refuse a callback URL before any byte is uploaded (submit checks it again, cheaply).
-    if (request.callbackUrl) await this.webhookTargets.assertAllowed(request.callbackUrl, 'callbackUrl').catch((error: unknown) => {
+    if (request.callbackUrl) await this.webhookTargets.assertCallbackAllowed(request.callbackUrl).catch((error: unknown) => {
       body.resume();
       throw error;
     });
+    const identity = (wasmDigest: string) => uploadIdentity(request, `${repo.registry}/${repo.repository}`, wasmDigest);
     if (request.idempotencyKey) {
-      const replay = await this.jobs.findByIdempotencyKey(request.idempotencyKey, request.caller);
-      if (replay) {
-        body.resume(); // the job exists: the bytes are not needed again
-        const previous = replay.input as Partial<PublishJobInput>;
-        if (replay.type !== 'publish' || previous.repository !== `${repo.registry}/${repo.repository}` || (previous.tag ?? null) !== (request.tag ?? null)) {
-          throw problems.idempotencyKeyReused(replay.id);
-        }
-        return { job: replay, created: false };
-      }
+      const replay = await this.replay(request, body, identity);
+      if (replay) return { job: replay, created: false };
     }
 
     const inspector = new WasmInspector({ maxBytes });
@@ -101,8 +96,33 @@ export class ArtifactUploadService {
       idempotencyKey: request.idempotencyKey,
       caller: request.caller,
       callbackUrl: request.callbackUrl,
+      requestHash: request.idempotencyKey ? uploadFingerprint(identity(blob.digest)) : undefined,
     });
   }
+
+  /**
+   * A replayed Idempotency-Key: the job it created when this is the same request, bytes included. The
+   * body is hashed as it arrives (bounded by MAX_UPLOAD_BYTES) and never pushed again; another body or
+   * other fields under the same key is a 422. Undefined when the key is new (the body is left unread).
+   */
+  private async replay(request: UploadRequest, body: Readable, identity: (wasmDigest: string) => UploadIdentity): Promise<JobRow | undefined> {
+    const existing = await this.jobs.findByIdempotencyKey(request.idempotencyKey!, request.caller);
+    if (!existing) return undefined;
+    const maxBytes = this.config.uploads.maxBytes;
+    const wasmDigest = await digestOfBody(body, {
+      maxBytes,
+      declaredLength: request.declaredLength,
+      tooLarge: () => tooLarge(maxBytes),
+      truncated: (size) => new WasmFormatError('WASM_TRUNCATED', `the upload ended after ${size} of ${request.declaredLength ?? 'the announced'} bytes`),
+    }).catch((error: unknown) => {
+      throw uploadProblem(error, maxBytes);
+    });
+    return this.jobs.replayOf(request.idempotencyKey!, request.caller, uploadFingerprint(identity(wasmDigest)));
+  }
+}
+
+function uploadIdentity(request: UploadRequest, repository: string, wasmDigest: string): UploadIdentity {
+  return { repository, tag: request.tag ?? null, annotations: request.annotations, callbackUrl: request.callbackUrl ?? null, wasmDigest };
 }
 
 export function parseRepositoryOrProblem(text: string) {

@@ -117,7 +117,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', default: '(set by GitHub)', meaning: 'Bearer token for that endpoint.', secret: true },
   { name: 'GCP_METADATA_URL', default: 'http://metadata.google.internal', meaning: 'GCP metadata server, for `IDENTITY_PROVIDER=gcp-metadata`.' },
   { name: 'WEBHOOK_ALLOWLIST', default: '(none)', meaning: 'Comma-separated host names and addresses or CIDR ranges webhooks may reach although they are loopback, private, link-local or otherwise internal; allowlisted targets may also use plain HTTP. All other targets must be public HTTPS.' },
-  { name: 'WEBHOOK_CALLBACK_SECRET', default: '(unset)', meaning: 'Standard Webhooks secret (`whsec_` + base64 of at least 24 bytes) that signs deliveries to a job\'s `callbackUrl`. Unset: callback URLs are not notified.', secret: true },
+  { name: 'WEBHOOK_CALLBACK_SECRET', default: '(unset)', meaning: 'Standard Webhooks secret (`whsec_` + base64 of at least 24 bytes) that signs deliveries to a job\'s `callbackUrl`. Unset: a request with a `callbackUrl` is refused (422 `CALLBACK_SECRET_MISSING`).', secret: true },
   { name: 'WEBHOOK_RETRY_BASE_MS', default: '60000', meaning: 'Delay before the first webhook retry; each further retry waits twice as long (±20% jitter), 8 attempts in all (about two hours by default).' },
   { name: 'WEBHOOK_CONNECT_TIMEOUT_MS', default: '5000', meaning: 'Timeout to connect to a webhook receiver.' },
   { name: 'WEBHOOK_RESPONSE_TIMEOUT_MS', default: '10000', meaning: 'Timeout for a webhook receiver to answer once connected.' },

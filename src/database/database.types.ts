@@ -92,10 +92,43 @@ export interface SignaturesTable {
   created_at: CreatedAt;
 }
 
+/** One signature's verdict as a verification record keeps it (SignatureVerdictDto). */
+export interface SignatureVerdict {
+  format: SignatureFormat;
+  location: string;
+  verified: boolean;
+  identity: string | null;
+  issuer: string | null;
+  logIndex: number | null;
+  integratedTime: string | null;
+  error: { code: string; message: string } | null;
+}
+
+export interface VerificationsTable {
+  id: Generated<string>;
+  /** The reference as the caller gave it (tag or digest). */
+  reference: string;
+  repository: string;
+  /** The manifest digest that was verified. */
+  digest: string;
+  /** The policy as the caller wrote it. */
+  policy: Json<Record<string, unknown>>;
+  trust_root: string;
+  verified: boolean;
+  error_code: string | null;
+  error_message: string | null;
+  signatures: Json<SignatureVerdict[]>;
+  /** The verify job, or the publish or sign job whose verify step this was; null when answered at once. */
+  job_id: string | null;
+  caller: string | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   jobs: JobsTable;
   artifacts: ArtifactsTable;
   signatures: SignaturesTable;
+  verifications: VerificationsTable;
 }
 
 export type JobRow = Selectable<JobsTable>;
@@ -103,3 +136,4 @@ export type NewJobRow = Insertable<JobsTable>;
 export type JobUpdate = Updateable<JobsTable>;
 export type ArtifactRow = Selectable<ArtifactsTable>;
 export type SignatureRow = Selectable<SignaturesTable>;
+export type VerificationRow = Selectable<VerificationsTable>;

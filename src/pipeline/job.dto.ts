@@ -17,7 +17,7 @@ export class JobErrorDto {
 }
 
 export class JobSignatureDto {
-  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ format: 'uuid', description: 'The signature record: GET /v1/signatures/{id}' }) id!: string;
   @ApiProperty({ enum: ['cosign-classic', 'sigstore-bundle'] }) format!: string;
   @ApiProperty({ description: 'Index of the entry in the Rekor transparency log' }) logIndex!: number;
   @ApiProperty({ description: 'Rekor entry UUID (tree ID + leaf hash, hex)' }) entryUuid!: string;
@@ -29,11 +29,11 @@ export class JobSignatureDto {
 
 export class JobResultDto {
   @ApiPropertyOptional({ example: 'registry.example.com/team/hello-http' }) repository?: string;
-  @ApiPropertyOptional({ description: 'Digest reference of the signed manifest', example: 'registry.example.com/team/hello-http@sha256:…' }) reference?: string;
-  @ApiPropertyOptional({ example: 'sha256:…' }) manifestDigest?: string;
+  @ApiPropertyOptional({ description: 'Digest reference of the pushed and signed manifest (publish and sign jobs)', example: 'registry.example.com/team/hello-http@sha256:…' }) reference?: string;
+  @ApiPropertyOptional({ description: 'Digest of the signed manifest', example: 'sha256:…' }) manifestDigest?: string;
   @ApiPropertyOptional({ description: 'sha256 of the .wasm (the layer digest)', example: 'sha256:…' }) wasmDigest?: string;
   @ApiPropertyOptional({ type: String, nullable: true }) tag?: string | null;
-  @ApiPropertyOptional({ type: [JobSignatureDto] }) signatures?: JobSignatureDto[];
+  @ApiPropertyOptional({ type: [JobSignatureDto], description: 'The signatures the sign step made, one record per format' }) signatures?: JobSignatureDto[];
   @ApiPropertyOptional({ type: Object, additionalProperties: true, description: 'What the verify step checked' }) verification?: Record<string, unknown>;
 }
 

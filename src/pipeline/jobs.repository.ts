@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { DatabaseService } from '../database/database.service';
 import type { JobError, JobRow, JobStep, JobType, StepName } from '../database/database.types';
 import { problems } from '../common/problem';
+import { requestFingerprint } from '../common/request-fingerprint';
 
 export interface NewJob {
   type: JobType;
@@ -12,6 +12,11 @@ export interface NewJob {
   idempotencyKey?: string;
   caller?: string;
   callbackUrl?: string;
+  /**
+   * Fingerprint of the request (requestFingerprint) when the caller computed it from the request as sent;
+   * by default it is taken over the job's type, input and callbackUrl.
+   */
+  requestHash?: string;
 }
 
 /** Job records: the system of record of every job's state, steps, result and error. */
@@ -21,10 +26,10 @@ export class JobsRepository {
 
   /**
    * Creates a job, or returns the one already created with the same Idempotency-Key by the same
-   * caller (`created: false`). Reusing a key for a different request is a 409.
+   * caller (`created: false`). Reusing a key for a different request is a 422.
    */
   async create(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
-    const requestHash = job.idempotencyKey ? hashRequest(job) : null;
+    const requestHash = job.idempotencyKey ? (job.requestHash ?? defaultFingerprint(job)) : null;
     const inserted = await this.database.db
       .insertInto('jobs')
       .values({
@@ -119,9 +124,7 @@ export class JobsRepository {
 
 const pendingStep = (name: StepName): JobStep => ({ name, state: 'pending', attempts: 0, startedAt: null, finishedAt: null, worker: null, error: null });
 
-function hashRequest(job: NewJob): string {
-  return createHash('sha256').update(JSON.stringify([job.type, job.input, job.callbackUrl ?? null])).digest('hex');
-}
+const defaultFingerprint = (job: NewJob): string => requestFingerprint(job.type, { input: job.input, callbackUrl: job.callbackUrl });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (value: string): boolean => UUID.test(value);

@@ -22,8 +22,9 @@ export class JobsService {
 
   async submit(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
     if (this.lifecycle.draining) throw problems.shuttingDown();
-    // A callback URL is checked like a subscription's: never inside the network unless allowlisted.
-    if (job.callbackUrl) await this.webhookTargets.assertAllowed(job.callbackUrl, 'callbackUrl');
+    // A callback URL is checked like a subscription's (never inside the network unless allowlisted), and
+    // only accepted when there is a secret to sign its deliveries with.
+    if (job.callbackUrl) await this.webhookTargets.assertCallbackAllowed(job.callbackUrl);
     const { job: row, created } = await this.jobs.create(job);
     // Enqueue on every call, replays included: job IDs in Redis are derived from the job, so this is a
     // no-op when the pipeline is already queued, and it re-queues a job whose first enqueue was lost.
@@ -44,5 +45,15 @@ export class JobsService {
 
   findByIdempotencyKey(key: string, caller?: string): Promise<JobRow | undefined> {
     return this.jobs.findByIdempotencyKey(key, caller);
+  }
+
+  /**
+   * The job a replayed Idempotency-Key created, when the request is the same one (same fingerprint);
+   * undefined for a new key; a 422 IDEMPOTENCY_KEY_REUSED when the key was used for another request.
+   */
+  async replayOf(key: string, caller: string | undefined, fingerprint: string): Promise<JobRow | undefined> {
+    const existing = await this.jobs.findByIdempotencyKey(key, caller);
+    if (existing && existing.request_hash !== fingerprint) throw problems.idempotencyKeyReused(existing.id);
+    return existing;
   }
 }

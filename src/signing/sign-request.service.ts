@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ProblemError, problems } from '../common/problem';
+import { ProblemError } from '../common/problem';
+import { requestFingerprint } from '../common/request-fingerprint';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
 import { WASM_LAYER_MEDIA_TYPE } from '../artifacts/oci-wasm-layout';
@@ -12,6 +13,7 @@ import {
 import { type OciReference, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import { registryProblem } from '../registry/registry-problem';
+import { WebhookTargets } from '../webhooks/webhook-targets.service';
 import type { SignJobInput } from './signing-targets';
 
 /** Manifests cosign signs, and so do we. */
@@ -30,15 +32,17 @@ export class SignRequestService {
   constructor(
     private readonly registry: RegistryClient,
     private readonly jobs: JobsService,
+    private readonly webhookTargets: WebhookTargets,
   ) {}
 
   async submit(request: { reference: string; callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<{ job: JobRow; created: boolean }> {
+    // A callbackUrl that could never be notified is refused before anything else (submit checks it again, cheaply).
+    if (request.callbackUrl) await this.webhookTargets.assertCallbackAllowed(request.callbackUrl);
+    // The whole request as sent: a replay is the same request only when every field is the same.
+    const fingerprint = requestFingerprint('sign', { reference: request.reference, callbackUrl: request.callbackUrl });
     if (request.idempotencyKey) {
-      const replay = await this.jobs.findByIdempotencyKey(request.idempotencyKey, request.caller);
-      if (replay) {
-        if (replay.type !== 'sign' || (replay.input as Partial<SignJobInput>).reference !== request.reference) throw problems.idempotencyKeyReused(replay.id);
-        return { job: replay, created: false };
-      }
+      const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller, fingerprint);
+      if (replay) return { job: replay, created: false };
     }
     let reference: OciReference;
     try {
@@ -75,6 +79,7 @@ export class SignRequestService {
       idempotencyKey: request.idempotencyKey,
       caller: request.caller,
       callbackUrl: request.callbackUrl,
+      requestHash: fingerprint,
     });
   }
 }

@@ -4,6 +4,7 @@ import { StepError } from '../pipeline/step-error';
 import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
 import { ArtifactVerificationService } from '../verification/artifact-verification.service';
 import { DEFAULT_TRUST_ROOT } from '../verification/trust-roots';
+import { VerificationRecords } from '../verification/verification-records.repository';
 import { ArtifactSigner } from './artifact-signer';
 import { SignatureRecords } from './signature-records.repository';
 import { signatureSummary } from './signature-summary';
@@ -21,6 +22,7 @@ export class SignSteps implements OnModuleInit {
     private readonly signer: ArtifactSigner,
     private readonly records: SignatureRecords,
     private readonly verifications: ArtifactVerificationService,
+    private readonly verificationRecords: VerificationRecords,
   ) {}
 
   onModuleInit(): void {
@@ -30,9 +32,18 @@ export class SignSteps implements OnModuleInit {
     }
   }
 
+  /**
+   * The result names what was signed, by digest (`reference`, `manifestDigest`), and the signature
+   * records made (`signatures[].id`, as GET /v1/signatures/{id} shows them).
+   */
   async sign(job: JobRow, signal: AbortSignal): Promise<Record<string, unknown>> {
-    const rows = await this.signer.sign(signingTarget(job), signal);
-    return { signatures: rows.map(signatureSummary) };
+    const target = signingTarget(job);
+    const rows = await this.signer.sign(target, signal);
+    return {
+      reference: `${target.repository.registry}/${target.repository.repository}@${target.manifestDigest}`,
+      manifestDigest: target.manifestDigest,
+      signatures: rows.map(signatureSummary),
+    };
   }
 
   /**
@@ -47,11 +58,25 @@ export class SignSteps implements OnModuleInit {
     const { identity, issuer } = rows[0]!;
     const policy = { signer: { kind: 'certificate' as const, identity: { kind: 'exact' as const, value: identity }, issuer: { kind: 'exact' as const, value: issuer } }, annotations: {} };
     const answer = await this.verifications.verifyDigest(target.repository, target.manifestDigest, policy, DEFAULT_TRUST_ROOT, signal);
+    const record = () =>
+      this.verificationRecords.record({
+        reference: target.reference,
+        policy: { certificateIdentity: identity, certificateOidcIssuer: issuer },
+        trustRoot: DEFAULT_TRUST_ROOT,
+        answer,
+        jobId: job.id,
+        caller: job.caller,
+      });
     for (const row of rows) {
       const found = answer.signatures.find((s) => s.format === row.format && s.logIndex === row.rekor_log_index);
+      // Not attached yet is retried, so not a verdict to record; a signature that does not verify is.
       if (!found) throw StepError.transient('SIGNATURE_NOT_ATTACHED', `the ${row.format} signature (Rekor index ${row.rekor_log_index}) is not in the registry yet`);
-      if (!found.verified) throw StepError.permanent('SIGNATURE_INVALID', `the ${row.format} signature does not verify: ${found.error?.message ?? 'unknown reason'}`);
+      if (!found.verified) {
+        await record();
+        throw StepError.permanent('SIGNATURE_INVALID', `the ${row.format} signature does not verify: ${found.error?.message ?? 'unknown reason'}`);
+      }
     }
+    await record();
     return {
       verification: {
         verified: answer.verified,

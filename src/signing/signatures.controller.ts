@@ -26,11 +26,11 @@ export class SignaturesController {
     summary: 'Sign an artifact already in a registry',
     description: 'A tag is resolved to its digest first; the job signs that digest (cosign classic `.sig` and Sigstore bundle referrer, per SIGNATURE_FORMATS) and verifies the result.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key returns the job it created' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key with the same body returns the job it created; another body under the same key is a 422' })
   @ApiAcceptedResponse({ type: JobDto, headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE' })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'MANIFEST_NOT_FOUND, REPOSITORY_NOT_FOUND' })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'UNSUPPORTED_MEDIA_TYPE, or the registry refused the request' })
+  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'UNSUPPORTED_MEDIA_TYPE; IDEMPOTENCY_KEY_REUSED (the key was used for another request); CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET); WEBHOOK_URL_FORBIDDEN; or the registry refused the request' })
   async sign(
     @Body() body: SignRequestDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,

@@ -21,10 +21,10 @@ export class ArtifactVerificationController {
   })
   @ApiOkResponse({ type: ArtifactVerificationDto })
   @ApiAcceptedResponse({ type: JobDto, description: 'With async: the verify job, whose result is the answer' })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'With async: replaying a key returns the job it created' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'With async: replaying a key with the same body returns the job it created; another body under the same key is a 422' })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, INVALID_POLICY, INVALID_REGEXP' })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'MANIFEST_NOT_FOUND' })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'TRUST_ROOT_NOT_FOUND, or the registry refused the request' })
+  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'TRUST_ROOT_NOT_FOUND; with async: IDEMPOTENCY_KEY_REUSED (the key was used for another request), CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET), WEBHOOK_URL_FORBIDDEN; or the registry refused the request' })
   async verify(
     @Body() body: VerifyArtifactDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,

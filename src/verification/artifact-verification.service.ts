@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ProblemError } from '../common/problem';
+import { requestFingerprint } from '../common/request-fingerprint';
 import { ALL_MANIFEST_MEDIA_TYPES } from '../registry/oci-media-types';
 import { type OciReference, type OciRepository, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
@@ -11,6 +12,9 @@ import type { ArtifactVerificationDto } from './artifact-verification.dto';
 import { ImmutableContentCache, discoverSignatures } from './signature-discovery';
 import { buildSignerPolicy } from './signer-policy';
 import { DEFAULT_TRUST_ROOT, TrustRoots } from './trust-roots';
+import { VerificationRecords } from './verification-records.repository';
+import { WebhookEvents } from '../webhooks/webhook-events.service';
+import { WebhookTargets } from '../webhooks/webhook-targets.service';
 
 /**
  * POST /v1/verifications: may this artifact run? Resolves the reference, finds every signature live in
@@ -26,19 +30,40 @@ export class ArtifactVerificationService {
     private readonly registry: RegistryClient,
     private readonly trustRoots: TrustRoots,
     private readonly jobs: JobsService,
+    private readonly records: VerificationRecords,
+    private readonly events: WebhookEvents,
+    private readonly webhookTargets: WebhookTargets,
   ) {}
 
-  async verify(request: VerificationRequest): Promise<ArtifactVerificationDto> {
+  /** Answers at once; the verification is recorded and its event (verification.succeeded/failed) emitted. */
+  async verify(request: VerificationRequest & { caller?: string }): Promise<ArtifactVerificationDto> {
     const { repo, digest, policy, trustName } = await this.read(request);
+    let answer: ArtifactVerificationDto;
     try {
-      return await this.verifyDigest(repo, digest, policy, trustName);
+      answer = await this.verifyDigest(repo, digest, policy, trustName);
     } catch (error) {
       throw registryProblem(error);
     }
+    const record = await this.records.record({ reference: request.reference, policy: request.policy, trustRoot: trustName, answer, caller: request.caller });
+    await this.events.afterVerification(record);
+    return answer;
   }
 
   /** Queues the verification as a job (type verify); its result is the answer `verify` would give. */
-  async submit(request: VerificationRequest & { callbackUrl?: string; idempotencyKey?: string }): Promise<JobRow> {
+  async submit(request: VerificationRequest & { callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<JobRow> {
+    // A callbackUrl that could never be notified is refused before anything else (submit checks it again, cheaply).
+    if (request.callbackUrl) await this.webhookTargets.assertCallbackAllowed(request.callbackUrl);
+    // The whole request as sent (a tag is fingerprinted as the tag, not the digest it resolves to now).
+    const fingerprint = requestFingerprint('verify', {
+      reference: request.reference,
+      policy: request.policy,
+      trustRoot: request.trustRoot,
+      callbackUrl: request.callbackUrl,
+    });
+    if (request.idempotencyKey) {
+      const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller, fingerprint);
+      if (replay) return replay;
+    }
     const { repo, digest, trustName } = await this.read(request);
     const input: VerifyJobInput = { reference: request.reference, repository: `${repo.registry}/${repo.repository}`, digest, policy: request.policy, trustRoot: trustName };
     const { job } = await this.jobs.submit({
@@ -46,7 +71,9 @@ export class ArtifactVerificationService {
       steps: ['verify'],
       input: input as unknown as Record<string, unknown>,
       idempotencyKey: request.idempotencyKey,
+      caller: request.caller,
       callbackUrl: request.callbackUrl,
+      requestHash: fingerprint,
     });
     return job;
   }

@@ -6,6 +6,7 @@ import { BundleVerifier } from './bundle-verifier';
 import { TrustRootLoader } from './trust-root-loader';
 import { TrustRoots } from './trust-roots';
 import { TrustRootsController } from './trust-roots.controller';
+import { VerificationRecords } from './verification-records.repository';
 
 /**
  * The named trust roots (each loaded once, on first use), the `default` one signatures of this service
@@ -22,9 +23,10 @@ import { TrustRootsController } from './trust-roots.controller';
     },
     { provide: TrustRootLoader, inject: [TrustRoots], useFactory: (roots: TrustRoots) => roots.defaultRoot },
     { provide: BundleVerifier, inject: [TrustRootLoader], useFactory: (trustRoot: TrustRootLoader) => new BundleVerifier(trustRoot) },
+    VerificationRecords,
     ArtifactVerificationService,
   ],
-  exports: [TrustRoots, TrustRootLoader, BundleVerifier, ArtifactVerificationService],
+  exports: [TrustRoots, TrustRootLoader, BundleVerifier, VerificationRecords, ArtifactVerificationService],
 })
 export class TrustModule {}
 

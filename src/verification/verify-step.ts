@@ -3,6 +3,7 @@ import type { JobRow } from '../database/database.types';
 import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
 import { parseRepository } from '../registry/oci-reference';
 import { ArtifactVerificationService, type VerifyJobInput, readPolicy } from './artifact-verification.service';
+import { VerificationRecords } from './verification-records.repository';
 
 /** The step of a standalone verify job: the answer of POST /v1/verifications, as the job's result. */
 @Injectable()
@@ -10,6 +11,7 @@ export class VerifyStep implements OnModuleInit {
   constructor(
     private readonly handlers: StepHandlerRegistry,
     private readonly verifications: ArtifactVerificationService,
+    private readonly records: VerificationRecords,
   ) {}
 
   onModuleInit(): void {
@@ -19,6 +21,7 @@ export class VerifyStep implements OnModuleInit {
   async run(job: JobRow, signal: AbortSignal): Promise<Record<string, unknown>> {
     const input = job.input as unknown as VerifyJobInput;
     const answer = await this.verifications.verifyDigest(parseRepository(input.repository), input.digest, readPolicy(input.policy), input.trustRoot, signal);
+    await this.records.record({ reference: input.reference, policy: input.policy, trustRoot: input.trustRoot, answer, jobId: job.id, caller: job.caller });
     return { ...answer };
   }
 }

@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import type { JobRow, StepName } from '../database/database.types';
+import type { JobRow, StepName, VerificationRow } from '../database/database.types';
 import { JobDto } from '../pipeline/job.dto';
+import { VerificationRecordDto } from '../verification/verification-record.dto';
 import { WebhookQueue } from './webhook-queue.service';
 import type { WebhookEvent } from './webhook-tables';
 import { WebhooksRepository } from './webhooks.repository';
@@ -19,15 +20,23 @@ export function eventsFor(job: JobRow, step: StepName): WebhookEvent[] {
   const verification = (result.verification ?? (job.type === 'verify' ? result : undefined)) as { verified?: unknown } | undefined;
   const verifyStepFailed = job.state === 'failed' && job.error?.step === 'verify';
   if ((step === 'verify' && verification?.verified === false) || verifyStepFailed) events.push('verification.failed');
+  else if (step === 'verify' && verification?.verified === true) events.push('verification.succeeded');
   if (job.state === 'succeeded') events.push('job.succeeded');
   if (job.state === 'failed') events.push('job.failed');
   return events;
 }
 
-/** A stable delivery id (`webhook-id`) for one event of one job to one target, so emitting twice delivers once. */
-export function deliveryId(jobId: string, event: WebhookEvent, target: string): string {
-  return `msg_${createHash('sha256').update(`${jobId}\n${event}\n${target}`).digest('base64url').slice(0, 27)}`;
+/**
+ * A stable delivery id (`webhook-id`) for one event of one job (or one synchronous verification) to one
+ * target, so emitting twice delivers once.
+ */
+export function deliveryId(sourceId: string, event: WebhookEvent, target: string): string {
+  return `msg_${createHash('sha256').update(`${sourceId}\n${event}\n${target}`).digest('base64url').slice(0, 27)}`;
 }
+
+/** The event of a recorded verification's verdict. */
+export const verificationEvent = (verification: Pick<VerificationRow, 'verified'>): WebhookEvent =>
+  verification.verified ? 'verification.succeeded' : 'verification.failed';
 
 /**
  * Turns job state changes into deliveries: a record per matching subscription (and the job's
@@ -45,6 +54,22 @@ export class WebhookEvents {
 
   async afterStep(job: JobRow, step: StepName): Promise<void> {
     for (const event of eventsFor(job, step)) await this.emit(job, event);
+  }
+
+  /**
+   * A verification answered at once (no job): verification.succeeded or verification.failed to the
+   * subscribers, with the record as `data.verification`. Verify jobs emit through afterStep instead.
+   */
+  async afterVerification(verification: VerificationRow): Promise<void> {
+    const event = verificationEvent(verification);
+    const payload = JSON.stringify({ type: event, timestamp: verification.created_at.toISOString(), data: { verification: VerificationRecordDto.from(verification) } });
+    const ids: string[] = [];
+    for (const subscription of await this.repository.subscribersTo(event)) {
+      const id = deliveryId(verification.id, event, subscription.id);
+      await this.repository.insertDelivery({ id, webhookId: subscription.id, callbackUrl: null, jobId: null, verificationId: verification.id, event, payload });
+      ids.push(id);
+    }
+    for (const id of ids) await this.queue.enqueue(id);
   }
 
   private async emit(job: JobRow, event: WebhookEvent): Promise<void> {

@@ -13,8 +13,9 @@ describe('eventsFor', () => {
     expect(eventsFor({ ...signed, result: { signatures: [] } }, 'sign')).toEqual([]);
   });
 
-  it('emits job.succeeded, and verification.failed for an unverified answer', () => {
-    expect(eventsFor(job({ state: 'succeeded', result: { verification: { verified: true } } }), 'verify')).toEqual(['job.succeeded']);
+  it('emits job.succeeded, with verification.succeeded or verification.failed for the answer', () => {
+    expect(eventsFor(job({ state: 'succeeded', result: { verification: { verified: true } } }), 'verify')).toEqual(['verification.succeeded', 'job.succeeded']);
+    expect(eventsFor(job({ type: 'verify', state: 'succeeded', result: { verified: true } }), 'verify')).toEqual(['verification.succeeded', 'job.succeeded']);
     expect(eventsFor(job({ type: 'verify', state: 'succeeded', result: { verified: false } }), 'verify')).toEqual(['verification.failed', 'job.succeeded']);
   });
 

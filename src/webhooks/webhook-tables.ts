@@ -4,7 +4,7 @@ type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type Json<T> = ColumnType<T, string, string>;
 
-export const WEBHOOK_EVENTS = ['job.succeeded', 'job.failed', 'signature.created', 'verification.failed'] as const;
+export const WEBHOOK_EVENTS = ['job.succeeded', 'job.failed', 'signature.created', 'verification.succeeded', 'verification.failed'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'abandoned';
 
@@ -24,6 +24,8 @@ export interface WebhookDeliveriesTable {
   webhook_id: string | null;
   callback_url: string | null;
   job_id: string | null;
+  /** The verification record of a synchronous verification's event (its deliveries have no job). */
+  verification_id: string | null;
   event: WebhookEvent;
   payload: string;
   state: DeliveryState;

@@ -13,9 +13,20 @@ import { WebhookTargetError, resolveWebhookTarget } from './webhook-target';
 @Injectable()
 export class WebhookTargets {
   readonly allowlist: WebhookAllowlist;
+  private readonly callbackSecretSet: boolean;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     this.allowlist = new WebhookAllowlist(config.webhooks.allowlist);
+    this.callbackSecretSet = config.webhooks.callbackSecret !== undefined;
+  }
+
+  /**
+   * Resolves when a job's `callbackUrl` can be notified: deliveries to it are signed with
+   * WEBHOOK_CALLBACK_SECRET, so without that secret the URL is refused rather than accepted and never called.
+   */
+  async assertCallbackAllowed(url: string): Promise<void> {
+    if (!this.callbackSecretSet) throw callbackSecretMissing();
+    await this.assertAllowed(url, 'callbackUrl');
   }
 
   /** Resolves when `url` may be notified; else a 400 (not a URL) or 422 (forbidden, unresolvable) problem. */
@@ -33,3 +44,11 @@ export function targetProblem(error: WebhookTargetError, field = 'url'): Problem
   const invalid = error.code === 'WEBHOOK_URL_INVALID';
   return new ProblemError(invalid ? 400 : 422, error.code, invalid ? 'The webhook URL is not valid' : 'The webhook URL may not be used', `${field}: ${error.message}`);
 }
+
+export const callbackSecretMissing = () =>
+  new ProblemError(
+    422,
+    'CALLBACK_SECRET_MISSING',
+    'Callback URLs are not enabled',
+    'callbackUrl: this service has no WEBHOOK_CALLBACK_SECRET to sign callbacks with; set WEBHOOK_CALLBACK_SECRET, or subscribe to events with POST /v1/webhooks instead',
+  );

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { JobDto } from '../pipeline/job.dto';
+import { VerificationRecordDto } from '../verification/verification-record.dto';
 import type { AttemptRow, DeliveryRow, WebhookRow } from './webhook-tables';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './webhook-tables';
 
@@ -66,12 +67,13 @@ export class WebhookDeliveryDto {
   @ApiProperty({ description: 'The `webhook-id` header: the same on every attempt', example: 'msg_2b7Q4pVb8nY1c0kQ3sJm5d6w' }) id!: string;
   @ApiProperty({ enum: WEBHOOK_EVENTS }) event!: string;
   @ApiProperty({ type: String, format: 'uuid', nullable: true }) jobId!: string | null;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The verification record, for events of verifications answered at once' }) verificationId!: string | null;
   @ApiProperty({ enum: ['pending', 'delivered', 'failed', 'abandoned'] }) state!: string;
   @ApiProperty() attempts!: number;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) nextAttemptAt!: string | null;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) deliveredAt!: string | null;
-  @ApiProperty({ type: Object, additionalProperties: true, description: 'The body sent (a WebhookPayloadDto)' }) payload!: Record<string, unknown>;
+  @ApiProperty({ type: Object, additionalProperties: true, description: 'The body sent (a WebhookPayloadDto, or a VerificationEventDto)' }) payload!: Record<string, unknown>;
   @ApiProperty({ type: [WebhookAttemptDto] }) attemptLog!: WebhookAttemptDto[];
 
   static from(row: DeliveryRow, attempts: AttemptRow[]): WebhookDeliveryDto {
@@ -79,6 +81,7 @@ export class WebhookDeliveryDto {
       id: row.id,
       event: row.event,
       jobId: row.job_id,
+      verificationId: row.verification_id,
       state: row.state,
       attempts: row.attempts,
       nextAttemptAt: row.next_attempt_at?.toISOString() ?? null,
@@ -94,10 +97,25 @@ export class WebhookPayloadDataDto {
   @ApiProperty({ type: JobDto, description: 'The job as GET /v1/jobs/{id} shows it, with its result (signatures, verification) or error' }) job!: JobDto;
 }
 
-/** The JSON body of every webhook, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature). */
+/** The JSON body of every job event, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature). */
 export class WebhookPayloadDto {
-  @ApiProperty({ enum: WEBHOOK_EVENTS, description: 'job.succeeded / job.failed: a job finished; signature.created: a sign step recorded signatures (data.job.result.signatures); verification.failed: a verification answered verified:false or its step failed' })
+  @ApiProperty({
+    enum: WEBHOOK_EVENTS,
+    description:
+      'job.succeeded / job.failed: a job finished; signature.created: a sign step recorded signatures (data.job.result.signatures); verification.succeeded / verification.failed: the verify step of a job answered verified true / false (or failed). Verifications answered at once (POST /v1/verifications without async) send a VerificationEventDto instead.',
+  })
   type!: string;
   @ApiProperty({ type: String, format: 'date-time', description: 'When the event happened' }) timestamp!: string;
   @ApiProperty({ type: WebhookPayloadDataDto }) data!: WebhookPayloadDataDto;
+}
+
+export class VerificationEventDataDto {
+  @ApiProperty({ type: VerificationRecordDto, description: 'The recorded verification' }) verification!: VerificationRecordDto;
+}
+
+/** The JSON body of verification.succeeded / verification.failed for a verification answered at once (no job). */
+export class VerificationEventDto {
+  @ApiProperty({ enum: ['verification.succeeded', 'verification.failed'] }) type!: string;
+  @ApiProperty({ type: String, format: 'date-time', description: 'When the verification was recorded' }) timestamp!: string;
+  @ApiProperty({ type: VerificationEventDataDto }) data!: VerificationEventDataDto;
 }

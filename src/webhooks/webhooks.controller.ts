@@ -12,11 +12,11 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
-import { CreateWebhookDto, WebhookDeliveryDto, WebhookDto, WebhookPayloadDto, WebhookWithSecretDto } from './webhook.dto';
+import { CreateWebhookDto, VerificationEventDto, WebhookDeliveryDto, WebhookDto, WebhookPayloadDto, WebhookWithSecretDto } from './webhook.dto';
 import { WebhooksService } from './webhooks.service';
 
 @ApiTags('webhooks')
-@ApiExtraModels(WebhookPayloadDto)
+@ApiExtraModels(WebhookPayloadDto, VerificationEventDto)
 @Controller('v1/webhooks')
 export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
@@ -25,7 +25,7 @@ export class WebhooksController {
   @ApiOperation({
     summary: 'Subscribe to events',
     description:
-      'Deliveries are JSON bodies (WebhookPayloadDto) signed per Standard Webhooks with the secret returned here once: headers webhook-id (stable across retries), webhook-timestamp and webhook-signature. The URL must be public HTTPS unless WEBHOOK_ALLOWLIST names it.',
+      'Deliveries are JSON bodies (WebhookPayloadDto; VerificationEventDto for verifications answered at once) signed per Standard Webhooks with the secret returned here once: headers webhook-id (stable across retries), webhook-timestamp and webhook-signature. The URL must be public HTTPS unless WEBHOOK_ALLOWLIST names it.',
   })
   @ApiCreatedResponse({ type: WebhookWithSecretDto })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'code VALIDATION_FAILED (unknown event) or WEBHOOK_URL_INVALID' })

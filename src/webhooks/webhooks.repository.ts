@@ -9,6 +9,7 @@ export interface NewDelivery {
   webhookId: string | null;
   callbackUrl: string | null;
   jobId: string | null;
+  verificationId?: string | null;
   event: WebhookEvent;
   payload: string;
 }
@@ -73,6 +74,7 @@ export class WebhooksRepository {
         webhook_id: delivery.webhookId,
         callback_url: delivery.callbackUrl,
         job_id: delivery.jobId,
+        verification_id: delivery.verificationId ?? null,
         event: delivery.event,
         payload: delivery.payload,
         state: 'pending',

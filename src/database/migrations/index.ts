@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial';
 import * as webhooks from './0002-webhooks';
+import * as verifications from './0003-verifications';
 
 /**
  * The migrations, in order. Listed in code rather than read from a folder so that the compiled
@@ -9,6 +10,7 @@ import * as webhooks from './0002-webhooks';
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-webhooks': webhooks,
+  '0003-verifications': verifications,
 };
 
 export const migrationProvider: MigrationProvider = {
