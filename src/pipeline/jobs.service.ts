@@ -26,17 +26,23 @@ export class JobsService {
     // only accepted when there is a secret to sign its deliveries with.
     if (job.callbackUrl) await this.webhookTargets.assertCallbackAllowed(job.callbackUrl);
     const { job: row, created } = await this.jobs.create(job);
-    // Enqueue on every call, replays included: job IDs in Redis are derived from the job, so this is a
-    // no-op when the pipeline is already queued, and it re-queues a job whose first enqueue was lost.
+    await this.enqueue(row, created);
+    if (created) this.metrics.jobsCreated.inc({ type: job.type });
+    return { job: row, created };
+  }
+
+  /**
+   * Enqueues on every call, replays included: job IDs in Redis are derived from the job, so this is a
+   * no-op when the pipeline is already queued, and it re-queues a job whose first enqueue was lost.
+   */
+  private async enqueue(row: JobRow, created: boolean): Promise<void> {
     try {
-      if (row.state === 'queued') await this.queues.enqueuePipeline(row.id, job.steps);
+      if (row.state === 'queued') await this.queues.enqueuePipeline(row.id, row.steps.map((step) => step.name));
     } catch (error) {
       if (created) await this.jobs.deleteUnstarted(row.id).catch(() => undefined);
       this.logger.warn({ err: error, jobId: row.id }, 'could not enqueue job');
       throw problems.queueUnavailable('The job was not accepted; retry later (with the same Idempotency-Key)');
     }
-    if (created) this.metrics.jobsCreated.inc({ type: job.type });
-    return { job: row, created };
   }
 
   find(id: string): Promise<JobRow | undefined> {
@@ -54,6 +60,7 @@ export class JobsService {
   async replayOf(key: string, caller: string | undefined, fingerprint: string): Promise<JobRow | undefined> {
     const existing = await this.jobs.findByIdempotencyKey(key, caller);
     if (existing && existing.request_hash !== fingerprint) throw problems.idempotencyKeyReused(existing.id);
+    if (existing) await this.enqueue(existing, false);
     return existing;
   }
 }
