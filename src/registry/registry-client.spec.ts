@@ -649,6 +649,20 @@ describe('RegistryClient against a fake registry', () => {
     });
   });
 
+  describe('reserved tags', () => {
+    it('refuses to write a tag derived from a digest unless the write says it is one, before any request', async () => {
+      const { fake, registry, repo, client } = await start({ auth: 'none' });
+      const c = client();
+      const manifest = manifestBytes(EMPTY_DIGEST);
+      for (const tag of [`sha256-${'d'.repeat(64)}.sig`, `sha256-${'d'.repeat(64)}`, `sha256-${'d'.repeat(64)}.att`]) {
+        await expect(c.putManifest(repo, tag, OCI_MANIFEST_MEDIA_TYPE, manifest)).rejects.toMatchObject({ code: 'RESERVED_TAG', transient: false });
+      }
+      expect(registry.requests).toHaveLength(0);
+      await c.putManifest(repo, `sha256-${'d'.repeat(64)}.sig`, OCI_MANIFEST_MEDIA_TYPE, manifest, { derivedTag: true });
+      expect(fake.tags.has(`ns/comp:sha256-${'d'.repeat(64)}.sig`)).toBe(true);
+    });
+  });
+
   describe('referrers', () => {
     const subject = manifestBytes(EMPTY_DIGEST);
     const subjectDigest = sha256Digest(subject);

@@ -23,6 +23,8 @@ import { RegistryError, registryTimeoutError } from './registry-error';
 import { FetchFunction, discardBody, readBody } from './registry-http';
 import { RegistryResponse, RegistryTransport } from './registry-transport';
 import { IdleDeadline, hashingUploadBody } from './hashing-upload-body';
+import { reservedTagReason } from './reserved-tags';
+import { StepError } from '../pipeline/step-error';
 
 /**
  * The OCI distribution client: the only code that talks to registries. Blobs (monolithic and streamed
@@ -458,16 +460,20 @@ export class RegistryClient {
    * PUT a manifest under a tag or its digest, with `mediaType` as Content-Type. Returns its digest and,
    * when the registry has the referrers API, the `OCI-Subject` it answered with. `ifMatch` makes the
    * write conditional (HTTP 412 → REGISTRY_PRECONDITION_FAILED, transient) where the registry supports it.
+   * A tag derived from a digest (reserved-tags.ts) is written only with `derivedTag`: the signing path's
+   * `.sig` image and the referrers fallback index, never a tag a caller chose.
    */
   async putManifest(
     repo: OciRepository,
     reference: string,
     mediaType: string,
     bytes: Buffer,
-    options: CallOptions & { ifMatch?: string } = {},
+    options: CallOptions & { ifMatch?: string; derivedTag?: boolean } = {},
   ): Promise<{ digest: string; subject?: string }> {
     checkRepository(repo);
     checkManifestReference(reference);
+    const reserved = options.derivedTag ? undefined : reservedTagReason(reference);
+    if (reserved !== undefined) throw new StepError('RESERVED_TAG', reserved, false);
     if (bytes.length > MAX_MANIFEST_BYTES) throw manifestTooLarge(repo, reference);
     const digest = sha256Digest(bytes);
     if (isSha256Digest(reference) && digest !== reference) throw digestMismatch(repo, reference, digest, 'given');
@@ -549,6 +555,7 @@ export class RegistryClient {
       try {
         await this.putManifest(repo, tag, OCI_INDEX_MEDIA_TYPE, serializeOciIndex(next), {
           signal: options.signal,
+          derivedTag: true,
           ...(current.etag !== undefined ? { ifMatch: current.etag } : {}),
         });
         return { ...result, source: 'tag-fallback' };
