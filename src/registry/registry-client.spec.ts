@@ -447,12 +447,12 @@ describe('RegistryClient against a fake registry', () => {
       expect(error.message).toContain('ECONNREFUSED');
     });
 
-    it('is REGISTRY_UNREACHABLE when the registry does not answer in time', async () => {
+    it('is REGISTRY_TIMEOUT when the registry does not answer in time', async () => {
       const silent = await listen(() => undefined);
       servers.push(silent.server);
       const c = new RegistryClient({ userAgent: 't', requestTimeoutMs: 300, insecureHosts: [silent.host] });
       const error = await caught(c.blobExists({ registry: silent.host, repository: 'a' }, EMPTY_DIGEST));
-      expect(error).toMatchObject({ code: 'REGISTRY_UNREACHABLE', transient: true });
+      expect(error).toMatchObject({ code: 'REGISTRY_TIMEOUT', transient: true });
       expect(error.message).toContain('did not answer within 300 ms');
     });
 

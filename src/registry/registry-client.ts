@@ -166,6 +166,7 @@ export class RegistryClient {
    * When onChunk or maxBytes stops the upload, the request body is ended cleanly rather than cut off,
    * so that the registry answers with the session's current state and the DELETE is accepted
    * (distribution refuses to cancel a session whose state token lags behind the bytes it stored).
+   * A Readable source is never destroyed: on failure its owner drains or drops the rest.
    */
   async pushBlobStream(
     repo: OciRepository,
@@ -177,13 +178,9 @@ export class RegistryClient {
       throw new TypeError('pushBlobStream needs an AsyncIterable of Uint8Array chunks or a Readable');
     }
     const { signal } = options;
-    let session: { location: URL; uuid: string };
-    try {
-      session = await this.#startUpload(repo, signal);
-    } catch (error) {
-      if (source instanceof Readable) source.destroy();
-      throw error;
-    }
+    // On failure the source is left as it is (unread or partly read, never destroyed): it is the caller's,
+    // and an HTTP request body must stay open for the server to answer on its connection.
+    const session = await this.#startUpload(repo, signal);
     let { location } = session;
     const patchContext = this.#transport.context(repo, `PATCH blob upload ${session.uuid}`);
     const idle = new IdleDeadline(this.#transport.requestTimeoutMs, () => registryTimeoutError(patchContext, this.#transport.requestTimeoutMs));
