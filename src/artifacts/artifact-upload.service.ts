@@ -77,6 +77,9 @@ export class ArtifactUploadService {
         },
       });
     } catch (error) {
+      // Whatever failed, the rest of the body is read and dropped so that the answer reaches the client
+      // on its connection (a request body destroyed mid-way closes the socket: an empty reply).
+      body.resume();
       throw uploadProblem(error, maxBytes);
     }
     const inspection = inspector.finish();

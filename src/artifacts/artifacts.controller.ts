@@ -9,6 +9,7 @@ import {
   ApiPayloadTooLargeResponse,
   ApiQuery,
   ApiTags,
+  ApiResponse,
   ApiUnprocessableEntityResponse,
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
@@ -69,7 +70,10 @@ export class ArtifactsController {
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, UPLOAD_ABORTED' })
   @ApiPayloadTooLargeResponse({ type: ProblemDto, description: 'PAYLOAD_TOO_LARGE' })
   @ApiUnsupportedMediaTypeResponse({ type: ProblemDto, description: 'UNSUPPORTED_MEDIA_TYPE' })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'WASM_BAD_MAGIC, WASM_UNSUPPORTED_VERSION, WASM_TRUNCATED, WASM_MALFORMED_SECTION; or the registry refused the upload' })
+  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'WASM_BAD_MAGIC, WASM_UNSUPPORTED_VERSION, WASM_TRUNCATED, WASM_MALFORMED_SECTION; RESERVED_TAG (a tag derived from a digest: <alg>-<hex>[.<suffix>]); or the registry refused the upload (REGISTRY_UNAUTHORIZED, REGISTRY_FORBIDDEN, REGISTRY_REJECTED)' })
+  @ApiResponse({ status: 502, type: ProblemDto, description: 'The registry failed: REGISTRY_TLS_ERROR, REGISTRY_DNS_FAILURE, REGISTRY_PROTOCOL_ERROR' })
+  @ApiResponse({ status: 503, type: ProblemDto, description: 'The registry is unavailable: REGISTRY_UNREACHABLE, REGISTRY_UNAVAILABLE, REGISTRY_THROTTLED' })
+  @ApiResponse({ status: 504, type: ProblemDto, description: 'The registry did not answer within REGISTRY_TIMEOUT_MS: REGISTRY_TIMEOUT' })
   async upload(
     @Req() request: FastifyRequest,
     @Headers('idempotency-key') idempotencyKey: string | undefined,

@@ -5,6 +5,7 @@ import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
 import { OCI_MANIFEST_MEDIA_TYPE } from '../registry/oci-media-types';
 import { parseRepository } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
+import { reservedTagReason } from '../registry/reserved-tags';
 import { ArtifactRecords } from './artifact-records.repository';
 import { buildWasmConfig, buildWasmManifest } from './oci-wasm-layout';
 import type { PublishJobInput, PushResult } from './publish-job';
@@ -30,6 +31,9 @@ export class PushStep implements OnModuleInit {
     const input = job.input as unknown as PublishJobInput;
     const repo = parseRepository(input.repository);
     const created = new Date(input.createdAt);
+    // Uploads refuse reserved tags; a job queued before they did must not overwrite signatures either.
+    const reserved = input.tag ? reservedTagReason(input.tag) : undefined;
+    if (reserved !== undefined) throw StepError.permanent('RESERVED_TAG', reserved);
     const layer = await this.registry.blobExists(repo, input.wasm.digest, { signal });
     if (!layer.exists) {
       throw StepError.permanent('WASM_BLOB_MISSING', `the uploaded .wasm (${input.wasm.digest}) is no longer in ${input.repository}; upload it again`);

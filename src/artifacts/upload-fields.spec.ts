@@ -219,4 +219,24 @@ describe('parseUploadFields', () => {
       ],
     });
   });
+
+  it.each([`sha256-${'a'.repeat(64)}.sig`, `sha256-${'a'.repeat(64)}`, `sha256-${'a'.repeat(64)}.att`, `sha512-${'c'.repeat(64)}.sbom`])(
+    'refuses the reserved tag %s with 422 RESERVED_TAG',
+    (tag) => {
+      let problem: ProblemError | undefined;
+      try {
+        parseUploadFields({ repository: 'registry.example.com/team/app', tag });
+      } catch (error) {
+        problem = error as ProblemError;
+      }
+      expect(problem).toBeInstanceOf(ProblemError);
+      expect(problem!.status).toBe(422);
+      expect(problem!.code).toBe('RESERVED_TAG');
+      expect(problem!.detail).toContain('only the signing path writes them');
+    },
+  );
+
+  it('reports format errors (400) before the reserved-tag rule', () => {
+    expect(() => parseUploadFields({ tag: `sha256-${'a'.repeat(64)}` })).toThrow(expect.objectContaining({ status: 400, code: 'VALIDATION_FAILED' }));
+  });
 });

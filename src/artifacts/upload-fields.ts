@@ -1,5 +1,6 @@
 import { ProblemError } from '../common/problem';
 import { isValidTag } from '../registry/oci-reference';
+import { reservedTagReason } from '../registry/reserved-tags';
 import { RESERVED_ANNOTATIONS } from './artifact-upload.service';
 
 /** The upload's fields, from query parameters (raw body) or form fields (multipart). */
@@ -66,5 +67,8 @@ export function parseUploadFields(raw: Record<string, unknown>): UploadFields {
   if (errors.length > 0) {
     throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
   }
+  // A well-formed tag that belongs to another manifest's signatures or referrers: not the caller's to set.
+  const reserved = tag === undefined ? undefined : reservedTagReason(tag);
+  if (reserved !== undefined) throw new ProblemError(422, 'RESERVED_TAG', 'The tag is reserved', reserved, { field: 'tag' });
   return { repository: repository!, tag, annotations, callbackUrl };
 }

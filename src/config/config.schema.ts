@@ -102,7 +102,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'REGISTRY_INSECURE_HOSTS', default: '(none)', meaning: 'Comma-separated `host[:port]` of registries spoken to over plain HTTP. All others use HTTPS.' },
   { name: 'REGISTRY_CREDENTIALS', default: '(none)', meaning: 'Per-registry credentials as JSON: `{"host[:port]": {"username": "…", "password": "…"}}`. Checked before the Docker config.', secret: true },
   { name: 'DOCKER_CONFIG', default: '~/.docker', meaning: 'Directory of a Docker `config.json` whose `auths` give registry credentials (no credential helpers).' },
-  { name: 'REGISTRY_TIMEOUT_MS', default: '30000', meaning: 'Timeout of one registry request (uploads stream without it).' },
+  { name: 'REGISTRY_TIMEOUT_MS', default: '30000', meaning: 'Timeout of one registry request (uploads stream without it, but stop when no byte moves for this long); past it the request answers 504 `REGISTRY_TIMEOUT`.' },
   { name: 'SIGNATURE_FORMATS', default: 'cosign-classic,sigstore-bundle', meaning: 'Which signatures each artifact gets: the cosign classic `.sig` tag, the Sigstore bundle referrer, or both.' },
   { name: 'SIGSTORE_SIGNING_CONFIG_FILE', default: '(unset)', meaning: 'A Sigstore `signing_config.json` (v0.2) naming the Fulcio, Rekor and TSA URLs.' },
   { name: 'SIGSTORE_FULCIO_URL', default: 'https://fulcio.sigstore.dev', meaning: 'Fulcio URL; overrides the signing config.' },

@@ -29,12 +29,16 @@ export interface HashingBody {
    * source. The stream itself then just ends: whoever sends it must check this before committing.
    */
   failure(): { error: unknown } | undefined;
-  /** Lets go of the source (idempotent). */
+  /** Stops reading the source (idempotent); a Readable is left undestroyed, for its owner. */
   close(): Promise<void>;
 }
 
 export function hashingUploadBody(source: UploadSource, options: HashingBodyOptions): HashingBody {
-  const iterator = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  // A Readable's own iterator destroys it when iteration stops early. When the source is an HTTP request
+  // body, that destroys the socket, and the caller's error answer never reaches the client (an empty
+  // reply). The source belongs to the caller: stopping only stops reading; the caller drains or drops it.
+  const iterator =
+    source instanceof Readable ? source.iterator({ destroyOnReturn: false }) : (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   const hash = createHash('sha256');
   let size = 0;
   let result: { digest: string; size: number } | undefined;

@@ -447,12 +447,12 @@ describe('RegistryClient against a fake registry', () => {
       expect(error.message).toContain('ECONNREFUSED');
     });
 
-    it('is REGISTRY_UNREACHABLE when the registry does not answer in time', async () => {
+    it('is REGISTRY_TIMEOUT when the registry does not answer in time', async () => {
       const silent = await listen(() => undefined);
       servers.push(silent.server);
       const c = new RegistryClient({ userAgent: 't', requestTimeoutMs: 300, insecureHosts: [silent.host] });
       const error = await caught(c.blobExists({ registry: silent.host, repository: 'a' }, EMPTY_DIGEST));
-      expect(error).toMatchObject({ code: 'REGISTRY_UNREACHABLE', transient: true });
+      expect(error).toMatchObject({ code: 'REGISTRY_TIMEOUT', transient: true });
       expect(error.message).toContain('did not answer within 300 ms');
     });
 
@@ -646,6 +646,20 @@ describe('RegistryClient against a fake registry', () => {
       expect(error).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', transient: true });
       expect(error.message).toContain('acknowledged 2 of 6 bytes');
       expect(fake.uploads.size).toBe(0);
+    });
+  });
+
+  describe('reserved tags', () => {
+    it('refuses to write a tag derived from a digest unless the write says it is one, before any request', async () => {
+      const { fake, registry, repo, client } = await start({ auth: 'none' });
+      const c = client();
+      const manifest = manifestBytes(EMPTY_DIGEST);
+      for (const tag of [`sha256-${'d'.repeat(64)}.sig`, `sha256-${'d'.repeat(64)}`, `sha256-${'d'.repeat(64)}.att`]) {
+        await expect(c.putManifest(repo, tag, OCI_MANIFEST_MEDIA_TYPE, manifest)).rejects.toMatchObject({ code: 'RESERVED_TAG', transient: false });
+      }
+      expect(registry.requests).toHaveLength(0);
+      await c.putManifest(repo, `sha256-${'d'.repeat(64)}.sig`, OCI_MANIFEST_MEDIA_TYPE, manifest, { derivedTag: true });
+      expect(fake.tags.has(`ns/comp:sha256-${'d'.repeat(64)}.sig`)).toBe(true);
     });
   });
 

@@ -23,6 +23,8 @@ import { RegistryError, registryTimeoutError } from './registry-error';
 import { FetchFunction, discardBody, readBody } from './registry-http';
 import { RegistryResponse, RegistryTransport } from './registry-transport';
 import { IdleDeadline, hashingUploadBody } from './hashing-upload-body';
+import { reservedTagReason } from './reserved-tags';
+import { StepError } from '../pipeline/step-error';
 
 /**
  * The OCI distribution client: the only code that talks to registries. Blobs (monolithic and streamed
@@ -164,6 +166,7 @@ export class RegistryClient {
    * When onChunk or maxBytes stops the upload, the request body is ended cleanly rather than cut off,
    * so that the registry answers with the session's current state and the DELETE is accepted
    * (distribution refuses to cancel a session whose state token lags behind the bytes it stored).
+   * A Readable source is never destroyed: on failure its owner drains or drops the rest.
    */
   async pushBlobStream(
     repo: OciRepository,
@@ -175,13 +178,9 @@ export class RegistryClient {
       throw new TypeError('pushBlobStream needs an AsyncIterable of Uint8Array chunks or a Readable');
     }
     const { signal } = options;
-    let session: { location: URL; uuid: string };
-    try {
-      session = await this.#startUpload(repo, signal);
-    } catch (error) {
-      if (source instanceof Readable) source.destroy();
-      throw error;
-    }
+    // On failure the source is left as it is (unread or partly read, never destroyed): it is the caller's,
+    // and an HTTP request body must stay open for the server to answer on its connection.
+    const session = await this.#startUpload(repo, signal);
     let { location } = session;
     const patchContext = this.#transport.context(repo, `PATCH blob upload ${session.uuid}`);
     const idle = new IdleDeadline(this.#transport.requestTimeoutMs, () => registryTimeoutError(patchContext, this.#transport.requestTimeoutMs));
@@ -458,16 +457,20 @@ export class RegistryClient {
    * PUT a manifest under a tag or its digest, with `mediaType` as Content-Type. Returns its digest and,
    * when the registry has the referrers API, the `OCI-Subject` it answered with. `ifMatch` makes the
    * write conditional (HTTP 412 → REGISTRY_PRECONDITION_FAILED, transient) where the registry supports it.
+   * A tag derived from a digest (reserved-tags.ts) is written only with `derivedTag`: the signing path's
+   * `.sig` image and the referrers fallback index, never a tag a caller chose.
    */
   async putManifest(
     repo: OciRepository,
     reference: string,
     mediaType: string,
     bytes: Buffer,
-    options: CallOptions & { ifMatch?: string } = {},
+    options: CallOptions & { ifMatch?: string; derivedTag?: boolean } = {},
   ): Promise<{ digest: string; subject?: string }> {
     checkRepository(repo);
     checkManifestReference(reference);
+    const reserved = options.derivedTag ? undefined : reservedTagReason(reference);
+    if (reserved !== undefined) throw new StepError('RESERVED_TAG', reserved, false);
     if (bytes.length > MAX_MANIFEST_BYTES) throw manifestTooLarge(repo, reference);
     const digest = sha256Digest(bytes);
     if (isSha256Digest(reference) && digest !== reference) throw digestMismatch(repo, reference, digest, 'given');
@@ -549,6 +552,7 @@ export class RegistryClient {
       try {
         await this.putManifest(repo, tag, OCI_INDEX_MEDIA_TYPE, serializeOciIndex(next), {
           signal: options.signal,
+          derivedTag: true,
           ...(current.etag !== undefined ? { ifMatch: current.etag } : {}),
         });
         return { ...result, source: 'tag-fallback' };

@@ -91,8 +91,6 @@ describe('registryErrorFromNetworkFailure', () => {
   it.each([
     ['ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:5000'],
     ['ECONNRESET', 'read ECONNRESET'],
-    ['ENOTFOUND', 'getaddrinfo ENOTFOUND registry.example.com'],
-    ['EAI_AGAIN', 'getaddrinfo EAI_AGAIN registry.example.com'],
     ['ETIMEDOUT', 'connect ETIMEDOUT 10.0.0.1:443'],
     ['UND_ERR_CONNECT_TIMEOUT', 'Connect Timeout Error'],
     ['UND_ERR_SOCKET', 'other side closed'],
@@ -102,6 +100,23 @@ describe('registryErrorFromNetworkFailure', () => {
     expect(error.transient).toBe(true);
     expect(error.message).toContain('Cannot reach registry registry.example.com (PUT manifest v1)');
     expect(error.message).toContain(code);
+  });
+
+  it.each([
+    ['ENOTFOUND', 'getaddrinfo ENOTFOUND registry.example.com'],
+    ['EAI_AGAIN', 'getaddrinfo EAI_AGAIN registry.example.com'],
+  ])('%s is transient REGISTRY_DNS_FAILURE', (code, message) => {
+    const error = registryErrorFromNetworkFailure(context(), fetchFailure(systemError(code, message)));
+    expect(error.code).toBe('REGISTRY_DNS_FAILURE');
+    expect(error.transient).toBe(true);
+    expect(error.message).toContain('Cannot resolve the host of registry registry.example.com (PUT manifest v1)');
+    expect(error.message).toContain(code);
+  });
+
+  it('makes a port fetch refuses to use permanent REGISTRY_PORT_BLOCKED', () => {
+    const error = registryErrorFromNetworkFailure(context(), fetchFailure(new Error('bad port')));
+    expect(error).toMatchObject({ code: 'REGISTRY_PORT_BLOCKED', transient: false });
+    expect(error.message).toContain('registry registry.example.com');
   });
 
   it('looks into AggregateErrors (happy eyeballs)', () => {
@@ -135,9 +150,9 @@ describe('registryErrorFromNetworkFailure', () => {
     expect(error.message).toContain('list registry.example.com in the insecure registry hosts');
   });
 
-  it('makes timeouts transient', () => {
+  it('makes timeouts transient REGISTRY_TIMEOUT', () => {
     const error = registryTimeoutError(context(), 2500);
-    expect(error.code).toBe('REGISTRY_UNREACHABLE');
+    expect(error.code).toBe('REGISTRY_TIMEOUT');
     expect(error.transient).toBe(true);
     expect(error.message).toContain('did not answer within 2500 ms');
   });

@@ -19,6 +19,9 @@ export type RegistryErrorCode =
   | 'REGISTRY_THROTTLED'
   | 'REGISTRY_UNAVAILABLE'
   | 'REGISTRY_UNREACHABLE'
+  | 'REGISTRY_DNS_FAILURE'
+  | 'REGISTRY_TIMEOUT'
+  | 'REGISTRY_PORT_BLOCKED'
   | 'REGISTRY_TLS_ERROR'
   | 'REGISTRY_PROTOCOL_ERROR'
   | 'DIGEST_MISMATCH'
@@ -197,6 +200,9 @@ const TLS_CODES = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+/** getaddrinfo failures: the name does not resolve (now). */
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA']);
+
 interface Failure {
   code?: string;
   message: string;
@@ -234,7 +240,24 @@ export function registryErrorFromNetworkFailure(context: RegistryRequestContext,
       { ...base, transient: false },
     );
   }
-  // Prefer the innermost failure with a code (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, …).
+  if (chain.some((failure) => failure.message === 'bad port')) {
+    // fetch never connects to the ports the Fetch standard blocks (e.g. 1, 9, 6000): asking again cannot help.
+    return new RegistryError(
+      'REGISTRY_PORT_BLOCKED',
+      `Cannot connect to registry ${context.registry} (${context.operation}): its port is one the Fetch standard blocks (https://fetch.spec.whatwg.org/#port-blocking); use another port.`,
+      { ...base, transient: false },
+    );
+  }
+  const dns = chain.find((failure) => failure.code !== undefined && DNS_CODES.has(failure.code));
+  if (dns) {
+    // Transient: a resolver may be briefly wrong; the message says to check the name, which is the usual cause.
+    return new RegistryError(
+      'REGISTRY_DNS_FAILURE',
+      `Cannot resolve the host of registry ${context.registry} (${context.operation}): ${describe(dns)}. Check the registry host name.`,
+      { ...base, transient: true },
+    );
+  }
+  // Prefer the innermost failure with a code (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET, …).
   const specific = [...chain].reverse().find((failure) => failure.code !== undefined) ?? chain[chain.length - 1];
   return new RegistryError(
     'REGISTRY_UNREACHABLE',
@@ -245,7 +268,7 @@ export function registryErrorFromNetworkFailure(context: RegistryRequestContext,
 
 export function registryTimeoutError(context: RegistryRequestContext, timeoutMs: number, cause?: unknown): RegistryError {
   return new RegistryError(
-    'REGISTRY_UNREACHABLE',
+    'REGISTRY_TIMEOUT',
     `Registry ${context.registry} did not answer within ${timeoutMs} ms (${context.operation} on ${where(context)}).`,
     { registry: context.registry, repository: context.repository, transient: true, cause },
   );

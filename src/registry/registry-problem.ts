@@ -1,13 +1,41 @@
 import { ProblemError } from '../common/problem';
-import { RegistryError } from './registry-error';
+import { RegistryError, RegistryErrorCode } from './registry-error';
 
 /**
- * A registry failure met while serving a request, as the caller should see it: unavailable (503, retry
- * later), not there (404), or refused (422, with the registry's reason). Other errors pass unchanged.
+ * A registry failure met while serving a request, as the caller should see it. A 5xx means the registry
+ * (a dependency) failed, and the code says how; a 4xx means the request asked for something the registry
+ * cannot give, and retrying the same request will not help:
+ *
+ * - 404: the repository or manifest does not exist.
+ * - 422: the registry refused the request — it requires credentials this service has not got or does not
+ *   accept for this repository (401 REGISTRY_UNAUTHORIZED), denies access to it (403 REGISTRY_FORBIDDEN),
+ *   or rejected the content (REGISTRY_REJECTED, …). Choose another repository, or ask the operator for access.
+ * - 502: the registry answered wrongly or its host cannot be used: TLS failure, host name that does not
+ *   resolve, protocol violation.
+ * - 503: the registry is unavailable now (connection refused or reset, its own 5xx, throttling); retry later.
+ * - 504: the registry did not answer within REGISTRY_TIMEOUT_MS.
+ *
+ * Other errors pass unchanged. The problem names the registry in `registry`.
  */
+const STATUS: Partial<Record<RegistryErrorCode, { status: number; title: string }>> = {
+  REPOSITORY_NOT_FOUND: { status: 404, title: 'Not found in the registry' },
+  MANIFEST_NOT_FOUND: { status: 404, title: 'Not found in the registry' },
+  REGISTRY_TLS_ERROR: { status: 502, title: 'The registry connection failed' },
+  REGISTRY_DNS_FAILURE: { status: 502, title: 'The registry host cannot be resolved' },
+  REGISTRY_PROTOCOL_ERROR: { status: 502, title: 'The registry answered wrongly' },
+  DIGEST_MISMATCH: { status: 502, title: 'The registry answered wrongly' },
+  REGISTRY_UNREACHABLE: { status: 503, title: 'The registry is unavailable' },
+  REGISTRY_UNAVAILABLE: { status: 503, title: 'The registry is unavailable' },
+  REGISTRY_THROTTLED: { status: 503, title: 'The registry is throttling requests' },
+  REGISTRY_TIMEOUT: { status: 504, title: 'The registry did not answer in time' },
+};
+
 export function registryProblem(error: unknown): Error {
   if (!(error instanceof RegistryError)) return error as Error;
-  if (error.transient) return new ProblemError(503, error.code, 'The registry is unavailable', error.message);
-  if (error.code === 'REPOSITORY_NOT_FOUND' || error.code === 'MANIFEST_NOT_FOUND') return new ProblemError(404, error.code, 'Not found in the registry', error.message);
-  return new ProblemError(422, error.code, 'The registry refused the request', error.message);
+  const known = STATUS[error.code];
+  const { status, title } = known ?? (error.transient ? { status: 503, title: 'The registry is unavailable' } : { status: 422, title: 'The registry refused the request' });
+  const extensions: Record<string, unknown> = {};
+  if (error.registry !== undefined) extensions.registry = error.registry;
+  if (error.retryAfterMs !== undefined) extensions.retryAfterSeconds = Math.ceil(error.retryAfterMs / 1000);
+  return new ProblemError(status, error.code, title, error.message, extensions);
 }

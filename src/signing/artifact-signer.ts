@@ -113,7 +113,7 @@ export class ArtifactSigner {
     if (existing && existing.digest === image.manifestDigest) return; // this signature is already there
     await this.registry.pushBlob(target.repository, sha256Digest(payload), payload, { signal });
     await this.registry.pushBlob(target.repository, image.configDigest, image.config, { signal });
-    await this.registry.putManifest(target.repository, tag, OCI_MANIFEST_MEDIA_TYPE, image.manifest, { signal });
+    await this.registry.putManifest(target.repository, tag, OCI_MANIFEST_MEDIA_TYPE, image.manifest, { signal, derivedTag: true });
   }
 
   private async attachBundle(target: SigningTarget, bundle: Bundle, signal?: AbortSignal): Promise<void> {
