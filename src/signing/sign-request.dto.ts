@@ -1,16 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
+import { EXAMPLES } from '../openapi/examples';
 
 export class SignRequestDto {
   @ApiProperty({
     description: 'The artifact to sign: `host[:port]/path@sha256:<hex>`, or a tag (`host[:port]/path:tag`) which is resolved to its digest first',
-    example: 'registry.example.com/team/hello-http:v1.0.0',
+    example: EXAMPLES.reference,
   })
   @IsString()
   @MaxLength(1024)
   reference!: string;
 
-  @ApiPropertyOptional({ description: 'Notified when the job finishes', format: 'uri' })
+  @ApiPropertyOptional({ description: 'Notified when the job finishes (needs WEBHOOK_CALLBACK_SECRET)', format: 'uri', example: EXAMPLES.callbackUrl })
   @IsOptional()
   @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
   callbackUrl?: string;

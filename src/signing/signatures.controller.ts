@@ -2,6 +2,7 @@ import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
+  ApiBody,
   ApiHeader,
   ApiNotFoundResponse,
   ApiOperation,
@@ -11,6 +12,7 @@ import {
 import type { FastifyReply } from 'fastify';
 import { parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemDto } from '../common/problem.dto';
+import { EXAMPLES } from '../openapi/examples';
 import { JobDto } from '../pipeline/job.dto';
 import { SignRequestDto } from './sign-request.dto';
 import { SignRequestService } from './sign-request.service';
@@ -27,6 +29,13 @@ export class SignaturesController {
     description: 'A tag is resolved to its digest first; the job signs that digest (cosign classic `.sig` and Sigstore bundle referrer, per SIGNATURE_FORMATS) and verifies the result.',
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key with the same body returns the job it created; another body under the same key is a 422' })
+  @ApiBody({
+    type: SignRequestDto,
+    examples: {
+      tag: { summary: 'Sign a tag (resolved to its digest first)', value: { reference: EXAMPLES.reference } },
+      callback: { summary: 'Sign, and be called back when the job ends', value: { reference: EXAMPLES.reference, callbackUrl: EXAMPLES.callbackUrl } },
+    },
+  })
   @ApiAcceptedResponse({ type: JobDto, headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE' })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'MANIFEST_NOT_FOUND, REPOSITORY_NOT_FOUND' })

@@ -1,12 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { EXAMPLES } from '../openapi/examples';
 import { JobDto } from '../pipeline/job.dto';
 import { VerificationRecordDto } from '../verification/verification-record.dto';
 import type { AttemptRow, DeliveryRow, WebhookRow } from './webhook-tables';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './webhook-tables';
 
 export class CreateWebhookDto {
-  @ApiProperty({ description: 'Receiver URL: public HTTPS (internal or plain-HTTP targets only when WEBHOOK_ALLOWLIST names them)', example: 'https://ci.example.com/hooks/wasm-signer' })
+  @ApiProperty({ description: 'Receiver URL: public HTTPS (internal or plain-HTTP targets only when WEBHOOK_ALLOWLIST names them)', example: EXAMPLES.webhookUrl })
   @IsString()
   @MaxLength(2048)
   url!: string;

@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/co
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
+  ApiBody,
   ApiCreatedResponse,
   ApiExtraModels,
   ApiNoContentResponse,
@@ -12,6 +13,7 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
+import { EXAMPLES } from '../openapi/examples';
 import { CreateWebhookDto, VerificationEventDto, WebhookDeliveryDto, WebhookDto, WebhookPayloadDto, WebhookWithSecretDto } from './webhook.dto';
 import { WebhooksService } from './webhooks.service';
 
@@ -26,6 +28,14 @@ export class WebhooksController {
     summary: 'Subscribe to events',
     description:
       'Deliveries are JSON bodies (WebhookPayloadDto; VerificationEventDto for verifications answered at once) signed per Standard Webhooks with the secret returned here once: headers webhook-id (stable across retries), webhook-timestamp and webhook-signature. The URL must be public HTTPS unless WEBHOOK_ALLOWLIST names it.',
+  })
+  @ApiBody({
+    type: CreateWebhookDto,
+    examples: {
+      jobs: { summary: 'Job outcomes, to the inbox of npm run dev', value: { url: EXAMPLES.webhookUrl, events: ['job.succeeded', 'job.failed'], description: 'CI' } },
+      verifications: { summary: 'Every verification verdict', value: { url: EXAMPLES.webhookUrl, events: ['verification.succeeded', 'verification.failed'] } },
+      forbidden: { summary: 'An internal address that WEBHOOK_ALLOWLIST does not name: 422', value: { url: 'http://10.0.0.1/hook', events: ['job.failed'] } },
+    },
   })
   @ApiCreatedResponse({ type: WebhookWithSecretDto })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'code VALIDATION_FAILED (unknown event) or WEBHOOK_URL_INVALID' })
