@@ -54,6 +54,7 @@ export function limitBodyIdleTime(fastify: FastifyInstance, timeouts: RequestTim
 
     const cut = () => {
       if (reply.sent || reply.raw.headersSent) {
+        raw.destroy(Object.assign(new Error('the request body stopped arriving'), { code: 'ECONNRESET' }));
         socket.destroy();
         return;
       }
@@ -63,7 +64,13 @@ export function limitBodyIdleTime(fastify: FastifyInstance, timeouts: RequestTim
         'The request body stopped arriving',
         `no part of the request body arrived for ${seconds(timeouts.bodyIdleMs)} (HTTP_BODY_IDLE_TIMEOUT_MS); the request is abandoned and the connection closed`,
       );
-      reply.raw.once('finish', () => socket.destroy());
+      // The request stream must fail too: Node stops tracking a request once its response is sent, so
+      // closing the socket alone would leave the handler waiting on the body forever.
+      const abandoned = Object.assign(new Error('the request body stopped arriving'), { code: 'ECONNRESET' });
+      reply.raw.once('finish', () => {
+        raw.destroy(abandoned);
+        socket.destroy();
+      });
       void reply.status(408).header('connection', 'close').header('content-type', PROBLEM_CONTENT_TYPE).send(problem.toDocument(request.url, String(request.id)));
     };
   });
