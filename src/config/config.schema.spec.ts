@@ -70,6 +70,15 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the HTTP time limits and keeps the headers limit within the whole-request limit', () => {
+    expect(loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_BODY_IDLE_TIMEOUT_MS: '700', HTTP_REQUEST_TIMEOUT_MS: '1000' }).http.timeouts).toEqual({
+      headersMs: 500,
+      bodyIdleMs: 700,
+      requestMs: 1000,
+    });
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS.*HTTP_REQUEST_TIMEOUT_MS/s);
+  });
+
   it('documents every variable in the README table', () => {
     const readme = readFileSync(resolve(__dirname, '../../README.md'), 'utf8');
     for (const variable of CONFIG_VARIABLES) {
