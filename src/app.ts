@@ -7,8 +7,12 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { registerQueueDashboard } from './admin/queue-dashboard';
 import { AppModule } from './app.module';
+import { MAX_FORM_FIELDS } from './artifacts/upload-fields';
 import { problems } from './common/problem';
 import { ProblemFilter } from './common/problem.filter';
+import { enforceContentTypes } from './http/content-types';
+import { registerJsonParser } from './http/json-body';
+import { clientErrorHandler, limitBodyIdleTime, serverTimeoutOptions } from './http/request-timeouts';
 import type { AppConfig } from './config/config.schema';
 import { MetricsService } from './metrics/metrics.service';
 import { buildOpenApiDocument } from './openapi/openapi-document';
@@ -31,8 +35,13 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
     // Idle keep-alive sockets are closed on shutdown so draining does not wait on them.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    // Slow and lying clients: headers and whole-request limits are Node's, answered by clientErrorHandler.
+    ...serverTimeoutOptions(config.http.timeouts),
+    clientErrorHandler: clientErrorHandler(config.http.timeouts),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRole(config), adapter, {
+    // Nest's parsers would read forms and text into JSON routes; ours are registered below.
+    bodyParser: false,
     bufferLogs: true,
     abortOnError: false,
     logger: options.quiet ? false : undefined,
@@ -50,6 +59,10 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
   );
 
   const fastify = app.getHttpAdapter().getInstance();
+  registerJsonParser(fastify, config.http.bodyLimitBytes);
+  fastify.removeContentTypeParser('text/plain');
+  enforceContentTypes(fastify);
+  limitBodyIdleTime(fastify, config.http.timeouts);
   const metrics = app.get(MetricsService);
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
@@ -62,7 +75,7 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
   if (config.role !== 'worker') {
     // .wasm uploads stream: the raw body reaches the handler unread, and so do multipart file parts.
     fastify.addContentTypeParser('application/wasm', (_request, payload, done) => done(null, payload));
-    await app.register(multipart, { limits: { fileSize: config.uploads.maxBytes + 1, files: 1, fields: 100, fieldSize: 64 * 1024 } });
+    await app.register(multipart, { limits: { fileSize: config.uploads.maxBytes + 1, files: 1, fields: MAX_FORM_FIELDS, fieldSize: 64 * 1024 } });
     SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json', customSiteTitle: 'wasm-signer API' });
     if (config.admin.password) {
       await registerQueueDashboard(fastify, [...app.get(PipelineQueues).queues.values(), app.get(WebhookQueue).queue], config.admin.password);

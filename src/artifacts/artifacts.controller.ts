@@ -8,8 +8,8 @@ import {
   ApiOperation,
   ApiPayloadTooLargeResponse,
   ApiQuery,
-  ApiTags,
   ApiResponse,
+  ApiTags,
   ApiUnprocessableEntityResponse,
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
@@ -19,7 +19,8 @@ import { ProblemError } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
 import { JobDto } from '../pipeline/job.dto';
 import { ArtifactUploadService } from './artifact-upload.service';
-import { parseUploadFields } from './upload-fields';
+import { unsupportedMediaType } from '../http/content-types';
+import { MAX_ANNOTATIONS, MAX_FORM_FIELDS, parseUploadFields } from './upload-fields';
 
 const UPLOAD_DESCRIPTION = `Publishes a .wasm (WebAssembly component or core module) to an OCI registry in the layout wkg and
 wasmCloud read, then signs it keyless with Sigstore and verifies the signatures, as a queued job.
@@ -67,12 +68,13 @@ export class ArtifactsController {
   @ApiQuery({ name: 'callbackUrl', required: false, description: 'Notified when the job finishes (raw-body uploads)' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key returns the job it created, without uploading again' })
   @ApiAcceptedResponse({ type: JobDto, description: 'The publish job; `Location` is its URL', headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, UPLOAD_ABORTED' })
-  @ApiPayloadTooLargeResponse({ type: ProblemDto, description: 'PAYLOAD_TOO_LARGE' })
-  @ApiUnsupportedMediaTypeResponse({ type: ProblemDto, description: 'UNSUPPORTED_MEDIA_TYPE' })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'WASM_BAD_MAGIC, WASM_UNSUPPORTED_VERSION, WASM_TRUNCATED, WASM_MALFORMED_SECTION; RESERVED_TAG (a tag derived from a digest: <alg>-<hex>[.<suffix>]); or the registry refused the upload (REGISTRY_UNAUTHORIZED, REGISTRY_FORBIDDEN, REGISTRY_REJECTED)' })
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, FORM_FIELD_ORDER (file before repository), UPLOAD_ABORTED' })
+  @ApiResponse({ status: 408, type: ProblemDto, description: 'REQUEST_TIMEOUT: the body stopped arriving (HTTP_BODY_IDLE_TIMEOUT_MS) or took too long (HTTP_REQUEST_TIMEOUT_MS)' })
+  @ApiPayloadTooLargeResponse({ type: ProblemDto, description: 'PAYLOAD_TOO_LARGE, TOO_MANY_FIELDS, TOO_MANY_FILES' })
+  @ApiUnsupportedMediaTypeResponse({ type: ProblemDto, description: 'UNSUPPORTED_MEDIA_TYPE: send application/wasm, or multipart/form-data with field "file"' })
+  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'WASM_BAD_MAGIC, WASM_UNSUPPORTED_VERSION, WASM_TRUNCATED, WASM_MALFORMED_SECTION; RESERVED_TAG (a tag derived from a digest: <alg>-<hex>[.<suffix>]); IDEMPOTENCY_KEY_REUSED (the key was used for another request); CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET); WEBHOOK_URL_FORBIDDEN; or the registry refused the upload (REGISTRY_UNAUTHORIZED, REGISTRY_FORBIDDEN, REGISTRY_REJECTED)' })
   @ApiResponse({ status: 502, type: ProblemDto, description: 'The registry failed: REGISTRY_TLS_ERROR, REGISTRY_DNS_FAILURE, REGISTRY_PROTOCOL_ERROR' })
-  @ApiResponse({ status: 503, type: ProblemDto, description: 'The registry is unavailable: REGISTRY_UNREACHABLE, REGISTRY_UNAVAILABLE, REGISTRY_THROTTLED' })
+  @ApiResponse({ status: 503, type: ProblemDto, description: 'The registry is unavailable: REGISTRY_UNREACHABLE, REGISTRY_UNAVAILABLE, REGISTRY_THROTTLED; or QUEUE_UNAVAILABLE, SHUTTING_DOWN' })
   @ApiResponse({ status: 504, type: ProblemDto, description: 'The registry did not answer within REGISTRY_TIMEOUT_MS: REGISTRY_TIMEOUT' })
   async upload(
     @Req() request: FastifyRequest,
@@ -88,7 +90,7 @@ export class ArtifactsController {
   private async fromRawBody(request: FastifyRequest, idempotencyKey: string | undefined) {
     const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (contentType !== 'application/wasm') {
-      throw new ProblemError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type', 'send the .wasm as application/wasm, or as field "file" of multipart/form-data');
+      throw unsupportedMediaType(request);
     }
     const fields = parseUploadFields(request.query as Record<string, unknown>);
     const length = request.headers['content-length'];
@@ -96,6 +98,28 @@ export class ArtifactsController {
   }
 
   private async fromMultipart(request: FastifyRequest, idempotencyKey: string | undefined) {
+    try {
+      return await this.readForm(request, idempotencyKey);
+    } catch (error) {
+      // @fastify/multipart's limits, in words that say which limit and what to send instead.
+      const code = (error as { code?: unknown })?.code;
+      if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') {
+        throw new ProblemError(
+          413,
+          'TOO_MANY_FIELDS',
+          'The form has too many fields',
+          `a form may have at most ${MAX_FORM_FIELDS} fields besides "file": repository, tag, annotations, callbackUrl and at most ${MAX_ANNOTATIONS} annotation.<key> fields`,
+          { maxAnnotations: MAX_ANNOTATIONS },
+        );
+      }
+      if (code === 'FST_FILES_LIMIT') {
+        throw new ProblemError(413, 'TOO_MANY_FILES', 'The form has too many files', 'a form carries one file, the .wasm, in field "file"');
+      }
+      throw error;
+    }
+  }
+
+  private async readForm(request: FastifyRequest, idempotencyKey: string | undefined) {
     const raw: Record<string, unknown> = {};
     for await (const part of request.parts()) {
       if (part.type === 'field') {
@@ -106,11 +130,23 @@ export class ArtifactsController {
         part.file.resume();
         throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', `file field "${part.fieldname}" is not known; send the .wasm as "file"`);
       }
+      // The file streams straight into the registry, so the fields that say where to must come first.
+      if (raw.repository === undefined) {
+        part.file.resume();
+        throw new ProblemError(
+          400,
+          'FORM_FIELD_ORDER',
+          'The form fields are out of order',
+          'field "file" came before "repository": send repository, tag, annotations, annotation.<key> and callbackUrl before file (with curl, put -F file=@… last)',
+        );
+      }
       const fields = parseUploadFields(raw);
       const result = await this.uploads.upload({ ...fields, idempotencyKey, fileName: part.filename }, part.file);
       if (part.file.truncated) throw new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', 'the .wasm exceeds MAX_UPLOAD_BYTES');
       return result;
     }
-    throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', 'file: is required (the .wasm, as form field "file" after the other fields)');
+    throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', 'file: is required (the .wasm, as form field "file" after the other fields)', {
+      errors: [{ field: 'file', message: 'is required' }],
+    });
   }
 }

@@ -151,9 +151,9 @@ describe('parseUploadFields', () => {
       const entries = (from: number, count: number) =>
         Object.fromEntries(Array.from({ length: count }, (_, i) => [`annotation.key${from + i}`, 'v']));
       expect(Object.keys(parseUploadFields({ repository: 'r.example/c', ...entries(0, 64) }).annotations)).toHaveLength(64);
-      expect(validationErrors({ repository: 'r.example/c', ...entries(0, 65) })).toEqual([{ field: 'annotations', message: 'at most 64' }]);
+      expect(validationErrors({ repository: 'r.example/c', ...entries(0, 65) })).toEqual([{ field: 'annotations', message: 'at most 64 annotations, 65 given' }]);
       const json = JSON.stringify(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`json${i}`, 'v'])));
-      expect(validationErrors({ repository: 'r.example/c', annotations: json, ...entries(0, 25) })).toEqual([{ field: 'annotations', message: 'at most 64' }]);
+      expect(validationErrors({ repository: 'r.example/c', annotations: json, ...entries(0, 25) })).toEqual([{ field: 'annotations', message: 'at most 64 annotations, 65 given' }]);
     });
   });
 

@@ -12,7 +12,10 @@ export interface UploadFields {
 }
 
 const ANNOTATION_PREFIX = 'annotation.';
-const MAX_ANNOTATIONS = 64;
+export const MAX_ANNOTATIONS = 64;
+const FIELDS = ['repository', 'tag', 'annotations', 'callbackUrl'];
+/** Form fields a multipart upload may have besides the file: one per annotation, and the others. */
+export const MAX_FORM_FIELDS = MAX_ANNOTATIONS + FIELDS.length;
 
 /**
  * Reads and checks the fields. Annotations come as `annotation.<key>=<value>` entries, or (in a form)
@@ -58,9 +61,9 @@ export function parseUploadFields(raw: Record<string, unknown>): UploadFields {
     if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/.test(key)) errors.push({ field: `annotation.${key}`, message: 'is not a valid annotation key' });
     if (RESERVED_ANNOTATIONS.has(key)) errors.push({ field: `annotation.${key}`, message: 'is set by the service' });
   }
-  if (Object.keys(annotations).length > MAX_ANNOTATIONS) errors.push({ field: 'annotations', message: `at most ${MAX_ANNOTATIONS}` });
+  if (Object.keys(annotations).length > MAX_ANNOTATIONS) errors.push({ field: 'annotations', message: `at most ${MAX_ANNOTATIONS} annotations, ${Object.keys(annotations).length} given` });
 
-  const known = new Set(['repository', 'tag', 'annotations', 'callbackUrl']);
+  const known = new Set(FIELDS);
   for (const name of Object.keys(raw)) {
     if (!known.has(name) && !name.startsWith(ANNOTATION_PREFIX)) errors.push({ field: name, message: 'is not a known field' });
   }

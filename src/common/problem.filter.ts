@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { unsupportedMediaType } from '../http/content-types';
 import { PROBLEM_CONTENT_TYPE, ProblemError } from './problem';
 
 /** Stable codes for the HTTP-level errors raised by Nest and Fastify themselves. */
@@ -72,7 +73,9 @@ export class ProblemFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const problem = toProblem(error);
+    let problem = toProblem(error);
+    // Fastify's own 415 names only what was sent; ours also names what the route accepts.
+    if (problem.code === 'UNSUPPORTED_MEDIA_TYPE' && !(error instanceof ProblemError) && request.routeOptions) problem = unsupportedMediaType(request);
     if (problem.status >= 500 && problem.code === 'INTERNAL_ERROR') {
       this.logger.error({ err: error, requestId: request.id }, 'unhandled error');
     }

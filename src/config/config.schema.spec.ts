@@ -18,7 +18,7 @@ describe('loadConfig', () => {
   it('has working defaults: ROLE all on the embedded database', () => {
     const config = loadConfig({});
     expect(config.role).toBe('all');
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 3000, bodyLimitBytes: 1024 * 1024 });
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 3000, bodyLimitBytes: 1024 * 1024, timeouts: { headersMs: 10_000, bodyIdleMs: 20_000, requestMs: 900_000 } });
     expect(config.database).toEqual({ kind: 'pglite', dataDir: resolve('./data/pglite') });
     expect(config.redis.url).toBe('redis://127.0.0.1:6379');
     expect(config.queues).toMatchObject({ prefix: 'wasm-signer', workerConcurrency: 4, completedRetentionSeconds: 86400, failedRetentionSeconds: 604800 });
@@ -68,6 +68,15 @@ describe('loadConfig', () => {
         { variable: 'ADMIN_PASSWORD_FILE', message: `cannot read ${join(dir, 'missing')}: ENOENT` },
       ]);
     });
+  });
+
+  it('reads the HTTP time limits and keeps the headers limit within the whole-request limit', () => {
+    expect(loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_BODY_IDLE_TIMEOUT_MS: '700', HTTP_REQUEST_TIMEOUT_MS: '1000' }).http.timeouts).toEqual({
+      headersMs: 500,
+      bodyIdleMs: 700,
+      requestMs: 1000,
+    });
+    expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS.*HTTP_REQUEST_TIMEOUT_MS/s);
   });
 
   it('documents every variable in the README table', () => {

@@ -15,7 +15,13 @@ export type Role = 'all' | 'api' | 'worker';
 
 export interface AppConfig {
   role: Role;
-  http: { host: string; port: number; bodyLimitBytes: number };
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    /** Time limits on what a client sends: headers, silence within the body, the whole request. */
+    timeouts: { headersMs: number; bodyIdleMs: number; requestMs: number };
+  };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Local state: the embedded database (when no DATABASE_URL) and the TUF cache. */
   dataDir: string;
@@ -83,6 +89,13 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'HOST', default: '0.0.0.0', meaning: 'Address the HTTP server listens on.' },
   { name: 'PORT', default: '3000', meaning: 'Port the HTTP server listens on.' },
   { name: 'HTTP_BODY_LIMIT_BYTES', default: '1048576', meaning: 'Largest JSON request body accepted.' },
+  { name: 'HTTP_HEADERS_TIMEOUT_MS', default: '10000', meaning: 'Time a client has to send the request line and headers; then it gets 408 and the connection is closed.' },
+  {
+    name: 'HTTP_BODY_IDLE_TIMEOUT_MS',
+    default: '20000',
+    meaning: 'Longest silence allowed while a request body is arriving (a client that stalls, or sent a Content-Length larger than its body); then it gets 408, the connection is closed and a partial upload is discarded. Keep it below `REGISTRY_TIMEOUT_MS`.',
+  },
+  { name: 'HTTP_REQUEST_TIMEOUT_MS', default: '900000', meaning: 'Time a client has to send the whole request, body included (15 minutes: a 100 MiB upload at 1 Mbit/s); then 408.' },
   { name: 'LOG_LEVEL', default: 'info', meaning: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
   { name: 'DATABASE_URL', default: '(unset)', meaning: 'PostgreSQL connection URL. Unset: an embedded PGlite database under `DATA_DIR` (single process).', secret: true },
   { name: 'DATABASE_POOL_SIZE', default: '10', meaning: 'Connections in the PostgreSQL pool.' },
@@ -179,6 +192,9 @@ const schema = z.object({
   HOST: text('0.0.0.0'),
   PORT: integer(0, 65535, 3000),
   HTTP_BODY_LIMIT_BYTES: integer(1024, 1024 * 1024 * 1024, 1024 * 1024),
+  HTTP_HEADERS_TIMEOUT_MS: integer(100, 600_000, 10_000),
+  HTTP_BODY_IDLE_TIMEOUT_MS: integer(100, 3_600_000, 20_000),
+  HTTP_REQUEST_TIMEOUT_MS: integer(100, 24 * 3_600_000, 900_000),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be one of fatal, error, warn, info, debug, trace, silent').default('info'),
@@ -299,13 +315,21 @@ export function loadConfig(env: Env = process.env): AppConfig {
       message: `required when ROLE is ${parsed.data.ROLE}: the embedded database serves a single process (ROLE=all)`,
     });
   }
+  if (parsed.success && parsed.data.HTTP_HEADERS_TIMEOUT_MS > parsed.data.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push({ variable: 'HTTP_HEADERS_TIMEOUT_MS', message: 'must not be larger than HTTP_REQUEST_TIMEOUT_MS' });
+  }
   if (parsed.success) problems.push(...identityProblems(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const v = parsed.data;
   return {
     role: v.ROLE,
     dataDir: resolve(v.DATA_DIR),
-    http: { host: v.HOST, port: v.PORT, bodyLimitBytes: v.HTTP_BODY_LIMIT_BYTES },
+    http: {
+      host: v.HOST,
+      port: v.PORT,
+      bodyLimitBytes: v.HTTP_BODY_LIMIT_BYTES,
+      timeouts: { headersMs: v.HTTP_HEADERS_TIMEOUT_MS, bodyIdleMs: v.HTTP_BODY_IDLE_TIMEOUT_MS, requestMs: v.HTTP_REQUEST_TIMEOUT_MS },
+    },
     logLevel: v.LOG_LEVEL,
     database: v.DATABASE_URL
       ? { kind: 'postgres', url: v.DATABASE_URL, poolSize: v.DATABASE_POOL_SIZE }

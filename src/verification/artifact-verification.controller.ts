@@ -17,14 +17,14 @@ export class ArtifactVerificationController {
   @ApiOperation({
     summary: 'Verify an artifact in a registry against an identity policy',
     description:
-      'Finds every signature of the artifact (cosign classic `.sig` layers and Sigstore bundle referrers) and verifies each with the trust root: certificate chain, SCT, Rekor SET or inclusion proof, timestamps, the signature, the binding to this digest, the identity policy (regular expressions are anchored) and required annotations. Answers 200 with verified true or false.',
+      'Finds every signature of the artifact (cosign classic `.sig` layers and Sigstore bundle referrers) and verifies each with the trust root: certificate chain, SCT, Rekor SET or inclusion proof, timestamps, the signature, the binding to this digest, the identity policy (regular expressions use RE2 syntax, as in cosign, and match the whole value) and required annotations. Answers 200 with verified true or false.',
   })
   @ApiOkResponse({ type: ArtifactVerificationDto })
   @ApiAcceptedResponse({ type: JobDto, description: 'With async: the verify job, whose result is the answer' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'With async: replaying a key with the same body returns the job it created; another body under the same key is a 422' })
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, INVALID_POLICY, INVALID_REGEXP' })
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, INVALID_POLICY, JSON_TOO_DEEP' })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'MANIFEST_NOT_FOUND' })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'TRUST_ROOT_NOT_FOUND; with async: IDEMPOTENCY_KEY_REUSED (the key was used for another request), CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET), WEBHOOK_URL_FORBIDDEN; or the registry refused the request' })
+  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'INVALID_REGEXP (a pattern RE2 refuses, or over the size limits), TRUST_ROOT_NOT_FOUND; with async: IDEMPOTENCY_KEY_REUSED (the key was used for another request), CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET), WEBHOOK_URL_FORBIDDEN; or the registry refused the request' })
   async verify(
     @Body() body: VerifyArtifactDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,

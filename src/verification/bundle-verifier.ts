@@ -1,6 +1,7 @@
 import { type KeyObject, createPublicKey } from 'node:crypto';
 import { type Bundle, bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
 import { type SignedEntity, type Signer, type TrustMaterial, Verifier, toSignedEntity } from '@sigstore/verify';
+import type { WholeStringRegExp } from '../common/caller-regexp';
 import { type ArtifactInput, checkArtifactBinding } from './artifact-binding';
 import { checkCertificateChain, readBundle, signingMaterialKind } from './bundle-document';
 import { PrehashedMessageSignatureContent } from './prehashed-message-signature';
@@ -8,9 +9,9 @@ import { type SignerPolicy, checkSigner, checkSigningMaterial } from './signer-p
 import type { TrustRootLoader } from './trust-root-loader';
 import { BundleVerificationError, type VerificationFailure, toVerificationFailure } from './verification-error';
 
-/** Who must have signed: the certificate's identity (SAN, exact or a RegExp) and the OIDC issuer extension. */
+/** Who must have signed: the certificate's identity (SAN, exact or a whole-string RE2 pattern) and the OIDC issuer extension. */
 export interface IdentityPolicy {
-  identity: string | RegExp;
+  identity: string | WholeStringRegExp;
   issuer: string;
 }
 

@@ -1,9 +1,10 @@
 import type { Signer } from '@sigstore/verify';
+import { RegExpRefused, WholeStringRegExp } from '../common/caller-regexp';
 import { ProblemError } from '../common/problem';
 import { BundleVerificationError } from './verification-error';
 
-/** How a certificate field must read: exactly, or matching a whole-string regular expression. */
-export type StringMatcher = { kind: 'exact'; value: string } | { kind: 'regexp'; source: string; regexp: RegExp };
+/** How a certificate field must read: exactly, or matching a whole-string regular expression (RE2). */
+export type StringMatcher = { kind: 'exact'; value: string } | { kind: 'regexp'; source: string; regexp: WholeStringRegExp };
 
 /** Who must have signed: a Fulcio certificate's identity and OIDC issuer, or the holder of a key. */
 export type SignerPolicy =
@@ -13,16 +14,6 @@ export type SignerPolicy =
 const POLICY_FIELDS = ['certificateIdentity', 'certificateIdentityRegExp', 'certificateOidcIssuer', 'certificateOidcIssuerRegExp', 'publicKey'] as const;
 const MAX_FIELD_LENGTH = 4096;
 const PEM_PUBLIC_KEY = /^\s*-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\s*$/;
-
-/**
- * A regular expression that must match the whole string: `^(?:source)$`. The source is compiled on its
- * own first, so that it cannot close the group and escape the anchors (`a)|(b` would otherwise become
- * `^(?:a)|(b)$`, matching anything that starts with `a`).
- */
-export function anchoredRegExp(source: string): RegExp {
-  new RegExp(source); // throws SyntaxError for a source that is not a complete pattern
-  return new RegExp(`^(?:${source})$`);
-}
 
 export function matches(matcher: StringMatcher, value: string | undefined): boolean {
   if (value === undefined) return false;
@@ -66,9 +57,11 @@ function matcher(field: string, exact: string | undefined, pattern: string | und
   if (exact !== undefined) return { kind: 'exact', value: exact };
   if (pattern === undefined) invalid(`policy.${field} or policy.${field}RegExp is required (or policy.publicKey)`);
   try {
-    return { kind: 'regexp', source: pattern, regexp: anchoredRegExp(pattern) };
+    return { kind: 'regexp', source: pattern, regexp: WholeStringRegExp.compile(pattern) };
   } catch (error) {
-    throw new ProblemError(400, 'INVALID_REGEXP', 'A regular expression in the policy is not valid', `policy.${field}RegExp: ${(error as Error).message}`, {
+    if (!(error instanceof RegExpRefused)) throw error;
+    // 422: the request is well formed, but the pattern is one the (linear-time) engine will not run.
+    throw new ProblemError(422, 'INVALID_REGEXP', 'A regular expression in the policy is refused', `policy.${field}RegExp: ${error.reason}`, {
       field: `policy.${field}RegExp`,
     });
   }
