@@ -20,6 +20,7 @@ import { ProblemDto } from '../common/problem.dto';
 import { JobDto } from '../pipeline/job.dto';
 import { ArtifactUploadService } from './artifact-upload.service';
 import { unsupportedMediaType } from '../http/content-types';
+import { EXAMPLES } from '../openapi/examples';
 import { MAX_ANNOTATIONS, MAX_FORM_FIELDS, parseUploadFields } from './upload-fields';
 
 const UPLOAD_DESCRIPTION = `Publishes a .wasm (WebAssembly component or core module) to an OCI registry in the layout wkg and
@@ -51,10 +52,10 @@ export class ArtifactsController {
             type: 'object',
             required: ['repository', 'file'],
             properties: {
-              repository: { type: 'string', example: 'registry.example.com/team/hello-http', description: 'host[:port]/path' },
-              tag: { type: 'string', example: 'v1.0.0' },
+              repository: { type: 'string', example: EXAMPLES.repository, description: 'host[:port]/path' },
+              tag: { type: 'string', example: EXAMPLES.tag },
               annotations: { type: 'string', example: '{"org.opencontainers.image.source":"https://example.com/repo"}', description: 'JSON object of strings' },
-              callbackUrl: { type: 'string', format: 'uri', description: 'Notified when the job finishes' },
+              callbackUrl: { type: 'string', format: 'uri', description: 'Notified when the job finishes (needs WEBHOOK_CALLBACK_SECRET)', example: EXAMPLES.callbackUrl },
               file: { type: 'string', format: 'binary', description: 'The .wasm file' },
             },
           },
@@ -63,9 +64,9 @@ export class ArtifactsController {
     },
   })
   @ApiConsumes('application/wasm', 'multipart/form-data')
-  @ApiQuery({ name: 'repository', required: false, description: 'host[:port]/path (raw-body uploads)', example: 'registry.example.com/team/hello-http' })
-  @ApiQuery({ name: 'tag', required: false, description: 'Tag to set on the pushed manifest (raw-body uploads)' })
-  @ApiQuery({ name: 'callbackUrl', required: false, description: 'Notified when the job finishes (raw-body uploads)' })
+  @ApiQuery({ name: 'repository', required: false, description: 'host[:port]/path (raw-body uploads)', example: EXAMPLES.repository })
+  @ApiQuery({ name: 'tag', required: false, description: 'Tag to set on the pushed manifest (raw-body uploads)', example: EXAMPLES.tag })
+  @ApiQuery({ name: 'callbackUrl', required: false, description: 'Notified when the job finishes (raw-body uploads; needs WEBHOOK_CALLBACK_SECRET)', example: EXAMPLES.callbackUrl })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key returns the job it created, without uploading again' })
   @ApiAcceptedResponse({ type: JobDto, description: 'The publish job; `Location` is its URL', headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, FORM_FIELD_ORDER (file before repository), UPLOAD_ABORTED' })

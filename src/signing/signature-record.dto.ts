@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { EXAMPLES } from '../openapi/examples';
 import type { SignatureFormat, SignatureRow } from '../database/database.types';
 import { CertificateDto } from '../transparency/certificate-details.dto';
 
@@ -10,24 +11,24 @@ export const MAX_PAGE_SIZE = 200;
 
 /** Filters and paging of `GET /v1/signatures`. */
 export class ListSignaturesQueryDto {
-  @ApiPropertyOptional({ description: 'Manifest digest or .wasm digest', example: 'sha256:939fb3d3e40f17d1937b87ae0b3230983c31c86d32d08604f9f97b158dd1788b' })
+  @ApiPropertyOptional({ description: 'Manifest digest or .wasm digest', example: EXAMPLES.wasmDigest })
   @IsOptional()
   @Matches(/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/, { message: 'digest must be sha256:<64 hex> or sha512:<128 hex>' })
   digest?: string;
 
-  @ApiPropertyOptional({ description: 'Repository, host[:port]/path', example: 'registry.example.com/team/hello-http' })
+  @ApiPropertyOptional({ description: 'Repository, host[:port]/path', example: EXAMPLES.repository })
   @IsOptional()
   @IsString()
   @MaxLength(1024)
   repository?: string;
 
-  @ApiPropertyOptional({ description: 'Signing identity (certificate SAN), exact', example: 'https://kubernetes.io/namespaces/ci/serviceaccounts/signer' })
+  @ApiPropertyOptional({ description: 'Signing identity (certificate SAN), exact', example: EXAMPLES.certificateIdentity })
   @IsOptional()
   @IsString()
   @MaxLength(2048)
   identity?: string;
 
-  @ApiPropertyOptional({ description: 'OIDC issuer from the certificate, exact', example: 'https://kubernetes.default.svc' })
+  @ApiPropertyOptional({ description: 'OIDC issuer from the certificate, exact', example: EXAMPLES.certificateOidcIssuer })
   @IsOptional()
   @IsString()
   @MaxLength(2048)

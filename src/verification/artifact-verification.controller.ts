@@ -2,8 +2,9 @@ import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { parseIdempotencyKey } from '../common/idempotency-key';
 import { JobDto } from '../pipeline/job.dto';
-import { ApiAcceptedResponse, ApiBadRequestResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
+import { EXAMPLES } from '../openapi/examples';
 import { ArtifactVerificationDto, VerifyArtifactDto } from './artifact-verification.dto';
 import { ArtifactVerificationService } from './artifact-verification.service';
 
@@ -18,6 +19,27 @@ export class ArtifactVerificationController {
     summary: 'Verify an artifact in a registry against an identity policy',
     description:
       'Finds every signature of the artifact (cosign classic `.sig` layers and Sigstore bundle referrers) and verifies each with the trust root: certificate chain, SCT, Rekor SET or inclusion proof, timestamps, the signature, the binding to this digest, the identity policy (regular expressions use RE2 syntax, as in cosign, and match the whole value) and required annotations. Answers 200 with verified true or false.',
+  })
+  @ApiBody({
+    type: VerifyArtifactDto,
+    examples: {
+      identity: {
+        summary: 'The identity the local stack signs as',
+        value: { reference: EXAMPLES.reference, policy: { certificateIdentity: EXAMPLES.certificateIdentity, certificateOidcIssuer: EXAMPLES.certificateOidcIssuer } },
+      },
+      regexp: {
+        summary: 'Any service account of a namespace (a whole-string RE2 expression)',
+        value: { reference: EXAMPLES.reference, policy: { certificateIdentityRegExp: EXAMPLES.certificateIdentityRegExp, certificateOidcIssuer: EXAMPLES.certificateOidcIssuer } },
+      },
+      wrongIdentity: {
+        summary: 'Another identity: 200 with verified false and the reason',
+        value: { reference: EXAMPLES.reference, policy: { certificateIdentity: 'https://kubernetes.io/namespaces/other/serviceaccounts/signer', certificateOidcIssuer: EXAMPLES.certificateOidcIssuer } },
+      },
+      async: {
+        summary: 'Queued as a verify job, with a callback when it ends: 202',
+        value: { reference: EXAMPLES.reference, policy: { certificateIdentity: EXAMPLES.certificateIdentity, certificateOidcIssuer: EXAMPLES.certificateOidcIssuer }, async: true, callbackUrl: EXAMPLES.callbackUrl },
+      },
+    },
   })
   @ApiOkResponse({ type: ArtifactVerificationDto })
   @ApiAcceptedResponse({ type: JobDto, description: 'With async: the verify job, whose result is the answer' })

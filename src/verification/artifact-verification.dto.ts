@@ -1,12 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsObject, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
+import { EXAMPLES } from '../openapi/examples';
 
 export class VerificationPolicyDto {
-  @ApiPropertyOptional({ description: 'Exact certificate identity (SAN)', example: 'https://kubernetes.io/namespaces/ci/serviceaccounts/signer' })
+  @ApiPropertyOptional({ description: 'Exact certificate identity (SAN)', example: EXAMPLES.certificateIdentity })
   certificateIdentity?: string;
-  @ApiPropertyOptional({ description: 'Regular expression the whole identity must match (anchored)', example: '^https://kubernetes\\.io/namespaces/ci/.*$' })
+  @ApiPropertyOptional({ description: 'Regular expression the whole identity must match (anchored)', example: EXAMPLES.certificateIdentityRegExp })
   certificateIdentityRegExp?: string;
-  @ApiPropertyOptional({ description: 'Exact OIDC issuer', example: 'https://token.actions.githubusercontent.com' })
+  @ApiPropertyOptional({ description: 'Exact OIDC issuer', example: EXAMPLES.certificateOidcIssuer })
   certificateOidcIssuer?: string;
   @ApiPropertyOptional({ description: 'Regular expression the whole issuer must match (anchored)' })
   certificateOidcIssuerRegExp?: string;
@@ -17,7 +18,7 @@ export class VerificationPolicyDto {
 }
 
 export class VerifyArtifactDto {
-  @ApiProperty({ description: 'The artifact: `host[:port]/path@sha256:<hex>`, or a tag, resolved to its digest first', example: 'registry.example.com/team/hello-http:v1.0.0' })
+  @ApiProperty({ description: 'The artifact: `host[:port]/path@sha256:<hex>`, or a tag, resolved to its digest first', example: EXAMPLES.reference })
   @IsString()
   @MaxLength(1024)
   reference!: string;

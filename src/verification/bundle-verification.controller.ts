@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
+import { BUNDLE_EXAMPLE } from '../openapi/examples';
 import { BundleVerificationRequestDto, BundleVerificationResultDto } from './bundle-verification.dto';
 import { BundleVerificationService } from './bundle-verification.service';
 
@@ -18,6 +19,29 @@ export class BundleVerificationController {
       'The certificate chain, SCT, transparency-log inclusion and timestamps are checked at the time the log or the timestamp authority ' +
       'vouches for, never at the time of the request. With `artifactDigest` instead of `artifact`, a DSSE bundle must name the digest as an ' +
       'in-toto subject and a message signature is checked against the digest. Bundles v0.1 to v0.3.',
+  })
+  @ApiBody({
+    type: BundleVerificationRequestDto,
+    examples: {
+      publicGood: {
+        summary: 'A public-good bundle with its trusted root inline (works offline): verified true',
+        value: {
+          bundle: BUNDLE_EXAMPLE.bundle,
+          artifactDigest: BUNDLE_EXAMPLE.artifactDigest,
+          policy: { certificateIdentity: BUNDLE_EXAMPLE.certificateIdentity, certificateOidcIssuer: BUNDLE_EXAMPLE.certificateOidcIssuer },
+          trustedRoot: BUNDLE_EXAMPLE.trustedRoot,
+        },
+      },
+      wrongIssuer: {
+        summary: 'The same bundle, another issuer: verified false with POLICY_ISSUER_MISMATCH',
+        value: {
+          bundle: BUNDLE_EXAMPLE.bundle,
+          artifactDigest: BUNDLE_EXAMPLE.artifactDigest,
+          policy: { certificateIdentity: BUNDLE_EXAMPLE.certificateIdentity, certificateOidcIssuer: 'https://accounts.google.com' },
+          trustedRoot: BUNDLE_EXAMPLE.trustedRoot,
+        },
+      },
+    },
   })
   @ApiOkResponse({ type: BundleVerificationResultDto })
   @ApiBadRequestResponse({
