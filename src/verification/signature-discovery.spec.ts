@@ -1,4 +1,5 @@
-import { ImmutableContentCache } from './signature-discovery';
+import type { RegistryClient } from '../registry/registry-client';
+import { ImmutableContentCache, MAX_SIGNATURES_PER_FORMAT, discoverSignatures } from './signature-discovery';
 
 describe('ImmutableContentCache', () => {
   const repo = { registry: 'registry.example', repository: 'team/app' };
@@ -34,5 +35,31 @@ describe('ImmutableContentCache', () => {
     await cache.read(repo, other, load);
     await cache.read(repo, digest, load);
     expect(load).toHaveBeenCalledTimes(3);
+  });
+});
+
+describe('discoverSignatures', () => {
+  const repo = { registry: 'registry.example', repository: 'team/app' };
+  const digest = `sha256:${'b'.repeat(64)}`;
+  const layer = (i: number) => ({ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', digest: `sha256:${i.toString(16).padStart(64, '0')}`, size: 2, annotations: {} });
+
+  it('reads and verifies at most the newest signatures of each format, however many are attached', async () => {
+    const getBlob = jest.fn(async () => Buffer.from('{}'));
+    const getManifest = jest.fn(async (_repo: unknown, reference: string) =>
+      reference.endsWith('.sig') ? { bytes: Buffer.from(JSON.stringify({ layers: Array.from({ length: 1000 }, (_, i) => layer(i)) })) } : { bytes: Buffer.from(JSON.stringify({ layers: [] })) },
+    );
+    const referrers = Array.from({ length: 1000 }, (_, i) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${(i + 5000).toString(16).padStart(64, '0')}`, size: 2 }));
+    const registry = { getManifest, getBlob, listReferrers: jest.fn(async () => ({ index: { manifests: referrers } })) } as unknown as RegistryClient;
+
+    const found = await discoverSignatures(registry, repo, digest);
+    const classic = found.filter((s) => s.format === 'cosign-classic');
+    const bundles = found.filter((s) => s.format === 'sigstore-bundle');
+    expect(classic).toHaveLength(MAX_SIGNATURES_PER_FORMAT);
+    expect(bundles).toHaveLength(MAX_SIGNATURES_PER_FORMAT);
+    expect(classic.at(-1)!.location).toMatch(/ layer 1000$/);
+    expect(classic[0]!.location).toMatch(new RegExp(` layer ${1000 - MAX_SIGNATURES_PER_FORMAT + 1}$`));
+    expect(bundles.at(-1)!.location).toBe(`referrer ${referrers.at(-1)!.digest}`);
+    expect(getBlob).toHaveBeenCalledTimes(MAX_SIGNATURES_PER_FORMAT);
+    expect(getManifest.mock.calls.length).toBeLessThanOrEqual(1 + MAX_SIGNATURES_PER_FORMAT);
   });
 });

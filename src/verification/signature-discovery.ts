@@ -22,6 +22,12 @@ export interface DiscoveredSignature {
 }
 
 const MAX_SIGNATURE_BLOB_BYTES = 1024 * 1024;
+/**
+ * Each signature costs a few registry reads and ~15 ms of verification; a `.sig` image with thousands
+ * of layers (or a referrers index as long) must not make one request take minutes. The newest ones
+ * count: cosign appends new `.sig` layers, and referrers are appended to the fallback index.
+ */
+export const MAX_SIGNATURES_PER_FORMAT = 32;
 /** Content-addressed reads worth keeping: signature payloads and bundles are a few KiB. */
 const MAX_CACHED_BYTES = 64 * 1024;
 
@@ -70,10 +76,11 @@ async function classicSignatures(registry: RegistryClient, repo: OciRepository, 
   const tag = cosignSignatureTag(digest);
   const manifest = await registry.getManifest(repo, tag, [OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE], { signal });
   if (!manifest) return [];
-  const layers = parseSignatureManifest(manifest.bytes).filter((layer) => layer.mediaType === SIMPLESIGNING_MEDIA_TYPE);
+  const all = parseSignatureManifest(manifest.bytes).filter((layer) => layer.mediaType === SIMPLESIGNING_MEDIA_TYPE);
+  const skipped = Math.max(0, all.length - MAX_SIGNATURES_PER_FORMAT);
   return Promise.all(
-    layers.map(async (layer, index): Promise<DiscoveredSignature> => {
-      const location = `${tag} layer ${index + 1}`;
+    all.slice(skipped).map(async (layer, index): Promise<DiscoveredSignature> => {
+      const location = `${tag} layer ${skipped + index + 1}`;
       try {
         const payload = await cache.read(repo, layer.digest, () => registry.getBlob(repo, layer.digest, { signal, maxBytes: MAX_SIGNATURE_BLOB_BYTES }));
         if (!payload) return { format: 'cosign-classic', location, unreadable: { code: 'SIGNATURE_PAYLOAD_MISSING', message: `the payload blob ${layer.digest} is missing` } };
@@ -88,7 +95,7 @@ async function classicSignatures(registry: RegistryClient, repo: OciRepository, 
 async function bundleReferrers(registry: RegistryClient, repo: OciRepository, digest: string, cache: Pick<ImmutableContentCache, 'read'>, signal?: AbortSignal): Promise<DiscoveredSignature[]> {
   const { index } = await registry.listReferrers(repo, digest, { artifactType: BUNDLE_MEDIA_TYPE, signal });
   return Promise.all(
-    index.manifests.map(async (descriptor): Promise<DiscoveredSignature> => {
+    index.manifests.slice(-MAX_SIGNATURES_PER_FORMAT).map(async (descriptor): Promise<DiscoveredSignature> => {
       const location = `referrer ${descriptor.digest}`;
       try {
         const manifest = await cache.read(repo, descriptor.digest, async () => (await registry.getManifest(repo, descriptor.digest, [OCI_MANIFEST_MEDIA_TYPE], { signal }))?.bytes);
