@@ -192,6 +192,20 @@ describe('HTTP input', () => {
       expect(await registry.tags(repository.slice(registryHost.length + 1))).toEqual([]);
     });
 
+    it('a field after the file is refused with FORM_FIELD_ORDER naming it, not silently dropped, and nothing is tagged', async () => {
+      const repository = newRepository();
+      const form = new FormData();
+      form.append('repository', repository);
+      form.append('file', new Blob([wasm], { type: 'application/wasm' }), 'hello.wasm');
+      form.append('tag', 'v9');
+      const response = await service.fetch('/v1/artifacts', { method: 'POST', body: form });
+      expect(response.status).toBe(400);
+      const problem = await problemOf(response);
+      expect(problem.code).toBe('FORM_FIELD_ORDER');
+      expect(problem.detail).toMatch(/"tag" came after "file"/);
+      expect(await registry.tags(repository.slice(registryHost.length + 1))).toEqual([]);
+    });
+
     it('5,000 annotations as form fields get 413 TOO_MANY_FIELDS naming the 64 allowed', async () => {
       const form = new FormData();
       form.append('repository', newRepository());

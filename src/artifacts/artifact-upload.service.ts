@@ -25,6 +25,11 @@ export interface UploadRequest {
   declaredLength?: number;
   idempotencyKey?: string;
   caller?: string;
+  /**
+   * Called when the body has ended, before the blob is committed; throwing refuses the upload with
+   * nothing committed. A form reads its remaining parts here (fields after the file are refused).
+   */
+  afterBody?: () => Promise<void>;
 }
 
 /** Steps of a publish job, in order. */
@@ -69,11 +74,12 @@ export class ArtifactUploadService {
       blob = await this.registry.pushBlobStream(repo, body, {
         maxBytes,
         onChunk: (chunk) => inspector.push(chunk),
-        beforeCommit: (size) => {
+        beforeCommit: async (size) => {
           if (request.declaredLength !== undefined && size !== request.declaredLength) {
             throw new WasmFormatError('WASM_TRUNCATED', `the upload ended after ${size} of ${request.declaredLength} bytes`);
           }
           inspector.finish();
+          await request.afterBody?.();
         },
       });
     } catch (error) {

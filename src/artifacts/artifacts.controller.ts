@@ -14,6 +14,7 @@ import {
   ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Multipart } from '@fastify/multipart';
 import { parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemError } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
@@ -122,7 +123,8 @@ export class ArtifactsController {
 
   private async readForm(request: FastifyRequest, idempotencyKey: string | undefined) {
     const raw: Record<string, unknown> = {};
-    for await (const part of request.parts()) {
+    const parts = request.parts();
+    for await (const part of parts) {
       if (part.type === 'field') {
         raw[part.fieldname] = part.fieldname in raw ? [raw[part.fieldname], part.value] : part.value;
         continue;
@@ -142,12 +144,38 @@ export class ArtifactsController {
         );
       }
       const fields = parseUploadFields(raw);
-      const result = await this.uploads.upload({ ...fields, idempotencyKey, fileName: part.filename }, part.file);
+      const result = await this.uploads.upload({ ...fields, idempotencyKey, fileName: part.filename, afterBody: () => refuseTrailingParts(parts) }, part.file);
       if (part.file.truncated) throw new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', 'the .wasm exceeds MAX_UPLOAD_BYTES');
       return result;
     }
     throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', 'file: is required (the .wasm, as form field "file" after the other fields)', {
       errors: [{ field: 'file', message: 'is required' }],
     });
+  }
+}
+
+/**
+ * The parts of a form after its file: the file has streamed into the registry by then, so a field sent
+ * after it could not be applied. Rather than drop it silently, the upload is refused (nothing is
+ * committed) with the order to send.
+ */
+async function refuseTrailingParts(parts: AsyncIterator<Multipart>): Promise<void> {
+  const late: string[] = [];
+  for (let next = await parts.next(); !next.done; next = await parts.next()) {
+    const part = next.value;
+    if (part.type === 'file') {
+      part.file.resume();
+      late.push(`${part.fieldname} (a second file)`);
+    } else {
+      late.push(part.fieldname);
+    }
+  }
+  if (late.length > 0) {
+    throw new ProblemError(
+      400,
+      'FORM_FIELD_ORDER',
+      'The form fields are out of order',
+      `field(s) ${late.map((name) => `"${name}"`).join(', ')} came after "file": send repository, tag, annotations, annotation.<key> and callbackUrl before file (with curl, put -F file=@… last)`,
+    );
   }
 }
