@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { SignatureFormat } from '../database/database.types';
 import { IsBoolean, IsObject, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
 import { EXAMPLES } from '../openapi/examples';
 
@@ -44,7 +45,7 @@ export class VerifyArtifactDto {
 }
 
 export class SignatureVerdictDto {
-  @ApiProperty({ enum: ['cosign-classic', 'sigstore-bundle'] }) format!: string;
+  @ApiProperty({ enum: ['cosign-classic', 'sigstore-bundle'] }) format!: SignatureFormat;
   @ApiProperty({ description: 'Where the signature was found', example: 'sha256-….sig layer 1' }) location!: string;
   @ApiProperty() verified!: boolean;
   @ApiProperty({ type: String, nullable: true }) identity!: string | null;

@@ -1,3 +1,4 @@
+import type { SignatureVerdict } from '../database/database.types';
 import { createHash } from 'node:crypto';
 import type { TrustMaterial } from '@sigstore/verify';
 import { LruCache } from '../transparency/lru-cache';
@@ -7,17 +8,8 @@ import { parseCosignPayload } from './classic-signature-bundle';
 import type { DiscoveredSignature } from './signature-discovery';
 import type { SignerPolicy } from './signer-policy';
 
-/** What a caller learns about one signature of an artifact. */
-export interface SignatureVerdict {
-  format: DiscoveredSignature['format'];
-  location: string;
-  verified: boolean;
-  identity: string | null;
-  issuer: string | null;
-  logIndex: number | null;
-  integratedTime: string | null;
-  error: { code: string; message: string } | null;
-}
+/** What a caller learns about one signature of an artifact: the shape verification records keep. */
+export type { SignatureVerdict };
 
 export interface ArtifactPolicy {
   signer: SignerPolicy;

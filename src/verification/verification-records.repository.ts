@@ -30,7 +30,7 @@ export class VerificationRecords {
       verified: answer.verified,
       error_code: answer.error?.code ?? null,
       error_message: answer.error?.message ?? null,
-      signatures: JSON.stringify(answer.signatures as SignatureVerdict[]),
+      signatures: JSON.stringify(answer.signatures satisfies SignatureVerdict[]),
       job_id: verification.jobId ?? null,
       caller: verification.caller ?? null,
     };
