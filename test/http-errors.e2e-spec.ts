@@ -1,18 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import { ServiceProcess, tempDir } from './support/service-process';
+import { ServiceProcess } from './support/service-process';
+import { TestDatabase } from './support/test-database';
 import { testEnvironment } from './support/test-environment';
 
 /** Bad input gets a 4xx application/problem+json with a stable code, and creates nothing. */
 describe('errors are problem documents', () => {
+  const env = testEnvironment();
+  let database: TestDatabase;
   let service: ServiceProcess;
 
   beforeAll(async () => {
-    service = await ServiceProcess.start({ REDIS_URL: testEnvironment().redisUrl, DATA_DIR: tempDir('errors'), QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}` });
+    // A database of its own (not the embedded one) so the test can count what a request created.
+    database = await TestDatabase.create(env.postgresServerUrl);
+    service = await ServiceProcess.start({ REDIS_URL: env.redisUrl, DATABASE_URL: database.url, QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}` });
   });
 
   afterAll(async () => {
     await service?.stop('SIGKILL');
+    await database?.drop();
   });
+
+  const jobCount = async () => Number((await database.query<{ n: string }>('select count(*) as n from jobs'))[0]!.n);
 
   const postProbe = (body: string, headers: Record<string, string> = {}) =>
     service.fetch('/v1/probes', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
@@ -27,12 +35,20 @@ describe('errors are problem documents', () => {
     ['an invalid Idempotency-Key', () => postProbe('{}', { 'idempotency-key': 'x'.repeat(300) }), 400, 'INVALID_IDEMPOTENCY_KEY'],
     ['an unsupported media type', () => service.fetch('/v1/probes', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
   ])('%s', async (_case, request, status, code) => {
+    const before = await jobCount();
     const response = await request();
     expect(response.status).toBe(status);
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     const problem = (await response.json()) as Record<string, unknown>;
     expect(problem).toMatchObject({ status, code, type: expect.stringContaining('/problems/'), title: expect.any(String) });
     expect(problem.requestId).toBe(response.headers.get('x-request-id'));
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('counts what a valid request creates (so "creates nothing" above can fail)', async () => {
+    const before = await jobCount();
+    expect((await postProbe('{}')).status).toBe(202);
+    expect(await jobCount()).toBe(before + 1);
   });
 
   it('keeps a sane X-Request-Id from the caller', async () => {
@@ -43,6 +59,7 @@ describe('errors are problem documents', () => {
 
   it('returns the same job for the same Idempotency-Key, and refuses the key for another request', async () => {
     const key = randomUUID();
+    const before = await jobCount();
     const first = await postProbe('{}', { 'idempotency-key': key });
     const again = await postProbe('{}', { 'idempotency-key': key });
     expect(first.status).toBe(202);
@@ -53,5 +70,6 @@ describe('errors are problem documents', () => {
     const other = await postProbe('{"holdMs":5}', { 'idempotency-key': key });
     expect(other.status).toBe(422);
     expect(await other.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', jobId: firstJob.id });
+    expect(await jobCount()).toBe(before + 1);
   });
 });

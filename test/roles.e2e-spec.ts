@@ -106,10 +106,18 @@ describe('one codebase, three roles', () => {
     const job = await submitProbe(api, { holdMs: 2_500 });
 
     await eventually(async () => ((await getJob(api, job.id)).steps[0]!.state === 'running' ? true : undefined), 10_000, 'first step running');
+    expect((await worker.fetch('/health/ready')).status).toBe(200);
     const stopping = worker.stop('SIGTERM');
-    await eventually(async () => ((await worker.fetch('/health/ready').catch(() => undefined))?.status === 503 ? true : undefined), 2_000, 'readiness 503').catch(
-      () => undefined, // the server may already have stopped listening: that is draining too
-    );
+    await eventually(async () => (worker.logs.includes('"msg":"shutting down"') ? true : undefined), 10_000, 'shutdown to begin');
+    // From then on, while the step is still running, readiness never answers 200: a 503, or no listener
+    // at all (the server stops accepting connections), both take the process out of rotation.
+    const answers: Array<number | 'refused'> = [];
+    while (worker.child.exitCode === null && answers.length < 10) {
+      answers.push(await worker.fetch('/health/ready').then((response) => response.status, () => 'refused' as const));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(answers.length).toBeGreaterThan(0);
+    expect(answers.filter((answer) => answer !== 503 && answer !== 'refused')).toEqual([]);
     expect(await stopping).toBe(0);
 
     const afterDrain = await getJob(api, job.id);

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FAULTS_PATH, FaultInjector, corruptJson } from './fault-injection';
 
 /** Marks a health response as coming from this stack (callers tell it apart from a foreign server). */
 export const STACK_HEALTH_MARKER = 'wasm-signer-local-stack';
@@ -58,12 +59,13 @@ export function jsonResponse(status: number, value: unknown, headers?: Record<st
 }
 
 /**
- * A small HTTP/1.1 service on node:http: a route table, bounded bodies, JSON errors and a
- * `GET /healthz` readiness endpoint.
+ * A small HTTP/1.1 service on node:http: a route table, bounded bodies, JSON errors, a `GET /healthz`
+ * readiness endpoint and faults on command (`/__faults`, see fault-injection.ts).
  */
 export class HttpService {
   private readonly server: Server;
   private readonly maxBodyBytes: number;
+  private readonly faults = new FaultInjector();
 
   constructor(private readonly options: ServiceOptions) {
     this.maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
@@ -121,8 +123,16 @@ export class HttpService {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://localhost');
     let response: HttpResponse;
+    const fault = url.pathname === FAULTS_PATH || url.pathname === HEALTH_PATH ? undefined : this.faults.take(method, url.pathname);
     try {
-      response = await this.dispatch(method, url, req);
+      if (url.pathname === FAULTS_PATH) {
+        const body = method === 'POST' ? await readJsonBody({ method, url, headers: req.headers, params: [], body: () => readBody(req, 64 * 1024) }) : undefined;
+        const answer = this.faults.control(method, req, body);
+        response = jsonResponse(answer.status, answer.body);
+      } else {
+        if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+        response = fault?.status !== undefined && !fault.afterHandling ? this.error(fault.status, 'injected fault') : await this.dispatch(method, url, req);
+      }
     } catch (error) {
       if (error instanceof HttpStatusError) {
         response = this.error(error.status, error.message);
@@ -131,6 +141,9 @@ export class HttpService {
         response = this.error(500, error instanceof Error ? error.message : String(error));
       }
     }
+    if (fault?.status !== undefined && fault.afterHandling) response = this.error(fault.status, 'injected fault (after handling the request)');
+    if (fault?.corrupt && response.body !== undefined) response = { ...response, body: corruptJson(response.body, fault.corrupt) };
+    if (fault?.status !== undefined && fault.retryAfterSeconds !== undefined) response = { ...response, headers: { ...response.headers, 'Retry-After': String(fault.retryAfterSeconds) } };
     // Drain whatever the handler did not read so the connection can be reused.
     req.resume();
     const body = response.body ?? '';

@@ -31,6 +31,10 @@ export interface AppConfig {
     prefix: string;
     workerConcurrency: number;
     lockDurationMs: number;
+    /** STEP_MAX_ATTEMPTS: tries per step before a transient failure fails the job. */
+    stepMaxAttempts: number;
+    /** STEP_RETRY_BASE_MS: ceiling of the first retry delay; it doubles per retry (capped at 60 s). */
+    stepRetryBaseMs: number;
     completedRetentionSeconds: number;
     completedRetentionCount: number;
     failedRetentionSeconds: number;
@@ -103,6 +107,8 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'REDIS_URL', default: 'redis://127.0.0.1:6379', meaning: 'Redis holding the job queues (`redis://` or `rediss://`).', secret: true },
   { name: 'QUEUE_PREFIX', default: 'wasm-signer', meaning: 'Prefix of every queue key in Redis; separates deployments sharing one Redis.' },
   { name: 'WORKER_CONCURRENCY', default: '4', meaning: 'Jobs each queue worker runs at once.' },
+  { name: 'STEP_MAX_ATTEMPTS', default: '8', meaning: 'Tries per pipeline step: a step failing transiently (a dependency down, HTTP 5xx or 429) fails its job after this many.' },
+  { name: 'STEP_RETRY_BASE_MS', default: '1000', meaning: 'Delay before the first step retry (half to all of it, at random); each further retry waits up to twice as long, at most 60 s. A `Retry-After` from the dependency wins.' },
   { name: 'WORKER_LOCK_DURATION_MS', default: '30000', meaning: 'How long a worker holds a job without renewing its lock; a job whose worker died is taken over by another worker after about this long.' },
   { name: 'JOB_RETENTION_COMPLETED_SECONDS', default: '86400', meaning: 'Completed queue jobs are trimmed from Redis after this age…' },
   { name: 'JOB_RETENTION_COMPLETED_COUNT', default: '1000', meaning: '…or beyond this many per queue. Job records stay in the database.' },
@@ -209,6 +215,8 @@ const schema = z.object({
   ),
   WORKER_CONCURRENCY: integer(1, 1000, 4),
   WORKER_LOCK_DURATION_MS: integer(1_000, 3_600_000, 30_000),
+  STEP_MAX_ATTEMPTS: integer(1, 100, 8),
+  STEP_RETRY_BASE_MS: integer(1, 60_000, 1_000),
   JOB_RETENTION_COMPLETED_SECONDS: integer(0, 365 * 86400, 86400),
   JOB_RETENTION_COMPLETED_COUNT: integer(0, 10_000_000, 1000),
   JOB_RETENTION_FAILED_SECONDS: integer(0, 365 * 86400, 7 * 86400),
@@ -339,6 +347,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       prefix: v.QUEUE_PREFIX,
       workerConcurrency: v.WORKER_CONCURRENCY,
       lockDurationMs: v.WORKER_LOCK_DURATION_MS,
+      stepMaxAttempts: v.STEP_MAX_ATTEMPTS,
+      stepRetryBaseMs: v.STEP_RETRY_BASE_MS,
       completedRetentionSeconds: v.JOB_RETENTION_COMPLETED_SECONDS,
       completedRetentionCount: v.JOB_RETENTION_COMPLETED_COUNT,
       failedRetentionSeconds: v.JOB_RETENTION_FAILED_SECONDS,

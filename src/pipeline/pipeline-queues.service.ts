@@ -51,7 +51,7 @@ export class PipelineQueues implements OnApplicationBootstrap, OnApplicationShut
   defaultJobOptions(): JobsOptions {
     const q = this.config.queues;
     return {
-      attempts: 8,
+      attempts: q.stepMaxAttempts,
       backoff: { type: 'retry-policy' },
       removeOnComplete: { age: q.completedRetentionSeconds, count: q.completedRetentionCount },
       removeOnFail: { age: q.failedRetentionSeconds, count: q.failedRetentionCount },

@@ -40,7 +40,7 @@ export class PipelineWorkers implements OnModuleInit, OnModuleDestroy {
         // and another worker takes them over after about one lock duration.
         lockDuration: this.config.queues.lockDurationMs,
         stalledInterval: this.config.queues.lockDurationMs,
-        settings: { backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelayMs(attemptsMade, error) },
+        settings: { backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelayMs(attemptsMade, error, Math.random, this.config.queues.stepRetryBaseMs) },
       });
       worker.on('error', (error) => this.logger.warn({ err: error, queue }, 'worker error'));
       this.workers.push(worker);

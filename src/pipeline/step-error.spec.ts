@@ -9,6 +9,11 @@ describe('retryDelayMs', () => {
     expect(retryDelayMs(4, new Error('x'), () => 0)).toBe(4_000);
   });
 
+  it('starts from the configured base (STEP_RETRY_BASE_MS)', () => {
+    expect(retryDelayMs(1, new Error('x'), () => 1, 50)).toBe(50);
+    expect(retryDelayMs(3, new Error('x'), () => 0, 50)).toBe(100);
+  });
+
   it('is capped at one minute', () => {
     expect(retryDelayMs(30, new Error('x'), () => 1)).toBe(60_000);
   });

@@ -40,9 +40,12 @@ export function asStepError(error: unknown): StepError {
   return StepError.transient('INTERNAL_ERROR', error instanceof Error ? error.message : String(error), undefined, error);
 }
 
-/** Delay before retry `attemptsMade` (1-based): the server's Retry-After when given, else capped exponential backoff with full jitter. */
-export function retryDelayMs(attemptsMade: number, error: unknown, random: () => number = Math.random): number {
+/**
+ * Delay before retry `attemptsMade` (1-based): the server's Retry-After when given, else exponential
+ * backoff from `baseMs` (capped at 60 s) with jitter over its upper half.
+ */
+export function retryDelayMs(attemptsMade: number, error: unknown, random: () => number = Math.random, baseMs = 1_000): number {
   if (error instanceof StepError && error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, 10 * 60_000);
-  const ceiling = Math.min(1_000 * 2 ** Math.max(0, attemptsMade - 1), 60_000);
+  const ceiling = Math.min(baseMs * 2 ** Math.max(0, attemptsMade - 1), 60_000);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

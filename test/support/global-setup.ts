@@ -1,3 +1,4 @@
+import { hasTool } from './required-tool';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ensureLocalRedis } from '../../dev/local-redis';
@@ -24,6 +25,12 @@ export default async function globalSetup(): Promise<void> {
 
   const stack = await ensureLocalStack({ repoRoot: REPO_ROOT, log });
   if (stack.started) started.push(() => stack.stop());
+  // The stack runs without a registry when docker-registry is not installed; the registry tests then
+  // fail one by one. Under CI, say once and plainly which tool is missing.
+  if (process.env.CI && !stack.env.LOCAL_REGISTRY) {
+    throw new Error('docker-registry is required when CI is set, and the local stack has no registry (Debian: apt-get install docker-registry; .ci/run installs it)');
+  }
+  if (process.env.CI) hasTool('skopeo', ['--version']);
 
   const environment: TestEnvironment = { redisUrl, postgresServerUrl, stackEnv: stack.env };
   mkdirSync(dirname(TEST_ENVIRONMENT_FILE), { recursive: true });

@@ -1,6 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { hasTool } from './required-tool';
 
-export const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+/** Whether openssl is installed; under CI its absence is an error (see hasTool). */
+export const hasOpenssl = hasTool('openssl', ['version']);
 
 /** What the openssl command prints about a PEM certificate: names, SANs and the Fulcio issuer extension. */
 export interface OpensslCertificateFacts {

@@ -1,8 +1,10 @@
 import { createServer, type Server, type Socket, connect } from 'node:net';
 
 /**
- * A TCP proxy in front of a real server (Redis, PostgreSQL). Tests cut it to make the server
- * unreachable for the service under test, then restore it: an outage without stopping shared servers.
+ * A TCP proxy in front of a real server (Redis, PostgreSQL, the registry). Tests cut it to make the
+ * server unreachable for the service under test, then restore it: an outage without stopping shared
+ * servers. With `latencyMs`, every chunk in either direction is held that long: a slow network, which
+ * widens the window between a read and the write that depends on it.
  */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
@@ -13,7 +15,8 @@ export class TcpProxy {
     readonly port: number,
   ) {}
 
-  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  static async start(targetHost: string, targetPort: number, options: { latencyMs?: number } = {}): Promise<TcpProxy> {
+    const latencyMs = options.latencyMs ?? 0;
     let proxy: TcpProxy | undefined;
     const server = createServer((client) => {
       if (!proxy!.open) {
@@ -26,9 +29,21 @@ export class TcpProxy {
         socket.once('close', () => proxy!.sockets.delete(socket));
         socket.on('error', () => undefined);
       }
-      client.pipe(upstream).pipe(client);
-      client.once('close', () => upstream.destroy());
-      upstream.once('close', () => client.destroy());
+      if (latencyMs > 0) {
+        // Same delay for every chunk: timers fire in order, so the byte stream keeps its order.
+        const forward = (from: Socket, to: Socket) => {
+          from.on('data', (chunk: Buffer) => setTimeout(() => to.writable && to.write(chunk), latencyMs));
+          from.once('end', () => setTimeout(() => to.end(), latencyMs));
+        };
+        forward(client, upstream);
+        forward(upstream, client);
+      } else {
+        client.pipe(upstream).pipe(client);
+      }
+      // With latency, chunks still on their way are delivered before the other side is closed.
+      const later = (close: () => void) => (latencyMs > 0 ? setTimeout(close, latencyMs + 10) : close());
+      client.once('close', () => later(() => upstream.destroy()));
+      upstream.once('close', () => later(() => client.destroy()));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     proxy = new TcpProxy(server, (server.address() as { port: number }).port);
