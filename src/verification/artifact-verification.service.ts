@@ -1,3 +1,4 @@
+import { cpuTurns } from '../common/cpu-turns';
 import { Injectable } from '@nestjs/common';
 import { ProblemError } from '../common/problem';
 import { requestFingerprint } from '../common/request-fingerprint';
@@ -101,7 +102,8 @@ export class ArtifactVerificationService {
         throw new ProblemError(503, 'TRUST_ROOT_UNAVAILABLE', 'The trust root cannot be loaded', `${trustName}: ${(error as Error).message}`);
       });
     const found = await discoverSignatures(this.registry, repo, digest, signal, this.content);
-    const signatures = found.map((signature) => this.verifier.verdict(signature, digest, policy, { name: trustName, material }));
+    // One signature per event-loop turn: a burst of verifications never holds the loop for long.
+    const signatures = await Promise.all(found.map((signature) => cpuTurns.run(() => this.verifier.verdict(signature, digest, policy, { name: trustName, material }))));
     const verified = signatures.some((s) => s.verified);
     return {
       verified,

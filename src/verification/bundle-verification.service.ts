@@ -1,3 +1,4 @@
+import { cpuTurns } from '../common/cpu-turns';
 import { Injectable, Logger } from '@nestjs/common';
 import type { TrustMaterial } from '@sigstore/verify';
 import { ProblemError } from '../common/problem';
@@ -23,7 +24,7 @@ export class BundleVerificationService {
     const artifact = readArtifactInput(request);
     const policy = buildSignerPolicy(request.policy);
     const trust = await this.trustMaterial(request);
-    const outcome = 'failure' in trust ? trust.failure : verifyBundleDocument(request.bundle, { artifact, policy, trustMaterial: trust.material });
+    const outcome = 'failure' in trust ? trust.failure : await cpuTurns.run(() => verifyBundleDocument(request.bundle, { artifact, policy, trustMaterial: trust.material }));
     if (!outcome.verified) this.logger.log({ code: outcome.error.code, reason: outcome.error.message }, 'bundle did not verify');
     return { verified: outcome.verified, identity: outcome.identity, issuer: outcome.issuer, error: outcome.verified ? null : outcome.error };
   }
