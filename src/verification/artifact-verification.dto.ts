@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsObject, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
+import type { SignatureFormat } from '../database/database.types';
 
 export class VerificationPolicyDto {
   @ApiPropertyOptional({ description: 'Exact certificate identity (SAN)', example: 'https://kubernetes.io/namespaces/ci/serviceaccounts/signer' })
@@ -43,7 +44,7 @@ export class VerifyArtifactDto {
 }
 
 export class SignatureVerdictDto {
-  @ApiProperty({ enum: ['cosign-classic', 'sigstore-bundle'] }) format!: string;
+  @ApiProperty({ enum: ['cosign-classic', 'sigstore-bundle'] }) format!: SignatureFormat;
   @ApiProperty({ description: 'Where the signature was found', example: 'sha256-….sig layer 1' }) location!: string;
   @ApiProperty() verified!: boolean;
   @ApiProperty({ type: String, nullable: true }) identity!: string | null;
