@@ -10,7 +10,7 @@ export interface NewArtifactRecord {
   wasmDigest: string;
   wasmSize: number;
   wasmKind: 'component' | 'module';
-  config: Record<string, unknown>;
+  config: object;
   annotations: Record<string, string>;
   caller: string | null;
 }

@@ -32,9 +32,6 @@ export interface UploadRequest {
   afterBody?: () => Promise<void>;
 }
 
-/** Steps of a publish job, in order. */
-export const PUBLISH_STEPS = ['push', 'sign', 'verify'] as const;
-
 /**
  * Accepts a .wasm upload: streams it straight into the registry as the layer blob while its digest is
  * computed and its binary structure checked, so the file is never held in memory or on disk. Only a
@@ -57,7 +54,7 @@ export class ArtifactUploadService {
       body.resume();
       throw tooLarge(maxBytes);
     }
-    // Refuse a callback URL before any byte is uploaded (submit checks it again, cheaply).
+    // Refuse a callback URL before any byte is uploaded.
     if (request.callbackUrl) await this.webhookTargets.assertCallbackAllowed(request.callbackUrl).catch((error: unknown) => {
       body.resume();
       throw error;
@@ -100,8 +97,7 @@ export class ArtifactUploadService {
     };
     return this.jobs.submit({
       type: 'publish',
-      steps: [...PUBLISH_STEPS],
-      input: input as unknown as Record<string, unknown>,
+      input,
       idempotencyKey: request.idempotencyKey,
       caller: request.caller,
       callbackUrl: request.callbackUrl,

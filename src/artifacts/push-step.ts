@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import type { JobRow } from '../database/database.types';
+import type { CatalogueJob } from '../pipeline/job-catalogue';
 import { StepError } from '../pipeline/step-error';
 import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
 import { OCI_MANIFEST_MEDIA_TYPE } from '../registry/oci-media-types';
@@ -8,7 +8,7 @@ import { RegistryClient } from '../registry/registry-client';
 import { reservedTagReason } from '../registry/reserved-tags';
 import { ArtifactRecords } from './artifact-records.repository';
 import { buildWasmConfig, buildWasmManifest } from './oci-wasm-layout';
-import type { PublishJobInput, PushResult } from './publish-job';
+import type { PushResult } from './publish-job';
 
 /**
  * The push step of a publish job: the .wasm layer was streamed to the registry during the upload;
@@ -27,8 +27,8 @@ export class PushStep implements OnModuleInit {
     this.handlers.register({ jobType: 'publish', step: 'push', run: (job, context) => this.push(job, context.signal) });
   }
 
-  async push(job: JobRow, signal: AbortSignal): Promise<Record<string, unknown>> {
-    const input = job.input as unknown as PublishJobInput;
+  async push(job: CatalogueJob<'publish'>, signal: AbortSignal): Promise<PushResult> {
+    const { input } = job;
     const repo = parseRepository(input.repository);
     const created = new Date(input.createdAt);
     // Uploads refuse reserved tags; a job queued before they did must not overwrite signatures either.
@@ -57,11 +57,11 @@ export class PushStep implements OnModuleInit {
       wasmDigest: input.wasm.digest,
       wasmSize: input.wasm.size,
       wasmKind: input.wasm.kind,
-      config: config.json as unknown as Record<string, unknown>,
+      config: config.json,
       annotations: input.annotations,
       caller: job.caller,
     });
-    const result: PushResult = {
+    return {
       repository: input.repository,
       reference: `${input.repository}@${manifest.digest}`,
       manifestDigest: manifest.digest,
@@ -71,6 +71,5 @@ export class PushStep implements OnModuleInit {
       tag: input.tag,
       artifactId: artifact.id,
     };
-    return { ...result };
   }
 }

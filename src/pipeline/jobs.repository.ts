@@ -1,14 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { DatabaseService } from '../database/database.service';
-import type { JobError, JobRow, JobStep, JobType, StepName } from '../database/database.types';
+import type { JobError, JobRow, JobStep, StepName } from '../database/database.types';
 import { problems } from '../common/problem';
 import { requestFingerprint } from '../common/request-fingerprint';
+import { type CatalogueJobType, JOB_STEPS, type JobInputOf } from './job-catalogue';
 
-export interface NewJob {
-  type: JobType;
-  steps: StepName[];
-  input: Record<string, unknown>;
+/** A job to record: its steps are the catalogue's for its type. */
+export interface NewJob<T extends CatalogueJobType = CatalogueJobType> {
+  type: T;
+  input: JobInputOf<T>;
   idempotencyKey?: string;
   caller?: string;
   callbackUrl?: string;
@@ -28,7 +29,7 @@ export class JobsRepository {
    * Creates a job, or returns the one already created with the same Idempotency-Key by the same
    * caller (`created: false`). Reusing a key for a different request is a 422.
    */
-  async create(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+  async create<T extends CatalogueJobType>(job: NewJob<T>): Promise<{ job: JobRow; created: boolean }> {
     const requestHash = job.idempotencyKey ? (job.requestHash ?? defaultFingerprint(job)) : null;
     const inserted = await this.database.db
       .insertInto('jobs')
@@ -39,7 +40,7 @@ export class JobsRepository {
         request_hash: requestHash,
         caller: job.caller ?? null,
         input: JSON.stringify(job.input),
-        steps: JSON.stringify(job.steps.map(pendingStep)),
+        steps: JSON.stringify(JOB_STEPS[job.type].map(pendingStep)),
         callback_url: job.callbackUrl ?? null,
       })
       .onConflict((oc) => oc.expression(sql`coalesce(caller, ''), idempotency_key`).where('idempotency_key', 'is not', null).doNothing())

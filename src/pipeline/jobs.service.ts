@@ -3,8 +3,8 @@ import { problems } from '../common/problem';
 import type { JobRow } from '../database/database.types';
 import { LifecycleState } from '../lifecycle/lifecycle-state';
 import { MetricsService } from '../metrics/metrics.service';
-import { WebhookTargets } from '../webhooks/webhook-targets.service';
 import { JobsRepository, type NewJob } from './jobs.repository';
+import type { CatalogueJobType } from './job-catalogue';
 import { PipelineQueues } from './pipeline-queues.service';
 
 /** Accepts jobs: records them, then enqueues their pipeline; never leaves a recorded job unqueued. */
@@ -17,14 +17,15 @@ export class JobsService {
     private readonly queues: PipelineQueues,
     private readonly lifecycle: LifecycleState,
     private readonly metrics: MetricsService,
-    private readonly webhookTargets: WebhookTargets,
   ) {}
 
-  async submit(job: NewJob): Promise<{ job: JobRow; created: boolean }> {
+  /**
+   * Records and enqueues a job of a catalogue type, with the input the catalogue gives that type and its
+   * steps in catalogue order. The request service has checked everything the caller sent (its callback
+   * URL included) before calling this.
+   */
+  async submit<T extends CatalogueJobType>(job: NewJob<T>): Promise<{ job: JobRow; created: boolean }> {
     if (this.lifecycle.draining) throw problems.shuttingDown();
-    // A callback URL is checked like a subscription's (never inside the network unless allowlisted), and
-    // only accepted when there is a secret to sign its deliveries with.
-    if (job.callbackUrl) await this.webhookTargets.assertCallbackAllowed(job.callbackUrl);
     const { job: row, created } = await this.jobs.create(job);
     await this.enqueue(row, created);
     if (created) this.metrics.jobsCreated.inc({ type: job.type });

@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
-import { WebhookEvents } from '../webhooks/webhook-events.service';
 import type { JobRow } from '../database/database.types';
+import { asCatalogueJob } from './job-catalogue';
+import { JobObservers } from './job-observers';
 import { JobsRepository } from './jobs.repository';
 import { workerRedisOptions } from './redis-connection';
 import { StepError, asStepError, retryDelayMs } from './step-error';
@@ -13,11 +14,15 @@ import { STEP_QUEUES, type StepJobData } from './step-queues';
 
 /**
  * The consumer side: one BullMQ worker per step queue. Each attempt is recorded on the job; permanent
- * errors fail the job at once (UnrecoverableError), transient ones retry with backoff. On shutdown the
- * workers stop taking jobs and wait, within SHUTDOWN_TIMEOUT_MS, for the active ones.
+ * errors fail the job at once (UnrecoverableError), transient ones retry with backoff. After a step ends
+ * (succeeded, or failed for good) the job observers are told. On shutdown the workers stop taking jobs
+ * and wait, within SHUTDOWN_TIMEOUT_MS, for the active ones.
+ *
+ * Workers start once every module has registered its step handlers, and not at all when a step of the
+ * job catalogue has no handler: the start fails naming the missing ones.
  */
 @Injectable()
-export class PipelineWorkers implements OnModuleInit, OnModuleDestroy {
+export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('workers');
   private readonly workers: Worker<StepJobData>[] = [];
   private readonly shutdown = new AbortController();
@@ -27,10 +32,12 @@ export class PipelineWorkers implements OnModuleInit, OnModuleDestroy {
     private readonly jobs: JobsRepository,
     private readonly handlers: StepHandlerRegistry,
     private readonly metrics: MetricsService,
-    private readonly webhooks: WebhookEvents,
+    private readonly observers: JobObservers,
   ) {}
 
-  onModuleInit(): void {
+  /** After every onModuleInit: the step handlers are registered by then. */
+  onApplicationBootstrap(): void {
+    this.handlers.assertComplete();
     for (const queue of STEP_QUEUES) {
       const worker = new Worker<StepJobData>(queue, (job) => this.process(job), {
         connection: workerRedisOptions(this.config.redis.url),
@@ -59,17 +66,18 @@ export class PipelineWorkers implements OnModuleInit, OnModuleDestroy {
     // A step that already succeeded (the worker died after recording it) or a finished job: nothing to
     // do but emit its events again, in case that is what was interrupted (deliveries are idempotent).
     if (job.state === 'succeeded' || job.state === 'failed' || recorded?.state === 'succeeded') {
-      await this.webhooks.afterStep(job, step);
+      await this.observers.afterStep(job, step, recorded?.state === 'succeeded' ? 'succeeded' : 'failed');
       return;
     }
 
-    const handler = this.handlers.find(job.type, step);
+    const typed = asCatalogueJob(job);
+    const handler = typed && this.handlers.find(typed.type, step);
     let finished: JobRow;
     try {
-      if (!handler) throw StepError.permanent('STEP_NOT_SUPPORTED', `no ${step} step for ${job.type} jobs in this worker`);
+      if (!typed || !handler) throw StepError.permanent('STEP_NOT_SUPPORTED', `no ${step} step for ${job.type} jobs in this worker`);
       await this.jobs.stepStarted(jobId, step, this.config.instanceId, attempt);
-      const resultPatch = await handler.run(job, { attempt, worker: this.config.instanceId, signal: this.shutdown.signal });
-      finished = await this.jobs.stepSucceeded(jobId, step, resultPatch);
+      const result = await handler.run(typed, { attempt, worker: this.config.instanceId, signal: this.shutdown.signal });
+      finished = await this.jobs.stepSucceeded(jobId, step, { ...result });
       this.metrics.stepDuration.observe({ step, outcome: 'succeeded' }, (performance.now() - started) / 1000);
     } catch (error) {
       const failure = asStepError(error);
@@ -77,13 +85,13 @@ export class PipelineWorkers implements OnModuleInit, OnModuleDestroy {
       this.metrics.stepDuration.observe({ step, outcome: final ? 'failed' : 'retried' }, (performance.now() - started) / 1000);
       this.logger.warn({ jobId, step, attempt, code: failure.code, err: error, final }, final ? 'step failed' : 'step attempt failed, will retry');
       const failed = await this.jobs.stepFailed(jobId, step, { code: failure.code, message: failure.message }, final);
-      if (final) await this.webhooks.afterStep(failed, step);
+      if (final) await this.observers.afterStep(failed, step, 'failed');
       if (!failure.transient) throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
       throw failure;
     }
-    // Outside the try: a failure to emit must not count as a failed step. The retry finds the step
-    // recorded as succeeded and emits again.
-    await this.webhooks.afterStep(finished, step);
+    // Outside the try: a failing observer must not count as a failed step. The retry finds the step
+    // recorded as succeeded and calls the observers again.
+    await this.observers.afterStep(finished, step, 'succeeded');
   }
 
   async onModuleDestroy(): Promise<void> {

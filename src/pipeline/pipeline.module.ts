@@ -1,16 +1,17 @@
 import { Global, Module } from '@nestjs/common';
 import { JobsController } from './jobs.controller';
 import { JobsRepository } from './jobs.repository';
+import { JobObservers } from './job-observers';
 import { JobsService } from './jobs.service';
 import { PipelineQueues } from './pipeline-queues.service';
 import { PipelineWorkers } from './pipeline-workers.service';
 import { StepHandlerRegistry } from './step-handler.registry';
 
-/** Queues, job records and the step-handler registry: shared by every role. */
+/** Queues, job records, the step-handler registry and the job observers: shared by every role. */
 @Global()
 @Module({
-  providers: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry],
-  exports: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry],
+  providers: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers],
+  exports: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers],
 })
 export class PipelineModule {}
 

@@ -1,4 +1,5 @@
 import { StepError, asStepError, retryDelayMs } from './step-error';
+import { CodedError } from '../common/coded-error';
 import { ProblemError } from '../common/problem';
 
 describe('retryDelayMs', () => {
@@ -33,9 +34,17 @@ describe('asStepError', () => {
     expect(asStepError(error)).toBe(error);
   });
 
-  it('turns a 5xx problem into a transient error and a 4xx one into a permanent error, keeping the code', () => {
-    expect(asStepError(new ProblemError(503, 'TRUST_ROOT_UNAVAILABLE', 'down', 'tuf'))).toMatchObject({ code: 'TRUST_ROOT_UNAVAILABLE', transient: true, message: 'tuf' });
-    expect(asStepError(new ProblemError(404, 'MANIFEST_NOT_FOUND', 'gone'))).toMatchObject({ code: 'MANIFEST_NOT_FOUND', transient: false, message: 'gone' });
+  it('keeps any CodedError, whatever layer threw it: its code and transient flag decide', () => {
+    const permanent = new CodedError('REGISTRY_FORBIDDEN', 'denied');
+    const transient = new CodedError('REKOR_UNAVAILABLE', 'busy', { transient: true, retryAfterMs: 3_000 });
+    expect(asStepError(permanent)).toBe(permanent);
+    expect(asStepError(transient)).toBe(transient);
+    expect(retryDelayMs(1, transient, () => 1)).toBe(3_000);
+  });
+
+  it('never reads an HTTP status: a problem made for HTTP callers is unexpected in a step', () => {
+    // A 404 problem is not thereby permanent: HTTP problems are made at the edge, never thrown by steps.
+    expect(asStepError(new ProblemError(404, 'MANIFEST_NOT_FOUND', 'gone'))).toMatchObject({ code: 'INTERNAL_ERROR', transient: true });
   });
 
   it('retries anything unexpected', () => {

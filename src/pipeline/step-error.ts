@@ -1,19 +1,14 @@
-import { ProblemError } from '../common/problem';
+import { CodedError } from '../common/coded-error';
 
 /**
- * How a pipeline step fails. A transient error (network, 5xx, 429) is retried with backoff, honouring
- * the server's Retry-After; a permanent one (bad input, 401/403, unknown repository) fails the job at
- * once and its code and message reach the caller.
+ * How a pipeline step fails when no library error says it better. A transient error (network, a
+ * dependency's 5xx, throttling) is retried with backoff, honouring the server's Retry-After; a permanent
+ * one (bad input, refused credentials, unknown repository) fails the job at once and its code and
+ * message reach the caller. Any CodedError thrown by a step is read the same way.
  */
-export class StepError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly transient: boolean,
-    readonly retryAfterMs?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+export class StepError extends CodedError {
+  constructor(code: string, message: string, transient: boolean, retryAfterMs?: number, options?: { cause?: unknown }) {
+    super(code, message, { transient, retryAfterMs, cause: options?.cause });
     this.name = 'StepError';
   }
 
@@ -27,16 +22,11 @@ export class StepError extends Error {
 }
 
 /**
- * Any error thrown by a step, as a StepError. Problems made for HTTP callers (shared code paths) keep
- * their code, 5xx ones transient and 4xx ones permanent. Anything else is unexpected: retried, and
- * reported with its message.
+ * Any error thrown by a step, as a CodedError: one that already is keeps its code, `transient` and
+ * `retryAfterMs`. Anything else is unexpected: retried, and reported with its message.
  */
-export function asStepError(error: unknown): StepError {
-  if (error instanceof StepError) return error;
-  if (error instanceof ProblemError) {
-    const message = error.detail ?? error.title;
-    return error.status >= 500 ? StepError.transient(error.code, message) : StepError.permanent(error.code, message);
-  }
+export function asStepError(error: unknown): CodedError {
+  if (error instanceof CodedError) return error;
   return StepError.transient('INTERNAL_ERROR', error instanceof Error ? error.message : String(error), undefined, error);
 }
 
@@ -45,7 +35,7 @@ export function asStepError(error: unknown): StepError {
  * backoff from `baseMs` (capped at 60 s) with jitter over its upper half.
  */
 export function retryDelayMs(attemptsMade: number, error: unknown, random: () => number = Math.random, baseMs = 1_000): number {
-  if (error instanceof StepError && error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, 10 * 60_000);
+  if (error instanceof CodedError && error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, 10 * 60_000);
   const ceiling = Math.min(baseMs * 2 ** Math.max(0, attemptsMade - 1), 60_000);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

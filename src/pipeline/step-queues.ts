@@ -1,7 +1,15 @@
 import type { StepName } from '../database/database.types';
+import { catalogueSteps } from './job-catalogue';
 
-/** One BullMQ queue per pipeline step, so each step scales and retries on its own. */
-export const STEP_QUEUES: readonly StepName[] = ['build', 'push', 'sign', 'verify', 'notify'];
+/** Every step name, in the order steps run in a pipeline. */
+const STEP_ORDER = ['build', 'push', 'sign', 'verify', 'notify'] as const satisfies readonly StepName[];
+
+/**
+ * One BullMQ queue per pipeline step, so each step scales and retries on its own: the steps of the
+ * catalogue's runnable job types. A step only a planned job type names (`build`) has no queue until it
+ * has a handler.
+ */
+export const STEP_QUEUES: readonly StepName[] = STEP_ORDER.filter((step) => catalogueSteps().some((entry) => entry.step === step));
 
 /** BullMQ job ID of one step of one pipeline job; stable, so re-adding a flow never duplicates work. */
 export const stepJobId = (jobId: string, step: StepName): string => `${jobId}.${step}`;

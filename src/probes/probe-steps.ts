@@ -1,7 +1,7 @@
 import { setTimeout } from 'node:timers/promises';
 import { Injectable, OnModuleInit } from '@nestjs/common';
+import { JOB_STEPS } from '../pipeline/job-catalogue';
 import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
-import { STEP_QUEUES } from '../pipeline/step-queues';
 
 /**
  * A pipeline probe travels through every step queue and records which worker process took each
@@ -13,14 +13,14 @@ export class ProbeSteps implements OnModuleInit {
   constructor(private readonly registry: StepHandlerRegistry) {}
 
   onModuleInit(): void {
-    for (const step of STEP_QUEUES) {
+    for (const step of JOB_STEPS.probe) {
       this.registry.register({
         jobType: 'probe',
         step,
         run: async (job, context) => {
-          const holdMs = Number(job.input.holdMs ?? 0);
+          const holdMs = job.input.holdMs ?? 0;
           if (holdMs > 0) await setTimeout(holdMs, undefined, { signal: context.signal });
-          const previous = (job.result?.steps ?? {}) as Record<string, unknown>;
+          const previous = job.result?.steps ?? {};
           return {
             steps: { ...previous, [step]: { worker: context.worker, pid: process.pid, at: new Date().toISOString() } },
           };

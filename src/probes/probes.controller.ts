@@ -5,7 +5,6 @@ import { parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemDto } from '../common/problem.dto';
 import { JobDto } from '../pipeline/job.dto';
 import { JobsService } from '../pipeline/jobs.service';
-import { STEP_QUEUES } from '../pipeline/step-queues';
 import { CreateProbeDto } from './probe.dto';
 
 @ApiTags('operations')
@@ -29,7 +28,6 @@ export class ProbesController {
   ): Promise<JobDto> {
     const { job } = await this.jobs.submit({
       type: 'probe',
-      steps: [...STEP_QUEUES],
       input: { holdMs: body?.holdMs ?? 0 },
       idempotencyKey: parseIdempotencyKey(idempotencyKey),
     });

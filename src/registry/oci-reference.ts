@@ -1,4 +1,4 @@
-import { StepError } from '../pipeline/step-error';
+import { CodedError } from '../common/coded-error';
 import { isSha256Digest } from './oci-media-types';
 
 /**
@@ -19,9 +19,11 @@ export interface OciReference extends OciRepository {
 }
 
 /** A reference that cannot be parsed: bad input, never retried. */
-export class InvalidReferenceError extends StepError {
+export const REFERENCE_ERROR_CODES = { INVALID_REFERENCE: 'INVALID_REFERENCE' } as const;
+
+export class InvalidReferenceError extends CodedError<keyof typeof REFERENCE_ERROR_CODES> {
   constructor(message: string) {
-    super('INVALID_REFERENCE', message, false);
+    super(REFERENCE_ERROR_CODES.INVALID_REFERENCE, message);
     this.name = 'InvalidReferenceError';
   }
 }

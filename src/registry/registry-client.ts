@@ -19,12 +19,12 @@ import {
 } from './referrers-tag-fallback';
 import { CredentialLookup } from './registry-auth';
 import { RegistryCredentials } from './registry-credentials';
-import { RegistryError, registryTimeoutError } from './registry-error';
+import { RegistryError, type RegistryErrorCode, registryTimeoutError } from './registry-error';
 import { FetchFunction, discardBody, readBody } from './registry-http';
 import { RegistryResponse, RegistryTransport } from './registry-transport';
 import { IdleDeadline, hashingUploadBody } from './hashing-upload-body';
 import { reservedTagReason } from './reserved-tags';
-import { StepError } from '../pipeline/step-error';
+import { CodedError } from '../common/coded-error';
 
 /**
  * The OCI distribution client: the only code that talks to registries. Blobs (monolithic and streamed
@@ -470,7 +470,7 @@ export class RegistryClient {
     checkRepository(repo);
     checkManifestReference(reference);
     const reserved = options.derivedTag ? undefined : reservedTagReason(reference);
-    if (reserved !== undefined) throw new StepError('RESERVED_TAG', reserved, false);
+    if (reserved !== undefined) throw new CodedError<RegistryErrorCode>('RESERVED_TAG', reserved);
     if (bytes.length > MAX_MANIFEST_BYTES) throw manifestTooLarge(repo, reference);
     const digest = sha256Digest(bytes);
     if (isSha256Digest(reference) && digest !== reference) throw digestMismatch(repo, reference, digest, 'given');

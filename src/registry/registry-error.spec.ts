@@ -1,4 +1,4 @@
-import { StepError } from '../pipeline/step-error';
+import { CodedError } from '../common/coded-error';
 import {
   RegistryError,
   RegistryRequestContext,
@@ -38,7 +38,7 @@ describe('registryErrorFromStatus', () => {
   ])('HTTP %i %s → %s', (status, text, code, transient) => {
     const error = classify(status, text);
     expect(error).toBeInstanceOf(RegistryError);
-    expect(error).toBeInstanceOf(StepError);
+    expect(error).toBeInstanceOf(CodedError);
     expect(error.code).toBe(code);
     expect(error.transient).toBe(transient);
     expect(error.status).toBe(status);

@@ -1,35 +1,40 @@
-import { StepError } from '../pipeline/step-error';
+import { CodedError, errorCodes } from '../common/coded-error';
 import { parseRetryAfter } from './retry-after';
 
 /**
- * How registry failures reach the pipeline: every failure is a RegistryError, a StepError whose
- * `transient` flag tells the queue whether re-running the step can help (throttling, 5xx, network) or
- * not (authentication, permissions, bad content). The client never retries on its own beyond the auth
+ * How registry failures reach their callers: every failure is a RegistryError, a CodedError whose
+ * `transient` flag tells the pipeline whether re-running the step can help (throttling, 5xx, network) or
+ * not (authentication, permissions, bad content). The HTTP status is kept as data (the edge maps it to
+ * a problem); retry decisions never read it. The client never retries on its own beyond the auth
  * handshake and the referrers-tag update loop. Messages name the registry, the repository and the
  * operation, never a credential.
  */
 
-export type RegistryErrorCode =
-  | 'REGISTRY_UNAUTHORIZED'
-  | 'REGISTRY_FORBIDDEN'
-  | 'REPOSITORY_NOT_FOUND'
-  | 'MANIFEST_NOT_FOUND'
-  | 'REGISTRY_REJECTED'
-  | 'REGISTRY_PRECONDITION_FAILED'
-  | 'REGISTRY_THROTTLED'
-  | 'REGISTRY_UNAVAILABLE'
-  | 'REGISTRY_UNREACHABLE'
-  | 'REGISTRY_DNS_FAILURE'
-  | 'REGISTRY_TIMEOUT'
-  | 'REGISTRY_PORT_BLOCKED'
-  | 'REGISTRY_TLS_ERROR'
-  | 'REGISTRY_PROTOCOL_ERROR'
-  | 'DIGEST_MISMATCH'
-  | 'UPLOAD_TOO_LARGE'
-  | 'MANIFEST_TOO_LARGE'
-  | 'BLOB_TOO_LARGE'
-  | 'REFERRERS_TAG_INVALID'
-  | 'INVALID_REFERRER';
+/** Every code a registry failure carries (and RESERVED_TAG: a write the client refuses to make). */
+export const REGISTRY_ERROR_CODES = errorCodes(
+  'REGISTRY_UNAUTHORIZED',
+  'REGISTRY_FORBIDDEN',
+  'REPOSITORY_NOT_FOUND',
+  'MANIFEST_NOT_FOUND',
+  'REGISTRY_REJECTED',
+  'REGISTRY_PRECONDITION_FAILED',
+  'REGISTRY_THROTTLED',
+  'REGISTRY_UNAVAILABLE',
+  'REGISTRY_UNREACHABLE',
+  'REGISTRY_DNS_FAILURE',
+  'REGISTRY_TIMEOUT',
+  'REGISTRY_PORT_BLOCKED',
+  'REGISTRY_TLS_ERROR',
+  'REGISTRY_PROTOCOL_ERROR',
+  'DIGEST_MISMATCH',
+  'UPLOAD_TOO_LARGE',
+  'MANIFEST_TOO_LARGE',
+  'BLOB_TOO_LARGE',
+  'REFERRERS_TAG_INVALID',
+  'INVALID_REFERRER',
+  'RESERVED_TAG',
+);
+export type RegistryErrorCode = keyof typeof REGISTRY_ERROR_CODES;
 
 /** One entry of the distribution spec's error body `{"errors":[{"code","message","detail"}]}`. */
 export interface RegistryErrorDetail {
@@ -56,19 +61,16 @@ export interface RegistryErrorOptions {
   cause?: unknown;
 }
 
-export class RegistryError extends StepError {
+export class RegistryError extends CodedError<RegistryErrorCode> {
+  /** The registry's HTTP status, when it answered: data for the edge's problem, never a retry decision. */
   readonly status?: number;
   readonly registry?: string;
   readonly repository?: string;
   /** The registry's own error codes and messages, when it sent any. */
   readonly details: RegistryErrorDetail[];
 
-  constructor(
-    override readonly code: RegistryErrorCode,
-    message: string,
-    options: RegistryErrorOptions,
-  ) {
-    super(code, message, options.transient, options.retryAfterMs, { cause: options.cause });
+  constructor(code: RegistryErrorCode, message: string, options: RegistryErrorOptions) {
+    super(code, message, { transient: options.transient, retryAfterMs: options.retryAfterMs, cause: options.cause });
     this.name = 'RegistryError';
     this.status = options.status;
     this.registry = options.registry;

@@ -14,13 +14,10 @@ import { type OciReference, parseOciReference } from '../registry/oci-reference'
 import { RegistryClient } from '../registry/registry-client';
 import { registryProblem } from '../registry/registry-problem';
 import { WebhookTargets } from '../webhooks/webhook-targets.service';
-import type { SignJobInput } from './signing-targets';
+import type { SignJobInput } from '../pipeline/job-catalogue';
 
 /** Manifests cosign signs, and so do we. */
 const SIGNABLE_MEDIA_TYPES = [OCI_MANIFEST_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE];
-
-/** Steps of a sign job, in order. */
-export const SIGN_STEPS = ['sign', 'verify'] as const;
 
 /**
  * Accepts a request to sign an artifact already in a registry: resolves the reference (a tag to its
@@ -36,7 +33,7 @@ export class SignRequestService {
   ) {}
 
   async submit(request: { reference: string; callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<{ job: JobRow; created: boolean }> {
-    // A callbackUrl that could never be notified is refused before anything else (submit checks it again, cheaply).
+    // A callbackUrl that could never be notified is refused before anything else.
     if (request.callbackUrl) await this.webhookTargets.assertCallbackAllowed(request.callbackUrl);
     // The whole request as sent: a replay is the same request only when every field is the same.
     const fingerprint = requestFingerprint('sign', { reference: request.reference, callbackUrl: request.callbackUrl });
@@ -74,8 +71,7 @@ export class SignRequestService {
     };
     return this.jobs.submit({
       type: 'sign',
-      steps: [...SIGN_STEPS],
-      input: input as unknown as Record<string, unknown>,
+      input,
       idempotencyKey: request.idempotencyKey,
       caller: request.caller,
       callbackUrl: request.callbackUrl,

@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import type { JobRow } from '../database/database.types';
+import type { CatalogueJob, SignResult, SignedArtifactVerificationResult } from '../pipeline/job-catalogue';
 import { StepError } from '../pipeline/step-error';
 import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
 import { ArtifactVerificationService } from '../verification/artifact-verification.service';
@@ -36,7 +36,7 @@ export class SignSteps implements OnModuleInit {
    * The result names what was signed, by digest (`reference`, `manifestDigest`), and the signature
    * records made (`signatures[].id`, as GET /v1/signatures/{id} shows them).
    */
-  async sign(job: JobRow, signal: AbortSignal): Promise<Record<string, unknown>> {
+  async sign(job: CatalogueJob<'publish' | 'sign'>, signal: AbortSignal): Promise<SignResult> {
     const target = signingTarget(job);
     const rows = await this.signer.sign(target, signal);
     return {
@@ -51,7 +51,7 @@ export class SignSteps implements OnModuleInit {
    * the registry, against the trust root, with the signer's own identity as the policy. Every signature
    * this job made must be among those that verify.
    */
-  async verify(job: JobRow, signal: AbortSignal): Promise<Record<string, unknown>> {
+  async verify(job: CatalogueJob<'publish' | 'sign'>, signal: AbortSignal): Promise<SignedArtifactVerificationResult> {
     const target = signingTarget(job);
     const rows = await this.records.findForJob(job.id);
     if (rows.length === 0) throw StepError.permanent('NO_SIGNATURES', 'the sign step recorded no signature');

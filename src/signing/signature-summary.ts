@@ -1,15 +1,7 @@
 import type { SignatureRow } from '../database/database.types';
+import type { SignatureSummary } from '../pipeline/job-catalogue';
 
-/** A signature as a job result lists it. */
-export interface SignatureSummary {
-  id: string;
-  format: SignatureRow['format'];
-  logIndex: number;
-  entryUuid: string;
-  integratedTime: string;
-  identity: string;
-  issuer: string;
-}
+export type { SignatureSummary };
 
 export function signatureSummary(row: SignatureRow): SignatureSummary {
   return {

@@ -1,29 +1,20 @@
-import type { PushResult } from '../artifacts/publish-job';
-import type { JobRow } from '../database/database.types';
+import type { CatalogueJob, SignJobInput } from '../pipeline/job-catalogue';
 import { parseRepository } from '../registry/oci-reference';
 import type { SigningTarget } from './artifact-signer';
 
-/** What a sign job carries: the manifest resolved when the request was accepted. */
-export interface SignJobInput {
-  /** The reference as the caller gave it (tag or digest). */
-  reference: string;
-  repository: string;
-  tag: string | null;
-  manifestDigest: string;
-  manifestMediaType: string;
-  manifestSize: number;
-  wasmDigest: string | null;
-}
+export type { SignJobInput };
 
 /** The manifest a job signs: from the push step's result (publish) or the request (sign). */
-export function signingTarget(job: JobRow): SigningTarget {
+export function signingTarget(job: CatalogueJob<'publish' | 'sign'>): SigningTarget {
   if (job.type === 'publish') {
-    const pushed = job.result as unknown as PushResult | null;
-    if (!pushed?.manifestDigest) throw new Error(`job ${job.id} has no pushed manifest to sign`);
+    const pushed = job.result;
+    if (!pushed?.manifestDigest || !pushed.repository || !pushed.manifestMediaType || pushed.manifestSize === undefined || !pushed.wasmDigest || !pushed.artifactId) {
+      throw new Error(`job ${job.id} has no pushed manifest to sign`);
+    }
     return {
       jobId: job.id,
       repository: parseRepository(pushed.repository),
-      reference: pushed.tag ? `${pushed.repository}:${pushed.tag}` : pushed.reference,
+      reference: pushed.tag ? `${pushed.repository}:${pushed.tag}` : pushed.reference!,
       manifestDigest: pushed.manifestDigest,
       manifestMediaType: pushed.manifestMediaType,
       manifestSize: pushed.manifestSize,
@@ -32,7 +23,7 @@ export function signingTarget(job: JobRow): SigningTarget {
       caller: job.caller,
     };
   }
-  const input = job.input as unknown as SignJobInput;
+  const { input } = job;
   return {
     jobId: job.id,
     repository: parseRepository(input.repository),

@@ -2,8 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FulcioSigner, InternalError } from '@sigstore/sign';
 
-import { StepError } from '../pipeline/step-error';
-import { toSigningStepError } from './sigstore-errors';
+import { CodedError } from '../common/coded-error';
+import { IdentityTokenError } from './identity/identity-errors';
+import { SigstoreError, toSigningStepError } from './sigstore-errors';
 
 const b64url = (text: string): string => Buffer.from(text).toString('base64url');
 const TOKEN = `${b64url('{"alg":"RS256"}')}.${b64url('{"iss":"https://issuer.example","sub":"workload","aud":"sigstore","exp":4102444800}')}.${b64url('sig')}`;
@@ -18,7 +19,7 @@ describe('toSigningStepError', () => {
       const error = toSigningStepError(
         sigstoreError('CA_CREATE_SIGNING_CERTIFICATE_ERROR', `error creating signing certificate - (${status}) unauthorized`, httpError(status, 'unauthorized')),
       );
-      expect(error).toBeInstanceOf(StepError);
+      expect(error).toBeInstanceOf(SigstoreError);
       expect(error.code).toBe('FULCIO_REFUSED_IDENTITY');
       expect(error.transient).toBe(false);
       expect(error.message).toContain(`HTTP ${status}`);
@@ -82,11 +83,11 @@ describe('toSigningStepError', () => {
     expect(toSigningStepError(sigstoreError('TLOG_CREATE_ENTRY_ERROR', 'x', httpError(401, 'no')))).toMatchObject({ code: 'REKOR_REJECTED', transient: false });
   });
 
-  it('returns a StepError found anywhere in the cause chain as it is', () => {
-    const original = StepError.permanent('IDENTITY_TOKEN_WRONG_AUDIENCE', 'audience is ["api"]');
+  it('returns a CodedError found anywhere in the cause chain as it is', () => {
+    const original = IdentityTokenError.permanent('IDENTITY_TOKEN_WRONG_AUDIENCE', 'audience is ["api"]');
     expect(toSigningStepError(original)).toBe(original);
     expect(toSigningStepError(sigstoreError('IDENTITY_TOKEN_READ_ERROR', 'error retrieving identity token', original))).toBe(original);
-    const deeper = StepError.transient('IDENTITY_TOKEN_EXPIRED', 'expired', 10_000);
+    const deeper = IdentityTokenError.transient('IDENTITY_TOKEN_EXPIRED', 'expired', 10_000);
     expect(toSigningStepError(sigstoreError('IDENTITY_TOKEN_READ_ERROR', 'outer', new Error('middle', { cause: deeper })))).toBe(deeper);
   });
 
@@ -137,7 +138,7 @@ describe('toSigningStepError with the errors @sigstore/sign throws', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  const signWith = async (token: string, baseUrl = fulcioUrl): Promise<StepError> => {
+  const signWith = async (token: string, baseUrl = fulcioUrl): Promise<CodedError> => {
     const signer = new FulcioSigner({ fulcioBaseURL: baseUrl, identityProvider: { getToken: async () => token }, retry: { retries: 0 }, timeout: 5_000 });
     try {
       await signer.sign(Buffer.from('payload'));
@@ -180,8 +181,8 @@ describe('toSigningStepError with the errors @sigstore/sign throws', () => {
     expect(error.message).not.toContain(noSubject);
   });
 
-  it('an identity provider that fails with a StepError → that StepError', async () => {
-    const refused = StepError.permanent('IDENTITY_TOKEN_REFUSED', 'the GitHub Actions OIDC answered HTTP 403');
+  it('an identity provider that fails with a CodedError → that error', async () => {
+    const refused = IdentityTokenError.permanent('IDENTITY_TOKEN_REFUSED', 'the GitHub Actions OIDC answered HTTP 403');
     const signer = new FulcioSigner({ fulcioBaseURL: fulcioUrl, identityProvider: { getToken: () => Promise.reject(refused) } });
     await expect(signer.sign(Buffer.from('x')).catch(toSigningStepError)).resolves.toBe(refused);
   });

@@ -1,4 +1,15 @@
-import { StepError } from '../pipeline/step-error';
+import { CodedError, errorCodes } from '../common/coded-error';
+
+export const REKOR_ERROR_CODES = errorCodes('REKOR_UNREACHABLE', 'REKOR_UNAVAILABLE', 'REKOR_REJECTED');
+export type RekorErrorCode = keyof typeof REKOR_ERROR_CODES;
+
+/** Rekor could not be asked, or refused: unreachable and 5xx/429 are transient, anything else is not. */
+export class RekorError extends CodedError<RekorErrorCode> {
+  constructor(code: RekorErrorCode, message: string, transient: boolean, cause?: unknown) {
+    super(code, message, { transient, cause });
+    this.name = 'RekorError';
+  }
+}
 
 /** One Rekor v1 log entry, as `GET /api/v1/log/entries…` answers it. */
 export interface RekorEntry {
@@ -31,12 +42,12 @@ export class RekorClient {
     try {
       response = await fetch(new URL(path, this.baseUrl), { headers: { accept: 'application/json' }, signal: signal ?? AbortSignal.timeout(this.timeoutMs) });
     } catch (error) {
-      throw StepError.transient('REKOR_UNREACHABLE', `Rekor at ${this.baseUrl} could not be reached: ${(error as Error).message}`);
+      throw new RekorError('REKOR_UNREACHABLE', `Rekor at ${this.baseUrl} could not be reached: ${(error as Error).message}`, true, error);
     }
     if (response.status === 404) return undefined;
     if (!response.ok) {
       const message = `Rekor at ${this.baseUrl} answered HTTP ${response.status} for ${path}`;
-      throw response.status >= 500 || response.status === 429 ? StepError.transient('REKOR_UNAVAILABLE', message) : StepError.permanent('REKOR_REJECTED', message);
+      throw response.status >= 500 || response.status === 429 ? new RekorError('REKOR_UNAVAILABLE', message, true) : new RekorError('REKOR_REJECTED', message, false);
     }
     const entries = (await response.json()) as Record<string, Omit<RekorEntry, 'uuid'>>;
     const [uuid, entry] = Object.entries(entries)[0] ?? [];

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { SignatureRow } from '../database/database.types';
-import { StepError } from '../pipeline/step-error';
+import { CodedError } from '../common/coded-error';
 import type { SignatureRecordQueries } from '../signing/signature-record-queries';
 import type { TrustRootLoader } from '../verification/trust-root-loader';
 import { LruCache } from './lru-cache';
@@ -55,8 +55,8 @@ export class TlogEntries {
       answer = 'logIndex' in lookup ? await this.rekor.getByIndex(lookup.logIndex) : await this.rekor.getByUuid(lookup.uuid);
     } catch (error) {
       // Unreachable, 5xx or 429: Rekor is down for now. Anything else is an answer that cannot be used.
-      if (!(error instanceof StepError && error.transient)) {
-        throw tlogProblems.rekorBadResponse(error instanceof StepError ? error.message : `Rekor at ${this.rekorUrl} gave an answer that cannot be read: ${String(error)}`);
+      if (!(error instanceof CodedError && error.transient)) {
+        throw tlogProblems.rekorBadResponse(error instanceof CodedError ? error.message : `Rekor at ${this.rekorUrl} gave an answer that cannot be read: ${String(error)}`);
       }
       this.logger.warn({ rekorUrl: this.rekorUrl, code: error.code, reason: error.message }, 'Rekor lookup failed; answering from the signature records');
       return { entry: await this.fromRecords(lookup, error.message), source: 'records' };

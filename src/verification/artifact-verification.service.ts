@@ -6,6 +6,7 @@ import { ALL_MANIFEST_MEDIA_TYPES } from '../registry/oci-media-types';
 import { type OciReference, type OciRepository, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import type { JobRow } from '../database/database.types';
+import type { VerifyJobInput } from '../pipeline/job-catalogue';
 import { JobsService } from '../pipeline/jobs.service';
 import { registryProblem } from '../registry/registry-problem';
 import { type ArtifactPolicy, ArtifactVerifier } from './artifact-verification';
@@ -13,6 +14,7 @@ import type { ArtifactVerificationDto } from './artifact-verification.dto';
 import { ImmutableContentCache, discoverSignatures } from './signature-discovery';
 import { buildSignerPolicy } from './signer-policy';
 import { DEFAULT_TRUST_ROOT, TrustRoots } from './trust-roots';
+import { VerificationError, verificationProblem } from './verification-errors';
 import { VerificationRecords } from './verification-records.repository';
 import { WebhookEvents } from '../webhooks/webhook-events.service';
 import { WebhookTargets } from '../webhooks/webhook-targets.service';
@@ -43,7 +45,7 @@ export class ArtifactVerificationService {
     try {
       answer = await this.verifyDigest(repo, digest, policy, trustName);
     } catch (error) {
-      throw registryProblem(error);
+      throw verificationProblem(registryProblem(error));
     }
     const record = await this.records.record({ reference: request.reference, policy: request.policy, trustRoot: trustName, answer, caller: request.caller });
     await this.events.afterVerification(record);
@@ -52,7 +54,7 @@ export class ArtifactVerificationService {
 
   /** Queues the verification as a job (type verify); its result is the answer `verify` would give. */
   async submit(request: VerificationRequest & { callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<JobRow> {
-    // A callbackUrl that could never be notified is refused before anything else (submit checks it again, cheaply).
+    // A callbackUrl that could never be notified is refused before anything else.
     if (request.callbackUrl) await this.webhookTargets.assertCallbackAllowed(request.callbackUrl);
     // The whole request as sent (a tag is fingerprinted as the tag, not the digest it resolves to now).
     const fingerprint = requestFingerprint('verify', {
@@ -69,8 +71,7 @@ export class ArtifactVerificationService {
     const input: VerifyJobInput = { reference: request.reference, repository: `${repo.registry}/${repo.repository}`, digest, policy: request.policy, trustRoot: trustName };
     const { job } = await this.jobs.submit({
       type: 'verify',
-      steps: ['verify'],
-      input: input as unknown as Record<string, unknown>,
+      input,
       idempotencyKey: request.idempotencyKey,
       caller: request.caller,
       callbackUrl: request.callbackUrl,
@@ -92,14 +93,19 @@ export class ArtifactVerificationService {
 
   /**
    * The verdict on one manifest digest: its signatures found live in the registry, each judged against
-   * the policy and the named trust root. Registry failures are thrown (StepErrors: transient or not).
+   * the policy and the named trust root. Registry and trust root failures are thrown as CodedErrors
+   * (transient or not): requests and the verify steps both run this.
    */
   async verifyDigest(repo: OciRepository, digest: string, policy: ArtifactPolicy, trustName = DEFAULT_TRUST_ROOT, signal?: AbortSignal): Promise<ArtifactVerificationDto> {
+    // Requests check the name before; a job may meet a root removed from the configuration since.
+    if (!this.trustRoots.names.includes(trustName)) {
+      throw new VerificationError('TRUST_ROOT_NOT_FOUND', `there is no trust root named ${JSON.stringify(trustName)}; configured: ${this.trustRoots.names.join(', ')}`);
+    }
     const material = await this.trustRoots
       .get(trustName)
       .trustMaterial()
       .catch((error: unknown) => {
-        throw new ProblemError(503, 'TRUST_ROOT_UNAVAILABLE', 'The trust root cannot be loaded', `${trustName}: ${(error as Error).message}`);
+        throw new VerificationError('TRUST_ROOT_UNAVAILABLE', `${trustName}: ${(error as Error).message}`, { transient: true, cause: error });
       });
     const found = await discoverSignatures(this.registry, repo, digest, signal, this.content);
     // One signature per event-loop turn: a burst of verifications never holds the loop for long.
@@ -144,14 +150,7 @@ export interface VerificationRequest {
   trustRoot?: string;
 }
 
-/** What a verify job carries (the policy as the caller wrote it; it holds no secret). */
-export interface VerifyJobInput {
-  reference: string;
-  repository: string;
-  digest: string;
-  policy: Record<string, unknown>;
-  trustRoot: string;
-}
+export type { VerifyJobInput };
 
 export function readPolicy(input: Record<string, unknown>): ArtifactPolicy {
   const { annotations, ...signerFields } = input;

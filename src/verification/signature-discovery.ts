@@ -1,5 +1,5 @@
 import type { SignatureFormat } from '../database/database.types';
-import { StepError } from '../pipeline/step-error';
+import { CodedError } from '../common/coded-error';
 import { DOCKER_MANIFEST_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from '../registry/oci-media-types';
 import type { OciRepository } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
@@ -113,7 +113,7 @@ async function bundleReferrers(registry: RegistryClient, repo: OciRepository, di
 
 function unreadable(error: unknown): { code: string; message: string } {
   // A registry that is down is not a bad signature: the whole verification is retried or reported.
-  if (error instanceof StepError && error.transient) throw error;
+  if (error instanceof CodedError && error.transient) throw error;
   const code = (error as { code?: unknown })?.code;
   return { code: typeof code === 'string' ? code : 'SIGNATURE_UNREADABLE', message: (error as Error)?.message ?? String(error) };
 }

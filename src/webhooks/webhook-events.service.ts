@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import type { JobRow, StepName, VerificationRow } from '../database/database.types';
 import { JobDto } from '../pipeline/job.dto';
+import { type JobObserver, JobObservers } from '../pipeline/job-observers';
 import { VerificationRecordDto } from '../verification/verification-record.dto';
 import { WebhookQueue } from './webhook-queue.service';
 import type { WebhookEvent } from './webhook-tables';
@@ -40,17 +41,23 @@ export const verificationEvent = (verification: Pick<VerificationRow, 'verified'
 
 /**
  * Turns job state changes into deliveries: a record per matching subscription (and the job's
- * callbackUrl for job.succeeded/job.failed) written before its queue job, so none is lost.
+ * callbackUrl for job.succeeded/job.failed) written before its queue job, so none is lost. A job
+ * observer: the pipeline tells it each step's end.
  */
 @Injectable()
-export class WebhookEvents {
+export class WebhookEvents implements JobObserver, OnModuleInit {
   private readonly logger = new Logger('webhooks');
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repository: WebhooksRepository,
     private readonly queue: WebhookQueue,
+    private readonly observers: JobObservers,
   ) {}
+
+  onModuleInit(): void {
+    this.observers.register(this);
+  }
 
   async afterStep(job: JobRow, step: StepName): Promise<void> {
     for (const event of eventsFor(job, step)) await this.emit(job, event);

@@ -4,18 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { StepError } from '../../pipeline/step-error';
+import { IdentityTokenError } from './identity-errors';
 import { GcpMetadataSource, GitHubActionsSource, StaticTokenSource, TokenFileSource } from './identity-providers';
 
-/** The StepError a promise rejects with, failing the test when it resolves or rejects with something else. */
-async function stepErrorOf(promise: Promise<unknown>): Promise<StepError> {
+/** The IdentityTokenError a promise rejects with, failing the test when it resolves or rejects with something else. */
+async function stepErrorOf(promise: Promise<unknown>): Promise<IdentityTokenError> {
   const outcome = await promise.then(
     (value) => ({ value }),
     (error: unknown) => ({ error }),
   );
-  if (!('error' in outcome)) throw new Error(`expected a StepError, got ${JSON.stringify(outcome.value)}`);
-  expect(outcome.error).toBeInstanceOf(StepError);
-  return outcome.error as StepError;
+  if (!('error' in outcome)) throw new Error(`expected a IdentityTokenError, got ${JSON.stringify(outcome.value)}`);
+  expect(outcome.error).toBeInstanceOf(IdentityTokenError);
+  return outcome.error as IdentityTokenError;
 }
 
 describe('TokenFileSource', () => {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { StepError } from '../../pipeline/step-error';
+import { IdentityTokenError } from './identity-errors';
 import { SIGSTORE_AUDIENCE } from './workload-token';
 
 /**
@@ -25,13 +25,13 @@ export class TokenFileSource implements IdentityTokenSource {
   async getToken(): Promise<string> {
     try {
       const token = (await readFile(this.path, 'utf8')).trim();
-      if (token === '') throw StepError.transient('IDENTITY_TOKEN_UNAVAILABLE', `the identity token file ${this.path} is empty`, 5_000);
+      if (token === '') throw IdentityTokenError.transient('IDENTITY_TOKEN_UNAVAILABLE', `the identity token file ${this.path} is empty`, 5_000);
       return token;
     } catch (error) {
-      if (error instanceof StepError) throw error;
+      if (error instanceof IdentityTokenError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       // A projected token may appear a moment after the pod starts: missing is worth a retry.
-      throw StepError.transient('IDENTITY_TOKEN_UNAVAILABLE', `cannot read the identity token file ${this.path} (${code ?? String(error)})`, 5_000);
+      throw IdentityTokenError.transient('IDENTITY_TOKEN_UNAVAILABLE', `cannot read the identity token file ${this.path} (${code ?? String(error)})`, 5_000);
     }
   }
 }
@@ -51,7 +51,7 @@ export class GitHubActionsSource implements IdentityTokenSource {
     url.searchParams.set('audience', this.audience);
     const body = await fetchJson(url, { headers: { authorization: `bearer ${this.requestToken}`, accept: 'application/json' }, signal }, this.description);
     const value = (body as { value?: unknown }).value;
-    if (typeof value !== 'string') throw StepError.permanent('IDENTITY_TOKEN_UNAVAILABLE', 'GitHub Actions answered without a token value');
+    if (typeof value !== 'string') throw IdentityTokenError.permanent('IDENTITY_TOKEN_UNAVAILABLE', 'GitHub Actions answered without a token value');
     return value;
   }
 }
@@ -90,12 +90,12 @@ async function request(url: URL, init: RequestInit, source: string): Promise<Res
   try {
     response = await fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(10_000) });
   } catch (error) {
-    throw StepError.transient('IDENTITY_TOKEN_UNAVAILABLE', `cannot reach the ${source} (${(error as Error).message})`);
+    throw IdentityTokenError.transient('IDENTITY_TOKEN_UNAVAILABLE', `cannot reach the ${source} (${(error as Error).message})`);
   }
   if (!response.ok) {
     const transient = response.status >= 500 || response.status === 429;
     const message = `the ${source} answered HTTP ${response.status} when asked for an identity token`;
-    throw transient ? StepError.transient('IDENTITY_TOKEN_UNAVAILABLE', message) : StepError.permanent('IDENTITY_TOKEN_REFUSED', message);
+    throw transient ? IdentityTokenError.transient('IDENTITY_TOKEN_UNAVAILABLE', message) : IdentityTokenError.permanent('IDENTITY_TOKEN_REFUSED', message);
   }
   return response;
 }
@@ -105,6 +105,6 @@ async function fetchJson(url: URL, init: RequestInit, source: string): Promise<u
   try {
     return await response.json();
   } catch {
-    throw StepError.transient('IDENTITY_TOKEN_UNAVAILABLE', `the ${source} answered with a body that is not JSON`);
+    throw IdentityTokenError.transient('IDENTITY_TOKEN_UNAVAILABLE', `the ${source} answered with a body that is not JSON`);
   }
 }

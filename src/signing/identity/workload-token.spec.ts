@@ -1,4 +1,4 @@
-import { StepError } from '../../pipeline/step-error';
+import { IdentityTokenError } from './identity-errors';
 import { checkWorkloadToken, redactTokens, SIGSTORE_AUDIENCE } from './workload-token';
 
 const NOW = new Date('2026-01-01T12:00:00Z');
@@ -18,15 +18,15 @@ const goodClaims = {
   iat: NOW_SECONDS - 60,
 };
 
-/** The StepError thrown by fn, failing the test when it throws nothing or something else. */
-function stepErrorOf(fn: () => unknown): StepError {
+/** The IdentityTokenError thrown by fn, failing the test when it throws nothing or something else. */
+function stepErrorOf(fn: () => unknown): IdentityTokenError {
   try {
     fn();
   } catch (error) {
-    expect(error).toBeInstanceOf(StepError);
-    return error as StepError;
+    expect(error).toBeInstanceOf(IdentityTokenError);
+    return error as IdentityTokenError;
   }
-  throw new Error('expected a StepError, nothing was thrown');
+  throw new Error('expected a IdentityTokenError, nothing was thrown');
 }
 
 describe('checkWorkloadToken', () => {

@@ -1,4 +1,4 @@
-import { StepError } from '../../pipeline/step-error';
+import { IdentityTokenError } from './identity-errors';
 
 /** The claims of a workload-identity token that matter before asking Fulcio for a certificate. */
 export interface WorkloadTokenClaims {
@@ -22,14 +22,14 @@ export const SIGSTORE_AUDIENCE = 'sigstore';
 export function checkWorkloadToken(token: string, now: Date = new Date(), marginSeconds = 30): WorkloadTokenClaims {
   const claims = decodeClaims(token);
   if (!claims.aud.includes(SIGSTORE_AUDIENCE)) {
-    throw StepError.permanent(
+    throw IdentityTokenError.permanent(
       'IDENTITY_TOKEN_WRONG_AUDIENCE',
       `the workload identity token's audience is ${JSON.stringify(claims.aud)}; Fulcio requires "${SIGSTORE_AUDIENCE}" (for a Kubernetes projected token set audience: sigstore)`,
     );
   }
   const secondsLeft = claims.exp - Math.floor(now.getTime() / 1000);
   if (secondsLeft <= marginSeconds) {
-    throw StepError.transient(
+    throw IdentityTokenError.transient(
       'IDENTITY_TOKEN_EXPIRED',
       secondsLeft <= 0
         ? `the workload identity token expired ${-secondsLeft} s ago (exp ${new Date(claims.exp * 1000).toISOString()}); it is not being refreshed`
@@ -57,7 +57,7 @@ function decodeClaims(token: string): WorkloadTokenClaims {
   return { iss, sub: typeof sub === 'string' ? sub : '', aud: audiences, exp };
 }
 
-const malformed = (why: string) => StepError.permanent('IDENTITY_TOKEN_MALFORMED', `the workload identity token is unusable: ${why}`);
+const malformed = (why: string) => IdentityTokenError.permanent('IDENTITY_TOKEN_MALFORMED', `the workload identity token is unusable: ${why}`);
 
 /** Replaces anything shaped like a JWT in a text (library error messages can quote the token). */
 export function redactTokens(text: string): string {

@@ -1,0 +1,68 @@
+import type { Job } from 'bullmq';
+import type { AppConfig } from '../config/config.schema';
+import type { JobRow, StepName } from '../database/database.types';
+import type { MetricsService } from '../metrics/metrics.service';
+import { JobObservers, type StepOutcome } from './job-observers';
+import type { JobsRepository } from './jobs.repository';
+import { PipelineWorkers } from './pipeline-workers.service';
+import { StepHandlerRegistry } from './step-handler.registry';
+import type { StepJobData } from './step-queues';
+
+/** One probe job held in memory, recorded the way JobsRepository records it. */
+function jobsHolding(job: JobRow) {
+  const setStep = (step: StepName, state: 'running' | 'succeeded' | 'failed') => {
+    job = { ...job, steps: job.steps.map((s) => (s.name === step ? { ...s, state } : s)) };
+    if (job.steps.every((s) => s.state === 'succeeded')) job = { ...job, state: 'succeeded' };
+    return job;
+  };
+  return {
+    get job() {
+      return job;
+    },
+    find: async () => job,
+    stepStarted: async (_id: string, step: StepName) => setStep(step, 'running'),
+    stepSucceeded: async (_id: string, step: StepName, patch: object) => {
+      job = { ...job, result: { ...(job.result ?? {}), ...patch } };
+      return setStep(step, 'succeeded');
+    },
+    stepFailed: async (_id: string, step: StepName, _error: unknown, final: boolean) => setStep(step, final ? 'failed' : 'running'),
+  };
+}
+
+const pending = (name: StepName) => ({ name, state: 'pending' as const, attempts: 0, startedAt: null, finishedAt: null, worker: null, error: null });
+
+describe('PipelineWorkers and the job observers', () => {
+  it('a failing observer does not fail the step: the retry finds it recorded, does not run it again, and tells the observers again', async () => {
+    const jobs = jobsHolding({ id: 'j1', type: 'probe', state: 'queued', input: { holdMs: 0 }, result: null, steps: [pending('push')] } as unknown as JobRow);
+    const registry = new StepHandlerRegistry();
+    let runs = 0;
+    registry.register({ jobType: 'probe', step: 'push', run: async () => ({ steps: { push: { worker: 'w', pid: 1, at: `run ${++runs}` } } }) });
+    const told: [StepName, StepOutcome, string][] = [];
+    let failNext = true;
+    const observers = new JobObservers();
+    observers.register({
+      afterStep: async (job, step, outcome) => {
+        told.push([step, outcome, job.steps[0]!.state]);
+        if (failNext) {
+          failNext = false;
+          throw new Error('webhook records unavailable');
+        }
+      },
+    });
+    const config = { instanceId: 'w', queues: {} } as AppConfig;
+    const metrics = { stepDuration: { observe: () => undefined } } as unknown as MetricsService;
+    const workers = new PipelineWorkers(config, jobs as unknown as JobsRepository, registry, metrics, observers);
+    const attempt = (attemptsMade: number) => ({ data: { jobId: 'j1', step: 'push' }, attemptsMade, opts: { attempts: 8 } }) as Job<StepJobData>;
+
+    await expect(workers['process'](attempt(0))).rejects.toThrow('webhook records unavailable');
+    expect(jobs.job.steps[0]!.state).toBe('succeeded');
+    expect(jobs.job.state).toBe('succeeded');
+
+    await workers['process'](attempt(1));
+    expect(runs).toBe(1);
+    expect(told).toEqual([
+      ['push', 'succeeded', 'succeeded'],
+      ['push', 'succeeded', 'succeeded'],
+    ]);
+  });
+});
