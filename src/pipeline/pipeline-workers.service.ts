@@ -6,7 +6,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { WebhookEvents } from '../webhooks/webhook-events.service';
 import type { JobRow } from '../database/database.types';
 import { JobsRepository } from './jobs.repository';
-import { workerRedisOptions } from './redis-connection';
+import { workerRedisOptions } from '../common/redis-connection';
 import { StepError, asStepError, retryDelayMs } from './step-error';
 import { StepHandlerRegistry } from './step-handler.registry';
 import { STEP_QUEUES, type StepJobData } from './step-queues';

@@ -3,13 +3,13 @@ import type { SignatureRow } from '../database/database.types';
 import { StepError } from '../pipeline/step-error';
 import type { SignatureRecordQueries } from '../signing/signature-record-queries';
 import type { TrustRootLoader } from '../verification/trust-root-loader';
-import { LruCache } from './lru-cache';
-import type { RekorClient, RekorEntry } from './rekor-client';
-import { type TlogEntry, TlogEntryFormatError, tlogEntryFromBundle, tlogEntryFromRekor } from './tlog-entry';
-import { verifyTlogEntry } from './tlog-entry-verification';
+import { LruCache } from '../common/lru-cache';
+import type { RekorClient, RekorEntry } from '../sigstore/rekor-client';
+import { type TlogEntry, TlogEntryFormatError, tlogEntryFromBundle, tlogEntryFromRekor } from '../sigstore/tlog-entry';
+import { verifyTlogEntry } from '../sigstore/tlog-entry-verification';
 import { type TlogEntrySource, type TlogEntryView, tlogEntryView } from './tlog-entry-view';
 import { tlogProblems } from './tlog-problems';
-import type { TransparencyLogKey } from './transparency-log-key';
+import type { TransparencyLogKey } from '../sigstore/transparency-log-key';
 
 type Lookup = { logIndex: number } | { uuid: string };
 

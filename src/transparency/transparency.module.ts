@@ -3,9 +3,9 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { SignatureRecordQueries } from '../signing/signature-record-queries';
 import { SignatureRecordsModule } from '../signing/signature-records.module';
-import { resolveSigningEndpoints } from '../signing/signing-endpoints';
+import { resolveSigningEndpoints } from '../sigstore/signing-endpoints';
 import { TrustRootLoader } from '../verification/trust-root-loader';
-import { RekorClient } from './rekor-client';
+import { RekorClient } from '../sigstore/rekor-client';
 import { TlogEntries } from './tlog-entries.service';
 import { TlogEntriesController } from './tlog-entries.controller';
 
