@@ -4,6 +4,7 @@ import { DatabaseService } from '../database/database.service';
 import type { JobError, JobRow, JobStep, JobType, StepName } from '../database/database.types';
 import { problems } from '../common/problem';
 import { requestFingerprint } from '../common/request-fingerprint';
+import { isUuid } from '../common/uuid';
 
 export interface NewJob {
   type: JobType;
@@ -126,5 +127,3 @@ const pendingStep = (name: StepName): JobStep => ({ name, state: 'pending', atte
 
 const defaultFingerprint = (job: NewJob): string => requestFingerprint(job.type, { input: job.input, callbackUrl: job.callbackUrl });
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (value: string): boolean => UUID.test(value);

@@ -4,7 +4,7 @@ import { bundleToJSON } from '@sigstore/bundle';
 import { DatabaseService } from '../database/database.service';
 import { leafHash } from '../sigstore/inclusion-proof';
 import type { SignatureFormat, SignatureRow } from '../database/database.types';
-import { toPem } from '../signature-formats/cosign-classic-signature';
+import { toPem } from '../x509/pem';
 import { certificateIdentity } from '../x509/certificate-identity';
 
 export interface NewSignatureRecord {
