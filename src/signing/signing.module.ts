@@ -38,7 +38,6 @@ const SIGNING_ENDPOINTS = Symbol('SIGNING_ENDPOINTS');
       inject: [APP_CONFIG, SIGNING_ENDPOINTS],
       useFactory: (config: AppConfig, endpoints: SigningEndpoints) => new SigstoreSigner(endpoints, identityTokenSource(config.identity)),
     },
-    { provide: RekorClient, inject: [SIGNING_ENDPOINTS], useFactory: (endpoints: SigningEndpoints) => new RekorClient(endpoints.rekorUrl) },
     SignatureRecords,
     {
       provide: ArtifactSigner,

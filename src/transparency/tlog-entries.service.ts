@@ -13,6 +13,10 @@ import type { TransparencyLogKey } from '../sigstore/transparency-log-key';
 
 type Lookup = { logIndex: number } | { uuid: string };
 
+
+/** How long one Rekor lookup may take before the answer comes from the records instead. */
+const REKOR_LOOKUP_TIMEOUT_MS = 5_000;
+
 /**
  * Rekor v1 entries by log index or UUID, as `rekor-cli get` shows them, verified against the trust
  * root. Entries are immutable, so answers are kept in a bounded LRU cache. When Rekor cannot be
@@ -52,7 +56,8 @@ export class TlogEntries {
     if (cached) return { entry: cached, source: 'rekor' };
     let answer: RekorEntry | undefined;
     try {
-      answer = 'logIndex' in lookup ? await this.rekor.getByIndex(lookup.logIndex) : await this.rekor.getByUuid(lookup.uuid);
+      const signal = AbortSignal.timeout(REKOR_LOOKUP_TIMEOUT_MS);
+      answer = 'logIndex' in lookup ? await this.rekor.getByIndex(lookup.logIndex, signal) : await this.rekor.getByUuid(lookup.uuid, signal);
     } catch (error) {
       // Unreachable, 5xx or 429: Rekor is down for now. Anything else is an answer that cannot be used.
       if (!(error instanceof StepError && error.transient)) {
