@@ -59,8 +59,6 @@ export class CertificateDecodeError extends Error {
 
 const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 const FULCIO_ARC = '1.3.6.1.4.1.57264.1.';
-const OID_FULCIO_ISSUER_V1 = `${FULCIO_ARC}1`;
-const OID_FULCIO_ISSUER_V2 = `${FULCIO_ARC}8`;
 
 /**
  * Fulcio's certificate extensions (sigstore/fulcio docs/oid-info.md). The deprecated .1.1–.1.6 hold
