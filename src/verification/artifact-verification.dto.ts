@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsObject, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
 
-export class VerificationPolicyDto {
+/** Documentation of the artifact verification policy: the signer, and the annotations the signed payload must carry; read by readPolicy. */
+export class ArtifactVerificationPolicyDto {
   @ApiPropertyOptional({ description: 'Exact certificate identity (SAN)', example: 'https://kubernetes.io/namespaces/ci/serviceaccounts/signer' })
   certificateIdentity?: string;
   @ApiPropertyOptional({ description: 'Regular expression the whole identity must match (anchored)', example: '^https://kubernetes\\.io/namespaces/ci/.*$' })
@@ -22,7 +23,7 @@ export class VerifyArtifactDto {
   @MaxLength(1024)
   reference!: string;
 
-  @ApiProperty({ type: VerificationPolicyDto })
+  @ApiProperty({ type: ArtifactVerificationPolicyDto })
   @IsObject()
   policy!: Record<string, unknown>;
 
