@@ -81,7 +81,7 @@ export class BundleVerificationRequestDto {
   trustedRoot?: Record<string, unknown>;
 }
 
-export class VerificationErrorDto {
+export class BundleVerificationErrorDto {
   @ApiProperty({ enum: Object.keys(VERIFICATION_ERROR_CODES), description: 'Stable machine-readable reason', example: 'TLOG_INCLUSION_PROOF_INVALID' })
   code!: string;
 
@@ -96,5 +96,5 @@ export class BundleVerificationResultDto {
 
   @ApiProperty({ type: String, nullable: true, description: 'The verified OIDC issuer of the certificate' }) issuer!: string | null;
 
-  @ApiProperty({ type: VerificationErrorDto, nullable: true, description: 'Why the bundle does not verify' }) error!: VerificationErrorDto | null;
+  @ApiProperty({ type: BundleVerificationErrorDto, nullable: true, description: 'Why the bundle does not verify' }) error!: BundleVerificationErrorDto | null;
 }
