@@ -9,7 +9,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { PipelineApiModule, PipelineModule, PipelineWorkerModule } from './pipeline/pipeline.module';
 import { ProbesApiModule, ProbesWorkerModule } from './probes/probes.module';
 import { ArtifactsApiModule, ArtifactsWorkerModule } from './artifacts/artifacts.module';
-import { RegistryModule } from './registry/registry.module';
+import { LibraryClientsModule } from './library-clients.module';
 import { SignatureRecordsModule } from './signing/signature-records.module';
 import { SigningApiModule, SigningWorkerModule } from './signing/signing.module';
 import { TransparencyModule } from './transparency/transparency.module';
@@ -37,7 +37,7 @@ export class AppModule {
         MetricsModule,
         DatabaseModule,
         PipelineModule,
-        RegistryModule,
+        LibraryClientsModule,
         TrustModule,
         WebhooksModule,
         HealthModule,

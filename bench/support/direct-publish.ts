@@ -21,12 +21,12 @@ import { type WasmInspection, WasmInspector } from '../../src/artifacts/wasm-ins
 import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../../src/registry/oci-media-types';
 import { type OciRepository, dockerReference } from '../../src/registry/oci-reference';
 import type { RegistryClient } from '../../src/registry/registry-client';
-import { certificateIdentity } from '../../src/signing/certificate-identity';
-import { appendSignatureLayer, cosignLayerAnnotations, cosignPayload, cosignSignatureTag } from '../../src/signing/cosign-classic-signature';
+import { certificateIdentity } from '../../src/x509/certificate-identity';
+import { appendSignatureLayer, cosignLayerAnnotations, cosignPayload, cosignSignatureTag } from '../../src/signature-formats/cosign-classic-signature';
 import { TokenFileSource } from '../../src/signing/identity/identity-providers';
-import { BUNDLE_MEDIA_TYPE, OCI_EMPTY_BLOB, bundleReferrerManifest, cosignSignStatement } from '../../src/signing/sigstore-bundle-referrer';
+import { BUNDLE_MEDIA_TYPE, OCI_EMPTY_BLOB, bundleReferrerManifest, cosignSignStatement } from '../../src/signature-formats/sigstore-bundle-referrer';
 import { SigstoreSigner } from '../../src/signing/sigstore-signer';
-import { RekorClient } from '../../src/transparency/rekor-client';
+import { RekorClient } from '../../src/sigstore/rekor-client';
 import { type ArtifactPolicy, ArtifactVerifier } from '../../src/verification/artifact-verification';
 import { BundleVerifier } from '../../src/verification/bundle-verifier';
 import { discoverSignatures } from '../../src/verification/signature-discovery';

@@ -7,7 +7,7 @@ import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
 import { WebhookTargets } from '../webhooks/webhook-targets.service';
 import { RegistryError } from '../registry/registry-error';
-import { registryProblem } from '../registry/registry-problem';
+import { registryProblem } from '../pipeline/registry-problem';
 import { parseRepository } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import { ANNOTATION_CREATED, sanitizeLayerTitle } from './oci-wasm-layout';

@@ -20,7 +20,7 @@ import { ProblemError } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
 import { JobDto } from '../pipeline/job.dto';
 import { ArtifactUploadService } from './artifact-upload.service';
-import { unsupportedMediaType } from '../http/content-types';
+import { unsupportedMediaType } from '../common/content-types';
 import { EXAMPLES } from '../openapi/examples';
 import { MAX_ANNOTATIONS, MAX_FORM_FIELDS, parseUploadFields } from './upload-fields';
 

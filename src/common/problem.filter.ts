@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { unsupportedMediaType } from '../http/content-types';
+import { unsupportedMediaType } from './content-types';
 import { PROBLEM_CONTENT_TYPE, ProblemError } from './problem';
 
 /** Stable codes for the HTTP-level errors raised by Nest and Fastify themselves. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { WebhookAllowlist } from '../webhooks/address-policy';
+import { WebhookAllowlist } from '../common/address-policy';
 import { ConfigError } from './config-error';
 
 /**

@@ -5,6 +5,7 @@ import type { JobError, JobRow, JobStep, StepName } from '../database/database.t
 import { problems } from '../common/problem';
 import { requestFingerprint } from '../common/request-fingerprint';
 import { type CatalogueJobType, JOB_STEPS, type JobInputOf } from './job-catalogue';
+import { isUuid } from '../common/uuid';
 
 /** A job to record: its steps are the catalogue's for its type. */
 export interface NewJob<T extends CatalogueJobType = CatalogueJobType> {
@@ -127,5 +128,3 @@ const pendingStep = (name: StepName): JobStep => ({ name, state: 'pending', atte
 
 const defaultFingerprint = (job: NewJob): string => requestFingerprint(job.type, { input: job.input, callbackUrl: job.callbackUrl });
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (value: string): boolean => UUID.test(value);

@@ -4,7 +4,7 @@ import IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import type { StepName } from '../database/database.types';
-import { endSharedConnection, handshakeSettled, producerRedisOptions } from './redis-connection';
+import { endSharedConnection, handshakeSettled, producerRedisOptions } from '../common/redis-connection';
 import { STEP_QUEUES, stepJobId, type StepJobData } from './step-queues';
 
 /**

@@ -7,7 +7,7 @@ import type { JobRow } from '../database/database.types';
 import { asCatalogueJob } from './job-catalogue';
 import { JobObservers } from './job-observers';
 import { JobsRepository } from './jobs.repository';
-import { workerRedisOptions } from './redis-connection';
+import { workerRedisOptions } from '../common/redis-connection';
 import { StepError, asStepError, retryDelayMs } from './step-error';
 import { StepHandlerRegistry } from './step-handler.registry';
 import { STEP_QUEUES, type StepJobData } from './step-queues';

@@ -1,4 +1,4 @@
-import { cosignSignatureTag } from '../signing/cosign-classic-signature';
+import { cosignSignatureTag } from '../signature-formats/cosign-classic-signature';
 import { referrersTag } from './referrers-tag-fallback';
 import { isReservedTag, reservedTagReason } from './reserved-tags';
 

@@ -7,11 +7,11 @@ import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-typ
 import { type OciRepository, dockerReference } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
 import type { BundleVerifier } from '../verification/bundle-verifier';
-import type { RekorClient } from '../transparency/rekor-client';
-import { certificateIdentity } from './certificate-identity';
-import { appendSignatureLayer, cosignLayerAnnotations, cosignPayload, cosignSignatureTag } from './cosign-classic-signature';
+import type { RekorClient } from '../sigstore/rekor-client';
+import { certificateIdentity } from '../x509/certificate-identity';
+import { appendSignatureLayer, cosignLayerAnnotations, cosignPayload, cosignSignatureTag } from '../signature-formats/cosign-classic-signature';
 import type { SignatureRecords } from './signature-records.repository';
-import { BUNDLE_MEDIA_TYPE, OCI_EMPTY_BLOB, bundleReferrerManifest, cosignSignStatement } from './sigstore-bundle-referrer';
+import { BUNDLE_MEDIA_TYPE, OCI_EMPTY_BLOB, bundleReferrerManifest, cosignSignStatement } from '../signature-formats/sigstore-bundle-referrer';
 import type { SigstoreSigner } from './sigstore-signer';
 
 /** What is being signed: a manifest already in the registry. */

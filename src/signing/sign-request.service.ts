@@ -12,7 +12,7 @@ import {
 } from '../registry/oci-media-types';
 import { type OciReference, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
-import { registryProblem } from '../registry/registry-problem';
+import { registryProblem } from '../pipeline/registry-problem';
 import { WebhookTargets } from '../webhooks/webhook-targets.service';
 import type { SignJobInput } from '../pipeline/job-catalogue';
 

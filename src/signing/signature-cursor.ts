@@ -1,3 +1,5 @@
+import { isCanonicalUuid } from '../common/uuid';
+
 /**
  * The position after the last signature of a page, for listings ordered by (created_at desc, id desc):
  * that signature's creation time with the database's microseconds and its id. Clients get it as an
@@ -10,7 +12,6 @@ export interface SignatureCursor {
 }
 
 const CREATED_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function encodeSignatureCursor(cursor: SignatureCursor): string {
   return Buffer.from(JSON.stringify({ c: cursor.createdAt, i: cursor.id }), 'utf8').toString('base64url');
@@ -26,7 +27,7 @@ export function decodeSignatureCursor(text: string): SignatureCursor | undefined
     return undefined;
   }
   const { c, i } = (parsed ?? {}) as { c?: unknown; i?: unknown };
-  if (typeof c !== 'string' || typeof i !== 'string' || !CREATED_AT.test(c) || !UUID.test(i)) return undefined;
+  if (typeof c !== 'string' || typeof i !== 'string' || !CREATED_AT.test(c) || !isCanonicalUuid(i)) return undefined;
   if (Number.isNaN(Date.parse(c))) return undefined;
   return { createdAt: c, id: i };
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { DatabaseService } from '../database/database.service';
 import type { SignatureFormat, SignatureRow } from '../database/database.types';
-import { isUuid } from '../pipeline/jobs.repository';
+import { isUuid } from '../common/uuid';
 import type { SignatureCursor } from './signature-cursor';
 
 export interface SignatureFilter {

@@ -2,10 +2,10 @@ import { Injectable } from '@nestjs/common';
 import type { Bundle } from '@sigstore/bundle';
 import { bundleToJSON } from '@sigstore/bundle';
 import { DatabaseService } from '../database/database.service';
-import { leafHash } from '../transparency/inclusion-proof';
+import { leafHash } from '../sigstore/inclusion-proof';
 import type { SignatureFormat, SignatureRow } from '../database/database.types';
-import { toPem } from './cosign-classic-signature';
-import { certificateIdentity } from './certificate-identity';
+import { toPem } from '../x509/pem';
+import { certificateIdentity } from '../x509/certificate-identity';
 
 export interface NewSignatureRecord {
   jobId: string;

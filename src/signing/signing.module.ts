@@ -3,7 +3,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { NamedLocks } from '../database/named-lock';
 import type { AppConfig } from '../config/config.schema';
 import { RegistryClient } from '../registry/registry-client';
-import { RekorClient } from '../transparency/rekor-client';
+import { RekorClient } from '../sigstore/rekor-client';
 import { BundleVerifier } from '../verification/bundle-verifier';
 import { ArtifactSigner } from './artifact-signer';
 import { GcpMetadataSource, GitHubActionsSource, type IdentityTokenSource, StaticTokenSource, TokenFileSource } from './identity/identity-providers';
@@ -11,7 +11,7 @@ import { SignRequestService } from './sign-request.service';
 import { SignSteps } from './sign-steps';
 import { SignaturesController } from './signatures.controller';
 import { SignatureRecords } from './signature-records.repository';
-import { type SigningEndpoints, resolveSigningEndpoints } from './signing-endpoints';
+import { type SigningEndpoints, resolveSigningEndpoints } from '../sigstore/signing-endpoints';
 import { SigstoreSigner } from './sigstore-signer';
 
 export function identityTokenSource(identity: AppConfig['identity']): IdentityTokenSource {
@@ -38,7 +38,6 @@ const SIGNING_ENDPOINTS = Symbol('SIGNING_ENDPOINTS');
       inject: [APP_CONFIG, SIGNING_ENDPOINTS],
       useFactory: (config: AppConfig, endpoints: SigningEndpoints) => new SigstoreSigner(endpoints, identityTokenSource(config.identity)),
     },
-    { provide: RekorClient, inject: [SIGNING_ENDPOINTS], useFactory: (endpoints: SigningEndpoints) => new RekorClient(endpoints.rekorUrl) },
     SignatureRecords,
     {
       provide: ArtifactSigner,

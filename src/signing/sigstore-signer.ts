@@ -2,8 +2,8 @@ import type { Bundle } from '@sigstore/bundle';
 import { DSSEBundleBuilder, FulcioSigner, MessageSignatureBundleBuilder, RekorWitness, TSAWitness, type Witness } from '@sigstore/sign';
 import type { IdentityTokenSource } from './identity/identity-providers';
 import { checkWorkloadToken } from './identity/workload-token';
-import { IN_TOTO_PAYLOAD_TYPE } from './sigstore-bundle-referrer';
-import type { SigningEndpoints } from './signing-endpoints';
+import { IN_TOTO_PAYLOAD_TYPE } from '../signature-formats/sigstore-bundle-referrer';
+import type { SigningEndpoints } from '../sigstore/signing-endpoints';
 import { toSigningStepError } from './sigstore-errors';
 
 /**

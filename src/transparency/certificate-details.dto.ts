@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { type CertificateDetails, certificateDetails } from './certificate-details';
+import { type CertificateDetails, certificateDetails } from '../x509/certificate-details';
 
 export class SubjectAlternativeNamesDto {
   @ApiProperty({ type: [String], example: ['https://kubernetes.io/namespaces/ci/serviceaccounts/signer'] }) uris!: string[];

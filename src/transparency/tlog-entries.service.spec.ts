@@ -5,8 +5,8 @@ import type { SignatureRow } from '../database/database.types';
 import { StepError } from '../pipeline/step-error';
 import type { SignatureRecordQueries } from '../signing/signature-record-queries';
 import type { TrustRootLoader } from '../verification/trust-root-loader';
-import { bundleEntryUuid, fixtureJson, localStackRekorEntry, logKeys } from './__fixtures__/vectors';
-import type { RekorClient, RekorEntry } from './rekor-client';
+import { bundleEntryUuid, fixtureJson, localStackRekorEntry, logKeys } from '../sigstore/__fixtures__/vectors';
+import type { RekorClient, RekorEntry } from '../sigstore/rekor-client';
 import { TlogEntries } from './tlog-entries.service';
 
 const REKOR_URL = 'http://127.0.0.1:5556';

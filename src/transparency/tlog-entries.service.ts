@@ -3,15 +3,19 @@ import type { SignatureRow } from '../database/database.types';
 import { CodedError } from '../common/coded-error';
 import type { SignatureRecordQueries } from '../signing/signature-record-queries';
 import type { TrustRootLoader } from '../verification/trust-root-loader';
-import { LruCache } from './lru-cache';
-import type { RekorClient, RekorEntry } from './rekor-client';
-import { type TlogEntry, TlogEntryFormatError, tlogEntryFromBundle, tlogEntryFromRekor } from './tlog-entry';
-import { verifyTlogEntry } from './tlog-entry-verification';
+import { LruCache } from '../common/lru-cache';
+import type { RekorClient, RekorEntry } from '../sigstore/rekor-client';
+import { type TlogEntry, TlogEntryFormatError, tlogEntryFromBundle, tlogEntryFromRekor } from '../sigstore/tlog-entry';
+import { verifyTlogEntry } from '../sigstore/tlog-entry-verification';
 import { type TlogEntrySource, type TlogEntryView, tlogEntryView } from './tlog-entry-view';
 import { tlogProblems } from './tlog-problems';
-import type { TransparencyLogKey } from './transparency-log-key';
+import type { TransparencyLogKey } from '../sigstore/transparency-log-key';
 
 type Lookup = { logIndex: number } | { uuid: string };
+
+
+/** How long one Rekor lookup may take before the answer comes from the records instead. */
+const REKOR_LOOKUP_TIMEOUT_MS = 5_000;
 
 /**
  * Rekor v1 entries by log index or UUID, as `rekor-cli get` shows them, verified against the trust
@@ -52,7 +56,8 @@ export class TlogEntries {
     if (cached) return { entry: cached, source: 'rekor' };
     let answer: RekorEntry | undefined;
     try {
-      answer = 'logIndex' in lookup ? await this.rekor.getByIndex(lookup.logIndex) : await this.rekor.getByUuid(lookup.uuid);
+      const signal = AbortSignal.timeout(REKOR_LOOKUP_TIMEOUT_MS);
+      answer = 'logIndex' in lookup ? await this.rekor.getByIndex(lookup.logIndex, signal) : await this.rekor.getByUuid(lookup.uuid, signal);
     } catch (error) {
       // Unreachable, 5xx or 429: Rekor is down for now. Anything else is an answer that cannot be used.
       if (!(error instanceof CodedError && error.transient)) {

@@ -1,7 +1,7 @@
-import { CertificateDecodeError, type CertificateDetails, certificateDetails } from './certificate-details';
-import { entryCertificates, parseEntryBody, type RekorEntryBody } from './rekor-entry-body';
-import type { TlogEntry } from './tlog-entry';
-import type { TlogEntryVerification } from './tlog-entry-verification';
+import { CertificateDecodeError, type CertificateDetails, certificateDetails } from '../x509/certificate-details';
+import { entryCertificates, parseEntryBody, type RekorEntryBody } from '../sigstore/rekor-entry-body';
+import type { TlogEntry } from '../sigstore/tlog-entry';
+import type { TlogEntryVerification } from '../sigstore/tlog-entry-verification';
 
 /** Where an answered entry came from: the log itself, or the service's own signature records. */
 export type TlogEntrySource = 'rekor' | 'records';

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { CertificateDto } from './certificate-details.dto';
-import type { TlogEntryVerification } from './tlog-entry-verification';
+import type { TlogEntryVerification } from '../sigstore/tlog-entry-verification';
 import type { TlogEntrySource, TlogEntryView } from './tlog-entry-view';
 
 export class TlogEntryVerificationDto implements TlogEntryVerification {

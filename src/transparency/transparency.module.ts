@@ -3,14 +3,12 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { SignatureRecordQueries } from '../signing/signature-record-queries';
 import { SignatureRecordsModule } from '../signing/signature-records.module';
-import { resolveSigningEndpoints } from '../signing/signing-endpoints';
+import { resolveSigningEndpoints } from '../sigstore/signing-endpoints';
 import { TrustRootLoader } from '../verification/trust-root-loader';
-import { RekorClient } from './rekor-client';
+import { RekorClient } from '../sigstore/rekor-client';
 import { TlogEntries } from './tlog-entries.service';
 import { TlogEntriesController } from './tlog-entries.controller';
 
-/** How long one Rekor lookup may take before the answer comes from the records instead. */
-const REKOR_LOOKUP_TIMEOUT_MS = 5_000;
 const REKOR_URL = Symbol('REKOR_URL');
 
 /** Transparency-log lookups (api role): Rekor entries by index or UUID, verified, with the records as fallback. */
@@ -19,7 +17,6 @@ const REKOR_URL = Symbol('REKOR_URL');
   controllers: [TlogEntriesController],
   providers: [
     { provide: REKOR_URL, inject: [APP_CONFIG], useFactory: (config: AppConfig) => resolveSigningEndpoints(config.signing).rekorUrl },
-    { provide: RekorClient, inject: [REKOR_URL], useFactory: (rekorUrl: string) => new RekorClient(rekorUrl, REKOR_LOOKUP_TIMEOUT_MS) },
     {
       provide: TlogEntries,
       inject: [RekorClient, REKOR_URL, TrustRootLoader, SignatureRecordQueries],

@@ -3,7 +3,8 @@ import type { SignatureFormat } from '../database/database.types';
 import { IsBoolean, IsObject, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
 import { EXAMPLES } from '../openapi/examples';
 
-export class VerificationPolicyDto {
+/** Documentation of the artifact verification policy: the signer, and the annotations the signed payload must carry; read by readPolicy. */
+export class ArtifactVerificationPolicyDto {
   @ApiPropertyOptional({ description: 'Exact certificate identity (SAN)', example: EXAMPLES.certificateIdentity })
   certificateIdentity?: string;
   @ApiPropertyOptional({ description: 'Regular expression the whole identity must match (anchored)', example: EXAMPLES.certificateIdentityRegExp })
@@ -24,7 +25,7 @@ export class VerifyArtifactDto {
   @MaxLength(1024)
   reference!: string;
 
-  @ApiProperty({ type: VerificationPolicyDto })
+  @ApiProperty({ type: ArtifactVerificationPolicyDto })
   @IsObject()
   policy!: Record<string, unknown>;
 

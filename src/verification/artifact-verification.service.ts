@@ -8,7 +8,7 @@ import { RegistryClient } from '../registry/registry-client';
 import type { JobRow } from '../database/database.types';
 import type { VerifyJobInput } from '../pipeline/job-catalogue';
 import { JobsService } from '../pipeline/jobs.service';
-import { registryProblem } from '../registry/registry-problem';
+import { registryProblem } from '../pipeline/registry-problem';
 import { type ArtifactPolicy, ArtifactVerifier } from './artifact-verification';
 import type { ArtifactVerificationDto } from './artifact-verification.dto';
 import { ImmutableContentCache, discoverSignatures } from './signature-discovery';

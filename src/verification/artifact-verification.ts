@@ -1,7 +1,7 @@
 import type { SignatureVerdict } from '../database/database.types';
 import { createHash } from 'node:crypto';
 import type { TrustMaterial } from '@sigstore/verify';
-import { LruCache } from '../transparency/lru-cache';
+import { LruCache } from '../common/lru-cache';
 import type { ArtifactInput } from './artifact-binding';
 import { type VerificationOutcome, verifyBundleDocument } from './bundle-verifier';
 import { parseCosignPayload } from './classic-signature-bundle';

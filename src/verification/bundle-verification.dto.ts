@@ -11,8 +11,8 @@ const IsObjectOrString = () =>
     },
   });
 
-/** Documentation of the policy; it is read (and its combinations checked) by buildSignerPolicy. */
-export class VerificationPolicyDto {
+/** Documentation of the bundle verification policy (no annotations: a bundle carries none); it is read, and its combinations checked, by buildSignerPolicy. */
+export class BundleVerificationPolicyDto {
   @ApiPropertyOptional({
     description: 'The certificate identity (subject alternative name) that must have signed, exactly',
     example: 'https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main',
@@ -61,7 +61,7 @@ export class BundleVerificationRequestDto {
   artifactDigest?: string;
 
   @ApiProperty({
-    type: VerificationPolicyDto,
+    type: BundleVerificationPolicyDto,
     description:
       'Who must have signed: `certificateIdentity` or `certificateIdentityRegExp`, and `certificateOidcIssuer` or `certificateOidcIssuerRegExp`; or only `publicKey`',
   })
@@ -81,7 +81,7 @@ export class BundleVerificationRequestDto {
   trustedRoot?: Record<string, unknown>;
 }
 
-export class VerificationErrorDto {
+export class BundleVerificationErrorDto {
   @ApiProperty({ enum: Object.keys(VERIFICATION_ERROR_CODES), description: 'Stable machine-readable reason', example: 'TLOG_INCLUSION_PROOF_INVALID' })
   code!: string;
 
@@ -96,5 +96,5 @@ export class BundleVerificationResultDto {
 
   @ApiProperty({ type: String, nullable: true, description: 'The verified OIDC issuer of the certificate' }) issuer!: string | null;
 
-  @ApiProperty({ type: VerificationErrorDto, nullable: true, description: 'Why the bundle does not verify' }) error!: VerificationErrorDto | null;
+  @ApiProperty({ type: BundleVerificationErrorDto, nullable: true, description: 'Why the bundle does not verify' }) error!: BundleVerificationErrorDto | null;
 }

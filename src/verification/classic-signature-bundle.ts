@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { COSIGN_ANNOTATIONS, type CosignPayload } from '../signing/cosign-classic-signature';
-import { pemToDer } from '../transparency/certificate-details';
+import { COSIGN_ANNOTATIONS, type CosignPayload } from '../signature-formats/cosign-classic-signature';
+import { pemToDer } from '../x509/pem';
 
 /**
  * A cosign classic signature (one `.sig` layer: the simple-signing payload and its annotations) as the

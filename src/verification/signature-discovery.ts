@@ -3,9 +3,9 @@ import { CodedError } from '../common/coded-error';
 import { DOCKER_MANIFEST_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from '../registry/oci-media-types';
 import type { OciRepository } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
-import { SIMPLESIGNING_MEDIA_TYPE, cosignSignatureTag, parseSignatureManifest } from '../signing/cosign-classic-signature';
-import { BUNDLE_MEDIA_TYPE } from '../signing/sigstore-bundle-referrer';
-import { LruCache } from '../transparency/lru-cache';
+import { SIMPLESIGNING_MEDIA_TYPE, cosignSignatureTag, parseSignatureManifest } from '../signature-formats/cosign-classic-signature';
+import { BUNDLE_MEDIA_TYPE } from '../signature-formats/sigstore-bundle-referrer';
+import { LruCache } from '../common/lru-cache';
 import { classicSignatureBundle } from './classic-signature-bundle';
 
 /** One signature found in the registry for a manifest digest, ready to verify (or why it cannot be). */

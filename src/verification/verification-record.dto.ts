@@ -2,7 +2,7 @@ import { ApiProperty } from '@nestjs/swagger';
 import type { VerificationRow } from '../database/database.types';
 import { SignatureVerdictDto } from './artifact-verification.dto';
 
-export class VerificationErrorDto {
+export class VerificationRecordErrorDto {
   @ApiProperty({ example: 'NO_VERIFIED_SIGNATURE' }) code!: string;
   @ApiProperty() message!: string;
 }
@@ -16,7 +16,7 @@ export class VerificationRecordDto {
   @ApiProperty({ type: Object, additionalProperties: true, description: 'The policy as given' }) policy!: Record<string, unknown>;
   @ApiProperty({ example: 'default' }) trustRoot!: string;
   @ApiProperty() verified!: boolean;
-  @ApiProperty({ type: VerificationErrorDto, nullable: true, description: 'Why nothing verified' }) error!: VerificationErrorDto | null;
+  @ApiProperty({ type: VerificationRecordErrorDto, nullable: true, description: 'Why nothing verified' }) error!: VerificationRecordErrorDto | null;
   @ApiProperty({ type: [SignatureVerdictDto], description: 'The verdict on each signature found' }) signatures!: SignatureVerdictDto[];
   @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The job that verified (verify job, or the verify step of a publish or sign job); null when answered at once' })
   jobId!: string | null;

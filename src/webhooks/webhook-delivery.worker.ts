@@ -3,7 +3,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Webhook } from 'standardwebhooks';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { workerRedisOptions } from '../pipeline/redis-connection';
+import { workerRedisOptions } from '../common/redis-connection';
 import { MAX_DELIVERY_ATTEMPTS, retryDelayMs } from './retry-schedule';
 import { WEBHOOK_QUEUE, type DeliveryJobData, WebhookQueue } from './webhook-queue.service';
 import { sendWebhook } from './webhook-sender';

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { endSharedConnection, producerRedisOptions } from '../pipeline/redis-connection';
+import { endSharedConnection, producerRedisOptions } from '../common/redis-connection';
 import { MAX_DELIVERY_ATTEMPTS } from './retry-schedule';
 
 export const WEBHOOK_QUEUE = 'webhooks';

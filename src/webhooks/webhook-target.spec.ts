@@ -1,4 +1,4 @@
-import { WebhookAllowlist } from './address-policy';
+import { WebhookAllowlist } from '../common/address-policy';
 import { resolveWebhookTarget, type Resolver } from './webhook-target';
 
 const resolvesTo =

@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { isInternalAddress, type WebhookAllowlist } from './address-policy';
+import { isInternalAddress, type WebhookAllowlist } from '../common/address-policy';
 
 export type WebhookTargetErrorCode = 'WEBHOOK_URL_INVALID' | 'WEBHOOK_URL_FORBIDDEN' | 'WEBHOOK_URL_UNRESOLVABLE';
 

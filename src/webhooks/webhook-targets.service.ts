@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { ProblemError } from '../common/problem';
-import { WebhookAllowlist } from './address-policy';
+import { WebhookAllowlist } from '../common/address-policy';
 import { WebhookTargetError, resolveWebhookTarget } from './webhook-target';
 
 /**

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { DatabaseService } from '../database/database.service';
-import { isUuid } from '../pipeline/jobs.repository';
+import { isUuid } from '../common/uuid';
 import type { AttemptRow, DeliveryRow, DeliveryState, WebhookEvent, WebhookRow, WebhookTables } from './webhook-tables';
 
 export interface NewDelivery {

@@ -1,6 +1,7 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import { ASN1Obj } from '@sigstore/core';
 import { formatDistinguishedName } from './distinguished-name';
+import { pemToDer } from './pem';
 
 /**
  * What `openssl x509 -noout -subject -issuer -dates -serial -fingerprint -sha256` shows of a
@@ -58,8 +59,6 @@ export class CertificateDecodeError extends Error {
 
 const OID_SUBJECT_ALT_NAME = '2.5.29.17';
 const FULCIO_ARC = '1.3.6.1.4.1.57264.1.';
-const OID_FULCIO_ISSUER_V1 = `${FULCIO_ARC}1`;
-const OID_FULCIO_ISSUER_V2 = `${FULCIO_ARC}8`;
 
 /**
  * Fulcio's certificate extensions (sigstore/fulcio docs/oid-info.md). The deprecated .1.1–.1.6 hold
@@ -115,7 +114,7 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 /** Decodes a certificate given as PEM (the first CERTIFICATE block) or DER. */
 export function certificateDetails(certificate: string | Buffer): CertificateDetails {
-  const der = typeof certificate === 'string' ? pemToDer(certificate) : certificate;
+  const der = typeof certificate === 'string' ? certificateDer(certificate) : certificate;
   let root: ASN1Obj;
   try {
     root = ASN1Obj.parseBuffer(Buffer.from(der));
@@ -167,11 +166,12 @@ function decode(root: ASN1Obj, der: Buffer): CertificateDetails {
   };
 }
 
-/** The DER of the first CERTIFICATE block of a PEM text. */
-export function pemToDer(pem: string): Buffer {
-  const match = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/.exec(pem);
-  if (!match) throw new CertificateDecodeError('no PEM CERTIFICATE block');
-  return Buffer.from(match[1]!.replace(/\s+/g, ''), 'base64');
+function certificateDer(pem: string): Buffer {
+  try {
+    return pemToDer(pem);
+  } catch (error) {
+    throw new CertificateDecodeError((error as Error).message);
+  }
 }
 
 /** openssl's ASN1_TIME_print form: `Mar  9 07:05:01 2026 GMT` (day padded with a space). */

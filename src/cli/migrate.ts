@@ -1,7 +1,7 @@
 /** `npm run migrate`: applies pending migrations to the configured database and exits. */
 import { loadConfig } from '../config/config.schema';
 import { ConfigError } from '../config/config-error';
-import { migrateToLatest, openDatabase } from './database-connection';
+import { migrateToLatest, openDatabase } from '../database/database-connection';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -5,7 +5,7 @@ import { fulcioHandler, type HandlerFn, initializeCA, initializeTLog, initialize
 import { FulcioSigner, MessageSignatureBundleBuilder, RekorWitness, TSAWitness, type Witness } from '@sigstore/sign';
 import type { Bundle } from '@sigstore/bundle';
 
-import { certificateIdentity } from './certificate-identity';
+import { certificateIdentity } from '../x509/certificate-identity';
 import { appendSignatureLayer, COSIGN_ANNOTATIONS, cosignLayerAnnotations, cosignPayload } from './cosign-classic-signature';
 
 /**

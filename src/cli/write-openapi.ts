@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createApp } from '../app';
 import { loadConfig } from '../config/config.schema';
-import { buildOpenApiDocument, stableJson } from './openapi-document';
+import { buildOpenApiDocument, stableJson } from '../openapi/openapi-document';
 
 const OUTPUT = resolve(__dirname, '../../../openapi/openapi.json');
 

@@ -65,6 +65,7 @@ export function tlogEntryFromRekor(entry: RekorEntry): TlogEntry {
  */
 export function tlogEntryFromBundle(bundle: unknown, uuid: string): TlogEntry {
   const material = (bundle as { verificationMaterial?: { tlogEntries?: unknown } } | null)?.verificationMaterial;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each field is checked below
   const entry = array(material?.tlogEntries, 'verificationMaterial.tlogEntries')[0] as Record<string, any> | undefined;
   if (!entry || typeof entry !== 'object') throw new TlogEntryFormatError('the bundle has no transparency log entry');
   const proof = entry.inclusionProof as Record<string, unknown> | undefined;

@@ -1,7 +1,9 @@
 import { ProblemError } from '../common/problem';
-import { RegistryError, RegistryErrorCode } from './registry-error';
+import { RegistryError, RegistryErrorCode } from '../registry/registry-error';
 
 /**
+ * (At the edge, beside the request services that share it: the registry library itself makes no HTTP problems.)
+ *
  * A registry failure met while serving a request, as the caller should see it. A 5xx means the registry
  * (a dependency) failed, and the code says how; a 4xx means the request asked for something the registry
  * cannot give, and retrying the same request will not help:

@@ -1,5 +1,5 @@
 import { ProblemError } from '../common/problem';
-import { RegistryError, type RegistryErrorCode } from './registry-error';
+import { RegistryError, type RegistryErrorCode } from '../registry/registry-error';
 import { registryProblem } from './registry-problem';
 
 const failure = (code: RegistryErrorCode, transient: boolean, extra: { retryAfterMs?: number } = {}) =>

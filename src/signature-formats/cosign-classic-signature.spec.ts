@@ -12,8 +12,8 @@ import {
   OCI_IMAGE_CONFIG_MEDIA_TYPE,
   parseSignatureManifest,
   SIMPLESIGNING_MEDIA_TYPE,
-  toPem,
 } from './cosign-classic-signature';
+import { toPem } from '../x509/pem';
 
 const sha256Hex = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -59,21 +59,6 @@ describe('cosignPayload', () => {
     const payload = cosignPayload({ dockerReference: REFERENCE, manifestDigest: MANIFEST_DIGEST, annotations: { note: 'say "hi"\n' } });
     expect(payload.toString('utf8')).toContain('"optional":{"note":"say \\"hi\\"\\n"}}');
     expect(JSON.parse(payload.toString('utf8')).optional).toEqual({ note: 'say "hi"\n' });
-  });
-});
-
-describe('toPem', () => {
-  it('wraps base64 at 64 characters between BEGIN and END lines', () => {
-    // 90 bytes: 120 base64 characters, one full line and one of 56.
-    const der = Buffer.from(Array.from({ length: 90 }, (_, i) => i));
-    const pem = toPem(der);
-    const lines = pem.split('\n');
-    expect(lines[0]).toBe('-----BEGIN CERTIFICATE-----');
-    expect(lines[1]).toHaveLength(64);
-    expect(lines[2]).toHaveLength(56);
-    expect(lines[3]).toBe('-----END CERTIFICATE-----');
-    expect(lines[4]).toBe('');
-    expect(lines.slice(1, 3).join('')).toBe(der.toString('base64'));
   });
 });
 

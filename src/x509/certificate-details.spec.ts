@@ -2,8 +2,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleCertificatePem, fixtureText } from './__fixtures__/vectors';
-import { CertificateDecodeError, type CertificateDetails, certificateDetails, opensslTime, pemToDer } from './certificate-details';
+import { bundleCertificatePem, fixtureText } from '../sigstore/__fixtures__/vectors';
+import { CertificateDecodeError, type CertificateDetails, certificateDetails, opensslTime } from './certificate-details';
+import { pemToDer } from './pem';
 
 const publicGood = bundleCertificatePem('public-good-hashedrekord.sigstore.json');
 const localStack = fixtureText('local-stack-leaf.pem');

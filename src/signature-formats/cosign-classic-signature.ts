@@ -1,5 +1,6 @@
 import type { Bundle } from '@sigstore/bundle';
 import { OCI_MANIFEST_MEDIA_TYPE, type OciDescriptor, sha256Digest } from '../registry/oci-media-types';
+import { toPem } from '../x509/pem';
 import { orderedDescriptor, sortedRecord } from './oci-descriptor';
 
 /**
@@ -134,9 +135,4 @@ function leafCertificate(content: VerificationContent): Buffer {
     default:
       throw new Error('keyless signatures carry a certificate; this bundle has a public key');
   }
-}
-
-export function toPem(der: Buffer, label = 'CERTIFICATE'): string {
-  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }

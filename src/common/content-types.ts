@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ProblemError } from '../common/problem';
+import { ProblemError } from './problem';
 
 /** What POST /v1/artifacts reads; every other body is JSON. */
 export const UPLOAD_CONTENT_TYPES = 'application/wasm (the .wasm as the body), or multipart/form-data with the .wasm in field "file"';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { ProblemError } from '../common/problem';
+import { ProblemError } from './problem';
 
 /**
  * Deepest nesting of arrays and objects a JSON body may have. No request of this API nests more than a

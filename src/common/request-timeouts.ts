@@ -1,7 +1,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { PROBLEM_CONTENT_TYPE, ProblemError } from '../common/problem';
+import { PROBLEM_CONTENT_TYPE, ProblemError } from './problem';
 
 /** How long a client may take: to send its headers, to pause within its body, to send the whole request. */
 export interface RequestTimeouts {

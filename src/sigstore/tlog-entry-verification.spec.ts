@@ -2,7 +2,7 @@ import { bundleEntryUuid, fixtureJson, localStackRekorEntry, logKeys } from './_
 import { leafHash } from './inclusion-proof';
 import { type TlogEntry, TlogEntryFormatError, tlogEntryFromBundle, tlogEntryFromRekor } from './tlog-entry';
 import { verifyTlogEntry } from './tlog-entry-verification';
-import { tlogEntryView } from './tlog-entry-view';
+import { tlogEntryView } from '../transparency/tlog-entry-view';
 
 const BUNDLE = 'public-good-hashedrekord.sigstore.json';
 const publicGood = () => tlogEntryFromBundle(fixtureJson(BUNDLE), bundleEntryUuid(BUNDLE));
