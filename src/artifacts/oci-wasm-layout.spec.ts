@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
-import { buildWasmConfig, buildWasmManifest, sanitizeLayerTitle, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE } from './oci-wasm-layout';
+import { WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE } from '../registry/oci-media-types';
+import { buildWasmConfig, buildWasmManifest, sanitizeLayerTitle } from './oci-wasm-layout';
 import { WasmInspector } from './wasm-inspector';
 
 const fixture = (name: string): Buffer => readFileSync(join(__dirname, '__fixtures__', name));

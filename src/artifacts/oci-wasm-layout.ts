@@ -6,11 +6,9 @@
  * Builds the exact bytes to push. Keys are in a fixed order and the JSON is compact, so the same
  * input always gives the same bytes and digests.
  */
-import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
+import { OCI_MANIFEST_MEDIA_TYPE, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
 import type { WasmInspection } from './wasm-inspector';
 
-export const WASM_CONFIG_MEDIA_TYPE = 'application/vnd.wasm.config.v0+json';
-export const WASM_LAYER_MEDIA_TYPE = 'application/wasm';
 
 export const ANNOTATION_TITLE = 'org.opencontainers.image.title';
 export const ANNOTATION_CREATED = 'org.opencontainers.image.created';

@@ -22,6 +22,6 @@ export class HealthController {
   @HealthCheck()
   @ApiOperation({ summary: 'Readiness: Redis and the database answer and the process is not shutting down (503 otherwise)' })
   ready(): Promise<HealthCheckResult> {
-    return this.health.check([() => this.readiness.accepting(), () => this.readiness.redis(), () => this.readiness.database()]);
+    return this.health.check([() => this.readiness.accepting(), ...this.readiness.registered(), () => this.readiness.database()]);
   }
 }

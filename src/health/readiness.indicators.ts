@@ -2,28 +2,31 @@ import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { DatabaseService } from '../database/database.service';
 import { LifecycleState } from '../lifecycle/lifecycle-state';
-import { PipelineQueues } from '../pipeline/pipeline-queues.service';
+import { ReadinessChecks } from './readiness-checks';
 
 const TIMEOUT_MS = 2_000;
 
-/** What /health/ready checks: Redis and the database answer, and the process is not draining. */
+/** What /health/ready checks: the registered dependencies (Redis) and the database answer, and the process is not draining. */
 @Injectable()
 export class ReadinessIndicators {
   constructor(
     private readonly indicators: HealthIndicatorService,
-    private readonly queues: PipelineQueues,
+    private readonly checks: ReadinessChecks,
     private readonly databaseService: DatabaseService,
     private readonly lifecycle: LifecycleState,
   ) {}
 
-  async redis(): Promise<HealthIndicatorResult> {
-    const indicator = this.indicators.check('redis');
-    try {
-      await withTimeout(this.queues.ping(), TIMEOUT_MS);
-      return indicator.up();
-    } catch (error) {
-      return indicator.down({ message: (error as Error).message });
-    }
+  /** One indicator per registered dependency. */
+  registered(): Array<() => Promise<HealthIndicatorResult>> {
+    return this.checks.entries().map(([name, check]) => async () => {
+      const indicator = this.indicators.check(name);
+      try {
+        await withTimeout(check(), TIMEOUT_MS);
+        return indicator.up();
+      } catch (error) {
+        return indicator.down({ message: (error as Error).message });
+      }
+    });
   }
 
   async database(): Promise<HealthIndicatorResult> {

@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { FlowProducer, type FlowJob, Queue, type JobsOptions } from 'bullmq';
 import IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import type { StepName } from '../database/database.types';
 import { endSharedConnection, handshakeSettled, producerRedisOptions } from '../common/redis-connection';
+import { ReadinessChecks } from '../health/readiness-checks';
 import { STEP_QUEUES, stepJobId, type StepJobData } from './step-queues';
 
 /**
@@ -12,11 +13,19 @@ import { STEP_QUEUES, stepJobId, type StepJobData } from './step-queues';
  * checks and the dashboard. One Redis connection, failing fast when Redis is down.
  */
 @Injectable()
-export class PipelineQueues implements OnApplicationBootstrap, OnApplicationShutdown {
+export class PipelineQueues implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('queues');
   private opened: { connection: IORedis; queues: ReadonlyMap<StepName, Queue>; flows: FlowProducer } | undefined;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly readiness: ReadinessChecks,
+  ) {}
+
+  /** Readiness depends on Redis answering this connection. */
+  onModuleInit(): void {
+    this.readiness.register('redis', () => this.ping());
+  }
 
   /**
    * The connection and queues, made at start or on first use: an application that is built but never

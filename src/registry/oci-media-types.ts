@@ -35,3 +35,7 @@ const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 export const isSha256Digest = (value: string): boolean => SHA256_DIGEST.test(value);
 
 export const sha256Digest = (bytes: Uint8Array): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+/** The CNCF oci-wasm layout (what wkg and wasmCloud read): the config and the one layer of a wasm artifact. */
+export const WASM_CONFIG_MEDIA_TYPE = 'application/vnd.wasm.config.v0+json';
+export const WASM_LAYER_MEDIA_TYPE = 'application/wasm';

@@ -3,12 +3,12 @@ import { ProblemError } from '../common/problem';
 import { requestFingerprint } from '../common/request-fingerprint';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
-import { WASM_LAYER_MEDIA_TYPE } from '../artifacts/oci-wasm-layout';
 import {
   DOCKER_MANIFEST_LIST_MEDIA_TYPE,
   DOCKER_MANIFEST_MEDIA_TYPE,
   OCI_INDEX_MEDIA_TYPE,
   OCI_MANIFEST_MEDIA_TYPE,
+  WASM_LAYER_MEDIA_TYPE,
 } from '../registry/oci-media-types';
 import { type OciReference, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';

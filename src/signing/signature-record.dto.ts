@@ -1,9 +1,9 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { EXAMPLES } from '../openapi/examples';
 import type { SignatureFormat, SignatureRow } from '../database/database.types';
-import { CertificateDto } from '../transparency/certificate-details.dto';
+import { type CertificateDetails, certificateDetails } from '../x509/certificate-details';
 
 export const SIGNATURE_FORMAT_VALUES: SignatureFormat[] = ['cosign-classic', 'sigstore-bundle'];
 export const DEFAULT_PAGE_SIZE = 50;
@@ -111,11 +111,12 @@ export class SignatureRecordSummaryDto {
 
 /** A signature record with its certificate and Sigstore bundle. */
 export class SignatureRecordDto extends SignatureRecordSummaryDto {
-  @ApiProperty({ type: CertificateDto }) certificate!: CertificateDto;
+  /** The schema is the transparency log API's `CertificateDto` (named, not imported: features share no code). */
+  @ApiProperty({ allOf: [{ $ref: getSchemaPath('CertificateDto') }] }) certificate!: { pem: string; decoded: CertificateDetails };
   @ApiProperty({ type: 'object', additionalProperties: true, description: 'The Sigstore bundle (JSON) as signed and stored' }) bundle!: Record<string, unknown>;
 
   static fromRow(row: SignatureRow): SignatureRecordDto {
-    return { ...SignatureRecordSummaryDto.from(row), certificate: CertificateDto.from(row.certificate_pem), bundle: row.bundle };
+    return { ...SignatureRecordSummaryDto.from(row), certificate: { pem: row.certificate_pem, decoded: certificateDetails(row.certificate_pem) }, bundle: row.bundle };
   }
 }
 
