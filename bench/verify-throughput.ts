@@ -16,8 +16,8 @@ import { type OciRepository, parseRepository } from '../src/registry/oci-referen
 import { RegistryClient } from '../src/registry/registry-client';
 import { type ArtifactPolicy, ArtifactVerifier } from '../src/verification/artifact-verification';
 import { type DiscoveredSignature, discoverSignatures } from '../src/verification/signature-discovery';
-import { buildSignerPolicy } from '../src/verification/signer-policy';
-import { TrustRootLoader } from '../src/verification/trust-root-loader';
+import { buildSignerPolicy } from '../src/verification/signer-policy-request';
+import { TrustRootLoader } from '../src/sigstore/trust-root-loader';
 import type { Benchmark, BenchContext } from './support/benchmark';
 import { type ProfileWindow, monotonicMicros, reportCpuProfile } from './support/cpu-profile';
 import { serviceEnvironment, serviceStorage } from './support/service-storage';

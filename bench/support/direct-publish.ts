@@ -28,9 +28,9 @@ import { BUNDLE_MEDIA_TYPE, OCI_EMPTY_BLOB, bundleReferrerManifest, cosignSignSt
 import { SigstoreSigner } from '../../src/signing/sigstore-signer';
 import { RekorClient } from '../../src/sigstore/rekor-client';
 import { type ArtifactPolicy, ArtifactVerifier } from '../../src/verification/artifact-verification';
-import { BundleVerifier } from '../../src/verification/bundle-verifier';
+import { BundleVerifier } from '../../src/sigstore/bundle-verifier';
 import { discoverSignatures } from '../../src/verification/signature-discovery';
-import { TrustRootLoader } from '../../src/verification/trust-root-loader';
+import { TrustRootLoader } from '../../src/sigstore/trust-root-loader';
 import { DEFAULT_TRUST_ROOT } from '../../src/verification/trust-roots';
 
 /** The service's default MAX_UPLOAD_BYTES. */

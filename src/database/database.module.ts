@@ -1,7 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { DatabaseService } from './database.service';
 import { NamedLocks } from './named-lock';
+import { SignatureRecordQueries } from './signature-record-queries';
 
 @Global()
-@Module({ providers: [DatabaseService, NamedLocks], exports: [DatabaseService, NamedLocks] })
+@Module({ providers: [DatabaseService, NamedLocks, SignatureRecordQueries], exports: [DatabaseService, NamedLocks, SignatureRecordQueries] })
 export class DatabaseModule {}

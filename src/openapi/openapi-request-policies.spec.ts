@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPolicy } from '../verification/artifact-verification.service';
-import { buildSignerPolicy } from '../verification/signer-policy';
+import { buildSignerPolicy } from '../verification/signer-policy-request';
 
 /**
  * The committed OpenAPI document promises what the request parsers accept: every property of a

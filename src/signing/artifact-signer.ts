@@ -6,7 +6,7 @@ import { StepError } from '../pipeline/step-error';
 import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
 import { type OciRepository, dockerReference } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
-import type { BundleVerifier } from '../verification/bundle-verifier';
+import type { BundleVerifier } from '../sigstore/bundle-verifier';
 import type { RekorClient } from '../sigstore/rekor-client';
 import { certificateIdentity } from '../x509/certificate-identity';
 import { appendSignatureLayer, cosignLayerAnnotations, cosignPayload, cosignSignatureTag } from '../signature-formats/cosign-classic-signature';

@@ -4,8 +4,8 @@ import type { FastifyReply } from 'fastify';
 import { problems } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
 import { parseRfc3339 } from '../common/rfc3339';
-import { decodeSignatureCursor, encodeSignatureCursor } from './signature-cursor';
-import { type SignatureFilter, SignatureRecordQueries } from './signature-record-queries';
+import { decodeSignatureCursor, encodeSignatureCursor } from '../database/signature-cursor';
+import { type SignatureFilter, SignatureRecordQueries } from '../database/signature-record-queries';
 import { DEFAULT_PAGE_SIZE, ListSignaturesQueryDto, SignatureRecordDto, SignatureRecordPageDto, SignatureRecordSummaryDto } from './signature-record.dto';
 
 export const PEM_CERTIFICATE_CHAIN = 'application/pem-certificate-chain';

@@ -4,7 +4,7 @@ import { NamedLocks } from '../database/named-lock';
 import type { AppConfig } from '../config/config.schema';
 import { RegistryClient } from '../registry/registry-client';
 import { RekorClient } from '../sigstore/rekor-client';
-import { BundleVerifier } from '../verification/bundle-verifier';
+import { BundleVerifier } from '../sigstore/bundle-verifier';
 import { ArtifactSigner } from './artifact-signer';
 import { GcpMetadataSource, GitHubActionsSource, type IdentityTokenSource, StaticTokenSource, TokenFileSource } from './identity/identity-providers';
 import { SignRequestService } from './sign-request.service';

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { SignatureRow } from '../database/database.types';
 import { CodedError } from '../common/coded-error';
-import type { SignatureRecordQueries } from '../signing/signature-record-queries';
-import type { TrustRootLoader } from '../verification/trust-root-loader';
+import type { SignatureRecordQueries } from '../database/signature-record-queries';
+import type { TrustRootLoader } from '../sigstore/trust-root-loader';
 import { LruCache } from '../common/lru-cache';
 import type { RekorClient, RekorEntry } from '../sigstore/rekor-client';
 import { type TlogEntry, TlogEntryFormatError, tlogEntryFromBundle, tlogEntryFromRekor } from '../sigstore/tlog-entry';

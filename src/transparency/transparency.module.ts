@@ -1,10 +1,9 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { SignatureRecordQueries } from '../signing/signature-record-queries';
-import { SignatureRecordsModule } from '../signing/signature-records.module';
+import { SignatureRecordQueries } from '../database/signature-record-queries';
 import { resolveSigningEndpoints } from '../sigstore/signing-endpoints';
-import { TrustRootLoader } from '../verification/trust-root-loader';
+import { TrustRootLoader } from '../sigstore/trust-root-loader';
 import { RekorClient } from '../sigstore/rekor-client';
 import { TlogEntries } from './tlog-entries.service';
 import { TlogEntriesController } from './tlog-entries.controller';
@@ -13,7 +12,6 @@ const REKOR_URL = Symbol('REKOR_URL');
 
 /** Transparency-log lookups (api role): Rekor entries by index or UUID, verified, with the records as fallback. */
 @Module({
-  imports: [SignatureRecordsModule],
   controllers: [TlogEntriesController],
   providers: [
     { provide: REKOR_URL, inject: [APP_CONFIG], useFactory: (config: AppConfig) => resolveSigningEndpoints(config.signing).rekorUrl },

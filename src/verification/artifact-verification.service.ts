@@ -12,7 +12,7 @@ import { registryProblem } from '../pipeline/registry-problem';
 import { type ArtifactPolicy, ArtifactVerifier } from './artifact-verification';
 import type { ArtifactVerificationDto } from './artifact-verification.dto';
 import { ImmutableContentCache, discoverSignatures } from './signature-discovery';
-import { buildSignerPolicy } from './signer-policy';
+import { buildSignerPolicy } from './signer-policy-request';
 import { DEFAULT_TRUST_ROOT, TrustRoots } from './trust-roots';
 import { VerificationError, verificationProblem } from './verification-errors';
 import { VerificationRecords } from './verification-records.repository';

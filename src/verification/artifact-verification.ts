@@ -2,11 +2,11 @@ import type { SignatureVerdict } from '../database/database.types';
 import { createHash } from 'node:crypto';
 import type { TrustMaterial } from '@sigstore/verify';
 import { LruCache } from '../common/lru-cache';
-import type { ArtifactInput } from './artifact-binding';
-import { type VerificationOutcome, verifyBundleDocument } from './bundle-verifier';
+import type { ArtifactInput } from '../sigstore/artifact-binding';
+import { type VerificationOutcome, verifyBundleDocument } from '../sigstore/bundle-verifier';
 import { parseCosignPayload } from './classic-signature-bundle';
 import type { DiscoveredSignature } from './signature-discovery';
-import type { SignerPolicy } from './signer-policy';
+import type { SignerPolicy } from '../sigstore/signer-policy';
 
 /** What a caller learns about one signature of an artifact: the shape verification records keep. */
 export type { SignatureVerdict };

@@ -1,5 +1,5 @@
 import { ProblemError } from '../common/problem';
-import { type ArtifactInput, parseArtifactDigest } from './artifact-binding';
+import { type ArtifactInput, parseArtifactDigest } from '../sigstore/artifact-binding';
 
 /** Exactly one of the artifact (base64) and its digest; otherwise the request cannot be answered. */
 export function readArtifactInput(request: { artifact?: string; artifactDigest?: string }): ArtifactInput {

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBase64, IsDefined, IsObject, IsOptional, IsString, Matches, MaxLength, ValidateBy } from 'class-validator';
-import { VERIFICATION_ERROR_CODES } from './verification-error';
+import { VERIFICATION_ERROR_CODES } from '../sigstore/verification-error';
 
 const IsObjectOrString = () =>
   ValidateBy({

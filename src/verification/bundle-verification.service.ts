@@ -4,11 +4,11 @@ import type { TrustMaterial } from '@sigstore/verify';
 import { ProblemError } from '../common/problem';
 import type { BundleVerificationRequestDto, BundleVerificationResultDto } from './bundle-verification.dto';
 import { readArtifactInput, readTrustRootChoice } from './bundle-verification-request';
-import { type VerificationOutcome, failedVerification, verifyBundleDocument } from './bundle-verifier';
-import { buildSignerPolicy } from './signer-policy';
-import { TrustRootUnavailableError } from './trust-root-loader';
+import { type VerificationOutcome, failedVerification, verifyBundleDocument } from '../sigstore/bundle-verifier';
+import { buildSignerPolicy } from './signer-policy-request';
+import { TrustRootUnavailableError } from '../sigstore/trust-root-loader';
 import { TrustRoots } from './trust-roots';
-import { parseTrustedRoot, trustMaterialOf } from './trusted-root';
+import { parseTrustedRoot, trustMaterialOf } from '../sigstore/trusted-root';
 
 /**
  * `POST /v1/verifications/bundle`: reads the request (a request that cannot be read is a 4xx problem),

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { ProblemError } from '../common/problem';
-import { TrustRootLoader, TrustRootUnavailableError } from './trust-root-loader';
+import { TrustRootLoader, TrustRootUnavailableError } from '../sigstore/trust-root-loader';
 import { TrustRoots } from './trust-roots';
 
 const dir = mkdtempSync(join(tmpdir(), 'trust-roots-spec-'));

@@ -1,6 +1,6 @@
 import { ProblemError } from '../common/problem';
-import { type TrustRootSource, TrustRootLoader } from './trust-root-loader';
-import { type TrustedRootContents, describeTrustedRoot } from './trusted-root';
+import { type TrustRootSource, TrustRootLoader } from '../sigstore/trust-root-loader';
+import { type TrustedRootContents, describeTrustedRoot } from '../sigstore/trusted-root';
 
 export const PUBLIC_GOOD = 'public-good';
 export const DEFAULT_TRUST_ROOT = 'default';

@@ -1,8 +1,9 @@
 import type { Signer } from '@sigstore/verify';
 import { generateKeyPairSync } from 'node:crypto';
 import { ProblemError } from '../common/problem';
-import { type SignerPolicy, buildSignerPolicy, checkSigner, checkSigningMaterial } from './signer-policy';
-import { BundleVerificationError } from './verification-error';
+import { type SignerPolicy, checkSigner, checkSigningMaterial } from '../sigstore/signer-policy';
+import { buildSignerPolicy } from './signer-policy-request';
+import { BundleVerificationError } from '../sigstore/verification-error';
 
 const IDENTITY = 'https://github.com/org/repo/.github/workflows/release.yml@refs/heads/main';
 const ISSUER = 'https://token.actions.githubusercontent.com';
