@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/config.schema';
 import { ProblemError } from '../common/problem';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
-import { WebhookTargets } from '../webhooks/webhook-targets.service';
+import { CallbackUrlPolicy } from '../pipeline/callback-url-policy';
 import { RegistryError } from '../registry/registry-error';
 import { registryProblem } from '../pipeline/registry-problem';
 import { parseRepository } from '../registry/oci-reference';
@@ -44,7 +44,7 @@ export class ArtifactUploadService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: RegistryClient,
     private readonly jobs: JobsService,
-    private readonly webhookTargets: WebhookTargets,
+    private readonly callbackPolicy: CallbackUrlPolicy,
   ) {}
 
   async upload(request: UploadRequest, body: Readable): Promise<{ job: JobRow; created: boolean }> {
@@ -55,7 +55,7 @@ export class ArtifactUploadService {
       throw tooLarge(maxBytes);
     }
     // Refuse a callback URL before any byte is uploaded.
-    if (request.callbackUrl) await this.webhookTargets.assertCallbackAllowed(request.callbackUrl).catch((error: unknown) => {
+    if (request.callbackUrl) await this.callbackPolicy.assertAllowed(request.callbackUrl).catch((error: unknown) => {
       body.resume();
       throw error;
     });

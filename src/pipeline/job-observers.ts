@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { JobRow, StepName } from '../database/database.types';
+import type { JobRow, StepName, VerificationRow } from '../database/database.types';
 
 /** How a step ended: succeeded, or failed for good (attempts that will be retried are not reported). */
 export type StepOutcome = 'succeeded' | 'failed';
@@ -11,6 +11,11 @@ export type StepOutcome = 'succeeded' | 'failed';
  */
 export interface JobObserver {
   afterStep(job: JobRow, step: StepName, outcome: StepOutcome): Promise<void>;
+  /**
+   * A verification answered at once (no job) was recorded; `view` is the record as the API shows it.
+   * Verify steps of jobs are reported through afterStep instead.
+   */
+  afterVerification?(verification: VerificationRow, view: Record<string, unknown>): Promise<void>;
 }
 
 /**
@@ -29,5 +34,9 @@ export class JobObservers {
 
   async afterStep(job: JobRow, step: StepName, outcome: StepOutcome): Promise<void> {
     for (const observer of this.observers) await observer.afterStep(job, step, outcome);
+  }
+
+  async afterVerification(verification: VerificationRow, view: Record<string, unknown>): Promise<void> {
+    for (const observer of this.observers) await observer.afterVerification?.(verification, view);
   }
 }

@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { CallbackUrlPolicy } from './callback-url-policy';
 import { JobsController } from './jobs.controller';
 import { JobsRepository } from './jobs.repository';
 import { JobObservers } from './job-observers';
@@ -10,8 +11,8 @@ import { StepHandlerRegistry } from './step-handler.registry';
 /** Queues, job records, the step-handler registry and the job observers: shared by every role. */
 @Global()
 @Module({
-  providers: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers],
-  exports: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers],
+  providers: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers, CallbackUrlPolicy],
+  exports: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers, CallbackUrlPolicy],
 })
 export class PipelineModule {}
 

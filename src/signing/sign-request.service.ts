@@ -13,7 +13,7 @@ import {
 import { type OciReference, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import { registryProblem } from '../pipeline/registry-problem';
-import { WebhookTargets } from '../webhooks/webhook-targets.service';
+import { CallbackUrlPolicy } from '../pipeline/callback-url-policy';
 import type { SignJobInput } from '../pipeline/job-catalogue';
 
 /** Manifests cosign signs, and so do we. */
@@ -29,12 +29,12 @@ export class SignRequestService {
   constructor(
     private readonly registry: RegistryClient,
     private readonly jobs: JobsService,
-    private readonly webhookTargets: WebhookTargets,
+    private readonly callbackPolicy: CallbackUrlPolicy,
   ) {}
 
   async submit(request: { reference: string; callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<{ job: JobRow; created: boolean }> {
     // A callbackUrl that could never be notified is refused before anything else.
-    if (request.callbackUrl) await this.webhookTargets.assertCallbackAllowed(request.callbackUrl);
+    if (request.callbackUrl) await this.callbackPolicy.assertAllowed(request.callbackUrl);
     // The whole request as sent: a replay is the same request only when every field is the same.
     const fingerprint = requestFingerprint('sign', { reference: request.reference, callbackUrl: request.callbackUrl });
     if (request.idempotencyKey) {

@@ -2,13 +2,16 @@ import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { parseIdempotencyKey } from '../common/idempotency-key';
 import { JobDto } from '../pipeline/job.dto';
-import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiExtraModels, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
 import { EXAMPLES } from '../openapi/examples';
 import { ArtifactVerificationDto, VerifyArtifactDto } from './artifact-verification.dto';
 import { ArtifactVerificationService } from './artifact-verification.service';
+import { VerificationEventDto } from './verification-record.dto';
 
 @ApiTags('verifications')
+// The body of the verification webhooks (documented with the webhooks, sent by this feature's records).
+@ApiExtraModels(VerificationEventDto)
 @Controller('v1/verifications')
 export class ArtifactVerificationController {
   constructor(private readonly verifications: ArtifactVerificationService) {}

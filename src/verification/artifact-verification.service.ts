@@ -16,8 +16,9 @@ import { buildSignerPolicy } from './signer-policy-request';
 import { DEFAULT_TRUST_ROOT, TrustRoots } from './trust-roots';
 import { VerificationError, verificationProblem } from './verification-errors';
 import { VerificationRecords } from './verification-records.repository';
-import { WebhookEvents } from '../webhooks/webhook-events.service';
-import { WebhookTargets } from '../webhooks/webhook-targets.service';
+import { CallbackUrlPolicy } from '../pipeline/callback-url-policy';
+import { JobObservers } from '../pipeline/job-observers';
+import { VerificationRecordDto } from './verification-record.dto';
 
 /**
  * POST /v1/verifications: may this artifact run? Resolves the reference, finds every signature live in
@@ -34,8 +35,8 @@ export class ArtifactVerificationService {
     private readonly trustRoots: TrustRoots,
     private readonly jobs: JobsService,
     private readonly records: VerificationRecords,
-    private readonly events: WebhookEvents,
-    private readonly webhookTargets: WebhookTargets,
+    private readonly observers: JobObservers,
+    private readonly callbackPolicy: CallbackUrlPolicy,
   ) {}
 
   /** Answers at once; the verification is recorded and its event (verification.succeeded/failed) emitted. */
@@ -48,14 +49,14 @@ export class ArtifactVerificationService {
       throw verificationProblem(registryProblem(error));
     }
     const record = await this.records.record({ reference: request.reference, policy: request.policy, trustRoot: trustName, answer, caller: request.caller });
-    await this.events.afterVerification(record);
+    await this.observers.afterVerification(record, { ...VerificationRecordDto.from(record) });
     return answer;
   }
 
   /** Queues the verification as a job (type verify); its result is the answer `verify` would give. */
   async submit(request: VerificationRequest & { callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<JobRow> {
     // A callbackUrl that could never be notified is refused before anything else.
-    if (request.callbackUrl) await this.webhookTargets.assertCallbackAllowed(request.callbackUrl);
+    if (request.callbackUrl) await this.callbackPolicy.assertAllowed(request.callbackUrl);
     // The whole request as sent (a tag is fingerprinted as the tag, not the digest it resolves to now).
     const fingerprint = requestFingerprint('verify', {
       reference: request.reference,

@@ -38,3 +38,14 @@ export class VerificationRecordDto {
     };
   }
 }
+
+export class VerificationEventDataDto {
+  @ApiProperty({ type: VerificationRecordDto, description: 'The recorded verification' }) verification!: VerificationRecordDto;
+}
+
+/** The JSON body of verification.succeeded / verification.failed for a verification answered at once (no job). */
+export class VerificationEventDto {
+  @ApiProperty({ enum: ['verification.succeeded', 'verification.failed'] }) type!: string;
+  @ApiProperty({ type: String, format: 'date-time', description: 'When the verification was recorded' }) timestamp!: string;
+  @ApiProperty({ type: VerificationEventDataDto }) data!: VerificationEventDataDto;
+}

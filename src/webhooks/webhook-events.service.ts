@@ -5,7 +5,6 @@ import type { AppConfig } from '../config/config.schema';
 import type { JobRow, StepName, VerificationRow } from '../database/database.types';
 import { JobDto } from '../pipeline/job.dto';
 import { type JobObserver, JobObservers } from '../pipeline/job-observers';
-import { VerificationRecordDto } from '../verification/verification-record.dto';
 import { WebhookQueue } from './webhook-queue.service';
 import type { WebhookEvent } from './webhook-tables';
 import { WebhooksRepository } from './webhooks.repository';
@@ -67,9 +66,9 @@ export class WebhookEvents implements JobObserver, OnModuleInit {
    * A verification answered at once (no job): verification.succeeded or verification.failed to the
    * subscribers, with the record as `data.verification`. Verify jobs emit through afterStep instead.
    */
-  async afterVerification(verification: VerificationRow): Promise<void> {
+  async afterVerification(verification: VerificationRow, view: Record<string, unknown>): Promise<void> {
     const event = verificationEvent(verification);
-    const payload = JSON.stringify({ type: event, timestamp: verification.created_at.toISOString(), data: { verification: VerificationRecordDto.from(verification) } });
+    const payload = JSON.stringify({ type: event, timestamp: verification.created_at.toISOString(), data: { verification: view } });
     const ids: string[] = [];
     for (const subscription of await this.repository.subscribersTo(event)) {
       const id = deliveryId(verification.id, event, subscription.id);

@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { ProblemError } from '../common/problem';
 import { WebhookAllowlist } from '../common/address-policy';
+import { CallbackUrlPolicy } from '../pipeline/callback-url-policy';
 import { WebhookTargetError, resolveWebhookTarget } from './webhook-target';
 
 /**
@@ -11,13 +12,21 @@ import { WebhookTargetError, resolveWebhookTarget } from './webhook-target';
  * WEBHOOK_ALLOWLIST allows it.
  */
 @Injectable()
-export class WebhookTargets {
+export class WebhookTargets implements OnModuleInit {
   readonly allowlist: WebhookAllowlist;
   private readonly callbackSecretSet: boolean;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly callbackPolicy: CallbackUrlPolicy,
+  ) {
     this.allowlist = new WebhookAllowlist(config.webhooks.allowlist);
     this.callbackSecretSet = config.webhooks.callbackSecret !== undefined;
+  }
+
+  /** Callback URLs of jobs are checked here: registered as the engine's callback URL policy. */
+  onModuleInit(): void {
+    this.callbackPolicy.register((url) => this.assertCallbackAllowed(url));
   }
 
   /**

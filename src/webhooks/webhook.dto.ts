@@ -2,7 +2,6 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { EXAMPLES } from '../openapi/examples';
 import { JobDto } from '../pipeline/job.dto';
-import { VerificationRecordDto } from '../verification/verification-record.dto';
 import type { AttemptRow, DeliveryRow, WebhookRow } from './webhook-tables';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './webhook-tables';
 
@@ -108,15 +107,4 @@ export class WebhookPayloadDto {
   type!: string;
   @ApiProperty({ type: String, format: 'date-time', description: 'When the event happened' }) timestamp!: string;
   @ApiProperty({ type: WebhookPayloadDataDto }) data!: WebhookPayloadDataDto;
-}
-
-export class VerificationEventDataDto {
-  @ApiProperty({ type: VerificationRecordDto, description: 'The recorded verification' }) verification!: VerificationRecordDto;
-}
-
-/** The JSON body of verification.succeeded / verification.failed for a verification answered at once (no job). */
-export class VerificationEventDto {
-  @ApiProperty({ enum: ['verification.succeeded', 'verification.failed'] }) type!: string;
-  @ApiProperty({ type: String, format: 'date-time', description: 'When the verification was recorded' }) timestamp!: string;
-  @ApiProperty({ type: VerificationEventDataDto }) data!: VerificationEventDataDto;
 }

@@ -14,11 +14,11 @@ import {
 } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
 import { EXAMPLES } from '../openapi/examples';
-import { CreateWebhookDto, VerificationEventDto, WebhookDeliveryDto, WebhookDto, WebhookPayloadDto, WebhookWithSecretDto } from './webhook.dto';
+import { CreateWebhookDto, WebhookDeliveryDto, WebhookDto, WebhookPayloadDto, WebhookWithSecretDto } from './webhook.dto';
 import { WebhooksService } from './webhooks.service';
 
 @ApiTags('webhooks')
-@ApiExtraModels(WebhookPayloadDto, VerificationEventDto)
+@ApiExtraModels(WebhookPayloadDto)
 @Controller('v1/webhooks')
 export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
