@@ -9,7 +9,7 @@ import { JobsService } from '../../src/pipeline/jobs.service';
 import { PipelineQueues } from '../../src/pipeline/pipeline-queues.service';
 import { PipelineWorkers } from '../../src/pipeline/pipeline-workers.service';
 import { StepError } from '../../src/pipeline/step-error';
-import type { StepContext } from '../../src/pipeline/step-handler';
+import type { RegisteredStepHandler, StepContext } from '../../src/pipeline/step-handler';
 import { StepHandlerRegistry } from '../../src/pipeline/step-handler.registry';
 import { stepJobId } from '../../src/pipeline/step-queues';
 import { type Integration, eventually, startIntegration } from './support/integration-env';
@@ -36,7 +36,7 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
 
   const runsOf = (jobId: string) => runs.filter((r) => r.jobId === jobId).map((r) => [r.step, r.attempt]);
   const toldOf = (jobId: string) => told.filter((t) => t.jobId === jobId).map((t) => [t.step, t.outcome]);
-  const finished = (jobId: string) => eventually(() => jobs.find(jobId), (job) => job?.state === 'succeeded' || job?.state === 'failed', 30_000, `job ${jobId} finished`);
+  const finished = (jobId: string) => eventually(() => jobs.find(jobId), (job): job is JobRow => job?.state === 'succeeded' || job?.state === 'failed', 30_000, `job ${jobId} finished`);
   const toldTimes = (jobId: string, count: number) => eventually(async () => toldOf(jobId), (list) => list.length >= count, 30_000, `${count} observer calls for ${jobId}`);
 
   beforeAll(async () => {
@@ -48,7 +48,7 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
 
     const handlers = new StepHandlerRegistry();
     for (const { jobType, step } of catalogueSteps()) {
-      handlers.register({
+      const fake: RegisteredStepHandler = {
         jobType,
         step,
         run: async (job: CatalogueJob, context: StepContext) => {
@@ -57,9 +57,12 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
           runs.push({ jobId: job.id, step, attempt: context.attempt, recorded });
           const script = scripts.get((job.input as { holdMs: number }).holdMs)?.[step];
           if (script) return script(context.attempt, job);
-          return { steps: { ...(job.result?.steps ?? {}), [step]: { worker: context.worker, pid: process.pid, at: `attempt ${context.attempt}` } } };
+          const previous = (job.result as { steps?: object } | null)?.steps ?? {};
+          return { steps: { ...previous, [step]: { worker: context.worker, pid: process.pid, at: `attempt ${context.attempt}` } } };
         },
-      });
+      };
+      // One fake serves every (job type, step) pair; the typed overload wants the pair known statically.
+      handlers.register(fake as never);
     }
     const observers = new JobObservers();
     observers.register({ afterStep: async (job, step, outcome) => void told.push({ jobId: job.id, step, outcome, jobState: job.state }) });

@@ -74,6 +74,8 @@ export async function deleteQueueKeys(redisUrl: string, prefix: string): Promise
 }
 
 /** Polls `read` until `done` holds for what it returns, or fails after `timeoutMs` with the last value. */
+export async function eventually<T, U extends T>(read: () => Promise<T>, done: (value: T) => value is U, timeoutMs?: number, what?: string): Promise<U>;
+export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs?: number, what?: string): Promise<T>;
 export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T;
