@@ -1,4 +1,8 @@
-/** Unit tests sit beside the code (`*.spec.ts`); end-to-end tests under test/ (`*.e2e-spec.ts`). */
+/**
+ * Unit tests sit beside the code (`*.spec.ts`); integration tests under test/integration/
+ * (`*.int-spec.ts`: the orchestration classes against real Redis, PostgreSQL, registry and Sigstore stack,
+ * without a service process); end-to-end tests under test/ (`*.e2e-spec.ts`).
+ */
 
 // ES-module-only packages that @sigstore/sign pulls in (proxy agents): Node loads them, Jest's
 // CommonJS runtime needs them transpiled.
@@ -22,6 +26,14 @@ module.exports = {
       ...common,
       displayName: 'unit',
       testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/dev/**/*.spec.ts', '<rootDir>/test/*.spec.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'],
+      // The same setup as end-to-end tests: Redis, PostgreSQL and the local stack are there (or started).
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
     {
       ...common,

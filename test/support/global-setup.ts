@@ -14,8 +14,10 @@ import { REPO_ROOT, TEST_ENVIRONMENT_FILE, type TestEnvironment } from './test-e
 export default async function globalSetup(): Promise<void> {
   const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
   const postgresServerUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const started: Array<() => Promise<void>> = [];
-  (globalThis as { __testTeardown?: Array<() => Promise<void>> }).__testTeardown = started;
+  // Each project with this setup (integration, e2e) runs it; the second finds everything running, and
+  // adds to the list the first made rather than replacing it (which would leave the first's to run on).
+  const holder = globalThis as { __testTeardown?: Array<() => Promise<void>> };
+  const started = (holder.__testTeardown ??= []);
   const log = (message: string) => process.stderr.write(`[e2e setup] ${message}\n`);
 
   const redis = await ensureLocalRedis(redisUrl, log);

@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Webhook } from 'standardwebhooks';
+import { WebhookQueue } from '../../src/webhooks/webhook-queue.service';
+import { WebhookDeliveryWorker } from '../../src/webhooks/webhook-delivery.worker';
+import { newWebhookSecret } from '../../src/webhooks/webhook-secret';
+import type { DeliveryRow } from '../../src/webhooks/webhook-tables';
+import { WebhookTargets } from '../../src/webhooks/webhook-targets.service';
+import { WebhooksRepository } from '../../src/webhooks/webhooks.repository';
+import { WebhookReceiver } from '../support/webhook-receiver';
+import { type Integration, eventually, startIntegration } from './support/integration-env';
+
+/**
+ * The webhook delivery worker for real: deliveries recorded in PostgreSQL, queued in Redis (BullMQ),
+ * POSTed to a receiver on loopback (allowlisted), every attempt recorded.
+ */
+describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
+  const CALLBACK_SECRET = newWebhookSecret();
+  let it_: Integration;
+  let receiver: WebhookReceiver;
+  let repository: WebhooksRepository;
+  let queue: WebhookQueue;
+  let worker: WebhookDeliveryWorker;
+
+  beforeAll(async () => {
+    receiver = await WebhookReceiver.start();
+    // The shortest retry base the config allows: a retried delivery is re-sent within about 10 ms.
+    it_ = await startIntegration({ WEBHOOK_ALLOWLIST: '127.0.0.1', WEBHOOK_RETRY_BASE_MS: '10', WEBHOOK_CALLBACK_SECRET: CALLBACK_SECRET });
+    repository = new WebhooksRepository(it_.database);
+    queue = new WebhookQueue(it_.config);
+    worker = new WebhookDeliveryWorker(it_.config, repository, queue, new WebhookTargets(it_.config));
+    worker.onApplicationBootstrap();
+  });
+
+  afterAll(async () => {
+    await worker?.onModuleDestroy();
+    await queue?.onApplicationShutdown();
+    await it_?.stop();
+    await receiver?.stop();
+  });
+
+  /** A subscription at `path` of the receiver and one delivery to it, recorded and queued. */
+  async function deliverTo(path: string): Promise<{ subscriptionId: string; secret: string; deliveryId: string; payload: string }> {
+    const secret = newWebhookSecret();
+    const subscription = await repository.create({ url: receiver.url(path), events: ['job.succeeded'], description: null, secret });
+    const deliveryId = `msg_${randomUUID().replaceAll('-', '')}`;
+    const payload = JSON.stringify({ type: 'job.succeeded', timestamp: new Date().toISOString(), data: { job: { id: randomUUID(), path } } });
+    await repository.insertDelivery({ id: deliveryId, webhookId: subscription.id, callbackUrl: null, jobId: null, event: 'job.succeeded', payload });
+    await queue.enqueue(deliveryId);
+    return { subscriptionId: subscription.id, secret, deliveryId, payload };
+  }
+
+  const settled = (id: string) => eventually(() => repository.findDelivery(id), (d): d is DeliveryRow => d !== undefined && d.state !== 'pending', 20_000, `delivery ${id} settled`);
+  const attempts = async (id: string) => (await repository.attemptsOf([id])).map((a) => [a.status_code, a.error]);
+
+  it('delivers on 2xx: one signed POST, recorded as delivered with its attempt', async () => {
+    receiver.answer((request, res) => (request.path === '/ok' ? res.writeHead(200).end('thanks') : res.writeHead(204).end()));
+    const { secret, deliveryId, payload } = await deliverTo('/ok');
+
+    const delivery = await settled(deliveryId);
+    expect(delivery.state).toBe('delivered');
+    expect(delivery.attempts).toBe(1);
+    expect(delivery.delivered_at).toBeInstanceOf(Date);
+    expect(delivery.next_attempt_at).toBeNull();
+    const [attempt] = await repository.attemptsOf([deliveryId]);
+    expect([attempt!.status_code, attempt!.response_excerpt, attempt!.error]).toEqual([200, 'thanks', null]);
+
+    const received = receiver.on('/ok');
+    expect(received).toHaveLength(1);
+    expect(received[0]!.body).toBe(payload);
+    expect(received[0]!.headers['webhook-id']).toBe(deliveryId);
+    // A receiver holding the subscription's secret verifies it; with another secret it does not.
+    expect(new Webhook(secret).verify(received[0]!.body, received[0]!.headers)).toEqual(JSON.parse(payload));
+    expect(() => new Webhook(newWebhookSecret()).verify(received[0]!.body, received[0]!.headers)).toThrow();
+  });
+
+  it('retries after a 500 and delivers on the 200 that follows, both attempts recorded and signed', async () => {
+    receiver.answer((request, res) => {
+      if (request.path !== '/flaky') return res.writeHead(204).end();
+      res.writeHead(receiver.on('/flaky').length === 1 ? 500 : 200).end();
+    });
+    const { secret, deliveryId } = await deliverTo('/flaky');
+
+    const delivery = await settled(deliveryId);
+    expect([delivery.state, delivery.attempts]).toEqual(['delivered', 2]);
+    expect(await attempts(deliveryId)).toEqual([
+      [500, null],
+      [200, null],
+    ]);
+    const received = receiver.on('/flaky');
+    expect(received).toHaveLength(2);
+    // The same message both times (receivers deduplicate by webhook-id), each signed afresh.
+    expect(received.map((r) => r.headers['webhook-id'])).toEqual([deliveryId, deliveryId]);
+    for (const request of received) expect(() => new Webhook(secret).verify(request.body, request.headers)).not.toThrow();
+  });
+
+  it('on 410 Gone abandons the delivery, disables the subscription and sends no more', async () => {
+    receiver.answer((request, res) => res.writeHead(request.path === '/gone' ? 410 : 204).end());
+    const { subscriptionId, deliveryId } = await deliverTo('/gone');
+
+    const delivery = await settled(deliveryId);
+    expect([delivery.state, delivery.attempts]).toEqual(['abandoned', 1]);
+    expect(await attempts(deliveryId)).toEqual([[410, null]]);
+    const subscription = await repository.find(subscriptionId);
+    expect(subscription!.disabled_at).toBeInstanceOf(Date);
+    expect(subscription!.disabled_reason).toContain('410 Gone');
+    expect(await repository.subscribersTo('job.succeeded')).not.toContainEqual(expect.objectContaining({ id: subscriptionId }));
+
+    // A later delivery to the disabled subscription is abandoned without a request.
+    const later = `msg_${randomUUID().replaceAll('-', '')}`;
+    await repository.insertDelivery({ id: later, webhookId: subscriptionId, callbackUrl: null, jobId: null, event: 'job.succeeded', payload: '{}' });
+    await queue.enqueue(later);
+    expect((await settled(later)).state).toBe('abandoned');
+    await sleep(200); // well past the 10 ms retry base
+    expect(receiver.on('/gone')).toHaveLength(1);
+    expect(await attempts(later)).toEqual([]);
+  });
+
+  it("signs a job's callbackUrl delivery with WEBHOOK_CALLBACK_SECRET", async () => {
+    receiver.answer((_request, res) => res.writeHead(204).end());
+    const id = `msg_${randomUUID().replaceAll('-', '')}`;
+    const payload = JSON.stringify({ type: 'job.failed', data: { job: { id: randomUUID() } } });
+    await repository.insertDelivery({ id, webhookId: null, callbackUrl: receiver.url('/callback'), jobId: null, event: 'job.failed', payload });
+    await queue.enqueue(id);
+
+    expect((await settled(id)).state).toBe('delivered');
+    const [request] = receiver.on('/callback');
+    expect(new Webhook(CALLBACK_SECRET).verify(request!.body, request!.headers)).toEqual(JSON.parse(payload));
+  });
+});
