@@ -10,13 +10,13 @@ import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../../src/registry/oci-me
 import { type OciRepository, parseRepository } from '../../src/registry/oci-reference';
 import { RegistryClient } from '../../src/registry/registry-client';
 import { ArtifactSigner, type SigningTarget } from '../../src/signing/artifact-signer';
-import { COSIGN_ANNOTATIONS } from '../../src/signing/cosign-classic-signature';
+import { COSIGN_ANNOTATIONS } from '../../src/signature-formats/cosign-classic-signature';
 import { SignatureRecords } from '../../src/signing/signature-records.repository';
-import { resolveSigningEndpoints } from '../../src/signing/signing-endpoints';
+import { resolveSigningEndpoints } from '../../src/sigstore/signing-endpoints';
 import { identityTokenSource } from '../../src/signing/signing.module';
 import { SigstoreSigner } from '../../src/signing/sigstore-signer';
-import { RekorClient } from '../../src/transparency/rekor-client';
-import { BundleVerifier } from '../../src/verification/bundle-verifier';
+import { RekorClient } from '../../src/sigstore/rekor-client';
+import { BundleVerifier } from '../../src/sigstore/bundle-verifier';
 import { TrustRoots } from '../../src/verification/trust-roots';
 import { RegistryReader } from '../support/registry-http';
 import { REPO_ROOT } from '../support/test-environment';

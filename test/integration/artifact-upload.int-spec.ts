@@ -15,6 +15,8 @@ import { WebhookTargets } from '../../src/webhooks/webhook-targets.service';
 import { RegistryReader } from '../support/registry-http';
 import { REPO_ROOT } from '../support/test-environment';
 import { type Integration, startIntegration } from './support/integration-env';
+import { ReadinessChecks } from '../../src/health/readiness-checks';
+import { CallbackUrlPolicy } from '../../src/pipeline/callback-url-policy';
 
 const component = readFileSync(join(REPO_ROOT, 'src/artifacts/__fixtures__/hello-http.wasm'));
 const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -39,10 +41,12 @@ describe('ArtifactUploadService (registry, PostgreSQL, Redis)', () => {
     it_ = await startIntegration({ MAX_UPLOAD_BYTES: String(1024 * 1024) });
     registryHost = it_.env.stackEnv.LOCAL_REGISTRY!;
     registry = new RegistryReader(registryHost);
-    queues = new PipelineQueues(it_.config);
+    queues = new PipelineQueues(it_.config, new ReadinessChecks());
     const client = new RegistryClient({ insecureHosts: it_.config.registry.insecureHosts, userAgent: 'wasm-signer-integration', requestTimeoutMs: it_.config.registry.timeoutMs });
     const jobs = new JobsService(new JobsRepository(it_.database), queues, new LifecycleState(), new MetricsService());
-    uploads = new ArtifactUploadService(it_.config, client, jobs, new WebhookTargets(it_.config));
+    const callbackPolicy = new CallbackUrlPolicy();
+    new WebhookTargets(it_.config, callbackPolicy).onModuleInit();
+    uploads = new ArtifactUploadService(it_.config, client, jobs, callbackPolicy);
   });
 
   afterAll(async () => {

@@ -13,6 +13,7 @@ import type { RegisteredStepHandler, StepContext } from '../../src/pipeline/step
 import { StepHandlerRegistry } from '../../src/pipeline/step-handler.registry';
 import { stepJobId } from '../../src/pipeline/step-queues';
 import { type Integration, eventually, startIntegration } from './support/integration-env';
+import { ReadinessChecks } from '../../src/health/readiness-checks';
 
 /** What a fake step does on one attempt: return a result, or throw. */
 type Script = (attempt: number, job: CatalogueJob) => Promise<object>;
@@ -42,7 +43,7 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
   beforeAll(async () => {
     it_ = await startIntegration({ STEP_MAX_ATTEMPTS: '4', STEP_RETRY_BASE_MS: '20', WORKER_CONCURRENCY: '4' });
     jobs = new JobsRepository(it_.database);
-    queues = new PipelineQueues(it_.config);
+    queues = new PipelineQueues(it_.config, new ReadinessChecks());
     const metrics = new MetricsService();
     service = new JobsService(jobs, queues, new LifecycleState(), metrics);
 

@@ -9,6 +9,7 @@ import { WebhookTargets } from '../../src/webhooks/webhook-targets.service';
 import { WebhooksRepository } from '../../src/webhooks/webhooks.repository';
 import { WebhookReceiver } from '../support/webhook-receiver';
 import { type Integration, eventually, startIntegration } from './support/integration-env';
+import { CallbackUrlPolicy } from '../../src/pipeline/callback-url-policy';
 
 /**
  * The webhook delivery worker for real: deliveries recorded in PostgreSQL, queued in Redis (BullMQ),
@@ -28,7 +29,7 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
     it_ = await startIntegration({ WEBHOOK_ALLOWLIST: '127.0.0.1', WEBHOOK_RETRY_BASE_MS: '10', WEBHOOK_CALLBACK_SECRET: CALLBACK_SECRET });
     repository = new WebhooksRepository(it_.database);
     queue = new WebhookQueue(it_.config);
-    worker = new WebhookDeliveryWorker(it_.config, repository, queue, new WebhookTargets(it_.config));
+    worker = new WebhookDeliveryWorker(it_.config, repository, queue, new WebhookTargets(it_.config, new CallbackUrlPolicy()));
     worker.onApplicationBootstrap();
   });
 
