@@ -1,11 +1,11 @@
 import { type Bundle, type SerializedBundle, bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
-import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
-import { type OciRepository, dockerReference } from '../registry/oci-reference';
+import { dockerReference } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
 import { certificateIdentity } from '../signing/certificate-identity';
-import { appendSignatureLayer, cosignLayerAnnotations, cosignPayload, cosignSignatureTag } from '../signing/cosign-classic-signature';
+import { cosignPayload } from '../signing/cosign-classic-signature';
 import type { IdentityTokenSource } from '../signing/identity/identity-providers';
-import { BUNDLE_MEDIA_TYPE, OCI_EMPTY_BLOB, bundleReferrerManifest, cosignSignStatement } from '../signing/sigstore-bundle-referrer';
+import { cosignSignStatement } from '../signing/sigstore-bundle-referrer';
+import { type SignedManifest, attachBundleReferrer, attachClassicSignature } from '../signing/signature-attachment';
 import { SigstoreSigner } from '../signing/sigstore-signer';
 import { RekorClient } from '../transparency/rekor-client';
 import { BundleVerifier } from '../verification/bundle-verifier';
@@ -27,12 +27,7 @@ export interface KeylessSignerOptions {
 }
 
 /** What is signed: a manifest in the registry (publishArtifact's result fits). */
-export interface ManifestToSign {
-  repository: OciRepository;
-  manifestDigest: string;
-  manifestMediaType: string;
-  manifestSize: number;
-}
+export type ManifestToSign = SignedManifest;
 
 /** One signature made and attached. */
 export interface ArtifactSignature {
@@ -93,36 +88,11 @@ export async function signArtifact(registry: RegistryClient, target: ManifestToS
     // Attach what a stored bundle reads back as (the service keeps bundles as JSON).
     const serialized = bundleToJSON(signed);
     const bundle = bundleFromJSON(serialized);
-    if (format === 'cosign-classic') await attachClassic(registry, target, payload, bundle, signal);
-    else await attachBundle(registry, target, bundle, signal);
+    if (format === 'cosign-classic') await attachClassicSignature(registry, target, payload, bundle, signal);
+    else await attachBundleReferrer(registry, target, bundle, signal);
     signatures.push({ format, identity, issuer, logIndex, rekorEntryUuid, bundle: serialized });
   }
   return signatures;
-}
-
-async function attachClassic(registry: RegistryClient, target: ManifestToSign, payload: Buffer, bundle: Bundle, signal?: AbortSignal): Promise<void> {
-  const tag = cosignSignatureTag(target.manifestDigest);
-  const existing = await registry.getManifest(target.repository, tag, [OCI_MANIFEST_MEDIA_TYPE], { signal });
-  const image = appendSignatureLayer(existing?.bytes, { payload, annotations: cosignLayerAnnotations(bundle) });
-  if (existing && existing.digest === image.manifestDigest) return; // this signature is already there
-  await registry.pushBlob(target.repository, sha256Digest(payload), payload, { signal });
-  await registry.pushBlob(target.repository, image.configDigest, image.config, { signal });
-  await registry.putManifest(target.repository, tag, OCI_MANIFEST_MEDIA_TYPE, image.manifest, { signal, derivedTag: true });
-}
-
-async function attachBundle(registry: RegistryClient, target: ManifestToSign, bundle: Bundle, signal?: AbortSignal): Promise<void> {
-  const referrer = bundleReferrerManifest({
-    bundleJson: Buffer.from(JSON.stringify(bundleToJSON(bundle))),
-    subject: { mediaType: target.manifestMediaType, digest: target.manifestDigest, size: target.manifestSize },
-    created: new Date(Number(bundle.verificationMaterial.tlogEntries[0]!.integratedTime) * 1000),
-  });
-  await registry.pushBlob(target.repository, sha256Digest(OCI_EMPTY_BLOB), OCI_EMPTY_BLOB, { signal });
-  await registry.pushBlob(target.repository, referrer.bundleDigest, referrer.bundleBlob, { signal });
-  await registry.attachReferrer(
-    target.repository,
-    { manifestBytes: referrer.manifest, mediaType: OCI_MANIFEST_MEDIA_TYPE, artifactType: BUNDLE_MEDIA_TYPE, subjectDigest: target.manifestDigest },
-    { signal },
-  );
 }
 
 function leafCertificate(bundle: Bundle): Buffer {
