@@ -9,8 +9,8 @@ const FEATURES = ['artifacts', 'signing', 'verification', 'transparency', 'webho
 const ENGINE = ['pipeline'];
 const LIBRARIES = ['registry', 'signature-formats', 'sigstore', 'x509'];
 const PLATFORM = ['common', 'config', 'database', 'logging', 'metrics', 'health', 'lifecycle', 'admin', 'openapi'];
-/** Above every layer: the entry points and the Nest modules that compose the application. */
-const COMPOSITION = ['cli'];
+/** Above every layer: the entry points (cli/) and the library surface for embedding programs (embedding/, with src/index.ts). */
+const COMPOSITION = ['cli', 'embedding'];
 
 const under = (folders) => `^src/(${folders.join('|')})/`;
 const LAYERED = [...FEATURES, ...ENGINE, ...LIBRARIES, ...PLATFORM, ...COMPOSITION];

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRepository } from '../src/registry/oci-reference';
+import { parseRepository } from '../src/index';
 import type { Benchmark, BenchContext } from './support/benchmark';
 import { monotonicMicros, reportCpuProfile } from './support/cpu-profile';
 import { serviceEnvironment, serviceStorage } from './support/service-storage';

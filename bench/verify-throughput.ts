@@ -12,12 +12,7 @@ import { join } from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { type TrustMaterial, type VerificationPolicy, Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
-import { type OciRepository, parseRepository } from '../src/registry/oci-reference';
-import { RegistryClient } from '../src/registry/registry-client';
-import { type ArtifactPolicy, ArtifactVerifier } from '../src/verification/artifact-verification';
-import { type DiscoveredSignature, discoverSignatures } from '../src/verification/signature-discovery';
-import { buildSignerPolicy } from '../src/verification/signer-policy-request';
-import { TrustRootLoader } from '../src/sigstore/trust-root-loader';
+import { ArtifactVerifier, type DiscoveredSignature, type OciRepository, type RegistryClient, discoverSignatures, loadTrustRoot, parseRepository, verificationPolicy } from '../src/index';
 import type { Benchmark, BenchContext } from './support/benchmark';
 import { type ProfileWindow, monotonicMicros, reportCpuProfile } from './support/cpu-profile';
 import { serviceEnvironment, serviceStorage } from './support/service-storage';
@@ -167,8 +162,8 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
 
   // ── Reference: the service's own per-signature decision (ArtifactVerifier: its checks around sigstore-js,
   // memo key, signed claims) on the same signatures, in this process, with a fresh memo ──
-  const serviceTrust = { name: 'default', material: await new TrustRootLoader({ file: env.stackEnv.SIGSTORE_TRUSTED_ROOT_FILE! }).trustMaterial() };
-  const artifactPolicy: ArtifactPolicy = { signer: buildSignerPolicy({ certificateIdentity: identity, certificateOidcIssuer: issuer }), annotations: {} };
+  const serviceTrust = await loadTrustRoot({ file: env.stackEnv.SIGSTORE_TRUSTED_ROOT_FILE! });
+  const artifactPolicy = verificationPolicy({ certificateIdentity: identity, certificateOidcIssuer: issuer });
   const decide = (verifier: ArtifactVerifier, artifact: Artifact) => {
     for (const signature of artifact.signatures) {
       const verdict = verifier.verdict(signature, artifact.digest, artifactPolicy, serviceTrust);
@@ -303,17 +298,12 @@ function countingRegistryClient(stackEnv: Record<string, string>): { client: Reg
     if (reference.startsWith('sha256:')) return 'referrer manifest';
     return 'manifest';
   };
-  const client = new RegistryClient({
-    insecureHosts: (stackEnv.REGISTRY_INSECURE_HOSTS ?? '').split(',').filter((host) => host !== ''),
-    userAgent: 'wasm-signer-bench',
-    requestTimeoutMs: 30_000,
-    fetch: async (input, init) => {
-      const response = await fetch(input, init);
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      const key = `${init?.method ?? 'GET'} ${kindOf(url)} ${response.status}`;
-      requests.set(key, (requests.get(key) ?? 0) + 1);
-      return response;
-    },
+  const client = benchRegistryClient(stackEnv, async (input, init) => {
+    const response = await fetch(input, init);
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const key = `${init?.method ?? 'GET'} ${kindOf(url)} ${response.status}`;
+    requests.set(key, (requests.get(key) ?? 0) + 1);
+    return response;
   });
   return { client, requests };
 }

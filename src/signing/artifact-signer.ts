@@ -1,17 +1,17 @@
-import { type Bundle, bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
+import { type Bundle, bundleFromJSON } from '@sigstore/bundle';
 import type { SignatureFormatName } from '../config/config.schema';
 import type { SignatureRow } from '../database/database.types';
 import type { NamedLocks } from '../database/named-lock';
 import { StepError } from '../pipeline/step-error';
-import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
 import { type OciRepository, dockerReference } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
 import type { BundleVerifier } from '../sigstore/bundle-verifier';
 import type { RekorClient } from '../sigstore/rekor-client';
 import { certificateIdentity } from '../x509/certificate-identity';
-import { appendSignatureLayer, cosignLayerAnnotations, cosignPayload, cosignSignatureTag } from '../signature-formats/cosign-classic-signature';
+import { cosignPayload } from '../signature-formats/cosign-classic-signature';
+import { attachBundleReferrer, attachClassicSignature } from './signature-attachment';
 import type { SignatureRecords } from './signature-records.repository';
-import { BUNDLE_MEDIA_TYPE, OCI_EMPTY_BLOB, bundleReferrerManifest, cosignSignStatement } from '../signature-formats/sigstore-bundle-referrer';
+import { cosignSignStatement } from '../signature-formats/sigstore-bundle-referrer';
 import type { SigstoreSigner } from './sigstore-signer';
 
 /** What is being signed: a manifest already in the registry. */
@@ -71,7 +71,9 @@ export class ArtifactSigner {
       const bundle = bundleFromJSON(row.bundle);
       // Read-append-write of the .sig image and the fallback index: one writer per signed manifest.
       await this.locks.withLock(`attach:${dockerReference(target.repository)}@${target.manifestDigest}`, () =>
-        format === 'cosign-classic' ? this.attachClassic(target, bundle, signal) : this.attachBundle(target, bundle, signal),
+        format === 'cosign-classic'
+          ? attachClassicSignature(this.registry, target, this.payloadFor(target), bundle, signal)
+          : attachBundleReferrer(this.registry, target, bundle, signal),
       );
       rows.push(row);
     }
@@ -102,34 +104,6 @@ export class ArtifactSigner {
     } catch (error) {
       throw StepError.permanent('SIGNATURE_INVALID', `the new signature does not verify against the trusted root, so it was not attached: ${(error as Error).message}`);
     }
-  }
-
-  private async attachClassic(target: SigningTarget, bundle: Bundle, signal?: AbortSignal): Promise<void> {
-    const payload = this.payloadFor(target);
-    const annotations = cosignLayerAnnotations(bundle);
-    const tag = cosignSignatureTag(target.manifestDigest);
-    const existing = await this.registry.getManifest(target.repository, tag, [OCI_MANIFEST_MEDIA_TYPE], { signal });
-    const image = appendSignatureLayer(existing?.bytes, { payload, annotations });
-    if (existing && existing.digest === image.manifestDigest) return; // this signature is already there
-    await this.registry.pushBlob(target.repository, sha256Digest(payload), payload, { signal });
-    await this.registry.pushBlob(target.repository, image.configDigest, image.config, { signal });
-    await this.registry.putManifest(target.repository, tag, OCI_MANIFEST_MEDIA_TYPE, image.manifest, { signal, derivedTag: true });
-  }
-
-  private async attachBundle(target: SigningTarget, bundle: Bundle, signal?: AbortSignal): Promise<void> {
-    const referrer = bundleReferrerManifest({
-      bundleJson: Buffer.from(JSON.stringify(bundleToJSON(bundle))),
-      subject: { mediaType: target.manifestMediaType, digest: target.manifestDigest, size: target.manifestSize },
-      created: new Date(Number(bundle.verificationMaterial.tlogEntries[0]!.integratedTime) * 1000),
-    });
-    await this.registry.pushBlob(target.repository, sha256Digest(OCI_EMPTY_BLOB), OCI_EMPTY_BLOB, { signal });
-    await this.registry.pushBlob(target.repository, referrer.bundleDigest, referrer.bundleBlob, { signal });
-    await this.registry.attachReferrer(target.repository, {
-      manifestBytes: referrer.manifest,
-      mediaType: OCI_MANIFEST_MEDIA_TYPE,
-      artifactType: BUNDLE_MEDIA_TYPE,
-      subjectDigest: target.manifestDigest,
-    }, { signal });
   }
 
   /** Rekor names entries by tree ID + leaf hash; ask it, falling back to the leaf hash alone. */

@@ -1,0 +1,103 @@
+import { type Bundle, type SerializedBundle, bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
+import { dockerReference } from '../registry/oci-reference';
+import type { RegistryClient } from '../registry/registry-client';
+import { certificateIdentity } from '../x509/certificate-identity';
+import { cosignPayload } from '../signature-formats/cosign-classic-signature';
+import type { IdentityTokenSource } from '../signing/identity/identity-providers';
+import { cosignSignStatement } from '../signature-formats/sigstore-bundle-referrer';
+import { type SignedManifest, attachBundleReferrer, attachClassicSignature } from '../signing/signature-attachment';
+import { SigstoreSigner } from '../signing/sigstore-signer';
+import { RekorClient } from '../sigstore/rekor-client';
+import { BundleVerifier } from '../sigstore/bundle-verifier';
+import { type TrustRootSource, TrustRootLoader } from '../sigstore/trust-root-loader';
+
+/** The two ways a signature is attached: cosign's `.sig` image, and a Sigstore bundle referrer (cosign v3). */
+export type SignatureFormatName = 'cosign-classic' | 'sigstore-bundle';
+
+export interface KeylessSignerOptions {
+  fulcioUrl: string;
+  rekorUrl: string;
+  tsaUrl?: string;
+  /** Where each signature's workload OIDC token comes from (audience `sigstore`). */
+  identity: IdentityTokenSource;
+  /** The root every new signature is checked against before it is attached. */
+  trustRoot: TrustRootSource;
+  /** Deadline of one request to Fulcio, Rekor or the TSA. */
+  timeoutMs?: number;
+}
+
+/** What is signed: a manifest in the registry (publishArtifact's result fits). */
+export type ManifestToSign = SignedManifest;
+
+/** One signature made and attached. */
+export interface ArtifactSignature {
+  format: SignatureFormatName;
+  /** The signer's certificate identity (SAN) and OIDC issuer. */
+  identity: string;
+  issuer: string;
+  logIndex: number;
+  /** Rekor's full entry UUID, when Rekor answered the lookup. */
+  rekorEntryUuid?: string;
+  bundle: SerializedBundle;
+}
+
+export interface SignArtifactOptions {
+  /** Defaults to both, classic first (the service's default SIGNATURE_FORMATS). */
+  formats?: readonly SignatureFormatName[];
+  signal?: AbortSignal;
+}
+
+/** Keyless signing (Fulcio, Rekor, TSA) with the checks the service makes before it attaches anything. */
+export class KeylessSigner {
+  readonly sigstore: SigstoreSigner;
+  readonly verifier: BundleVerifier;
+  readonly rekor: RekorClient;
+
+  constructor(options: KeylessSignerOptions) {
+    this.sigstore = new SigstoreSigner({ fulcioUrl: options.fulcioUrl, rekorUrl: options.rekorUrl, tsaUrl: options.tsaUrl }, options.identity, options.timeoutMs);
+    this.verifier = new BundleVerifier(new TrustRootLoader(options.trustRoot));
+    this.rekor = new RekorClient(options.rekorUrl);
+  }
+}
+
+/**
+ * Signs a manifest in each format and attaches the signatures, as the service's sign step does: each
+ * new signature must verify against the trust root before it is written (cosign v3 prefers bundles and
+ * never falls back to `.sig`, so an invalid bundle would hide a valid classic signature), its Rekor entry
+ * is looked up, then the `.sig` image is read, appended and written, and the bundle referrer attached
+ * (with the referrers-tag fallback index on registries without the referrers API).
+ *
+ * The `.sig` image and the fallback index are read-modify-write: callers that sign the same manifest
+ * concurrently must serialise their calls (the service holds a named lock per manifest).
+ */
+export async function signArtifact(registry: RegistryClient, target: ManifestToSign, signer: KeylessSigner, options: SignArtifactOptions = {}): Promise<ArtifactSignature[]> {
+  const { signal } = options;
+  const signatures: ArtifactSignature[] = [];
+  for (const format of options.formats ?? ['cosign-classic', 'sigstore-bundle']) {
+    const payload = cosignPayload({ dockerReference: dockerReference(target.repository), manifestDigest: target.manifestDigest });
+    const signed =
+      format === 'cosign-classic'
+        ? await signer.sigstore.signMessage(payload)
+        : await signer.sigstore.signStatement(cosignSignStatement({ manifestDigest: target.manifestDigest }));
+    const { identity, issuer } = certificateIdentity(leafCertificate(signed));
+    await signer.verifier.verify(signed, { identity, issuer }, format === 'cosign-classic' ? payload : undefined);
+    const entry = signed.verificationMaterial.tlogEntries[0];
+    if (!entry) throw new Error('the new signature has no transparency log entry');
+    const logIndex = Number(entry.logIndex);
+    const rekorEntryUuid = (await signer.rekor.getByIndex(logIndex, signal).catch(() => undefined))?.uuid;
+    // Attach what a stored bundle reads back as (the service keeps bundles as JSON).
+    const serialized = bundleToJSON(signed);
+    const bundle = bundleFromJSON(serialized);
+    if (format === 'cosign-classic') await attachClassicSignature(registry, target, payload, bundle, signal);
+    else await attachBundleReferrer(registry, target, bundle, signal);
+    signatures.push({ format, identity, issuer, logIndex, rekorEntryUuid, bundle: serialized });
+  }
+  return signatures;
+}
+
+function leafCertificate(bundle: Bundle): Buffer {
+  const content = bundle.verificationMaterial.content;
+  const der = content.$case === 'certificate' ? content.certificate.rawBytes : content.$case === 'x509CertificateChain' ? content.x509CertificateChain.certificates[0]?.rawBytes : undefined;
+  if (!der) throw new Error('the new signature carries no certificate');
+  return der;
+}
