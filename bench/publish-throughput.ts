@@ -141,7 +141,7 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   const apiProcesses: ProcessSet = {
     ...baseProcesses,
     'service (ROLE=all)': service.pid,
-    'PostgreSQL (backends of the run\'s database)': () => database.backendPids(),
+    "PostgreSQL (backends of the run's database)": () => database.backendPids(),
   };
   const apiWindowStart = monotonicMicros();
   const apiPass = await measure(apiProcesses, registryRequests, settings.count, settings.concurrency, (i) => publishThroughApi('api', i));
@@ -172,12 +172,7 @@ async function measure<T extends { latencyMs: number }>(
 
 const rate = (pass: Pass) => pass.count / (pass.wallMs / 1000);
 
-function report(
-  settings: Settings,
-  componentBytes: number,
-  direct: Pass & { samples: { phases: DirectPhases }[] },
-  api: Pass & { samples: ApiSample[] },
-): void {
+function report(settings: Settings, componentBytes: number, direct: Pass & { samples: { phases: DirectPhases }[] }, api: Pass & { samples: ApiSample[] }): void {
   heading(
     `publish-throughput: ${settings.count} publishes of hello-http.wasm (${fixed(componentBytes / 1024, 1)} KiB) at concurrency ${settings.concurrency}, after ${settings.warmup} warm-up each`,
   );
@@ -192,13 +187,20 @@ function report(
   printTable(
     ['path', 'artifacts', 'wall s', 'artifacts/s', 'p50 ms', 'p99 ms'],
     [
-      ['direct (in-process)', direct.count, fixed(direct.wallMs / 1000, 2), fixed(rate(direct), 1), fixed(percentile(direct.latenciesMs, 50), 0), fixed(percentile(direct.latenciesMs, 99), 0)],
+      [
+        'direct (in-process)',
+        direct.count,
+        fixed(direct.wallMs / 1000, 2),
+        fixed(rate(direct), 1),
+        fixed(percentile(direct.latenciesMs, 50), 0),
+        fixed(percentile(direct.latenciesMs, 99), 0),
+      ],
       ['API (service)', api.count, fixed(api.wallMs / 1000, 2), fixed(rate(api), 1), fixed(percentile(api.latenciesMs, 50), 0), fixed(percentile(api.latenciesMs, 99), 0)],
       ['ratio API/direct', '', '', fixed(ratio, 2), '', ''],
     ],
   );
 
-  heading('where a job\'s time goes (API, ms; from the client\'s clock and the job\'s step timestamps)');
+  heading("where a job's time goes (API, ms; from the client's clock and the job's step timestamps)");
   const step = (job: JobView, name: string) => job.steps.find((s) => s.name === name);
   const apiPhases: [string, (s: ApiSample) => number][] = [
     ['upload (POST → 202)', (s) => s.uploadMs],
@@ -211,31 +213,50 @@ function report(
     ['job ended → client saw it', (s) => s.seenAtEpochMs - Date.parse(s.job.finishedAt ?? '')],
     ['total (client)', (s) => s.latencyMs],
   ];
-  printTable(['phase', 'mean', 'p50', 'p99'], apiPhases.map(([label, of]) => phaseRow(label, api.samples.map(of))));
+  printTable(
+    ['phase', 'mean', 'p50', 'p99'],
+    apiPhases.map(([label, of]) => phaseRow(label, api.samples.map(of))),
+  );
 
-  heading('where a publish\'s time goes (direct, ms)');
+  heading("where a publish's time goes (direct, ms)");
   const directPhases: [string, (p: DirectPhases) => number][] = [
     ['upload', (p) => p.upload],
     ['push', (p) => p.push],
     ['sign + attach', (p) => p.sign],
     ['verify', (p) => p.verify],
   ];
-  printTable(['phase', 'mean', 'p50', 'p99'], [
-    ...directPhases.map(([label, of]) => phaseRow(label, direct.samples.map((s) => of(s.phases)))),
-    phaseRow('total', direct.latenciesMs),
-  ]);
+  printTable(
+    ['phase', 'mean', 'p50', 'p99'],
+    [
+      ...directPhases.map(([label, of]) =>
+        phaseRow(
+          label,
+          direct.samples.map((s) => of(s.phases)),
+        ),
+      ),
+      phaseRow('total', direct.latenciesMs),
+    ],
+  );
 
   heading('registry requests per artifact');
   printTable(
     ['path', 'all', ...METHODS],
-    ([['direct', direct], ['API', api]] as const).map(([label, pass]) => {
+    (
+      [
+        ['direct', direct],
+        ['API', api],
+      ] as const
+    ).map(([label, pass]) => {
       const total = Object.values(pass.registryRequests).reduce((sum, n) => sum + n, 0);
       return [label, fixed(total / pass.count, 1), ...METHODS.map((m) => fixed((pass.registryRequests[m] ?? 0) / pass.count, 1))];
     }),
   );
 
   const usage = { direct: cpuUsage(direct.cpu.before, direct.cpu.after), api: cpuUsage(api.cpu.before, api.cpu.after) };
-  for (const [label, pass, cpu] of [['direct', direct, usage.direct], ['API', api, usage.api]] as const) {
+  for (const [label, pass, cpu] of [
+    ['direct', direct, usage.direct],
+    ['API', api, usage.api],
+  ] as const) {
     heading(`CPU during the ${label} run (${fixed(cpu.wallSeconds, 1)} s on ${cpu.machineCores} cores)`);
     printTable(
       ['process', 'CPU s', 'cores', 'CPU ms/artifact'],

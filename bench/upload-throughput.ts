@@ -86,7 +86,7 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
     'bench process (sender)': process.pid,
     'service (ROLE=all)': service.pid,
     registry: env.pids.registry,
-    'PostgreSQL (backends of the run\'s database)': () => database.backendPids(),
+    "PostgreSQL (backends of the run's database)": () => database.backendPids(),
   };
 
   const uploadThroughApi = async (kind: string, length: number, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<JobView> => {
@@ -194,7 +194,10 @@ function report(settings: Settings, size: number, raw: Timing[], api: ApiTiming[
     ],
   );
 
-  for (const [label, timings] of [['raw pushes', raw], ['API uploads', api]] as const) {
+  for (const [label, timings] of [
+    ['raw pushes', raw],
+    ['API uploads', api],
+  ] as const) {
     const seconds = timings.reduce((sum, t) => sum + t.seconds, 0);
     heading(`CPU during the ${label} (${fixed(seconds, 1)} s in all)`);
     const labels = timings[0]!.cpu.rows.map((row) => row.label);
@@ -206,8 +209,7 @@ function report(settings: Settings, size: number, raw: Timing[], api: ApiTiming[
       }),
     );
   }
-  const otherCores = (timings: Timing[]) =>
-    timings.reduce((sum, t) => sum + t.cpu.otherCores * t.cpu.wallSeconds, 0) / timings.reduce((sum, t) => sum + t.cpu.wallSeconds, 0);
+  const otherCores = (timings: Timing[]) => timings.reduce((sum, t) => sum + t.cpu.otherCores * t.cpu.wallSeconds, 0) / timings.reduce((sum, t) => sum + t.cpu.wallSeconds, 0);
   noiseWarning([
     { label: 'raw pushes', otherCores: otherCores(raw) },
     { label: 'API uploads', otherCores: otherCores(api) },

@@ -12,7 +12,16 @@ import { join } from 'node:path';
 import { bundleFromJSON } from '@sigstore/bundle';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { type TrustMaterial, type VerificationPolicy, Verifier, toSignedEntity, toTrustMaterial } from '@sigstore/verify';
-import { ArtifactVerifier, type DiscoveredSignature, type OciRepository, type RegistryClient, discoverSignatures, loadTrustRoot, parseRepository, verificationPolicy } from '../src/index';
+import {
+  ArtifactVerifier,
+  type DiscoveredSignature,
+  type OciRepository,
+  type RegistryClient,
+  discoverSignatures,
+  loadTrustRoot,
+  parseRepository,
+  verificationPolicy,
+} from '../src/index';
 import type { Benchmark, BenchContext } from './support/benchmark';
 import { type ProfileWindow, monotonicMicros, reportCpuProfile } from './support/cpu-profile';
 import { serviceEnvironment, serviceStorage } from './support/service-storage';
@@ -110,7 +119,9 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   const stopSetup = cleanup.mark();
   cleanup.defer('stop the setup service', async () => void (await setupService.stop()));
   const component = readFileSync(COMPONENT);
-  const published = await runPool(total, settings.setupConcurrency, (i) => publish(setupService, component, `${env.registryHost}/bench/verify-${runId}/artifact-${i}`, i, settings.jobTimeoutMs));
+  const published = await runPool(total, settings.setupConcurrency, (i) =>
+    publish(setupService, component, `${env.registryHost}/bench/verify-${runId}/artifact-${i}`, i, settings.jobTimeoutMs),
+  );
   await cleanup.unwind(stopSetup);
   const digests = new Set(published.map((p) => p.digest));
   if (digests.size !== published.length) throw new Error(`the ${published.length} artifacts have only ${digests.size} distinct digests`);
@@ -130,7 +141,9 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
     const signatures = await discoverSignatures(registry, repo, digest);
     const formats = signatures.map((s) => s.format).sort();
     if (signatures.some((s) => s.unreadable) || formats.join() !== 'cosign-classic,sigstore-bundle') {
-      throw new Error(`artifact ${i} (${digest}): expected one cosign-classic and one sigstore-bundle signature, found ${JSON.stringify(signatures.map((s) => ({ format: s.format, unreadable: s.unreadable })))}`);
+      throw new Error(
+        `artifact ${i} (${digest}): expected one cosign-classic and one sigstore-bundle signature, found ${JSON.stringify(signatures.map((s) => ({ format: s.format, unreadable: s.unreadable })))}`,
+      );
     }
     return { index: i, repo, digest, reference: `${repo.registry}/${repo.repository}@${digest}`, signatures };
   });
@@ -170,7 +183,7 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
       if (!verdict.verified) throw new Error(`${artifact.reference} ${signature.format}: ${verdict.error?.code} ${verdict.error?.message}`);
     }
   };
-  log('reference: the service\'s ArtifactVerifier in-process on the same signatures');
+  log("reference: the service's ArtifactVerifier in-process on the same signatures");
   const warmupVerifier = new ArtifactVerifier();
   for (const artifact of warmupArtifacts) decide(warmupVerifier, artifact);
   const verifier = new ArtifactVerifier();
@@ -212,7 +225,11 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   cleanup.defer('close the HTTP client', async () => client.close());
   const verifyThroughApi = async (artifact: Artifact): Promise<number> => {
     const started = performance.now();
-    const answer = await client.post('/v1/verifications', { reference: artifact.reference, policy: { certificateIdentity: identity, certificateOidcIssuer: issuer } }, settings.requestTimeoutMs);
+    const answer = await client.post(
+      '/v1/verifications',
+      { reference: artifact.reference, policy: { certificateIdentity: identity, certificateOidcIssuer: issuer } },
+      settings.requestTimeoutMs,
+    );
     const latency = performance.now() - started;
     const body = answer.body as { verified?: boolean; signatures?: { format: string; verified: boolean }[] };
     if (answer.status !== 200 || body.verified !== true || body.signatures?.length !== SIGNATURES_PER_ARTIFACT || !body.signatures.every((s) => s.verified)) {
@@ -223,7 +240,7 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   const apiProcesses: ProcessSet = {
     ...baseProcesses,
     'service (ROLE=all)': service.pid,
-    'PostgreSQL (backends of the run\'s database)': () => database.backendPids(),
+    "PostgreSQL (backends of the run's database)": () => database.backendPids(),
   };
 
   log(`API: ${warmupArtifacts.length} warm-up verifications (other artifacts; loads the trust root), then ${measured.length} cold at concurrency ${settings.concurrency}`);
@@ -281,7 +298,8 @@ async function publish(service: ServiceUnderTest, component: Buffer, repository:
   if (job.state !== 'succeeded') throw new Error(`job ${job.id} failed in step ${job.error?.step ?? '?'}: ${job.error?.code} ${job.error?.message}\n${service.logTail}`);
   const result = job.result as { manifestDigest?: string; signatures?: { format: string; identity: string; issuer: string }[] } | null;
   const signatures = result?.signatures ?? [];
-  if (!result?.manifestDigest || signatures.length !== SIGNATURES_PER_ARTIFACT) throw new Error(`job ${job.id} has no manifest digest or not 2 signatures: ${JSON.stringify(result)}`);
+  if (!result?.manifestDigest || signatures.length !== SIGNATURES_PER_ARTIFACT)
+    throw new Error(`job ${job.id} has no manifest digest or not 2 signatures: ${JSON.stringify(result)}`);
   return { repo: parseRepository(repository), digest: result.manifestDigest, identity: signatures[0]!.identity, issuer: signatures[0]!.issuer };
 }
 
@@ -319,13 +337,7 @@ function verifyInProcess(artifact: Artifact, material: TrustMaterial, policy: Ve
  * Runs a pass between two CPU snapshots (and registry log marks). `count` is the number of
  * verifications when known in advance; 0 takes it from the latencies returned.
  */
-async function measure(
-  label: string,
-  processes: ProcessSet,
-  registryRequests: RegistryRequestCounter | undefined,
-  count: number,
-  pass: () => Promise<number[]>,
-): Promise<Pass> {
+async function measure(label: string, processes: ProcessSet, registryRequests: RegistryRequestCounter | undefined, count: number, pass: () => Promise<number[]>): Promise<Pass> {
   registryRequests?.start();
   const before: CpuSnapshot = await cpuSnapshot(processes);
   const windowStart = monotonicMicros();
@@ -340,7 +352,12 @@ async function measure(
 
 const perSecond = (pass: Pass, what: number) => what / (pass.wallMs / 1000);
 
-function report(settings: Settings, identity: string, passes: { baseline: Pass; decision: Pass; cold: Pass; warm: Pass; discovery?: Pass }, discoveryRequests?: Map<string, number>): void {
+function report(
+  settings: Settings,
+  identity: string,
+  passes: { baseline: Pass; decision: Pass; cold: Pass; warm: Pass; discovery?: Pass },
+  discoveryRequests?: Map<string, number>,
+): void {
   const { baseline, decision, cold, warm, discovery } = passes;
   const cores = availableParallelism();
   heading(

@@ -18,7 +18,17 @@ import { TrustApiModule, TrustModule } from './verification/trust.module';
 import { WebhooksApiModule, WebhooksModule, WebhooksWorkerModule } from './webhooks/webhooks.module';
 
 /** Modules of the API role: HTTP controllers that accept and report work. */
-const API_MODULES = [PipelineApiModule, ProbesApiModule, ArtifactsApiModule, SigningApiModule, SignatureRecordsModule, TransparencyModule, TrustApiModule, VerificationApiModule, WebhooksApiModule];
+const API_MODULES = [
+  PipelineApiModule,
+  ProbesApiModule,
+  ArtifactsApiModule,
+  SigningApiModule,
+  SignatureRecordsModule,
+  TransparencyModule,
+  TrustApiModule,
+  VerificationApiModule,
+  WebhooksApiModule,
+];
 /** Modules of the worker role: queue workers and the step handlers they run. */
 const WORKER_MODULES = [PipelineWorkerModule, ProbesWorkerModule, ArtifactsWorkerModule, SigningWorkerModule, VerificationWorkerModule, WebhooksWorkerModule];
 

@@ -92,7 +92,12 @@ describe('a callbackUrl without WEBHOOK_CALLBACK_SECRET', () => {
     await expectRefused(
       await service.fetch(
         '/v1/verifications',
-        json({ reference: `${repository}:v1`, async: true, callbackUrl: receiver.url(), policy: { certificateIdentity: env.stackEnv.LOCAL_CERTIFICATE_IDENTITY, certificateOidcIssuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL } }),
+        json({
+          reference: `${repository}:v1`,
+          async: true,
+          callbackUrl: receiver.url(),
+          policy: { certificateIdentity: env.stackEnv.LOCAL_CERTIFICATE_IDENTITY, certificateOidcIssuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL },
+        }),
       ),
     );
     expect(await jobCount()).toBe(before);

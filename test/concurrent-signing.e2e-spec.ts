@@ -52,7 +52,11 @@ describe('jobs signing the same manifest at once', () => {
   it(`keeps every signature of ${SIGN_JOBS} concurrent sign jobs in the .sig image and the fallback index, and each verifies`, async () => {
     const repository = `${registryHost}/e2e/concurrent-${randomUUID().slice(0, 12)}`;
     const path = repository.slice(registryHost.length + 1);
-    const upload = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: component });
+    const upload = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/wasm' },
+      body: component,
+    });
     expect(upload.status).toBe(202);
     const published = await finishedJob(service, ((await upload.json()) as JobView).id, 120_000);
     expect([published.state, published.error]).toEqual(['succeeded', null]);
@@ -60,7 +64,11 @@ describe('jobs signing the same manifest at once', () => {
 
     const submitted = await Promise.all(
       Array.from({ length: SIGN_JOBS }, async () => {
-        const response = await service.fetch('/v1/signatures', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reference: `${repository}@${digest}` }) });
+        const response = await service.fetch('/v1/signatures', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ reference: `${repository}@${digest}` }),
+        });
         expect(response.status).toBe(202);
         return ((await response.json()) as JobView).id;
       }),
@@ -90,12 +98,19 @@ describe('jobs signing the same manifest at once', () => {
     const response = await service.fetch('/v1/verifications', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ reference: `${repository}@${digest}`, policy: { certificateIdentity: env.stackEnv.LOCAL_CERTIFICATE_IDENTITY, certificateOidcIssuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL } }),
+      body: JSON.stringify({
+        reference: `${repository}@${digest}`,
+        policy: { certificateIdentity: env.stackEnv.LOCAL_CERTIFICATE_IDENTITY, certificateOidcIssuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL },
+      }),
     });
     expect(response.status).toBe(200);
     const verification = (await response.json()) as { verified: boolean; signatures: { format: string; verified: boolean; logIndex: number }[] };
     expect(verification.verified).toBe(true);
-    const verified = (format: string) => verification.signatures.filter((s) => s.format === format && s.verified).map((s) => s.logIndex).sort();
+    const verified = (format: string) =>
+      verification.signatures
+        .filter((s) => s.format === format && s.verified)
+        .map((s) => s.logIndex)
+        .sort();
     expect(verified('cosign-classic')).toEqual([...classicIndices].sort());
     expect(verified('sigstore-bundle')).toEqual([...bundleIndices].sort());
   });

@@ -120,7 +120,10 @@ describe('Sigstore bundle-verification conformance', () => {
     const { status, result } = await verify(request.body);
     expect(status).toBe(200);
     if (name.endsWith('_fail')) {
-      expect({ verified: result.verified, error: result.error }).toEqual({ verified: false, error: { code: expect.stringMatching(/^[A-Z][A-Z0-9_]+$/), message: expect.any(String) } });
+      expect({ verified: result.verified, error: result.error }).toEqual({
+        verified: false,
+        error: { code: expect.stringMatching(/^[A-Z][A-Z0-9_]+$/), message: expect.any(String) },
+      });
     } else {
       expect(result).toEqual({ verified: true, identity: request.identity, issuer: request.issuer, error: null });
     }
@@ -172,7 +175,9 @@ describe('Sigstore bundle-verification conformance', () => {
     const withPolicy = (policy: Record<string, string>) => ({ ...caseRequest('happy-path-v0.3', 'artifact').body, policy });
 
     it('matches identity and issuer regular expressions against the whole value', async () => {
-      const anchored = await verify(withPolicy({ certificateIdentityRegExp: 'https://github\\.com/sigstore-conformance/.+', certificateOidcIssuerRegExp: 'https://token\\.actions\\.githubusercontent\\.com' }));
+      const anchored = await verify(
+        withPolicy({ certificateIdentityRegExp: 'https://github\\.com/sigstore-conformance/.+', certificateOidcIssuerRegExp: 'https://token\\.actions\\.githubusercontent\\.com' }),
+      );
       expect(anchored.result).toEqual({ verified: true, identity: DEFAULT_IDENTITY, issuer: DEFAULT_ISSUER, error: null });
 
       const substring = await verify(withPolicy({ certificateIdentityRegExp: 'github\\.com/sigstore-conformance', certificateOidcIssuer: DEFAULT_ISSUER }));
@@ -232,10 +237,25 @@ describe('Sigstore bundle-verification conformance', () => {
       ['a malformed digest', () => JSON.stringify({ ...withoutKeys(base(), 'artifact'), artifactDigest: 'sha256:xyz' }), 400, 'VALIDATION_FAILED'],
       ['a bundle that is a number', () => JSON.stringify({ ...base(), bundle: 42 }), 400, 'VALIDATION_FAILED'],
       ['an unknown field', () => JSON.stringify({ ...base(), colour: 'red' }), 400, 'VALIDATION_FAILED'],
-      ['a policy with a key and an identity', () => JSON.stringify({ ...base(), policy: { publicKey: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n', certificateIdentity: 'x' } }), 400, 'INVALID_POLICY'],
+      [
+        'a policy with a key and an identity',
+        () => JSON.stringify({ ...base(), policy: { publicKey: '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n', certificateIdentity: 'x' } }),
+        400,
+        'INVALID_POLICY',
+      ],
       ['a policy without an issuer', () => JSON.stringify({ ...base(), policy: { certificateIdentity: DEFAULT_IDENTITY } }), 400, 'INVALID_POLICY'],
-      ['a malformed regular expression', () => JSON.stringify({ ...base(), policy: { certificateIdentityRegExp: 'https://(github', certificateOidcIssuer: DEFAULT_ISSUER } }), 422, 'INVALID_REGEXP'],
-      ['a regular expression escaping its anchors', () => JSON.stringify({ ...base(), policy: { certificateIdentityRegExp: 'x)|(.*', certificateOidcIssuer: DEFAULT_ISSUER } }), 422, 'INVALID_REGEXP'],
+      [
+        'a malformed regular expression',
+        () => JSON.stringify({ ...base(), policy: { certificateIdentityRegExp: 'https://(github', certificateOidcIssuer: DEFAULT_ISSUER } }),
+        422,
+        'INVALID_REGEXP',
+      ],
+      [
+        'a regular expression escaping its anchors',
+        () => JSON.stringify({ ...base(), policy: { certificateIdentityRegExp: 'x)|(.*', certificateOidcIssuer: DEFAULT_ISSUER } }),
+        422,
+        'INVALID_REGEXP',
+      ],
       ['both a trust root name and a trusted root', () => JSON.stringify({ ...base(), trustRoot: 'conformance-public-good' }), 400, 'TRUST_ROOT_AMBIGUOUS'],
       ['an unknown trust root', () => JSON.stringify({ ...withoutKeys(base(), 'trustedRoot'), trustRoot: 'nowhere' }), 422, 'TRUST_ROOT_NOT_FOUND'],
       ['a trust root that cannot be loaded', () => JSON.stringify({ ...withoutKeys(base(), 'trustedRoot'), trustRoot: 'broken' }), 503, 'TRUST_ROOT_UNAVAILABLE'],

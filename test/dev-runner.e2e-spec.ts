@@ -64,7 +64,15 @@ describe('npm run dev', () => {
 
   beforeAll(async () => {
     database = await TestDatabase.create(environment.postgresServerUrl);
-    const ports = { api: await freePort(), oidc: await freePort(), fulcio: await freePort(), rekor: await freePort(), tsa: await freePort(), registry: await freePort(), inbox: await freePort() };
+    const ports = {
+      api: await freePort(),
+      oidc: await freePort(),
+      fulcio: await freePort(),
+      rekor: await freePort(),
+      tsa: await freePort(),
+      registry: await freePort(),
+      inbox: await freePort(),
+    };
     env = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
@@ -135,10 +143,14 @@ describe('npm run dev', () => {
     runner = DevRunner.start(env);
     await whenReady();
     for (const id of ids) {
-      const job = await eventually(async () => {
-        const view = (await (await api(`/v1/jobs/${id}`)).json()) as JobView;
-        return view.state === 'succeeded' || view.state === 'failed' ? view : undefined;
-      }, 60_000, `job ${id} to finish`);
+      const job = await eventually(
+        async () => {
+          const view = (await (await api(`/v1/jobs/${id}`)).json()) as JobView;
+          return view.state === 'succeeded' || view.state === 'failed' ? view : undefined;
+        },
+        60_000,
+        `job ${id} to finish`,
+      );
       expect(job.state).toBe('succeeded');
     }
     runner.interrupt();

@@ -157,7 +157,11 @@ describe('HTTP input', () => {
     });
 
     it('is read up to the limit, and prototype poisoning is still refused', async () => {
-      const shallow = await post('/v1/verifications', JSON.stringify({ reference: 'x', policy: { certificateIdentity: 'a', certificateOidcIssuer: 'b' }, extra: JSON.parse('['.repeat(60) + ']'.repeat(60)) }), 'application/json');
+      const shallow = await post(
+        '/v1/verifications',
+        JSON.stringify({ reference: 'x', policy: { certificateIdentity: 'a', certificateOidcIssuer: 'b' }, extra: JSON.parse('['.repeat(60) + ']'.repeat(60)) }),
+        'application/json',
+      );
       expect((await problemOf(shallow)).code).toBe('VALIDATION_FAILED');
       const poisoned = await post('/v1/probes', '{"__proto__":{"holdMs":1}}', 'application/json');
       expect(poisoned.status).toBe(400);
@@ -308,7 +312,11 @@ describe('HTTP input', () => {
         const path = repository.slice(proxy.host.length + 1);
         // The session was opened, then deleted (the service cancels it once the body fails).
         expect(proxy.requests).toContainEqual(expect.stringMatching(new RegExp(`^POST /v2/${path}/blobs/uploads/`)));
-        await eventually(async () => (proxy.requests.some((r) => r.startsWith(`DELETE /v2/${path}/blobs/uploads/`)) ? true : undefined), 10_000, `the upload session of ${path} to be cancelled`);
+        await eventually(
+          async () => (proxy.requests.some((r) => r.startsWith(`DELETE /v2/${path}/blobs/uploads/`)) ? true : undefined),
+          10_000,
+          `the upload session of ${path} to be cancelled`,
+        );
         expect(proxy.requests.filter((r) => r.startsWith(`PUT /v2/${path}/`))).toEqual([]);
         expect(await registry.tags(path)).toEqual([]);
         expect((await registry.manifest(path, 'v1')).status).toBe(404);

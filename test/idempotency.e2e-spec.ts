@@ -39,7 +39,11 @@ describe('Idempotency-Key', () => {
   const newRepository = () => `${registryHost}/e2e/idem-${randomUUID().slice(0, 8)}`;
   const path = (repository: string) => repository.slice(registryHost.length + 1);
   const raw = (repository: string, body: Buffer, key: string) =>
-    service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, { method: 'POST', headers: { 'content-type': 'application/wasm', 'idempotency-key': key }, body });
+    service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/wasm', 'idempotency-key': key },
+      body,
+    });
   const multipart = (repository: string, body: Buffer, key: string) => {
     const form = new FormData();
     form.append('repository', repository);
@@ -81,7 +85,11 @@ describe('Idempotency-Key', () => {
 
   it('a sign request: the same body gives the same job, another body (a callbackUrl added) a 422', async () => {
     const repository = newRepository();
-    const upload = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: component });
+    const upload = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/wasm' },
+      body: component,
+    });
     const published = await finishedJob(service, ((await upload.json()) as JobView).id);
     expect(published.state).toBe('succeeded');
     const key = randomUUID();
@@ -98,7 +106,11 @@ describe('Idempotency-Key', () => {
 
   it('an async verification: the same body gives the same job, another policy a 422', async () => {
     const repository = newRepository();
-    const upload = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: component });
+    const upload = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/wasm' },
+      body: component,
+    });
     await finishedJob(service, ((await upload.json()) as JobView).id);
     const key = randomUUID();
     const request = { reference: `${repository}:v1`, async: true, policy };
@@ -106,7 +118,11 @@ describe('Idempotency-Key', () => {
     expect(first.status).toBe(202);
     const job = (await first.json()) as JobView;
     // The same request with its fields in another order is the same request.
-    const again = await json('/v1/verifications', { policy: { certificateOidcIssuer: policy.certificateOidcIssuer, certificateIdentity: policy.certificateIdentity }, async: true, reference: request.reference }, key);
+    const again = await json(
+      '/v1/verifications',
+      { policy: { certificateOidcIssuer: policy.certificateOidcIssuer, certificateIdentity: policy.certificateIdentity }, async: true, reference: request.reference },
+      key,
+    );
     expect(again.status).toBe(202);
     expect(((await again.json()) as JobView).id).toBe(job.id);
     await expectReused(await json('/v1/verifications', { ...request, policy: { ...policy, certificateIdentity: 'https://example.com/someone-else' } }, key), job.id);

@@ -165,9 +165,7 @@ describe('local supply-chain stack', () => {
         predicate: {},
       }),
     );
-    const envelope = bundleFromJSON(
-      bundleToJSON(await new DSSEBundleBuilder({ signer, witnesses }).create({ data: statement, type: 'application/vnd.in-toto+json' })),
-    );
+    const envelope = bundleFromJSON(bundleToJSON(await new DSSEBundleBuilder({ signer, witnesses }).create({ data: statement, type: 'application/vnd.in-toto+json' })));
     expect(verifyBundle(envelope, undefined, trustedRoot, identityPolicy()).identity?.subjectAlternativeName).toBe(env.LOCAL_CERTIFICATE_IDENTITY);
 
     const tlogKey = trustedRoot.tlogs[0]!.publicKey!.rawBytes!;
@@ -176,14 +174,24 @@ describe('local supply-chain stack', () => {
       const byIndex = await fetchEntry(`${env.SIGSTORE_REKOR_URL}/api/v1/log/entries?logIndex=${tlogEntry.logIndex}`);
       const [uuid, entry] = byIndex;
       expect(uuid).toMatch(/^[0-9a-f]{80}$/);
-      const leafHash = createHash('sha256').update(Buffer.from([0x00])).update(tlogEntry.canonicalizedBody).digest('hex');
+      const leafHash = createHash('sha256')
+        .update(Buffer.from([0x00]))
+        .update(tlogEntry.canonicalizedBody)
+        .digest('hex');
       expect(uuid.slice(16)).toBe(leafHash);
       expect(entry.body).toBe(tlogEntry.canonicalizedBody.toString('base64'));
       expect(entry.logIndex).toBe(Number(tlogEntry.logIndex));
       expect(entry.integratedTime).toBe(Number(tlogEntry.integratedTime));
       expect(entry.logID).toBe(tlogEntry.logId.keyId.toString('hex'));
       const setPayload = json.canonicalize({ body: entry.body, integratedTime: entry.integratedTime, logID: entry.logID, logIndex: entry.logIndex });
-      expect(verifySignature('sha256', Buffer.from(setPayload), { key: Buffer.from(tlogKey), format: 'der', type: 'spki' }, Buffer.from(entry.verification.signedEntryTimestamp, 'base64'))).toBe(true);
+      expect(
+        verifySignature(
+          'sha256',
+          Buffer.from(setPayload),
+          { key: Buffer.from(tlogKey), format: 'der', type: 'spki' },
+          Buffer.from(entry.verification.signedEntryTimestamp, 'base64'),
+        ),
+      ).toBe(true);
 
       const [uuidAgain, byUuid] = await fetchEntry(`${env.SIGSTORE_REKOR_URL}/api/v1/log/entries/${uuid}`);
       const [uuidShort, byLeafHash] = await fetchEntry(`${env.SIGSTORE_REKOR_URL}/api/v1/log/entries/${leafHash}`);
@@ -257,10 +265,14 @@ async function fetchEntry(url: string): Promise<[string, RekorEntry]> {
 
 async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve) => {
+          const server = createServer();
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));

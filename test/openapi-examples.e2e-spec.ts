@@ -53,7 +53,9 @@ describe('the API description’s examples, executed', () => {
   const operation = (method: string, path: string) => document.paths[path]![method]!;
   const queryOf = (op: Operation) =>
     new URLSearchParams(
-      (op.parameters ?? []).filter((p) => p.in === 'query' && (p.example ?? p.schema?.example) !== undefined).map((p): [string, string] => [p.name, String(p.example ?? p.schema?.example)]),
+      (op.parameters ?? [])
+        .filter((p) => p.in === 'query' && (p.example ?? p.schema?.example) !== undefined)
+        .map((p): [string, string] => [p.name, String(p.example ?? p.schema?.example)]),
     );
   const expectDocumented = (op: Operation, status: number, what: string) => {
     expect({ what, status, documented: Object.keys(op.responses).includes(String(status)) }).toEqual({ what, status, documented: true });

@@ -48,7 +48,10 @@ describe('publish and sign', () => {
     let job: JobView;
 
     beforeAll(async () => {
-      const response = await uploadRaw(`repository=${encodeURIComponent(repository)}&tag=v1.0.0&annotation.org.opencontainers.image.source=https%3A%2F%2Fexample.com%2Fhello`, component);
+      const response = await uploadRaw(
+        `repository=${encodeURIComponent(repository)}&tag=v1.0.0&annotation.org.opencontainers.image.source=https%3A%2F%2Fexample.com%2Fhello`,
+        component,
+      );
       expect(response.status).toBe(202);
       const accepted = (await response.json()) as JobView;
       expect(response.headers.get('location')).toBe(`/v1/jobs/${accepted.id}`);
@@ -159,7 +162,13 @@ describe('publish and sign', () => {
       const text = await response.text();
       const events = text.split('\n\n').filter((e) => e.includes('event: job'));
       expect(events.length).toBeGreaterThanOrEqual(1);
-      const last = JSON.parse(events.at(-1)!.split('\n').find((l) => l.startsWith('data: '))!.slice(6));
+      const last = JSON.parse(
+        events
+          .at(-1)!
+          .split('\n')
+          .find((l) => l.startsWith('data: '))!
+          .slice(6),
+      );
       expect(last).toMatchObject({ id: job.id, state: 'succeeded' });
     });
   });
@@ -267,7 +276,11 @@ describe('publish and sign', () => {
       await expectProblem(await uploadRaw('tag=v1', component), 400, 'VALIDATION_FAILED');
       await expectProblem(await uploadRaw('repository=no-registry-host', component), 400, 'INVALID_REFERENCE');
       await expectProblem(await uploadRaw(`repository=${encodeURIComponent(newRepository())}&tag=-bad`, component), 400, 'VALIDATION_FAILED');
-      await expectProblem(await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(newRepository())}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      await expectProblem(
+        await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(newRepository())}`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      );
     });
 
     it('signing a reference that does not exist, or is not a reference', async () => {

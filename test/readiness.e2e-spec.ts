@@ -39,10 +39,14 @@ describe('/health/ready', () => {
     return { status: response.status, body: (await response.json()) as { details: Record<string, { status: string; message?: string }> } };
   };
   const untilStatus = (status: number) =>
-    eventually(async () => {
-      const current = await readiness();
-      return current.status === status ? current : undefined;
-    }, 15_000, `readiness ${status}`);
+    eventually(
+      async () => {
+        const current = await readiness();
+        return current.status === status ? current : undefined;
+      },
+      15_000,
+      `readiness ${status}`,
+    );
 
   it('is green with both up', async () => {
     const { body } = await untilStatus(200);

@@ -118,7 +118,19 @@ describe('signature records and transparency log entries', () => {
     });
 
     it('refuses bad filter values with 400 VALIDATION_FAILED', async () => {
-      for (const query of ['digest=sha256:xyz', 'limit=0', 'limit=201', 'limit=ten', 'since=yesterday', 'until=2026-13-01T00:00:00Z', 'since=2026-02-30T00:00:00Z', 'format=pgp', 'cursor=not-a-cursor', 'colour=blue', 'since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z']) {
+      for (const query of [
+        'digest=sha256:xyz',
+        'limit=0',
+        'limit=201',
+        'limit=ten',
+        'since=yesterday',
+        'until=2026-13-01T00:00:00Z',
+        'since=2026-02-30T00:00:00Z',
+        'format=pgp',
+        'cursor=not-a-cursor',
+        'colour=blue',
+        'since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z',
+      ]) {
         await expectProblem(`/v1/signatures?${query}`, 400, 'VALIDATION_FAILED');
       }
     });

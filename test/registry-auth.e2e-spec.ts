@@ -86,7 +86,9 @@ function emptyDockerConfig(): string {
       const manifestUrl = `http://${names[mode].right}/v2/${path}/manifests/v1`;
       expect((await fetch(manifestUrl)).status).toBe(401);
       if (mode === 'htpasswd') {
-        const authorized = await fetch(manifestUrl, { headers: { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`, accept: 'application/vnd.oci.image.manifest.v1+json' } });
+        const authorized = await fetch(manifestUrl, {
+          headers: { authorization: `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`, accept: 'application/vnd.oci.image.manifest.v1+json' },
+        });
         expect(authorized.status).toBe(200);
         expect(authorized.headers.get('docker-content-digest')).toBe(job.result!.manifestDigest);
       } else {

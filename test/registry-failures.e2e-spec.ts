@@ -44,8 +44,29 @@ const listen = (server: Server, host = '127.0.0.1'): Promise<string> =>
 /** A key and self-signed certificate, made by openssl for this run. */
 function selfSignedCertificate(): { key: string; cert: string } {
   const dir = tempDir('tls');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
 }
 
@@ -164,8 +185,7 @@ describe('registry failures', () => {
       [`${closed}/team/app:v1`, 503, 'REGISTRY_UNREACHABLE'],
       ['nonexistent.invalid/team/app:v1', 502, 'REGISTRY_DNS_FAILURE'],
     ] as const) {
-      const post = (path: string, body: unknown) =>
-        service.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const post = (path: string, body: unknown) => service.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       for (const response of [await post('/v1/signatures', { reference }), await post('/v1/verifications', { reference, policy })]) {
         const reply = await answer(response);
         expect(reply.contentType).toMatch(/^application\/problem\+json/);

@@ -71,9 +71,7 @@ describe('one codebase, three roles', () => {
       const current = await getJob(service, job.id);
       return current.state === 'succeeded' ? current : undefined;
     });
-    expect(done.steps.map((s) => [s.name, s.state, s.worker])).toEqual(
-      ['push', 'sign', 'verify', 'notify'].map((name) => [name, 'succeeded', service.instanceId]),
-    );
+    expect(done.steps.map((s) => [s.name, s.state, s.worker])).toEqual(['push', 'sign', 'verify', 'notify'].map((name) => [name, 'succeeded', service.instanceId]));
   });
 
   it('a job submitted to an API process is completed by a worker in another process', async () => {
@@ -114,7 +112,12 @@ describe('one codebase, three roles', () => {
     // at all (the server stops accepting connections), both take the process out of rotation.
     const answers: Array<number | 'refused'> = [];
     while (worker.child.exitCode === null && answers.length < 10) {
-      answers.push(await worker.fetch('/health/ready').then((response) => response.status, () => 'refused' as const));
+      answers.push(
+        await worker.fetch('/health/ready').then(
+          (response) => response.status,
+          () => 'refused' as const,
+        ),
+      );
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(answers.length).toBeGreaterThan(0);

@@ -62,10 +62,14 @@ describe('a worker killed in the middle of signing', () => {
     const { id } = (await response.json()) as JobView;
 
     // The worker is now waiting on Fulcio for its certificate: kill it there.
-    await eventually(async () => {
-      const job = (await (await api.fetch(`/v1/jobs/${id}`)).json()) as JobView;
-      return job.steps.find((s) => s.name === 'sign')?.state === 'running' ? true : undefined;
-    }, 20_000, 'the sign step to start');
+    await eventually(
+      async () => {
+        const job = (await (await api.fetch(`/v1/jobs/${id}`)).json()) as JobView;
+        return job.steps.find((s) => s.name === 'sign')?.state === 'running' ? true : undefined;
+      },
+      20_000,
+      'the sign step to start',
+    );
     await new Promise((r) => setTimeout(r, 500));
     expect(await doomed.stop('SIGKILL')).toBeNull();
     await setFulcioDelay(0);

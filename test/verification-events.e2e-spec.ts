@@ -12,7 +12,17 @@ interface VerificationEvent {
   type: string;
   timestamp: string;
   data: {
-    verification?: { id: string; reference: string; digest: string; policy: Record<string, unknown>; trustRoot: string; verified: boolean; error: { code: string } | null; signatures: { format: string; verified: boolean }[]; jobId: string | null };
+    verification?: {
+      id: string;
+      reference: string;
+      digest: string;
+      policy: Record<string, unknown>;
+      trustRoot: string;
+      verified: boolean;
+      error: { code: string } | null;
+      signatures: { format: string; verified: boolean }[];
+      jobId: string | null;
+    };
     job?: JobView;
   };
 }
@@ -32,10 +42,16 @@ describe('verification records and events', () => {
   const json = (route: string, body: unknown) => service.fetch(route, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   /** The events received after `from` (an index into receiver.received), verified with the subscription's secret. */
   const eventsSince = (from: number, count: number, what: string) =>
-    eventually(async () => {
-      const received = receiver.on('/verifications').slice(from);
-      return received.length >= count ? received.map((r) => ({ id: r.headers['webhook-id']!, body: new Webhook(secret).verify(r.body, r.headers) as VerificationEvent })) : undefined;
-    }, 30_000, what);
+    eventually(
+      async () => {
+        const received = receiver.on('/verifications').slice(from);
+        return received.length >= count
+          ? received.map((r) => ({ id: r.headers['webhook-id']!, body: new Webhook(secret).verify(r.body, r.headers) as VerificationEvent }))
+          : undefined;
+      },
+      30_000,
+      what,
+    );
 
   beforeAll(async () => {
     database = await TestDatabase.create(env.postgresServerUrl);
@@ -49,7 +65,11 @@ describe('verification records and events', () => {
       WEBHOOK_ALLOWLIST: '127.0.0.1',
       WEBHOOK_RETRY_BASE_MS: '200',
     });
-    const upload = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: component });
+    const upload = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/wasm' },
+      body: component,
+    });
     const published = await finishedJob(service, ((await upload.json()) as JobView).id);
     expect(published.state).toBe('succeeded');
     digest = published.result!.manifestDigest;
@@ -80,7 +100,9 @@ describe('verification records and events', () => {
       ['cosign-classic', true],
       ['sigstore-bundle', true],
     ]);
-    const [row] = await database.query<{ verified: boolean; digest: string; job_id: string | null }>('select verified, digest, job_id from verifications where id = $1', [event!.body.data.verification!.id]);
+    const [row] = await database.query<{ verified: boolean; digest: string; job_id: string | null }>('select verified, digest, job_id from verifications where id = $1', [
+      event!.body.data.verification!.id,
+    ]);
     expect(row).toEqual({ verified: true, digest, job_id: null });
     const [delivery] = await database.query<{ verification_id: string; state: string }>('select verification_id, state from webhook_deliveries where id = $1', [event!.id]);
     expect(delivery).toMatchObject({ verification_id: event!.body.data.verification!.id });
@@ -124,7 +146,13 @@ describe('verification records and events', () => {
     for (const signature of signatures) {
       const record = await service.fetch(`/v1/signatures/${signature.id}`);
       expect(record.status).toBe(200);
-      expect(await record.json()).toMatchObject({ id: signature.id, jobId: job.id, format: signature.format, manifestDigest: digest, rekor: { logIndex: signature.logIndex, entryUuid: signature.entryUuid } });
+      expect(await record.json()).toMatchObject({
+        id: signature.id,
+        jobId: job.id,
+        format: signature.format,
+        manifestDigest: digest,
+        rekor: { logIndex: signature.logIndex, entryUuid: signature.entryUuid },
+      });
     }
     // Its verify step is a recorded verification too.
     const [event] = await eventsSince(from, 1, 'verification.succeeded of the sign job');

@@ -59,14 +59,21 @@ describe('POST /v1/verifications', () => {
     for (const signature of result.signatures) expect(signature).toMatchObject({ identity, issuer, logIndex: expect.any(Number), error: null });
 
     // An anchored regular expression that matches the whole identity.
-    const byRegExp = await verify(`${repository}@${digest}`, { certificateIdentityRegExp: 'https://kubernetes\\.io/namespaces/wasm-signer/serviceaccounts/.+', certificateOidcIssuer: issuer });
+    const byRegExp = await verify(`${repository}@${digest}`, {
+      certificateIdentityRegExp: 'https://kubernetes\\.io/namespaces/wasm-signer/serviceaccounts/.+',
+      certificateOidcIssuer: issuer,
+    });
     expect(byRegExp.verified).toBe(true);
   });
 
   it.each([
     ['a wrong identity', { certificateIdentity: 'https://kubernetes.io/namespaces/other/serviceaccounts/signer', certificateOidcIssuer: issuer }, 'POLICY_IDENTITY_MISMATCH'],
     ['a wrong issuer', { certificateIdentity: identity, certificateOidcIssuer: 'https://token.actions.githubusercontent.com' }, 'POLICY_ISSUER_MISMATCH'],
-    ['an identity regexp that only matches a prefix', { certificateIdentityRegExp: 'https://kubernetes\\.io/namespaces/wasm-signer', certificateOidcIssuer: issuer }, 'POLICY_IDENTITY_MISMATCH'],
+    [
+      'an identity regexp that only matches a prefix',
+      { certificateIdentityRegExp: 'https://kubernetes\\.io/namespaces/wasm-signer', certificateOidcIssuer: issuer },
+      'POLICY_IDENTITY_MISMATCH',
+    ],
   ])('does not verify with %s, and says why', async (_case, policy, code) => {
     const result = await verify(`${repository}@${digest}`, policy);
     expect(result.verified).toBe(false);
@@ -113,7 +120,9 @@ describe('POST /v1/verifications', () => {
     expect(moved.status).toBe(201);
     const result = await verify(`${repository}@${otherDigest}`, { certificateIdentity: identity, certificateOidcIssuer: issuer });
     expect(result.verified).toBe(false);
-    expect(result.signatures).toEqual([expect.objectContaining({ format: 'cosign-classic', verified: false, error: expect.objectContaining({ code: 'SIGNATURE_DIGEST_MISMATCH' }) })]);
+    expect(result.signatures).toEqual([
+      expect.objectContaining({ format: 'cosign-classic', verified: false, error: expect.objectContaining({ code: 'SIGNATURE_DIGEST_MISMATCH' }) }),
+    ]);
   });
 
   it('does not verify a signature layer tampered with in the registry', async () => {

@@ -155,19 +155,28 @@ describe('webhooks', () => {
     expect(payloads.find((p) => p.type === 'signature.created')!.data.job.result!.signatures.length).toBeGreaterThan(0);
     expect(() => new Webhook(`whsec_${Buffer.alloc(32, 1).toString('base64')}`).verify(received[0]!.body, received[0]!.headers)).toThrow();
 
-    const recorded = await eventually(async () => {
-      const list = await deliveries(service, subscription.id);
-      return list.length === 2 && list.every((d) => d.state === 'delivered') ? list : undefined;
-    }, 10_000, 'deliveries recorded as delivered');
+    const recorded = await eventually(
+      async () => {
+        const list = await deliveries(service, subscription.id);
+        return list.length === 2 && list.every((d) => d.state === 'delivered') ? list : undefined;
+      },
+      10_000,
+      'deliveries recorded as delivered',
+    );
     expect(recorded.map((d) => d.id).sort()).toEqual(received.map((r) => r.headers['webhook-id']).sort());
   });
 
-  it('notifies a verify job\'s callbackUrl (signed with WEBHOOK_CALLBACK_SECRET) and verification.failed subscribers', async () => {
+  it("notifies a verify job's callbackUrl (signed with WEBHOOK_CALLBACK_SECRET) and verification.failed subscribers", async () => {
     expect(published).toBeDefined();
     const subscription = await subscribe(service, receiver.url('/verification-failed'), ['verification.failed']);
     const response = await service.fetch(
       '/v1/verifications',
-      json({ reference: published, async: true, callbackUrl: receiver.url('/callback'), policy: { certificateIdentity: 'https://example.com/not-the-signer', certificateOidcIssuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL } }),
+      json({
+        reference: published,
+        async: true,
+        callbackUrl: receiver.url('/callback'),
+        policy: { certificateIdentity: 'https://example.com/not-the-signer', certificateOidcIssuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL },
+      }),
     );
     expect(response.status).toBe(202);
     const job = await finishedJob(service, ((await response.json()) as JobView).id);
@@ -178,7 +187,11 @@ describe('webhooks', () => {
     expect(callbackPayload).toMatchObject({ type: 'job.succeeded', data: { job: { id: job.id, result: { verified: false } } } });
     expect(() => new Webhook(subscription.secret!).verify(callback!.body, callback!.headers)).toThrow();
 
-    const [failed] = await eventually(async () => (receiver.on('/verification-failed').length > 0 ? receiver.on('/verification-failed') : undefined), 20_000, 'verification.failed');
+    const [failed] = await eventually(
+      async () => (receiver.on('/verification-failed').length > 0 ? receiver.on('/verification-failed') : undefined),
+      20_000,
+      'verification.failed',
+    );
     expect(new Webhook(subscription.secret!).verify(failed!.body, failed!.headers)).toMatchObject({ type: 'verification.failed', data: { job: { id: job.id } } });
   });
 
@@ -190,10 +203,14 @@ describe('webhooks', () => {
       res.writeHead(count <= 2 ? 500 : 200).end(count <= 2 ? 'not yet' : 'ok');
     });
     const jobId = await probe(service);
-    const [delivery] = await eventually(async () => {
-      const list = await deliveries(service, subscription.id);
-      return list[0]?.state === 'delivered' ? list : undefined;
-    }, 20_000, 'the delivery to succeed');
+    const [delivery] = await eventually(
+      async () => {
+        const list = await deliveries(service, subscription.id);
+        return list[0]?.state === 'delivered' ? list : undefined;
+      },
+      20_000,
+      'the delivery to succeed',
+    );
     receiver.answer((_r, res) => res.writeHead(204).end());
 
     expect(delivery).toMatchObject({ event: 'job.succeeded', jobId, attempts: 3 });
@@ -205,10 +222,14 @@ describe('webhooks', () => {
     // Redelivery sends the same message again, under the same webhook-id, as a fourth attempt.
     const redelivered = await service.fetch(`/v1/webhooks/${subscription.id}/deliveries/${delivery!.id}/redeliver`, { method: 'POST' });
     expect(redelivered.status).toBe(202);
-    const again = await eventually(async () => {
-      const [d] = await deliveries(service, subscription.id);
-      return d?.state === 'delivered' && d.attempts === 4 ? d : undefined;
-    }, 20_000, 'the redelivery');
+    const again = await eventually(
+      async () => {
+        const [d] = await deliveries(service, subscription.id);
+        return d?.state === 'delivered' && d.attempts === 4 ? d : undefined;
+      },
+      20_000,
+      'the redelivery',
+    );
     expect(again.attemptLog.map((a) => a.statusCode)).toEqual([500, 500, 200, 204]);
     expect(receiver.on('/flaky').map((r) => r.headers['webhook-id'])).toEqual([delivery!.id, delivery!.id, delivery!.id, delivery!.id]);
     expect(receiver.on('/flaky')[3]!.body).toBe(flaky[0]!.body);
@@ -221,10 +242,14 @@ describe('webhooks', () => {
     const subscription = await subscribe(service, receiver.url('/gone'), ['job.succeeded']);
     receiver.answer((request, res) => res.writeHead(request.path === '/gone' ? 410 : 204).end());
     await probe(service);
-    const disabled = await eventually(async () => {
-      const shown = (await (await service.fetch(`/v1/webhooks/${subscription.id}`)).json()) as Subscription;
-      return shown.disabledAt ? shown : undefined;
-    }, 20_000, 'the subscription to be disabled');
+    const disabled = await eventually(
+      async () => {
+        const shown = (await (await service.fetch(`/v1/webhooks/${subscription.id}`)).json()) as Subscription;
+        return shown.disabledAt ? shown : undefined;
+      },
+      20_000,
+      'the subscription to be disabled',
+    );
     receiver.answer((_r, res) => res.writeHead(204).end());
     expect(disabled.disabledReason).toContain('410');
     const [delivery] = await deliveries(service, subscription.id);
@@ -284,10 +309,14 @@ describe('a webhook worker killed during a delivery', () => {
 
     const rescuer = await ServiceProcess.start({ ...shared, ROLE: 'worker' });
     services.push(rescuer);
-    const [delivered] = await eventually(async () => {
-      const list = await deliveries(api, subscription.id);
-      return list[0]?.state === 'delivered' ? list : undefined;
-    }, 30_000, 'the delivery after the restart');
+    const [delivered] = await eventually(
+      async () => {
+        const list = await deliveries(api, subscription.id);
+        return list[0]?.state === 'delivered' ? list : undefined;
+      },
+      30_000,
+      'the delivery after the restart',
+    );
     expect(receiver.received.length).toBeGreaterThanOrEqual(2);
     expect(new Set(receiver.received.map((r) => r.headers['webhook-id']))).toEqual(new Set([delivered!.id]));
     expect(delivered!.attemptLog.at(-1)!.statusCode).toBe(200);
@@ -347,10 +376,14 @@ describe('a Redis reconnect during a delivery', () => {
       }
     });
     await probe(service);
-    const [delivered] = await eventually(async () => {
-      const list = await deliveries(service, subscription.id).catch(() => undefined);
-      return list?.length === 1 && list[0]!.state === 'delivered' ? list : undefined;
-    }, 30_000, 'the delivery to be recorded as delivered');
+    const [delivered] = await eventually(
+      async () => {
+        const list = await deliveries(service, subscription.id).catch(() => undefined);
+        return list?.length === 1 && list[0]!.state === 'delivered' ? list : undefined;
+      },
+      30_000,
+      'the delivery to be recorded as delivered',
+    );
     expect(delivered!.attemptLog.map((a) => a.statusCode)).toContain(204);
     // Every request the receiver got was the same logical delivery.
     const ids = new Set(receiver.on('/reconnect').map((r) => r.headers['webhook-id']));

@@ -109,7 +109,13 @@ export function reportCpuProfile(dir: string, windows: readonly ProfileWindow[],
   const summary = summariseCpuProfile(join(dir, file), windows);
   heading(`service CPU profile during ${what} (whole life in ${join(dir, file)})`);
   note(`main thread busy ${fixed(summary.busyMs / 1000, 1)} s, idle ${fixed(summary.idleMs / 1000, 1)} s`);
-  printTable(['self time by package', 'ms', 'share'], summary.byPackage.map((s) => [s.label, fixed(s.ms, 0), `${fixed(s.share * 100, 1)}%`]));
+  printTable(
+    ['self time by package', 'ms', 'share'],
+    summary.byPackage.map((s) => [s.label, fixed(s.ms, 0), `${fixed(s.share * 100, 1)}%`]),
+  );
   process.stdout.write('\n');
-  printTable(['self time by function', 'ms', 'share'], summary.byFunction.map((s) => [s.label, fixed(s.ms, 0), `${fixed(s.share * 100, 1)}%`]));
+  printTable(
+    ['self time by function', 'ms', 'share'],
+    summary.byFunction.map((s) => [s.label, fixed(s.ms, 0), `${fixed(s.share * 100, 1)}%`]),
+  );
 }

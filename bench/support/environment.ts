@@ -65,7 +65,7 @@ export async function startEnvironment(cleanup: Cleanup, log: (message: string) 
   if (!stack.started) throw new Error(`a stack already answered on the free ports chosen for the private stack (${fulcio}, …); run again`);
   const registryHost = stack.env.LOCAL_REGISTRY;
   if (!registryHost || !(await registryAnswers(registryHost))) {
-    throw new Error('the private stack has no OCI registry: install Debian\'s docker-registry (apt-get install docker-registry)');
+    throw new Error("the private stack has no OCI registry: install Debian's docker-registry (apt-get install docker-registry)");
   }
 
   const processes = processesWithEnvironment('STACK_DIR', stackDir);
@@ -114,7 +114,6 @@ function newestSource(dir: string): { path: string; mtime: number } {
   }
   return newest;
 }
-
 
 async function registryAnswers(host: string): Promise<boolean> {
   try {

@@ -29,7 +29,9 @@ export function processCpuSeconds(pid: number): number | undefined {
 
 /** Busy and total CPU seconds of the whole machine, summed over all cores. */
 export function machineCpuSeconds(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('cpu '))!;
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('cpu '))!;
   // user nice system idle iowait irq softirq steal (guest time is already counted in user).
   const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
   const total = user! + nice! + system! + idle! + iowait! + irq! + softirq! + steal!;

@@ -64,8 +64,12 @@ export async function ensureLocalStack(options: EnsureLocalStackOptions = {}): P
     return { env: await readStackEnv(files.stackEnv), started: false, stop: async () => undefined };
   }
   if (states.some((s) => s !== 'down')) {
-    const up = Object.entries(probes).filter(([, p]) => p.state !== 'down').map(([name]) => name);
-    const down = Object.entries(probes).filter(([, p]) => p.state === 'down').map(([name]) => name);
+    const up = Object.entries(probes)
+      .filter(([, p]) => p.state !== 'down')
+      .map(([name]) => name);
+    const down = Object.entries(probes)
+      .filter(([, p]) => p.state === 'down')
+      .map(([name]) => name);
     throw new Error(`local stack is partly up (${up.join(', ')} answer; ${down.join(', ')} do not); stop the old stack process and retry`);
   }
 

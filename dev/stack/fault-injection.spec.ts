@@ -5,7 +5,11 @@ describe('faults on command (/__faults)', () => {
   const service = new HttpService({
     name: 'test',
     routes: [
-      { method: 'POST', path: '/api/v1/entries', handler: () => (handled++, jsonResponse(201, { entry: { signedEntryTimestamp: Buffer.from('a signed entry timestamp').toString('base64') } })) },
+      {
+        method: 'POST',
+        path: '/api/v1/entries',
+        handler: () => (handled++, jsonResponse(201, { entry: { signedEntryTimestamp: Buffer.from('a signed entry timestamp').toString('base64') } })),
+      },
       { method: 'GET', path: '/api/v1/other', handler: () => jsonResponse(200, { ok: true }) },
     ],
   });

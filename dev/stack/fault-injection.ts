@@ -89,7 +89,14 @@ export function corruptJson(body: string | Buffer, name: string): string | Buffe
     if (Array.isArray(node)) return node.map(walk);
     if (!node || typeof node !== 'object') return node;
     return Object.fromEntries(
-      Object.entries(node).map(([key, child]) => [key, key === name && typeof child === 'string' ? flipBase64(child) : key === name && Array.isArray(child) ? child.map((c) => (typeof c === 'string' ? flipBase64(c) : c)) : walk(child)]),
+      Object.entries(node).map(([key, child]) => [
+        key,
+        key === name && typeof child === 'string'
+          ? flipBase64(child)
+          : key === name && Array.isArray(child)
+            ? child.map((c) => (typeof c === 'string' ? flipBase64(c) : c))
+            : walk(child),
+      ]),
     );
   };
   return `${JSON.stringify(walk(value))}\n`;

@@ -32,7 +32,12 @@ export async function loadOrCreateFulcioAuthority(stateDir: string, now: () => D
   const ctKey = await loadOrCreateKeyPair(join(dir, 'ctlog-key.json'));
   const ctLog = await initializeCTLog(ctKey);
   const mockCa: CA = await initializeCA(caKey, ctLog);
-  const rootCertificate = await persistedRoot(join(dir, 'ca-root.pem'), caKey, Buffer.from(mockCa.rootCertificate.buffer, mockCa.rootCertificate.byteOffset, mockCa.rootCertificate.byteLength), now());
+  const rootCertificate = await persistedRoot(
+    join(dir, 'ca-root.pem'),
+    caKey,
+    Buffer.from(mockCa.rootCertificate.buffer, mockCa.rootCertificate.byteOffset, mockCa.rootCertificate.byteLength),
+    now(),
+  );
   return {
     rootCertificate,
     ctLog: { publicKeyDer: ctKey.publicKeyDer, logId: keyId(ctKey.publicKeyDer), createdAt: ctKey.createdAt },

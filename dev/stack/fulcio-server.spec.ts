@@ -184,9 +184,7 @@ describe('local OIDC issuer and Fulcio', () => {
     expect(after.rootCertificate.equals(before.rootCertificate)).toBe(true);
     expect(after.ctLog.logId.equals(before.ctLog.logId)).toBe(true);
     const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const leaf = X509Certificate.parse(
-      await after.issueCertificate({ publicKey: publicKey.export({ format: 'der', type: 'spki' }), subjectAltName: 'https://example.test/id' }),
-    );
+    const leaf = X509Certificate.parse(await after.issueCertificate({ publicKey: publicKey.export({ format: 'der', type: 'spki' }), subjectAltName: 'https://example.test/id' }));
     expect(leaf.verify(X509Certificate.parse(before.rootCertificate))).toBe(true);
   });
 });

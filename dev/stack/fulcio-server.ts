@@ -59,7 +59,11 @@ export class FulcioServer {
       routes: [
         { method: 'POST', path: SIGNING_CERT_PATH, handler: (request) => this.handleSigningCert(request) },
         { method: 'GET', path: TRUST_BUNDLE_PATH, handler: () => jsonResponse(200, { chains: [{ certificates: [pem.fromDER(this.authority.rootCertificate)] }] }) },
-        { method: 'GET', path: ROOT_CERT_PATH, handler: () => ({ status: 200, body: pem.fromDER(this.authority.rootCertificate), contentType: 'application/pem-certificate-chain' }) },
+        {
+          method: 'GET',
+          path: ROOT_CERT_PATH,
+          handler: () => ({ status: 200, body: pem.fromDER(this.authority.rootCertificate), contentType: 'application/pem-certificate-chain' }),
+        },
         { method: 'PUT', path: FAULTS_PATH, handler: (request) => this.handleFaults(request) },
       ],
     });

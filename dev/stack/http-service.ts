@@ -143,7 +143,8 @@ export class HttpService {
     }
     if (fault?.status !== undefined && fault.afterHandling) response = this.error(fault.status, 'injected fault (after handling the request)');
     if (fault?.corrupt && response.body !== undefined) response = { ...response, body: corruptJson(response.body, fault.corrupt) };
-    if (fault?.status !== undefined && fault.retryAfterSeconds !== undefined) response = { ...response, headers: { ...response.headers, 'Retry-After': String(fault.retryAfterSeconds) } };
+    if (fault?.status !== undefined && fault.retryAfterSeconds !== undefined)
+      response = { ...response, headers: { ...response.headers, 'Retry-After': String(fault.retryAfterSeconds) } };
     // Drain whatever the handler did not read so the connection can be reused.
     req.resume();
     const body = response.body ?? '';

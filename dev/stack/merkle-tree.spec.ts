@@ -39,7 +39,12 @@ function rootFromProof(index: number, size: number, leafHash: Buffer, proof: Buf
 
 describe('MerkleTree (RFC 6962)', () => {
   it('hashes leaves as SHA-256(0x00 ‖ data)', () => {
-    expect(hashLeaf(Buffer.from('abc')).toString('hex')).toBe(createHash('sha256').update(Buffer.from([0x00])).update('abc').digest('hex'));
+    expect(hashLeaf(Buffer.from('abc')).toString('hex')).toBe(
+      createHash('sha256')
+        .update(Buffer.from([0x00]))
+        .update('abc')
+        .digest('hex'),
+    );
   });
 
   it('matches the reference root hashes for every prefix of the reference leaves', () => {

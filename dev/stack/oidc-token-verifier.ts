@@ -1,14 +1,7 @@
 import { compactVerify, createRemoteJWKSet, decodeJwt, errors as joseErrors, type JWTPayload } from 'jose';
 
 export type TokenProblem =
-  | 'malformed token'
-  | 'untrusted issuer'
-  | 'invalid signature'
-  | 'invalid audience'
-  | 'token expired'
-  | 'token not yet valid'
-  | 'missing claim'
-  | 'issuer unavailable';
+  'malformed token' | 'untrusted issuer' | 'invalid signature' | 'invalid audience' | 'token expired' | 'token not yet valid' | 'missing claim' | 'issuer unavailable';
 
 /** A refused identity token; `problem` names what was wrong. */
 export class IdentityTokenError extends Error {

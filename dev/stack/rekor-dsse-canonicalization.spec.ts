@@ -134,7 +134,12 @@ describe('DSSE entries in Rekor', () => {
         kind: 'dsse',
         spec: {
           // sha256 of the envelope JSON exactly as submitted (what RekorWitness sends).
-          envelopeHash: { algorithm: 'sha256', value: createHash('sha256').update(JSON.stringify(envelopeToJSON(envelope!))).digest('hex') },
+          envelopeHash: {
+            algorithm: 'sha256',
+            value: createHash('sha256')
+              .update(JSON.stringify(envelopeToJSON(envelope!)))
+              .digest('hex'),
+          },
           payloadHash: { algorithm: 'sha256', value: createHash('sha256').update(statement).digest('hex') },
           signatures: [{ signature: envelope!.signatures[0]!.sig.toString('base64'), verifier: Buffer.from(signingKeyPem).toString('base64') }],
         },
@@ -165,9 +170,7 @@ describe('canonicalizeProposedEntry (dsse 0.0.1)', () => {
   });
 
   it('refuses a signature no verifier verifies, as Rekor does', () => {
-    expect(() => canonicalizeProposedEntry(proposal([sig(signingKey)], [b64Pem(other)]))).toThrow(
-      new ProposedEntryError('all signatures must have a key that verifies it'),
-    );
+    expect(() => canonicalizeProposedEntry(proposal([sig(signingKey)], [b64Pem(other)]))).toThrow(new ProposedEntryError('all signatures must have a key that verifies it'));
   });
 
   it('sorts signatures, pairs each with its verifier, and stores keys as canonical PEM', () => {

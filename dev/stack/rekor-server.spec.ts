@@ -73,8 +73,7 @@ describe('local Rekor', () => {
     await rekor.close();
   }
 
-  const post = (body: unknown) =>
-    fetch(`${baseUrl}/api/v1/log/entries`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (body: unknown) => fetch(`${baseUrl}/api/v1/log/entries`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 
   async function create(body: unknown): Promise<[string, RekorLogEntry]> {
     const response = await post(body);
@@ -91,7 +90,10 @@ describe('local Rekor', () => {
 
   function expectValidEntry(uuid: string, entry: RekorLogEntry): void {
     const body = Buffer.from(entry.body, 'base64');
-    const leafHash = createHash('sha256').update(Buffer.from([0x00])).update(body).digest();
+    const leafHash = createHash('sha256')
+      .update(Buffer.from([0x00]))
+      .update(body)
+      .digest();
     expect(uuid).toMatch(/^[0-9a-f]{80}$/);
     expect(uuid.slice(16)).toBe(leafHash.toString('hex'));
     expect(entry.logID).toBe(createHash('sha256').update(rekor.publicKeyDer).digest('hex'));
@@ -100,7 +102,12 @@ describe('local Rekor', () => {
     expect(verify('sha256', Buffer.from(setPayload), rekorKey, Buffer.from(entry.verification.signedEntryTimestamp, 'base64'))).toBe(true);
     // Inclusion proof up to the signed checkpoint's root.
     const proof = entry.verification.inclusionProof;
-    const root = rootFromProof(proof.logIndex, proof.treeSize, leafHash, proof.hashes.map((h) => Buffer.from(h, 'hex')));
+    const root = rootFromProof(
+      proof.logIndex,
+      proof.treeSize,
+      leafHash,
+      proof.hashes.map((h) => Buffer.from(h, 'hex')),
+    );
     expect(root.toString('hex')).toBe(proof.rootHash);
     const [note, signatureLine] = proof.checkpoint.split('\n\n');
     const noteLines = note!.split('\n');
@@ -233,7 +240,7 @@ describe('local Rekor', () => {
     const [uuid2, next] = await create(hashedRekord('after restart'));
     expect(next.logIndex).toBe(2);
     expect(uuid2.slice(0, 16)).toBe(uuid1.slice(0, 16));
-    expectValidEntry(uuid0, ((await get(`/api/v1/log/entries/${uuid0}`)).body[uuid0]) as RekorLogEntry);
+    expectValidEntry(uuid0, (await get(`/api/v1/log/entries/${uuid0}`)).body[uuid0] as RekorLogEntry);
     // Resubmitting an entry from before the restart is still a conflict.
     expect((await post(resubmitted)).status).toBe(409);
   });

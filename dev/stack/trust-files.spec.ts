@@ -57,9 +57,7 @@ describe('trust files', () => {
     expect(Buffer.from(root.tlogs[0]!.logId!.keyId).toString('hex')).toBe(createHash('sha256').update(rekorKey.publicKeyDer).digest('hex'));
     expect(root.tlogs[0]!.publicKey!.validFor!.start!.getTime()).toBe(rekorKey.createdAt.getTime());
 
-    expect(root.certificateAuthorities[0]!.certChain!.certificates.map((c) => Buffer.from(c.rawBytes).toString('hex'))).toEqual([
-      authority.rootCertificate.toString('hex'),
-    ]);
+    expect(root.certificateAuthorities[0]!.certChain!.certificates.map((c) => Buffer.from(c.rawBytes).toString('hex'))).toEqual([authority.rootCertificate.toString('hex')]);
     expect(root.certificateAuthorities[0]!.subject).toEqual({ organization: 'sigstore.mock', commonName: 'sigstore' });
 
     // The CT log entry must be the log that signs the SCTs embedded in issued certificates.

@@ -84,10 +84,7 @@ export function buildStackEnv({ urls, files, certificateIdentity }: StackEnvInpu
 export async function writeTrustFiles(files: StackFiles, trust: StackTrust, env: Record<string, string>): Promise<void> {
   await writeFileAtomic(files.trustedRoot, `${JSON.stringify(TrustedRoot.toJSON(buildTrustedRoot(trust)), null, 2)}\n`);
   await writeFileAtomic(files.signingConfig, `${JSON.stringify(SigningConfig.toJSON(buildSigningConfig(trust)), null, 2)}\n`);
-  await writeFileAtomic(
-    files.stackEnv,
-    formatStackEnv(env, ['Local supply-chain stack (development and tests only); rewritten on every stack start.']),
-  );
+  await writeFileAtomic(files.stackEnv, formatStackEnv(env, ['Local supply-chain stack (development and tests only); rewritten on every stack start.']));
 }
 
 function transparencyLog(baseUrl: string, publicKeyDer: Bytes, start: Date): TransparencyLogInstance {

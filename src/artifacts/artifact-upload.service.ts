@@ -55,10 +55,11 @@ export class ArtifactUploadService {
       throw tooLarge(maxBytes);
     }
     // Refuse a callback URL before any byte is uploaded.
-    if (request.callbackUrl) await this.callbackPolicy.assertAllowed(request.callbackUrl).catch((error: unknown) => {
-      body.resume();
-      throw error;
-    });
+    if (request.callbackUrl)
+      await this.callbackPolicy.assertAllowed(request.callbackUrl).catch((error: unknown) => {
+        body.resume();
+        throw error;
+      });
     const identity = (wasmDigest: string) => uploadIdentity(request, `${repo.registry}/${repo.repository}`, wasmDigest);
     if (request.idempotencyKey) {
       const replay = await this.replay(request, body, identity);
@@ -141,8 +142,7 @@ export function parseRepositoryOrProblem(text: string) {
 /** Annotations a caller may not set: the service writes them. */
 export const RESERVED_ANNOTATIONS = new Set([ANNOTATION_CREATED]);
 
-const tooLarge = (maxBytes: number) =>
-  new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', `the .wasm exceeds MAX_UPLOAD_BYTES (${maxBytes} bytes)`);
+const tooLarge = (maxBytes: number) => new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', `the .wasm exceeds MAX_UPLOAD_BYTES (${maxBytes} bytes)`);
 
 function uploadProblem(error: unknown, maxBytes: number): Error {
   if (error instanceof WasmFormatError) {

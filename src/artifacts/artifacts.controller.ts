@@ -67,22 +67,35 @@ export class ArtifactsController {
   @ApiConsumes('application/wasm', 'multipart/form-data')
   @ApiQuery({ name: 'repository', required: false, description: 'host[:port]/path (raw-body uploads)', example: EXAMPLES.repository })
   @ApiQuery({ name: 'tag', required: false, description: 'Tag to set on the pushed manifest (raw-body uploads)', example: EXAMPLES.tag })
-  @ApiQuery({ name: 'callbackUrl', required: false, description: 'Notified when the job finishes (raw-body uploads; needs WEBHOOK_CALLBACK_SECRET)', example: EXAMPLES.callbackUrl })
+  @ApiQuery({
+    name: 'callbackUrl',
+    required: false,
+    description: 'Notified when the job finishes (raw-body uploads; needs WEBHOOK_CALLBACK_SECRET)',
+    example: EXAMPLES.callbackUrl,
+  })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key returns the job it created, without uploading again' })
-  @ApiAcceptedResponse({ type: JobDto, description: 'The publish job; `Location` is its URL', headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
+  @ApiAcceptedResponse({
+    type: JobDto,
+    description: 'The publish job; `Location` is its URL',
+    headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } },
+  })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, FORM_FIELD_ORDER (file before repository), UPLOAD_ABORTED' })
   @ApiResponse({ status: 408, type: ProblemDto, description: 'REQUEST_TIMEOUT: the body stopped arriving (HTTP_BODY_IDLE_TIMEOUT_MS) or took too long (HTTP_REQUEST_TIMEOUT_MS)' })
   @ApiPayloadTooLargeResponse({ type: ProblemDto, description: 'PAYLOAD_TOO_LARGE, TOO_MANY_FIELDS, TOO_MANY_FILES' })
   @ApiUnsupportedMediaTypeResponse({ type: ProblemDto, description: 'UNSUPPORTED_MEDIA_TYPE: send application/wasm, or multipart/form-data with field "file"' })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'WASM_BAD_MAGIC, WASM_UNSUPPORTED_VERSION, WASM_TRUNCATED, WASM_MALFORMED_SECTION; RESERVED_TAG (a tag derived from a digest: <alg>-<hex>[.<suffix>]); IDEMPOTENCY_KEY_REUSED (the key was used for another request); CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET); WEBHOOK_URL_FORBIDDEN; or the registry refused the upload (REGISTRY_UNAUTHORIZED, REGISTRY_FORBIDDEN, REGISTRY_REJECTED)' })
+  @ApiUnprocessableEntityResponse({
+    type: ProblemDto,
+    description:
+      'WASM_BAD_MAGIC, WASM_UNSUPPORTED_VERSION, WASM_TRUNCATED, WASM_MALFORMED_SECTION; RESERVED_TAG (a tag derived from a digest: <alg>-<hex>[.<suffix>]); IDEMPOTENCY_KEY_REUSED (the key was used for another request); CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET); WEBHOOK_URL_FORBIDDEN; or the registry refused the upload (REGISTRY_UNAUTHORIZED, REGISTRY_FORBIDDEN, REGISTRY_REJECTED)',
+  })
   @ApiResponse({ status: 502, type: ProblemDto, description: 'The registry failed: REGISTRY_TLS_ERROR, REGISTRY_DNS_FAILURE, REGISTRY_PROTOCOL_ERROR' })
-  @ApiResponse({ status: 503, type: ProblemDto, description: 'The registry is unavailable: REGISTRY_UNREACHABLE, REGISTRY_UNAVAILABLE, REGISTRY_THROTTLED; or QUEUE_UNAVAILABLE, SHUTTING_DOWN' })
+  @ApiResponse({
+    status: 503,
+    type: ProblemDto,
+    description: 'The registry is unavailable: REGISTRY_UNREACHABLE, REGISTRY_UNAVAILABLE, REGISTRY_THROTTLED; or QUEUE_UNAVAILABLE, SHUTTING_DOWN',
+  })
   @ApiResponse({ status: 504, type: ProblemDto, description: 'The registry did not answer within REGISTRY_TIMEOUT_MS: REGISTRY_TIMEOUT' })
-  async upload(
-    @Req() request: FastifyRequest,
-    @Headers('idempotency-key') idempotencyKey: string | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<JobDto> {
+  async upload(@Req() request: FastifyRequest, @Headers('idempotency-key') idempotencyKey: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobDto> {
     const key = parseIdempotencyKey(idempotencyKey);
     const { job } = request.isMultipart() ? await this.fromMultipart(request, key) : await this.fromRawBody(request, key);
     void reply.header('location', `/v1/jobs/${job.id}`);

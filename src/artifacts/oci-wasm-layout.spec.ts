@@ -34,8 +34,7 @@ const HTTP_COMPONENT_CONFIG =
 const HTTP_COMPONENT_CONFIG_SHA256 = 'a34d64dcc788728c74546497ed7dbfe547388fd37e029eee63220d3ed0be48eb';
 
 const CORE_MODULE_CONFIG =
-  '{"created":"2026-01-01T00:00:00Z","author":null,"architecture":"wasm","os":"wasip1",' +
-  `"layerDigests":["sha256:${CORE_MODULE_SHA256}"],"component":null}`;
+  '{"created":"2026-01-01T00:00:00Z","author":null,"architecture":"wasm","os":"wasip1",' + `"layerDigests":["sha256:${CORE_MODULE_SHA256}"],"component":null}`;
 const CORE_MODULE_CONFIG_SHA256 = 'c8cf82fd1b9877d9c9ea29c8a045e1c9d7ba64d42b9d5222771e15020146197b';
 
 const HTTP_COMPONENT_MANIFEST =
@@ -132,15 +131,14 @@ describe('buildWasmManifest', () => {
       annotations: { 'org.opencontainers.image.version': '1.2.3', 'org.opencontainers.image.authors': 'ACME' },
     });
     expect(manifest.bytes.toString('utf8')).toContain(
-      '"annotations":{"org.opencontainers.image.created":"2026-01-01T00:00:00Z",' +
-        '"org.opencontainers.image.authors":"ACME","org.opencontainers.image.version":"1.2.3"}}',
+      '"annotations":{"org.opencontainers.image.created":"2026-01-01T00:00:00Z",' + '"org.opencontainers.image.authors":"ACME","org.opencontainers.image.version":"1.2.3"}}',
     );
   });
 
   it('refuses a user annotation for the creation time and malformed descriptors', () => {
-    expect(() =>
-      buildWasmManifest({ config, layer, created: CREATED, annotations: { 'org.opencontainers.image.created': 'yesterday' } }),
-    ).toThrow(/org.opencontainers.image.created annotation is set from the creation date/);
+    expect(() => buildWasmManifest({ config, layer, created: CREATED, annotations: { 'org.opencontainers.image.created': 'yesterday' } })).toThrow(
+      /org.opencontainers.image.created annotation is set from the creation date/,
+    );
     expect(() => buildWasmManifest({ config: { ...config, size: -1 }, layer, created: CREATED })).toThrow(/config.size/);
     expect(() => buildWasmManifest({ config, layer: { ...layer, digest: 'sha512:00' }, created: CREATED })).toThrow(/layer.digest/);
   });

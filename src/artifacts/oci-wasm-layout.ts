@@ -9,7 +9,6 @@
 import { OCI_MANIFEST_MEDIA_TYPE, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
 import type { WasmInspection } from './wasm-inspector';
 
-
 export const ANNOTATION_TITLE = 'org.opencontainers.image.title';
 export const ANNOTATION_CREATED = 'org.opencontainers.image.created';
 
@@ -81,10 +80,7 @@ export function buildWasmConfig(input: WasmConfigInput): OciBlob<WasmConfigJson>
     architecture: 'wasm',
     os: inspection.os,
     layerDigests: [input.wasmDigest],
-    component:
-      inspection.kind === 'component'
-        ? { exports: [...inspection.exports], imports: [...inspection.imports], target: null }
-        : null,
+    component: inspection.kind === 'component' ? { exports: [...inspection.exports], imports: [...inspection.imports], target: null } : null,
   };
   return serialize(json);
 }
@@ -117,10 +113,12 @@ export function buildWasmManifest(input: WasmManifestInput): OciBlob<WasmManifes
  * dot or dash, and ends with `.wasm`.
  */
 export function sanitizeLayerTitle(name: string): string {
-  const lastSegment = name.split(/[/\\]/).filter((segment) => segment !== '').pop() ?? '';
-  const withoutExtension = lastSegment.toLowerCase().endsWith(WASM_EXTENSION)
-    ? lastSegment.slice(0, -WASM_EXTENSION.length)
-    : lastSegment;
+  const lastSegment =
+    name
+      .split(/[/\\]/)
+      .filter((segment) => segment !== '')
+      .pop() ?? '';
+  const withoutExtension = lastSegment.toLowerCase().endsWith(WASM_EXTENSION) ? lastSegment.slice(0, -WASM_EXTENSION.length) : lastSegment;
   const stem = withoutExtension
     .replace(/[^A-Za-z0-9._-]+/g, '-')
     .replace(/^[.-]+/, '')

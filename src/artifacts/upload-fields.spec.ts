@@ -77,12 +77,9 @@ describe('parseUploadFields', () => {
       expect(parseUploadFields({ repository: 'r.example/c', callbackUrl }).callbackUrl).toBe(callbackUrl);
     });
 
-    it.each(['ftp://files.example/x', 'file:///etc/passwd', 'javascript:alert(1)', 'hooks.example/x', '//hooks.example/x', 'HTTPS//x'])(
-      'refuses %s',
-      (callbackUrl) => {
-        expect(validationErrors({ repository: 'r.example/c', callbackUrl })).toEqual([{ field: 'callbackUrl', message: 'must be an http(s) URL' }]);
-      },
-    );
+    it.each(['ftp://files.example/x', 'file:///etc/passwd', 'javascript:alert(1)', 'hooks.example/x', '//hooks.example/x', 'HTTPS//x'])('refuses %s', (callbackUrl) => {
+      expect(validationErrors({ repository: 'r.example/c', callbackUrl })).toEqual([{ field: 'callbackUrl', message: 'must be an http(s) URL' }]);
+    });
   });
 
   describe('annotations', () => {
@@ -98,9 +95,10 @@ describe('parseUploadFields', () => {
     });
 
     it('reads the JSON annotations field', () => {
-      expect(
-        parseUploadFields({ repository: 'r.example/c', annotations: '{"org.opencontainers.image.description":"Hello \\"HTTP\\"","a":"1"}' }).annotations,
-      ).toEqual({ 'org.opencontainers.image.description': 'Hello "HTTP"', a: '1' });
+      expect(parseUploadFields({ repository: 'r.example/c', annotations: '{"org.opencontainers.image.description":"Hello \\"HTTP\\"","a":"1"}' }).annotations).toEqual({
+        'org.opencontainers.image.description': 'Hello "HTTP"',
+        a: '1',
+      });
     });
 
     it('merges both forms, an annotation.<key> entry winning over the same key in the JSON field', () => {
@@ -123,9 +121,7 @@ describe('parseUploadFields', () => {
       ['a nested object', '{"a":{"b":"c"}}'],
       ['a null value', '{"a":null}'],
     ])('refuses a JSON annotations field that is %s', (_what, annotations) => {
-      expect(validationErrors({ repository: 'r.example/c', annotations })).toEqual([
-        { field: 'annotations', message: 'must be a JSON object of string values' },
-      ]);
+      expect(validationErrors({ repository: 'r.example/c', annotations })).toEqual([{ field: 'annotations', message: 'must be a JSON object of string values' }]);
     });
 
     it('refuses the reserved created annotation, in either form', () => {
@@ -148,12 +144,13 @@ describe('parseUploadFields', () => {
     });
 
     it('allows at most 64 annotations, counted after merging', () => {
-      const entries = (from: number, count: number) =>
-        Object.fromEntries(Array.from({ length: count }, (_, i) => [`annotation.key${from + i}`, 'v']));
+      const entries = (from: number, count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`annotation.key${from + i}`, 'v']));
       expect(Object.keys(parseUploadFields({ repository: 'r.example/c', ...entries(0, 64) }).annotations)).toHaveLength(64);
       expect(validationErrors({ repository: 'r.example/c', ...entries(0, 65) })).toEqual([{ field: 'annotations', message: 'at most 64 annotations, 65 given' }]);
       const json = JSON.stringify(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`json${i}`, 'v'])));
-      expect(validationErrors({ repository: 'r.example/c', annotations: json, ...entries(0, 25) })).toEqual([{ field: 'annotations', message: 'at most 64 annotations, 65 given' }]);
+      expect(validationErrors({ repository: 'r.example/c', annotations: json, ...entries(0, 25) })).toEqual([
+        { field: 'annotations', message: 'at most 64 annotations, 65 given' },
+      ]);
     });
   });
 
@@ -173,9 +170,7 @@ describe('parseUploadFields', () => {
       { field: 'callbackUrl', message: 'must be given once, as a string' },
     ]);
     expect(validationErrors({ repository: 'r.example/c', annotations: ['{}', '{}'] })).toEqual([{ field: 'annotations', message: 'must be given once, as a string' }]);
-    expect(validationErrors({ repository: 'r.example/c', 'annotation.build': ['1', '2'] })).toEqual([
-      { field: 'annotation.build', message: 'must be given once, as a string' },
-    ]);
+    expect(validationErrors({ repository: 'r.example/c', 'annotation.build': ['1', '2'] })).toEqual([{ field: 'annotation.build', message: 'must be given once, as a string' }]);
   });
 
   it('reports every error at once', () => {

@@ -61,7 +61,8 @@ export function parseUploadFields(raw: Record<string, unknown>): UploadFields {
     if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/.test(key)) errors.push({ field: `annotation.${key}`, message: 'is not a valid annotation key' });
     if (RESERVED_ANNOTATIONS.has(key)) errors.push({ field: `annotation.${key}`, message: 'is set by the service' });
   }
-  if (Object.keys(annotations).length > MAX_ANNOTATIONS) errors.push({ field: 'annotations', message: `at most ${MAX_ANNOTATIONS} annotations, ${Object.keys(annotations).length} given` });
+  if (Object.keys(annotations).length > MAX_ANNOTATIONS)
+    errors.push({ field: 'annotations', message: `at most ${MAX_ANNOTATIONS} annotations, ${Object.keys(annotations).length} given` });
 
   const known = new Set(FIELDS);
   for (const name of Object.keys(raw)) {

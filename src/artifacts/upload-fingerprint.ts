@@ -22,10 +22,7 @@ export const uploadFingerprint = (upload: UploadIdentity): string => requestFing
  * bounded; `tooLarge` is thrown past maxBytes (the original could not have been larger), `truncated`
  * when the body ends short of its Content-Length.
  */
-export function digestOfBody(
-  body: Readable,
-  limits: { maxBytes: number; declaredLength?: number; tooLarge: () => Error; truncated: (size: number) => Error },
-): Promise<string> {
+export function digestOfBody(body: Readable, limits: { maxBytes: number; declaredLength?: number; tooLarge: () => Error; truncated: (size: number) => Error }): Promise<string> {
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
     let size = 0;

@@ -83,13 +83,7 @@ function sectionBoundaries(wasm: Uint8Array): Set<number> {
   return boundaries;
 }
 
-function expectPrefixOutcome(
-  wasm: Uint8Array,
-  length: number,
-  chunkSize: number,
-  full: WasmInspection,
-  boundaries: Set<number>,
-): void {
+function expectPrefixOutcome(wasm: Uint8Array, length: number, chunkSize: number, full: WasmInspection, boundaries: Set<number>): void {
   const prefix = wasm.subarray(0, length);
   if (boundaries.has(length)) {
     const inspection = inspect(prefix, chunkSize);
@@ -107,8 +101,7 @@ function expectPrefixOutcome(
 
 // --- Encoding helpers for hand-made binaries ------------------------------------------------------
 
-const bytes = (...values: (number | Uint8Array | number[])[]): Uint8Array =>
-  Uint8Array.from(values.flatMap((value) => (typeof value === 'number' ? [value] : [...value])));
+const bytes = (...values: (number | Uint8Array | number[])[]): Uint8Array => Uint8Array.from(values.flatMap((value) => (typeof value === 'number' ? [value] : [...value])));
 
 function leb(value: number): number[] {
   const out: number[] = [];
@@ -144,12 +137,7 @@ describe('WasmInspector', () => {
         kind: 'component',
         os: 'wasip2',
         size: httpComponent.length,
-        imports: [
-          'wasi:clocks/monotonic-clock@0.2.0',
-          'wasi:io/error@0.2.0',
-          'wasi:io/streams@0.2.0',
-          'wasi:http/types@0.2.0',
-        ],
+        imports: ['wasi:clocks/monotonic-clock@0.2.0', 'wasi:io/error@0.2.0', 'wasi:io/streams@0.2.0', 'wasi:http/types@0.2.0'],
         exports: ['wasi:http/incoming-handler@0.2.0'],
       });
       const world = worldNames('hello-http.wasm.wit');
@@ -256,9 +244,7 @@ describe('WasmInspector', () => {
     it('rejects a section id a component cannot have, with its offset, as soon as it arrives', () => {
       const inspector = new WasmInspector();
       inspector.push(httpComponent);
-      expect(() => inspector.push(bytes(13, 0))).toThrow(
-        `invalid section id 13 (0x0d) at byte ${httpComponent.length}: a component has section ids 0 to 12`,
-      );
+      expect(() => inspector.push(bytes(13, 0))).toThrow(`invalid section id 13 (0x0d) at byte ${httpComponent.length}: a component has section ids 0 to 12`);
       expectError(bytes(httpComponent, 13, 0), 'WASM_MALFORMED_SECTION', /invalid section id 13/);
     });
 
@@ -343,11 +329,7 @@ describe('WasmInspector', () => {
         bytes(0x01, name('wasi:io/streams@0.2.0'), 0x05, 0x01),
         bytes(0x02, name('primary-store'), leb(2), 0x00, name('wasi:keyvalue/store@0.2.0'), 0x02, name('id-1'), 0x05, 0x02),
       ]);
-      expect(inspect(component(section(10, imports))).imports).toEqual([
-        'wasi:io/error@0.2.0',
-        'wasi:io/streams@0.2.0',
-        'primary-store',
-      ]);
+      expect(inspect(component(section(10, imports))).imports).toEqual(['wasi:io/error@0.2.0', 'wasi:io/streams@0.2.0', 'primary-store']);
     });
 
     it('reads every kind of import type', () => {
@@ -361,9 +343,7 @@ describe('WasmInspector', () => {
         bytes(0x00, name('component'), 0x04, leb(1)),
         bytes(0x00, name('instance'), 0x05, leb(2)),
       ]);
-      expect(inspect(component(section(10, imports))).imports).toEqual([
-        'module', 'func', 'value-primitive', 'value-typed', 'type-eq', 'type-resource', 'component', 'instance',
-      ]);
+      expect(inspect(component(section(10, imports))).imports).toEqual(['module', 'func', 'value-primitive', 'value-typed', 'type-eq', 'type-resource', 'component', 'instance']);
     });
 
     it('reads exports of every sort, with and without an ascribed type', () => {
@@ -375,17 +355,11 @@ describe('WasmInspector', () => {
         bytes(0x00, name('inner'), 0x04, leb(0), 0x00),
         bytes(0x00, name('wasi:http/incoming-handler@0.2.0'), 0x05, leb(1), 0x01, 0x05, leb(9)),
       ]);
-      expect(inspect(component(section(11, exports))).exports).toEqual([
-        'core-module', 'run', 'greeting', 'request', 'inner', 'wasi:http/incoming-handler@0.2.0',
-      ]);
+      expect(inspect(component(section(11, exports))).exports).toEqual(['core-module', 'run', 'greeting', 'request', 'inner', 'wasi:http/incoming-handler@0.2.0']);
     });
 
     it('collects names across several import and export sections', () => {
-      const wasm = component(
-        section(10, vec([instanceImport('a:b/c')])),
-        section(11, vec([instanceExport('a:b/d')])),
-        section(10, vec([instanceImport('a:b/e@1.0.0')])),
-      );
+      const wasm = component(section(10, vec([instanceImport('a:b/c')])), section(11, vec([instanceExport('a:b/d')])), section(10, vec([instanceImport('a:b/e@1.0.0')])));
       expect(inspect(wasm, 1)).toMatchObject({ imports: ['a:b/c', 'a:b/e@1.0.0'], exports: ['a:b/d'] });
     });
 

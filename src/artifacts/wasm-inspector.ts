@@ -13,12 +13,7 @@
  * counting bytes. Errors do not depend on how the stream is split into chunks.
  */
 
-export type WasmFormatErrorCode =
-  | 'WASM_BAD_MAGIC'
-  | 'WASM_UNSUPPORTED_VERSION'
-  | 'WASM_TRUNCATED'
-  | 'WASM_MALFORMED_SECTION'
-  | 'WASM_TOO_LARGE';
+export type WasmFormatErrorCode = 'WASM_BAD_MAGIC' | 'WASM_UNSUPPORTED_VERSION' | 'WASM_TRUNCATED' | 'WASM_MALFORMED_SECTION' | 'WASM_TOO_LARGE';
 
 export class WasmFormatError extends Error {
   constructor(
@@ -63,14 +58,22 @@ const CORE_MODULE_VERSION = [0x01, 0x00, 0x00, 0x00] as const;
 const COMPONENT_VERSION = [0x0d, 0x00, 0x01, 0x00] as const;
 const PREAMBLE_LENGTH = 8;
 
-const CORE_SECTION_NAMES = [
-  'custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element',
-  'code', 'data', 'data count', 'tag',
-] as const;
+const CORE_SECTION_NAMES = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data', 'data count', 'tag'] as const;
 
 const COMPONENT_SECTION_NAMES = [
-  'custom', 'core module', 'core instance', 'core type', 'component', 'instance', 'alias', 'type',
-  'canon', 'start', 'import', 'export', 'value',
+  'custom',
+  'core module',
+  'core instance',
+  'core type',
+  'component',
+  'instance',
+  'alias',
+  'type',
+  'canon',
+  'start',
+  'import',
+  'export',
+  'value',
 ] as const;
 
 const COMPONENT_IMPORT_SECTION = 10;
@@ -161,8 +164,7 @@ export class WasmInspector {
       case 'section-size':
         throw new WasmFormatError(
           'WASM_TRUNCATED',
-          `the file ends at byte ${this.offset}, inside the header of the ${this.sectionName(phase.section.id)} ` +
-            `section that starts at byte ${phase.section.offset}`,
+          `the file ends at byte ${this.offset}, inside the header of the ${this.sectionName(phase.section.id)} ` + `section that starts at byte ${phase.section.offset}`,
           this.offset,
         );
       case 'section-skip':
@@ -238,11 +240,7 @@ export class WasmInspector {
     }
     const magicSeen = seen.slice(0, WASM_MAGIC.length);
     if (!startsWith(WASM_MAGIC, magicSeen)) return badMagicError(magicSeen);
-    return new WasmFormatError(
-      'WASM_TRUNCATED',
-      `the file ends after ${seen.length} bytes, inside the 8-byte WebAssembly preamble (magic and version)`,
-      seen.length,
-    );
+    return new WasmFormatError('WASM_TRUNCATED', `the file ends after ${seen.length} bytes, inside the 8-byte WebAssembly preamble (magic and version)`, seen.length);
   }
 
   // --- Section framing: id byte, LEB128 u32 size, payload ---------------------------------------
@@ -268,8 +266,7 @@ export class WasmInspector {
     if (end > this.maxBytes) {
       throw new WasmFormatError(
         'WASM_TOO_LARGE',
-        `the ${this.sectionName(section.id)} section at byte ${section.offset} declares ${header.size} bytes, ` +
-          `which takes the file past the limit of ${this.maxBytes} bytes`,
+        `the ${this.sectionName(section.id)} section at byte ${section.offset} declares ${header.size} bytes, ` + `which takes the file past the limit of ${this.maxBytes} bytes`,
         section.offset,
       );
     }
@@ -336,11 +333,7 @@ function kindFromVersion(version: number[]): WasmKind {
 }
 
 function badMagicError(firstBytes: number[]): WasmFormatError {
-  return new WasmFormatError(
-    'WASM_BAD_MAGIC',
-    `not a WebAssembly binary: the file starts with ${hexBytes(firstBytes)}, expected ${hexBytes(WASM_MAGIC)}`,
-    0,
-  );
+  return new WasmFormatError('WASM_BAD_MAGIC', `not a WebAssembly binary: the file starts with ${hexBytes(firstBytes)}, expected ${hexBytes(WASM_MAGIC)}`, 0);
 }
 
 // --- LEB128 -------------------------------------------------------------------------------------
@@ -372,11 +365,7 @@ class VarU32Decoder {
   }
 
   private malformed(reason: string): WasmFormatError {
-    return new WasmFormatError(
-      'WASM_MALFORMED_SECTION',
-      `malformed LEB128 number at byte ${this.startOffset} (${this.label}): ${reason}`,
-      this.startOffset,
-    );
+    return new WasmFormatError('WASM_MALFORMED_SECTION', `malformed LEB128 number at byte ${this.startOffset} (${this.label}): ${reason}`, this.startOffset);
   }
 }
 
@@ -431,10 +420,7 @@ class SectionReader {
     const length = this.readVarU32(`the length of ${what}`);
     const start = this.offset;
     if (length > this.bytes.length - this.position) {
-      throw this.malformed(
-        `${what} at byte ${start} declares ${length} bytes, past the end of the section at byte ${this.section.payloadOffset + this.bytes.length}`,
-        start,
-      );
+      throw this.malformed(`${what} at byte ${start} declares ${length} bytes, past the end of the section at byte ${this.section.payloadOffset + this.bytes.length}`, start);
     }
     const raw = this.bytes.subarray(this.position, this.position + length);
     this.position += length;
@@ -447,18 +433,12 @@ class SectionReader {
 
   expectEnd(what: string): void {
     if (this.position !== this.bytes.length) {
-      throw this.malformed(
-        `${this.bytes.length - this.position} unexpected bytes at byte ${this.offset}, after ${what}`,
-      );
+      throw this.malformed(`${this.bytes.length - this.position} unexpected bytes at byte ${this.offset}, after ${what}`);
     }
   }
 
   malformed(reason: string, offset = this.offset): WasmFormatError {
-    return new WasmFormatError(
-      'WASM_MALFORMED_SECTION',
-      `malformed ${this.sectionName} section (at byte ${this.section.offset}): ${reason}`,
-      offset,
-    );
+    return new WasmFormatError('WASM_MALFORMED_SECTION', `malformed ${this.sectionName} section (at byte ${this.section.offset}): ${reason}`, offset);
   }
 
   unexpectedByte(byte: number, what: string): WasmFormatError {

@@ -81,7 +81,10 @@ export class WebhookAllowlist {
 
   constructor(entries: readonly string[]) {
     for (const raw of entries) {
-      const entry = raw.trim().toLowerCase().replace(/^\[|\]$/g, '');
+      const entry = raw
+        .trim()
+        .toLowerCase()
+        .replace(/^\[|\]$/g, '');
       if (!entry) continue;
       const slash = entry.indexOf('/');
       if (slash >= 0) {
@@ -100,7 +103,12 @@ export class WebhookAllowlist {
   }
 
   allowsHost(hostname: string): boolean {
-    return this.hosts.has(hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, ''));
+    return this.hosts.has(
+      hostname
+        .toLowerCase()
+        .replace(/^\[|\]$/g, '')
+        .replace(/\.$/, ''),
+    );
   }
 
   allowsAddress(address: string): boolean {

@@ -18,7 +18,12 @@ const mediaType = (request: FastifyRequest) => (request.headers['content-type'] 
 /** 415 naming what the route does accept. */
 export function unsupportedMediaType(request: FastifyRequest): ProblemError {
   const given = mediaType(request);
-  return new ProblemError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type', `${given ? `Content-Type ${given} is` : 'a body without a Content-Type is'} not accepted here: send ${acceptedBy(request)}`);
+  return new ProblemError(
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+    'Unsupported media type',
+    `${given ? `Content-Type ${given} is` : 'a body without a Content-Type is'} not accepted here: send ${acceptedBy(request)}`,
+  );
 }
 
 /**

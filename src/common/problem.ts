@@ -51,5 +51,11 @@ export const problems = {
   shuttingDown: () => new ProblemError(503, 'SHUTTING_DOWN', 'The service is shutting down', 'Retry against another instance'),
   queueUnavailable: (detail: string) => new ProblemError(503, 'QUEUE_UNAVAILABLE', 'The job queue is unavailable', detail),
   idempotencyKeyReused: (jobId: string) =>
-    new ProblemError(422, 'IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key already used', 'This Idempotency-Key was used for a different request (another body or other parameters); use a new key for a new request', { jobId }),
+    new ProblemError(
+      422,
+      'IDEMPOTENCY_KEY_REUSED',
+      'Idempotency-Key already used',
+      'This Idempotency-Key was used for a different request (another body or other parameters); use a new key for a new request',
+      { jobId },
+    ),
 };

@@ -19,5 +19,7 @@ export function canonicalJson(value: unknown): string {
  * kind of request and its canonical form. A replay of the key must have the same fingerprint.
  */
 export function requestFingerprint(kind: string, request: unknown): string {
-  return createHash('sha256').update(`${kind}\n${canonicalJson(request)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${kind}\n${canonicalJson(request)}`)
+    .digest('hex');
 }

@@ -71,7 +71,11 @@ export function limitBodyIdleTime(fastify: FastifyInstance, timeouts: RequestTim
         raw.destroy(abandoned);
         socket.destroy();
       });
-      void reply.status(408).header('connection', 'close').header('content-type', PROBLEM_CONTENT_TYPE).send(problem.toDocument(request.url, String(request.id)));
+      void reply
+        .status(408)
+        .header('connection', 'close')
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .send(problem.toDocument(request.url, String(request.id)));
     };
   });
 }
@@ -89,7 +93,12 @@ export function clientErrorHandler(timeouts: RequestTimeouts) {
     if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       problem = inFlight
         ? new ProblemError(408, 'REQUEST_TIMEOUT', 'The request took too long', `the whole request must arrive within ${seconds(timeouts.requestMs)} (HTTP_REQUEST_TIMEOUT_MS)`)
-        : new ProblemError(408, 'REQUEST_TIMEOUT', 'The request headers took too long', `the request line and headers must arrive within ${seconds(timeouts.headersMs)} (HTTP_HEADERS_TIMEOUT_MS)`);
+        : new ProblemError(
+            408,
+            'REQUEST_TIMEOUT',
+            'The request headers took too long',
+            `the request line and headers must arrive within ${seconds(timeouts.headersMs)} (HTTP_HEADERS_TIMEOUT_MS)`,
+          );
     } else if (error.code === 'HPE_HEADER_OVERFLOW') {
       problem = new ProblemError(
         431,

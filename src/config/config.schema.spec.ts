@@ -64,9 +64,7 @@ describe('loadConfig', () => {
     });
 
     it('says which file cannot be read', () => {
-      expect(problemsOf({ ADMIN_PASSWORD_FILE: join(dir, 'missing') })).toEqual([
-        { variable: 'ADMIN_PASSWORD_FILE', message: `cannot read ${join(dir, 'missing')}: ENOENT` },
-      ]);
+      expect(problemsOf({ ADMIN_PASSWORD_FILE: join(dir, 'missing') })).toEqual([{ variable: 'ADMIN_PASSWORD_FILE', message: `cannot read ${join(dir, 'missing')}: ENOENT` }]);
     });
   });
 

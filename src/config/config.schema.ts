@@ -97,47 +97,119 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   {
     name: 'HTTP_BODY_IDLE_TIMEOUT_MS',
     default: '20000',
-    meaning: 'Longest silence allowed while a request body is arriving (a client that stalls, or sent a Content-Length larger than its body); then it gets 408, the connection is closed and a partial upload is discarded. Keep it below `REGISTRY_TIMEOUT_MS`.',
+    meaning:
+      'Longest silence allowed while a request body is arriving (a client that stalls, or sent a Content-Length larger than its body); then it gets 408, the connection is closed and a partial upload is discarded. Keep it below `REGISTRY_TIMEOUT_MS`.',
   },
-  { name: 'HTTP_REQUEST_TIMEOUT_MS', default: '900000', meaning: 'Time a client has to send the whole request, body included (15 minutes: a 100 MiB upload at 1 Mbit/s); then 408.' },
+  {
+    name: 'HTTP_REQUEST_TIMEOUT_MS',
+    default: '900000',
+    meaning: 'Time a client has to send the whole request, body included (15 minutes: a 100 MiB upload at 1 Mbit/s); then 408.',
+  },
   { name: 'LOG_LEVEL', default: 'info', meaning: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
   { name: 'DATABASE_URL', default: '(unset)', meaning: 'PostgreSQL connection URL. Unset: an embedded PGlite database under `DATA_DIR` (single process).', secret: true },
   { name: 'DATABASE_POOL_SIZE', default: '10', meaning: 'Connections in the PostgreSQL pool.' },
-  { name: 'DATA_DIR', default: './data', meaning: 'Directory of local state: the embedded PGlite database (`pglite/`, used when `DATABASE_URL` is unset) and the TUF cache of the public-good trust root.' },
+  {
+    name: 'DATA_DIR',
+    default: './data',
+    meaning: 'Directory of local state: the embedded PGlite database (`pglite/`, used when `DATABASE_URL` is unset) and the TUF cache of the public-good trust root.',
+  },
   { name: 'REDIS_URL', default: 'redis://127.0.0.1:6379', meaning: 'Redis holding the job queues (`redis://` or `rediss://`).', secret: true },
   { name: 'QUEUE_PREFIX', default: 'wasm-signer', meaning: 'Prefix of every queue key in Redis; separates deployments sharing one Redis.' },
   { name: 'WORKER_CONCURRENCY', default: '4', meaning: 'Jobs each queue worker runs at once.' },
   { name: 'STEP_MAX_ATTEMPTS', default: '8', meaning: 'Tries per pipeline step: a step failing transiently (a dependency down, HTTP 5xx or 429) fails its job after this many.' },
-  { name: 'STEP_RETRY_BASE_MS', default: '1000', meaning: 'Delay before the first step retry (half to all of it, at random); each further retry waits up to twice as long, at most 60 s. A `Retry-After` from the dependency wins.' },
-  { name: 'WORKER_LOCK_DURATION_MS', default: '30000', meaning: 'How long a worker holds a job without renewing its lock; a job whose worker died is taken over by another worker after about this long.' },
+  {
+    name: 'STEP_RETRY_BASE_MS',
+    default: '1000',
+    meaning:
+      'Delay before the first step retry (half to all of it, at random); each further retry waits up to twice as long, at most 60 s. A `Retry-After` from the dependency wins.',
+  },
+  {
+    name: 'WORKER_LOCK_DURATION_MS',
+    default: '30000',
+    meaning: 'How long a worker holds a job without renewing its lock; a job whose worker died is taken over by another worker after about this long.',
+  },
   { name: 'JOB_RETENTION_COMPLETED_SECONDS', default: '86400', meaning: 'Completed queue jobs are trimmed from Redis after this age…' },
   { name: 'JOB_RETENTION_COMPLETED_COUNT', default: '1000', meaning: '…or beyond this many per queue. Job records stay in the database.' },
   { name: 'JOB_RETENTION_FAILED_SECONDS', default: '604800', meaning: 'Failed queue jobs are kept in Redis this long…' },
   { name: 'JOB_RETENTION_FAILED_COUNT', default: '10000', meaning: '…and at most this many per queue.' },
-  { name: 'SHUTDOWN_TIMEOUT_MS', default: '30000', meaning: 'On SIGTERM, how long active jobs may run to completion before the process exits anyway (they are then retried by another worker).' },
-  { name: 'ADMIN_PASSWORD', default: '(unset)', meaning: 'Password (user `admin`) protecting the queue dashboard at `/admin/queues`. Unset: the dashboard is not served.', secret: true },
+  {
+    name: 'SHUTDOWN_TIMEOUT_MS',
+    default: '30000',
+    meaning: 'On SIGTERM, how long active jobs may run to completion before the process exits anyway (they are then retried by another worker).',
+  },
+  {
+    name: 'ADMIN_PASSWORD',
+    default: '(unset)',
+    meaning: 'Password (user `admin`) protecting the queue dashboard at `/admin/queues`. Unset: the dashboard is not served.',
+    secret: true,
+  },
   { name: 'INSTANCE_ID', default: 'hostname:pid', meaning: 'Name of this process in logs, metrics and job records.' },
   { name: 'MAX_UPLOAD_BYTES', default: '268435456', meaning: 'Largest .wasm accepted by `POST /v1/artifacts` (larger uploads get 413).' },
   { name: 'REGISTRY_INSECURE_HOSTS', default: '(none)', meaning: 'Comma-separated `host[:port]` of registries spoken to over plain HTTP. All others use HTTPS.' },
-  { name: 'REGISTRY_CREDENTIALS', default: '(none)', meaning: 'Per-registry credentials as JSON: `{"host[:port]": {"username": "…", "password": "…"}}`. Checked before the Docker config.', secret: true },
+  {
+    name: 'REGISTRY_CREDENTIALS',
+    default: '(none)',
+    meaning: 'Per-registry credentials as JSON: `{"host[:port]": {"username": "…", "password": "…"}}`. Checked before the Docker config.',
+    secret: true,
+  },
   { name: 'DOCKER_CONFIG', default: '~/.docker', meaning: 'Directory of a Docker `config.json` whose `auths` give registry credentials (no credential helpers).' },
-  { name: 'REGISTRY_TIMEOUT_MS', default: '30000', meaning: 'Timeout of one registry request (uploads stream without it, but stop when no byte moves for this long); past it the request answers 504 `REGISTRY_TIMEOUT`.' },
-  { name: 'SIGNATURE_FORMATS', default: 'cosign-classic,sigstore-bundle', meaning: 'Which signatures each artifact gets: the cosign classic `.sig` tag, the Sigstore bundle referrer, or both.' },
+  {
+    name: 'REGISTRY_TIMEOUT_MS',
+    default: '30000',
+    meaning: 'Timeout of one registry request (uploads stream without it, but stop when no byte moves for this long); past it the request answers 504 `REGISTRY_TIMEOUT`.',
+  },
+  {
+    name: 'SIGNATURE_FORMATS',
+    default: 'cosign-classic,sigstore-bundle',
+    meaning: 'Which signatures each artifact gets: the cosign classic `.sig` tag, the Sigstore bundle referrer, or both.',
+  },
   { name: 'SIGSTORE_SIGNING_CONFIG_FILE', default: '(unset)', meaning: 'A Sigstore `signing_config.json` (v0.2) naming the Fulcio, Rekor and TSA URLs.' },
   { name: 'SIGSTORE_FULCIO_URL', default: 'https://fulcio.sigstore.dev', meaning: 'Fulcio URL; overrides the signing config.' },
   { name: 'SIGSTORE_REKOR_URL', default: 'https://rekor.sigstore.dev', meaning: 'Rekor (v1 API) URL; overrides the signing config.' },
   { name: 'SIGSTORE_TSA_URL', default: '(none)', meaning: 'RFC 3161 timestamp authority URL; when set every signature is also timestamped. Overrides the signing config.' },
-  { name: 'SIGSTORE_TRUSTED_ROOT_FILE', default: '(public-good via TUF)', meaning: 'A Sigstore `trusted_root.json` to verify signatures with (bundles are verified before they are attached).' },
-  { name: 'TRUST_ROOTS', default: '(none)', meaning: 'Further trusted roots verification requests may name, comma-separated `name=path/to/trusted_root.json`. Always there: `public-good` (Sigstore public-good, through TUF, fetched on first use) and `default` (`SIGSTORE_TRUSTED_ROOT_FILE`, else public-good).' },
-  { name: 'IDENTITY_PROVIDER', default: 'token-file', meaning: 'Where workers get their workload-identity OIDC token: `token-file`, `github-actions`, `gcp-metadata` or `static`.' },
-  { name: 'IDENTITY_TOKEN_FILE', default: '/var/run/sigstore/cosign/oidc-token', meaning: 'Token file re-read for every signature (Kubernetes projected service-account token with `audience: sigstore`, SPIFFE JWT-SVID).' },
+  {
+    name: 'SIGSTORE_TRUSTED_ROOT_FILE',
+    default: '(public-good via TUF)',
+    meaning: 'A Sigstore `trusted_root.json` to verify signatures with (bundles are verified before they are attached).',
+  },
+  {
+    name: 'TRUST_ROOTS',
+    default: '(none)',
+    meaning:
+      'Further trusted roots verification requests may name, comma-separated `name=path/to/trusted_root.json`. Always there: `public-good` (Sigstore public-good, through TUF, fetched on first use) and `default` (`SIGSTORE_TRUSTED_ROOT_FILE`, else public-good).',
+  },
+  {
+    name: 'IDENTITY_PROVIDER',
+    default: 'token-file',
+    meaning: 'Where workers get their workload-identity OIDC token: `token-file`, `github-actions`, `gcp-metadata` or `static`.',
+  },
+  {
+    name: 'IDENTITY_TOKEN_FILE',
+    default: '/var/run/sigstore/cosign/oidc-token',
+    meaning: 'Token file re-read for every signature (Kubernetes projected service-account token with `audience: sigstore`, SPIFFE JWT-SVID).',
+  },
   { name: 'IDENTITY_TOKEN', default: '(unset)', meaning: 'The token for `IDENTITY_PROVIDER=static` (development only: it is never refreshed).', secret: true },
   { name: 'ACTIONS_ID_TOKEN_REQUEST_URL', default: '(set by GitHub)', meaning: 'GitHub Actions OIDC endpoint, for `IDENTITY_PROVIDER=github-actions`.' },
   { name: 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', default: '(set by GitHub)', meaning: 'Bearer token for that endpoint.', secret: true },
   { name: 'GCP_METADATA_URL', default: 'http://metadata.google.internal', meaning: 'GCP metadata server, for `IDENTITY_PROVIDER=gcp-metadata`.' },
-  { name: 'WEBHOOK_ALLOWLIST', default: '(none)', meaning: 'Comma-separated host names and addresses or CIDR ranges webhooks may reach although they are loopback, private, link-local or otherwise internal; allowlisted targets may also use plain HTTP. All other targets must be public HTTPS.' },
-  { name: 'WEBHOOK_CALLBACK_SECRET', default: '(unset)', meaning: 'Standard Webhooks secret (`whsec_` + base64 of at least 24 bytes) that signs deliveries to a job\'s `callbackUrl`. Unset: a request with a `callbackUrl` is refused (422 `CALLBACK_SECRET_MISSING`).', secret: true },
-  { name: 'WEBHOOK_RETRY_BASE_MS', default: '60000', meaning: 'Delay before the first webhook retry; each further retry waits twice as long (±20% jitter), 8 attempts in all (about two hours by default).' },
+  {
+    name: 'WEBHOOK_ALLOWLIST',
+    default: '(none)',
+    meaning:
+      'Comma-separated host names and addresses or CIDR ranges webhooks may reach although they are loopback, private, link-local or otherwise internal; allowlisted targets may also use plain HTTP. All other targets must be public HTTPS.',
+  },
+  {
+    name: 'WEBHOOK_CALLBACK_SECRET',
+    default: '(unset)',
+    meaning:
+      "Standard Webhooks secret (`whsec_` + base64 of at least 24 bytes) that signs deliveries to a job's `callbackUrl`. Unset: a request with a `callbackUrl` is refused (422 `CALLBACK_SECRET_MISSING`).",
+    secret: true,
+  },
+  {
+    name: 'WEBHOOK_RETRY_BASE_MS',
+    default: '60000',
+    meaning: 'Delay before the first webhook retry; each further retry waits twice as long (±20% jitter), 8 attempts in all (about two hours by default).',
+  },
   { name: 'WEBHOOK_CONNECT_TIMEOUT_MS', default: '5000', meaning: 'Timeout to connect to a webhook receiver.' },
   { name: 'WEBHOOK_RESPONSE_TIMEOUT_MS', default: '10000', meaning: 'Timeout for a webhook receiver to answer once connected.' },
 ];
@@ -190,8 +262,7 @@ const hasScheme = (protocols: string[]) => (value: string) => {
 };
 const urlMessage = (protocols: string[]) => `must be a URL with scheme ${protocols.map((p) => p.replace(':', '://')).join(' or ')}`;
 const optionalUrl = (protocols: string[]) => z.preprocess(emptyToUndefined, z.string().refine(hasScheme(protocols), urlMessage(protocols)).optional());
-const urlWithDefault = (protocols: string[], fallback: string) =>
-  z.preprocess(emptyToUndefined, z.string().refine(hasScheme(protocols), urlMessage(protocols)).default(fallback));
+const urlWithDefault = (protocols: string[], fallback: string) => z.preprocess(emptyToUndefined, z.string().refine(hasScheme(protocols), urlMessage(protocols)).default(fallback));
 
 const schema = z.object({
   ROLE: z.preprocess(emptyToUndefined, z.enum(['all', 'api', 'worker'], 'must be one of all, api, worker').default('all')),
@@ -211,7 +282,10 @@ const schema = z.object({
   REDIS_URL: urlWithDefault(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z.preprocess(
     emptyToUndefined,
-    z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, dots, dashes or underscores').default('wasm-signer'),
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, dots, dashes or underscores')
+      .default('wasm-signer'),
   ),
   WORKER_CONCURRENCY: integer(1, 1000, 4),
   WORKER_LOCK_DURATION_MS: integer(1_000, 3_600_000, 30_000),
@@ -248,7 +322,14 @@ const schema = z.object({
     z
       .string()
       .default('cosign-classic,sigstore-bundle')
-      .transform((value) => [...new Set(value.split(',').map((f) => f.trim()).filter(Boolean))])
+      .transform((value) => [
+        ...new Set(
+          value
+            .split(',')
+            .map((f) => f.trim())
+            .filter(Boolean),
+        ),
+      ])
       .pipe(z.array(z.enum(SIGNATURE_FORMAT_NAMES, 'each must be cosign-classic or sigstore-bundle')).min(1, 'must name at least one format')),
   ),
   SIGSTORE_SIGNING_CONFIG_FILE: optionalText(),
@@ -271,7 +352,12 @@ const schema = z.object({
     z
       .string()
       .default('')
-      .transform((value) => value.split(',').map((h) => h.trim()).filter(Boolean))
+      .transform((value) =>
+        value
+          .split(',')
+          .map((h) => h.trim())
+          .filter(Boolean),
+      )
       .superRefine((entries, ctx) => {
         try {
           new WebhookAllowlist(entries);
@@ -284,7 +370,10 @@ const schema = z.object({
     emptyToUndefined,
     z
       .string()
-      .refine((value) => /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value.slice(6), 'base64').length >= 24, 'must be whsec_ followed by the base64 of at least 24 bytes')
+      .refine(
+        (value) => /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value.slice(6), 'base64').length >= 24,
+        'must be whsec_ followed by the base64 of at least 24 bytes',
+      )
       .optional(),
   ),
   WEBHOOK_RETRY_BASE_MS: integer(10, 3_600_000, 60_000),
@@ -295,13 +384,18 @@ const schema = z.object({
 /** `name=path,…` into named trust-root files; names are unique and `public-good`/`default` are taken. */
 function parseTrustRoots(value: string, ctx: z.RefinementCtx): { name: string; file: string }[] {
   const roots: { name: string; file: string }[] = [];
-  for (const item of value.split(',').map((i) => i.trim()).filter(Boolean)) {
+  for (const item of value
+    .split(',')
+    .map((i) => i.trim())
+    .filter(Boolean)) {
     const separator = item.indexOf('=');
     const name = separator > 0 ? item.slice(0, separator).trim() : '';
     const file = separator > 0 ? item.slice(separator + 1).trim() : '';
     if (!name || !file) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(item)} must be name=path/to/trusted_root.json` });
-    else if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name)) ctx.addIssue({ code: 'custom', message: `name ${JSON.stringify(name)} must be 1-63 lower-case letters, digits, dots, dashes or underscores` });
-    else if (name === 'public-good' || name === 'default') ctx.addIssue({ code: 'custom', message: `name ${name} is reserved (public-good is Sigstore's root, default is SIGSTORE_TRUSTED_ROOT_FILE)` });
+    else if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name))
+      ctx.addIssue({ code: 'custom', message: `name ${JSON.stringify(name)} must be 1-63 lower-case letters, digits, dots, dashes or underscores` });
+    else if (name === 'public-good' || name === 'default')
+      ctx.addIssue({ code: 'custom', message: `name ${name} is reserved (public-good is Sigstore's root, default is SIGSTORE_TRUSTED_ROOT_FILE)` });
     else if (roots.some((r) => r.name === name)) ctx.addIssue({ code: 'custom', message: `name ${name} is given twice` });
     else roots.push({ name, file: resolve(file) });
   }
@@ -339,9 +433,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       timeouts: { headersMs: v.HTTP_HEADERS_TIMEOUT_MS, bodyIdleMs: v.HTTP_BODY_IDLE_TIMEOUT_MS, requestMs: v.HTTP_REQUEST_TIMEOUT_MS },
     },
     logLevel: v.LOG_LEVEL,
-    database: v.DATABASE_URL
-      ? { kind: 'postgres', url: v.DATABASE_URL, poolSize: v.DATABASE_POOL_SIZE }
-      : { kind: 'pglite', dataDir: join(resolve(v.DATA_DIR), 'pglite') },
+    database: v.DATABASE_URL ? { kind: 'postgres', url: v.DATABASE_URL, poolSize: v.DATABASE_POOL_SIZE } : { kind: 'pglite', dataDir: join(resolve(v.DATA_DIR), 'pglite') },
     redis: { url: v.REDIS_URL },
     queues: {
       prefix: v.QUEUE_PREFIX,
@@ -359,7 +451,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     instanceId: v.INSTANCE_ID ?? `${hostname()}:${process.pid}`,
     uploads: { maxBytes: v.MAX_UPLOAD_BYTES },
     registry: {
-      insecureHosts: v.REGISTRY_INSECURE_HOSTS.split(',').map((h) => h.trim()).filter(Boolean),
+      insecureHosts: v.REGISTRY_INSECURE_HOSTS.split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
       credentials: v.REGISTRY_CREDENTIALS ?? {},
       dockerConfigDir: v.DOCKER_CONFIG,
       timeoutMs: v.REGISTRY_TIMEOUT_MS,
@@ -392,7 +486,9 @@ function identityProblems(v: ParsedEnv): { variable: string; message: string }[]
       return v.IDENTITY_TOKEN ? [] : [{ variable: 'IDENTITY_TOKEN', message: 'required when IDENTITY_PROVIDER is static' }];
     case 'github-actions':
       return [
-        ...(v.ACTIONS_ID_TOKEN_REQUEST_URL ? [] : [{ variable: 'ACTIONS_ID_TOKEN_REQUEST_URL', message: 'required when IDENTITY_PROVIDER is github-actions (grant the job `id-token: write`)' }]),
+        ...(v.ACTIONS_ID_TOKEN_REQUEST_URL
+          ? []
+          : [{ variable: 'ACTIONS_ID_TOKEN_REQUEST_URL', message: 'required when IDENTITY_PROVIDER is github-actions (grant the job `id-token: write`)' }]),
         ...(v.ACTIONS_ID_TOKEN_REQUEST_TOKEN ? [] : [{ variable: 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', message: 'required when IDENTITY_PROVIDER is github-actions' }]),
       ];
     default:

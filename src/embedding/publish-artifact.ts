@@ -70,12 +70,7 @@ export async function uploadWasm(
  * checked to be there, then the wasm config, the manifest by digest and, when given, the tag are written.
  * The same input gives the same bytes, so a repeated call is harmless.
  */
-export async function publishArtifact(
-  registry: RegistryClient,
-  repository: OciRepository,
-  wasm: UploadedWasm,
-  options: PublishArtifactOptions = {},
-): Promise<PublishedArtifact> {
+export async function publishArtifact(registry: RegistryClient, repository: OciRepository, wasm: UploadedWasm, options: PublishArtifactOptions = {}): Promise<PublishedArtifact> {
   const { signal } = options;
   // Registries and the OCI annotation keep seconds; the service does the same.
   const created = new Date(Math.floor((options.created ?? new Date()).getTime() / 1000) * 1000);

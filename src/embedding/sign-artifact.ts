@@ -97,7 +97,8 @@ export async function signArtifact(registry: RegistryClient, target: ManifestToS
 
 function leafCertificate(bundle: Bundle): Buffer {
   const content = bundle.verificationMaterial.content;
-  const der = content.$case === 'certificate' ? content.certificate.rawBytes : content.$case === 'x509CertificateChain' ? content.x509CertificateChain.certificates[0]?.rawBytes : undefined;
+  const der =
+    content.$case === 'certificate' ? content.certificate.rawBytes : content.$case === 'x509CertificateChain' ? content.x509CertificateChain.certificates[0]?.rawBytes : undefined;
   if (!der) throw new Error('the new signature carries no certificate');
   return der;
 }

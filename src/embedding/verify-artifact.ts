@@ -56,7 +56,12 @@ export function verificationPolicy(input: VerificationPolicyInput): ArtifactPoli
  * registry (the cosign `.sig` image and the Sigstore bundle referrers), then each is verified against the
  * trust root and must bind to the digest and satisfy the policy.
  */
-export async function verifyArtifact(registry: RegistryClient, repository: OciRepository, manifestDigest: string, options: VerifyArtifactOptions): Promise<ArtifactVerificationResult> {
+export async function verifyArtifact(
+  registry: RegistryClient,
+  repository: OciRepository,
+  manifestDigest: string,
+  options: VerifyArtifactOptions,
+): Promise<ArtifactVerificationResult> {
   const found = await discoverSignatures(registry, repository, manifestDigest, options.signal);
   const verifier = options.verifier ?? new ArtifactVerifier();
   const signatures = found.map((signature) => verifier.verdict(signature, manifestDigest, options.policy, options.trustRoot));

@@ -9,9 +9,21 @@ import { join } from 'node:path';
 describe('openapi/openapi.json', () => {
   const document = JSON.parse(readFileSync(join(__dirname, '../../openapi/openapi.json'), 'utf8')) as {
     tags: { name: string; description?: string }[];
-    paths: Record<string, Record<string, { tags?: string[]; summary?: string; responses: Record<string, { content?: Record<string, { examples?: Record<string, { value: { status: number; code: string; type: string } }> }> }> }>>;
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          tags?: string[];
+          summary?: string;
+          responses: Record<string, { content?: Record<string, { examples?: Record<string, { value: { status: number; code: string; type: string } }> }> }>;
+        }
+      >
+    >;
   };
-  const operations = Object.entries(document.paths).flatMap(([path, item]) => Object.entries(item).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })));
+  const operations = Object.entries(document.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })),
+  );
 
   it('describes every tag an operation uses', () => {
     const described = new Map(document.tags.map((tag) => [tag.name, tag.description ?? '']));

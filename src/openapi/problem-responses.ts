@@ -41,9 +41,7 @@ export function documentProblemResponses(document: OpenAPIObject): OpenAPIObject
         const declared = refersToProblem(response) ? [...new Set(response.description?.match(CODE) ?? [])] : [];
         const codes = declared.length > 0 ? declared : [path.startsWith('/health') && status === 503 ? 'NOT_READY' : `HTTP_${status}`];
         if (!refersToProblem(response)) response.description = `${codes.join(', ')}: ${response.description ?? ''}`.replace(/: $/, '');
-        const examples = Object.fromEntries(
-          codes.map((code) => [code, { summary: code, value: exampleBody(status, code, path, method, response.description) }]),
-        );
+        const examples = Object.fromEntries(codes.map((code) => [code, { summary: code, value: exampleBody(status, code, path, method, response.description) }]));
         response.content = { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/ProblemDto' }, examples } };
       }
     }

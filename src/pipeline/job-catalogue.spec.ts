@@ -51,7 +51,11 @@ describe('StepHandlerRegistry', () => {
     }
     expect(registry.missing()).toEqual([{ jobType: 'sign', step: 'verify' }]);
     expect(() => registry.assertComplete()).toThrow("no handler for step 'verify' of job type 'sign'");
-    registry.register({ jobType: 'sign', step: 'verify', run: async () => ({ verification: { verified: true, policy: { certificateIdentity: 'i', certificateOidcIssuer: 'o', trustRoot: 'default' }, signatures: [] } }) });
+    registry.register({
+      jobType: 'sign',
+      step: 'verify',
+      run: async () => ({ verification: { verified: true, policy: { certificateIdentity: 'i', certificateOidcIssuer: 'o', trustRoot: 'default' }, signatures: [] } }),
+    });
     expect(() => registry.assertComplete()).not.toThrow();
   });
 });

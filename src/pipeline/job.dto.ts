@@ -29,7 +29,8 @@ export class JobSignatureDto {
 
 export class JobResultDto {
   @ApiPropertyOptional({ example: 'registry.example.com/team/hello-http' }) repository?: string;
-  @ApiPropertyOptional({ description: 'Digest reference of the pushed and signed manifest (publish and sign jobs)', example: 'registry.example.com/team/hello-http@sha256:…' }) reference?: string;
+  @ApiPropertyOptional({ description: 'Digest reference of the pushed and signed manifest (publish and sign jobs)', example: 'registry.example.com/team/hello-http@sha256:…' })
+  reference?: string;
   @ApiPropertyOptional({ description: 'Digest of the signed manifest', example: 'sha256:…' }) manifestDigest?: string;
   @ApiPropertyOptional({ description: 'sha256 of the .wasm (the layer digest)', example: 'sha256:…' }) wasmDigest?: string;
   @ApiPropertyOptional({ type: String, nullable: true }) tag?: string | null;

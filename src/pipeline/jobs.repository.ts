@@ -44,7 +44,12 @@ export class JobsRepository {
         steps: JSON.stringify(JOB_STEPS[job.type].map(pendingStep)),
         callback_url: job.callbackUrl ?? null,
       })
-      .onConflict((oc) => oc.expression(sql`coalesce(caller, ''), idempotency_key`).where('idempotency_key', 'is not', null).doNothing())
+      .onConflict((oc) =>
+        oc
+          .expression(sql`coalesce(caller, ''), idempotency_key`)
+          .where('idempotency_key', 'is not', null)
+          .doNothing(),
+      )
       .returningAll()
       .executeTakeFirst();
     if (inserted) return { job: inserted, created: true };
@@ -77,20 +82,30 @@ export class JobsRepository {
   }
 
   async stepStarted(id: string, step: StepName, worker: string, attempt: number): Promise<JobRow> {
-    return this.updateStep(id, step, (s) => ({ ...s, state: 'running', attempts: attempt, startedAt: s.startedAt ?? new Date().toISOString(), worker, error: null }), (job) => ({
-      state: job.state === 'queued' ? 'running' : job.state,
-      started_at: job.started_at ?? new Date(),
-    }));
+    return this.updateStep(
+      id,
+      step,
+      (s) => ({ ...s, state: 'running', attempts: attempt, startedAt: s.startedAt ?? new Date().toISOString(), worker, error: null }),
+      (job) => ({
+        state: job.state === 'queued' ? 'running' : job.state,
+        started_at: job.started_at ?? new Date(),
+      }),
+    );
   }
 
   async stepSucceeded(id: string, step: StepName, resultPatch: Record<string, unknown>): Promise<JobRow> {
-    return this.updateStep(id, step, (s) => ({ ...s, state: 'succeeded', finishedAt: new Date().toISOString(), error: null }), (job, steps) => {
-      const done = steps.every((s) => s.state === 'succeeded' || s.state === 'skipped');
-      return {
-        result: JSON.stringify({ ...(job.result ?? {}), ...resultPatch }),
-        ...(done ? { state: 'succeeded' as const, finished_at: new Date() } : {}),
-      };
-    });
+    return this.updateStep(
+      id,
+      step,
+      (s) => ({ ...s, state: 'succeeded', finishedAt: new Date().toISOString(), error: null }),
+      (job, steps) => {
+        const done = steps.every((s) => s.state === 'succeeded' || s.state === 'skipped');
+        return {
+          result: JSON.stringify({ ...(job.result ?? {}), ...resultPatch }),
+          ...(done ? { state: 'succeeded' as const, finished_at: new Date() } : {}),
+        };
+      },
+    );
   }
 
   /** Records a failed attempt; `final` fails the job (no more retries). */
@@ -127,4 +142,3 @@ export class JobsRepository {
 const pendingStep = (name: StepName): JobStep => ({ name, state: 'pending', attempts: 0, startedAt: null, finishedAt: null, worker: null, error: null });
 
 const defaultFingerprint = (job: NewJob): string => requestFingerprint(job.type, { input: job.input, callbackUrl: job.callbackUrl });
-

@@ -38,7 +38,11 @@ export class JobsService {
    */
   private async enqueue(row: JobRow, created: boolean): Promise<void> {
     try {
-      if (row.state === 'queued') await this.queues.enqueuePipeline(row.id, row.steps.map((step) => step.name));
+      if (row.state === 'queued')
+        await this.queues.enqueuePipeline(
+          row.id,
+          row.steps.map((step) => step.name),
+        );
     } catch (error) {
       if (created) await this.jobs.deleteUnstarted(row.id).catch(() => undefined);
       this.logger.warn({ err: error, jobId: row.id }, 'could not enqueue job');

@@ -35,7 +35,15 @@ async function startWorkers(leftOut: string[]) {
       JobObservers,
       CatalogueHandlers,
       { provide: LEFT_OUT, useValue: leftOut },
-      { provide: APP_CONFIG, useValue: { instanceId: 'test', redis: { url: 'redis://127.0.0.1:1' }, queues: { prefix: 'never', workerConcurrency: 1, lockDurationMs: 30_000 }, shutdownTimeoutMs: 1_000 } },
+      {
+        provide: APP_CONFIG,
+        useValue: {
+          instanceId: 'test',
+          redis: { url: 'redis://127.0.0.1:1' },
+          queues: { prefix: 'never', workerConcurrency: 1, lockDurationMs: 30_000 },
+          shutdownTimeoutMs: 1_000,
+        },
+      },
       { provide: JobsRepository, useValue: {} },
       { provide: MetricsService, useValue: {} },
     ],

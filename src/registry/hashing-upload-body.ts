@@ -37,8 +37,7 @@ export function hashingUploadBody(source: UploadSource, options: HashingBodyOpti
   // A Readable's own iterator destroys it when iteration stops early. When the source is an HTTP request
   // body, that destroys the socket, and the caller's error answer never reaches the client (an empty
   // reply). The source belongs to the caller: stopping only stops reading; the caller drains or drops it.
-  const iterator =
-    source instanceof Readable ? source.iterator({ destroyOnReturn: false }) : (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  const iterator = source instanceof Readable ? source.iterator({ destroyOnReturn: false }) : (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   const hash = createHash('sha256');
   let size = 0;
   let result: { digest: string; size: number } | undefined;

@@ -8,12 +8,7 @@ export const DOCKER_MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.m
 export const DOCKER_MANIFEST_LIST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.list.v2+json';
 
 /** Every manifest media type this service reads; pass it as `accept` when any kind of manifest will do. */
-export const ALL_MANIFEST_MEDIA_TYPES: readonly string[] = [
-  OCI_MANIFEST_MEDIA_TYPE,
-  OCI_INDEX_MEDIA_TYPE,
-  DOCKER_MANIFEST_MEDIA_TYPE,
-  DOCKER_MANIFEST_LIST_MEDIA_TYPE,
-];
+export const ALL_MANIFEST_MEDIA_TYPES: readonly string[] = [OCI_MANIFEST_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE];
 
 export interface OciDescriptor {
   mediaType: string;

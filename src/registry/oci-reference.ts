@@ -40,8 +40,7 @@ const MAX_NAME_LENGTH = 255;
 export const isValidTag = (tag: string): boolean => TAG.test(tag);
 
 /** Docker's rule for telling a registry host from the first path component: it has a '.' or ':' or is localhost. */
-const looksLikeHost = (segment: string): boolean =>
-  segment.includes('.') || segment.includes(':') || segment.startsWith('[') || segment === 'localhost';
+const looksLikeHost = (segment: string): boolean => segment.includes('.') || segment.includes(':') || segment.startsWith('[') || segment === 'localhost';
 
 const quote = (text: string): string => JSON.stringify(text.length > 300 ? `${text.slice(0, 300)}…` : text);
 
@@ -61,8 +60,7 @@ function checkRepository(registry: string, repository: string, whole: string): v
   for (const component of repository.split('/')) {
     if (!PATH_COMPONENT.test(component)) {
       throw new InvalidReferenceError(
-        `${quote(whole)}: repository path component ${quote(component)} is invalid ` +
-          '(lowercase letters and digits, separated by ".", "_", "__" or dashes)',
+        `${quote(whole)}: repository path component ${quote(component)} is invalid ` + '(lowercase letters and digits, separated by ".", "_", "__" or dashes)',
       );
     }
   }
@@ -78,9 +76,7 @@ function splitRegistry(text: string, whole: string): [registry: string, rest: st
   const slash = text.indexOf('/');
   const first = slash === -1 ? text : text.slice(0, slash);
   if (slash === -1 || !looksLikeHost(first)) {
-    throw new InvalidReferenceError(
-      `${quote(whole)}: reference must start with a registry host, e.g. registry.example.com/${text}`,
-    );
+    throw new InvalidReferenceError(`${quote(whole)}: reference must start with a registry host, e.g. registry.example.com/${text}`);
   }
   checkRegistry(first, whole);
   return [first, text.slice(slash + 1)];
@@ -105,9 +101,7 @@ export function parseOciReference(text: string): OciReference {
   }
   checkRepository(registry, repository, text);
   if (tag !== undefined && !isValidTag(tag)) {
-    throw new InvalidReferenceError(
-      `${quote(text)}: tag ${quote(tag)} is invalid (1-128 letters, digits, "_", "." or "-", not starting with "." or "-")`,
-    );
+    throw new InvalidReferenceError(`${quote(text)}: tag ${quote(tag)} is invalid (1-128 letters, digits, "_", "." or "-", not starting with "." or "-")`);
   }
   if (digest !== undefined && !isSha256Digest(digest)) {
     throw new InvalidReferenceError(`${quote(text)}: digest ${quote(digest)} is invalid (expected "sha256:" and 64 lowercase hex digits)`);
@@ -127,9 +121,7 @@ export function parseRepository(text: string): OciRepository {
 
 /** `registry/repository[:tag][@digest]`. */
 export function formatReference(reference: OciReference): string {
-  return `${dockerReference(reference)}${reference.tag !== undefined ? `:${reference.tag}` : ''}${
-    reference.digest !== undefined ? `@${reference.digest}` : ''
-  }`;
+  return `${dockerReference(reference)}${reference.tag !== undefined ? `:${reference.tag}` : ''}${reference.digest !== undefined ? `@${reference.digest}` : ''}`;
 }
 
 /** `registry/repository`: what cosign writes as `critical.identity.docker-reference`. */

@@ -1,13 +1,5 @@
 import { OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from './oci-media-types';
-import {
-  emptyReferrersIndex,
-  filterByArtifactType,
-  parseOciIndex,
-  referrerEntry,
-  referrersTag,
-  serializeOciIndex,
-  withReferrer,
-} from './referrers-tag-fallback';
+import { emptyReferrersIndex, filterByArtifactType, parseOciIndex, referrerEntry, referrersTag, serializeOciIndex, withReferrer } from './referrers-tag-fallback';
 
 const SUBJECT = `sha256:${'b'.repeat(64)}`;
 const BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
@@ -50,9 +42,7 @@ describe('referrers tag fallback', () => {
     const one = withReferrer(emptyReferrersIndex(), first)!;
     expect(withReferrer(one, first)).toBeUndefined();
     const two = withReferrer(one, second)!;
-    expect(serializeOciIndex(two).toString()).toBe(
-      `{"schemaVersion":2,"mediaType":"${OCI_INDEX_MEDIA_TYPE}","manifests":[${JSON.stringify(first)},${JSON.stringify(second)}]}`,
-    );
+    expect(serializeOciIndex(two).toString()).toBe(`{"schemaVersion":2,"mediaType":"${OCI_INDEX_MEDIA_TYPE}","manifests":[${JSON.stringify(first)},${JSON.stringify(second)}]}`);
     expect(filterByArtifactType(two, BUNDLE).manifests).toEqual([first]);
     expect(filterByArtifactType(two, undefined).manifests).toHaveLength(2);
   });

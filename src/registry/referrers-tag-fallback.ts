@@ -15,8 +15,7 @@ export function emptyReferrersIndex(): OciIndex {
   return { schemaVersion: 2, mediaType: OCI_INDEX_MEDIA_TYPE, manifests: [] };
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 
 const isDescriptor = (value: unknown): value is OciDescriptor =>
   isRecord(value) &&

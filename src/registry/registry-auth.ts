@@ -87,12 +87,7 @@ export class RegistryAuthenticator {
    * satisfy it (no credentials for Basic, an unknown scheme), in which case the 401 stands.
    * Throws a RegistryError when the token service fails.
    */
-  async answerChallenge(
-    context: RegistryRequestContext,
-    scope: string,
-    wwwAuthenticate: string | null,
-    signal?: AbortSignal,
-  ): Promise<string | undefined> {
+  async answerChallenge(context: RegistryRequestContext, scope: string, wwwAuthenticate: string | null, signal?: AbortSignal): Promise<string | undefined> {
     const { registry } = context;
     this.#tokens.delete(tokenKey(registry, scope));
     const challenges = parseWwwAuthenticate(wwwAuthenticate);
@@ -113,13 +108,7 @@ export class RegistryAuthenticator {
   }
 
   /** One token request per (registry, scope) at a time: concurrent requests share it. */
-  #token(
-    context: RegistryRequestContext,
-    scope: string,
-    realm: BearerRealm,
-    challenge: AuthChallenge | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<CachedToken> {
+  #token(context: RegistryRequestContext, scope: string, realm: BearerRealm, challenge: AuthChallenge | undefined, signal: AbortSignal | undefined): Promise<CachedToken> {
     const key = tokenKey(context.registry, scope);
     const pending = this.#pending.get(key);
     if (pending) return pending;
@@ -196,10 +185,7 @@ export class RegistryAuthenticator {
     }
     const token = typeof answer.token === 'string' && answer.token !== '' ? answer.token : answer.access_token;
     if (typeof token !== 'string' || token === '') throw protocolError('answered without a token');
-    const lifetimeS =
-      typeof answer.expires_in === 'number' && Number.isFinite(answer.expires_in) && answer.expires_in > 0
-        ? answer.expires_in
-        : DEFAULT_TOKEN_LIFETIME_S;
+    const lifetimeS = typeof answer.expires_in === 'number' && Number.isFinite(answer.expires_in) && answer.expires_in > 0 ? answer.expires_in : DEFAULT_TOKEN_LIFETIME_S;
     // Renew a little early so a token does not expire between our check and the registry's.
     const margin = Math.min(10_000, lifetimeS * 100);
     return { authorization: `Bearer ${token}`, expiresAt: this.#now() + lifetimeS * 1000 - margin };
@@ -244,4 +230,3 @@ export function scopeCovers(a: string, b: string): boolean {
   if (!mine || !theirs) return a === b;
   return mine.resource === theirs.resource && theirs.actions.every((action) => mine.actions.includes(action) || mine.actions.includes('*'));
 }
-

@@ -127,7 +127,10 @@ describeWithRegistry(suiteName, () => {
     const deadline = Date.now() + 20_000;
     for (;;) {
       if (registry.exitCode !== null) throw new Error(`docker-registry exited with ${registry.exitCode}: ${output}`);
-      const ready = await fetch(`http://${host}/v2/`).then((r) => r.status === 200, () => false);
+      const ready = await fetch(`http://${host}/v2/`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ready) break;
       if (Date.now() > deadline) throw new Error(`docker-registry did not start on ${host}: ${output}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -153,9 +156,7 @@ describeWithRegistry(suiteName, () => {
   const openUploads = (name: string): string[] => {
     const uploads = join(dir, 'data', 'docker', 'registry', 'v2', 'repositories', name, '_uploads');
     if (!existsSync(uploads)) return [];
-    return readdirSync(uploads).flatMap((session) =>
-      ['data', 'startedat'].filter((file) => existsSync(join(uploads, session, file))).map((file) => `${session}/${file}`),
-    );
+    return readdirSync(uploads).flatMap((session) => ['data', 'startedat'].filter((file) => existsSync(join(uploads, session, file))).map((file) => `${session}/${file}`));
   };
 
   it('pushes a blob, and skips it when the registry already has it', async () => {

@@ -518,9 +518,12 @@ describe('RegistryClient against a fake registry', () => {
     it('streams a blob through relative Locations, keeping the session query, and commits it', async () => {
       const { fake, registry, repo, client } = await start({ auth: 'none' });
       const chunks = [Buffer.from('abc'), Buffer.from('defg')];
-      const result = await client().pushBlobStream(repo, (async function* () {
-        yield* chunks;
-      })());
+      const result = await client().pushBlobStream(
+        repo,
+        (async function* () {
+          yield* chunks;
+        })(),
+      );
       expect(result).toEqual({ digest: sha256Digest(Buffer.from('abcdefg')), size: 7 });
       expect(fake.blobs.get(result.digest)?.toString()).toBe('abcdefg');
       const [post, patch, put] = registry.requests;
@@ -724,9 +727,9 @@ describe('RegistryClient against a fake registry', () => {
       const { fake, repo, client } = await start({ auth: 'none' });
       const c = client();
       const wrongSubject = `sha256:${'d'.repeat(64)}`;
-      await expect(
-        c.attachReferrer(repo, { manifestBytes: referrer(1, 'application/x'), mediaType: OCI_MANIFEST_MEDIA_TYPE, subjectDigest: wrongSubject }),
-      ).rejects.toMatchObject({ code: 'INVALID_REFERRER' });
+      await expect(c.attachReferrer(repo, { manifestBytes: referrer(1, 'application/x'), mediaType: OCI_MANIFEST_MEDIA_TYPE, subjectDigest: wrongSubject })).rejects.toMatchObject({
+        code: 'INVALID_REFERRER',
+      });
       const image = manifestBytes(EMPTY_DIGEST);
       fake.manifests.set(`ns/comp@${sha256Digest(image)}`, { mediaType: OCI_MANIFEST_MEDIA_TYPE, bytes: image });
       fake.tags.set(`ns/comp:sha256-${subjectDigest.slice(7)}`, sha256Digest(image));

@@ -1,22 +1,7 @@
 import { Readable } from 'node:stream';
 import { InvalidReferenceError, OciRepository, isValidTag, parseRepository } from './oci-reference';
-import {
-  ALL_MANIFEST_MEDIA_TYPES,
-  OCI_INDEX_MEDIA_TYPE,
-  OciDescriptor,
-  OciIndex,
-  isSha256Digest,
-  sha256Digest,
-} from './oci-media-types';
-import {
-  emptyReferrersIndex,
-  filterByArtifactType,
-  parseOciIndex,
-  referrerEntry,
-  referrersTag,
-  serializeOciIndex,
-  withReferrer,
-} from './referrers-tag-fallback';
+import { ALL_MANIFEST_MEDIA_TYPES, OCI_INDEX_MEDIA_TYPE, OciDescriptor, OciIndex, isSha256Digest, sha256Digest } from './oci-media-types';
+import { emptyReferrersIndex, filterByArtifactType, parseOciIndex, referrerEntry, referrersTag, serializeOciIndex, withReferrer } from './referrers-tag-fallback';
 import { CredentialLookup } from './registry-auth';
 import { RegistryCredentials } from './registry-credentials';
 import { RegistryError, type RegistryErrorCode, registryTimeoutError } from './registry-error';
@@ -122,12 +107,7 @@ export class RegistryClient {
   }
 
   /** Uploads a blob held in memory (POST, then one PUT `?digest=`); skipped when the registry has it. */
-  async pushBlob(
-    repo: OciRepository,
-    digest: string,
-    bytes: Buffer,
-    options: CallOptions = {},
-  ): Promise<{ digest: string; size: number; uploaded: boolean }> {
+  async pushBlob(repo: OciRepository, digest: string, bytes: Buffer, options: CallOptions = {}): Promise<{ digest: string; size: number; uploaded: boolean }> {
     checkRepository(repo);
     checkDigest(digest);
     const actual = sha256Digest(bytes);
@@ -168,11 +148,7 @@ export class RegistryClient {
    * (distribution refuses to cancel a session whose state token lags behind the bytes it stored).
    * A Readable source is never destroyed: on failure its owner drains or drops the rest.
    */
-  async pushBlobStream(
-    repo: OciRepository,
-    source: AsyncIterable<Uint8Array> | Readable,
-    options: StreamUploadOptions = {},
-  ): Promise<{ digest: string; size: number }> {
+  async pushBlobStream(repo: OciRepository, source: AsyncIterable<Uint8Array> | Readable, options: StreamUploadOptions = {}): Promise<{ digest: string; size: number }> {
     checkRepository(repo);
     if (typeof (source as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] !== 'function') {
       throw new TypeError('pushBlobStream needs an AsyncIterable of Uint8Array chunks or a Readable');
@@ -229,11 +205,11 @@ export class RegistryClient {
       const result = body.result();
       if (!result) {
         await discardBody(patched.response);
-        throw new RegistryError(
-          'REGISTRY_PROTOCOL_ERROR',
-          `Registry ${repo.registry} answered the upload to ${repo.repository} before receiving all of it.`,
-          { transient: true, registry: repo.registry, repository: repo.repository },
-        );
+        throw new RegistryError('REGISTRY_PROTOCOL_ERROR', `Registry ${repo.registry} answered the upload to ${repo.repository} before receiving all of it.`, {
+          transient: true,
+          registry: repo.registry,
+          repository: repo.repository,
+        });
       }
       checkUploadedRange(patched, result.size);
       await discardBody(patched.response);
@@ -263,12 +239,7 @@ export class RegistryClient {
     }
   }
 
-  async #blobExists(
-    repo: OciRepository,
-    digest: string,
-    access: 'pull' | 'push',
-    signal: AbortSignal | undefined,
-  ): Promise<{ exists: boolean; size?: number }> {
+  async #blobExists(repo: OciRepository, digest: string, access: 'pull' | 'push', signal: AbortSignal | undefined): Promise<{ exists: boolean; size?: number }> {
     const answer = await this.#transport.send({
       repo,
       access,
@@ -339,12 +310,16 @@ export class RegistryClient {
       return undefined;
     }
     if (answer.response.status !== 200) await this.#transport.fail(answer);
-    const bytes = await readBody(answer.response, answer.signals, maxBytes, () =>
-      new RegistryError('BLOB_TOO_LARGE', `Blob ${digest} in ${repo.registry}/${repo.repository} is larger than ${maxBytes} bytes.`, {
-        transient: false,
-        registry: repo.registry,
-        repository: repo.repository,
-      }),
+    const bytes = await readBody(
+      answer.response,
+      answer.signals,
+      maxBytes,
+      () =>
+        new RegistryError('BLOB_TOO_LARGE', `Blob ${digest} in ${repo.registry}/${repo.repository} is larger than ${maxBytes} bytes.`, {
+          transient: false,
+          registry: repo.registry,
+          repository: repo.repository,
+        }),
     );
     const actual = sha256Digest(bytes);
     if (actual !== digest) {
@@ -364,12 +339,7 @@ export class RegistryClient {
    * an OCI manifest when the Accept header does not list its media type. A digest reference is verified
    * against the bytes (DIGEST_MISMATCH otherwise), as is the registry's Docker-Content-Digest.
    */
-  async getManifest(
-    repo: OciRepository,
-    reference: string,
-    accept: readonly string[] = ALL_MANIFEST_MEDIA_TYPES,
-    options: CallOptions = {},
-  ): Promise<ManifestContent | undefined> {
+  async getManifest(repo: OciRepository, reference: string, accept: readonly string[] = ALL_MANIFEST_MEDIA_TYPES, options: CallOptions = {}): Promise<ManifestContent | undefined> {
     checkRepository(repo);
     checkManifestReference(reference);
     const answer = await this.#transport.send({
@@ -402,30 +372,21 @@ export class RegistryClient {
   }
 
   /** As getManifest, but a missing manifest is an error: MANIFEST_NOT_FOUND (permanent). */
-  async getRequiredManifest(
-    repo: OciRepository,
-    reference: string,
-    accept: readonly string[] = ALL_MANIFEST_MEDIA_TYPES,
-    options: CallOptions = {},
-  ): Promise<ManifestContent> {
+  async getRequiredManifest(repo: OciRepository, reference: string, accept: readonly string[] = ALL_MANIFEST_MEDIA_TYPES, options: CallOptions = {}): Promise<ManifestContent> {
     const manifest = await this.getManifest(repo, reference, accept, options);
     if (!manifest) {
-      throw new RegistryError(
-        'MANIFEST_NOT_FOUND',
-        `No manifest ${reference} in ${repo.registry}/${repo.repository} (of the media types ${accept.join(', ')}).`,
-        { transient: false, registry: repo.registry, repository: repo.repository, status: 404 },
-      );
+      throw new RegistryError('MANIFEST_NOT_FOUND', `No manifest ${reference} in ${repo.registry}/${repo.repository} (of the media types ${accept.join(', ')}).`, {
+        transient: false,
+        registry: repo.registry,
+        repository: repo.repository,
+        status: 404,
+      });
     }
     return manifest;
   }
 
   /** Media type, digest and size without the body (HEAD); resolves a tag to its digest. Undefined on 404. */
-  async headManifest(
-    repo: OciRepository,
-    reference: string,
-    accept: readonly string[] = ALL_MANIFEST_MEDIA_TYPES,
-    options: CallOptions = {},
-  ): Promise<ManifestHead | undefined> {
+  async headManifest(repo: OciRepository, reference: string, accept: readonly string[] = ALL_MANIFEST_MEDIA_TYPES, options: CallOptions = {}): Promise<ManifestHead | undefined> {
     checkRepository(repo);
     checkManifestReference(reference);
     const answer = await this.#transport.send({
@@ -502,11 +463,7 @@ export class RegistryClient {
    * `sha256-<hex>` (missing: an empty index). `artifactType` filters (client-side as well, since
    * registries may ignore the filter).
    */
-  async listReferrers(
-    repo: OciRepository,
-    subjectDigest: string,
-    options: CallOptions & { artifactType?: string } = {},
-  ): Promise<ReferrersList> {
+  async listReferrers(repo: OciRepository, subjectDigest: string, options: CallOptions & { artifactType?: string } = {}): Promise<ReferrersList> {
     checkRepository(repo);
     checkDigest(subjectDigest);
     const fromApi = await this.#referrersFromApi(repo, subjectDigest, options.artifactType, options.signal);
@@ -564,15 +521,8 @@ export class RegistryClient {
     }
   }
 
-  async #referrersFromApi(
-    repo: OciRepository,
-    subjectDigest: string,
-    artifactType: string | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<OciIndex | undefined> {
-    let url: string | URL = `/v2/${repo.repository}/referrers/${subjectDigest}${
-      artifactType !== undefined ? `?artifactType=${encodeURIComponent(artifactType)}` : ''
-    }`;
+  async #referrersFromApi(repo: OciRepository, subjectDigest: string, artifactType: string | undefined, signal: AbortSignal | undefined): Promise<OciIndex | undefined> {
+    let url: string | URL = `/v2/${repo.repository}/referrers/${subjectDigest}${artifactType !== undefined ? `?artifactType=${encodeURIComponent(artifactType)}` : ''}`;
     const manifests: OciDescriptor[] = [];
     let first: OciIndex | undefined;
     for (let page = 0; page < MAX_REFERRERS_PAGES; page++) {
@@ -611,11 +561,7 @@ export class RegistryClient {
     return { ...first!, manifests };
   }
 
-  async #readFallbackIndex(
-    repo: OciRepository,
-    subjectDigest: string,
-    signal: AbortSignal | undefined,
-  ): Promise<{ index: OciIndex; etag?: string }> {
+  async #readFallbackIndex(repo: OciRepository, subjectDigest: string, signal: AbortSignal | undefined): Promise<{ index: OciIndex; etag?: string }> {
     const tag = referrersTag(subjectDigest);
     // Accept every manifest type, so that a tag holding something else is noticed rather than overwritten.
     const manifest = await this.getManifest(repo, tag, ALL_MANIFEST_MEDIA_TYPES, { signal });
@@ -669,11 +615,12 @@ function checkUploadedRange(answer: RegistryResponse, sent: number): void {
   const last = Number(match[1]);
   const stored = sent === 0 ? 0 : last + 1;
   if (stored === sent || (sent <= 1 && last === 0)) return;
-  throw new RegistryError(
-    'REGISTRY_UNAVAILABLE',
-    `Registry ${answer.context.registry} acknowledged ${stored} of ${sent} bytes uploaded to ${answer.context.repository}.`,
-    { transient: true, registry: answer.context.registry, repository: answer.context.repository, status: answer.response.status },
-  );
+  throw new RegistryError('REGISTRY_UNAVAILABLE', `Registry ${answer.context.registry} acknowledged ${stored} of ${sent} bytes uploaded to ${answer.context.repository}.`, {
+    transient: true,
+    registry: answer.context.registry,
+    repository: answer.context.repository,
+    status: answer.response.status,
+  });
 }
 
 function stripParameters(contentType: string): string {
@@ -706,17 +653,17 @@ function nextLink(link: string | null): string | undefined {
 }
 
 function digestMismatch(repo: OciRepository, expected: string, actual: string, what: string): RegistryError {
-  return new RegistryError(
-    'DIGEST_MISMATCH',
-    `Manifest in ${repo.registry}/${repo.repository} has digest ${actual}, not the ${expected} ${what}.`,
-    { transient: false, registry: repo.registry, repository: repo.repository },
-  );
+  return new RegistryError('DIGEST_MISMATCH', `Manifest in ${repo.registry}/${repo.repository} has digest ${actual}, not the ${expected} ${what}.`, {
+    transient: false,
+    registry: repo.registry,
+    repository: repo.repository,
+  });
 }
 
 function manifestTooLarge(repo: OciRepository, reference: string): RegistryError {
-  return new RegistryError(
-    'MANIFEST_TOO_LARGE',
-    `Manifest ${reference} in ${repo.registry}/${repo.repository} is larger than ${MAX_MANIFEST_BYTES} bytes.`,
-    { transient: false, registry: repo.registry, repository: repo.repository },
-  );
+  return new RegistryError('MANIFEST_TOO_LARGE', `Manifest ${reference} in ${repo.registry}/${repo.repository} is larger than ${MAX_MANIFEST_BYTES} bytes.`, {
+    transient: false,
+    registry: repo.registry,
+    repository: repo.repository,
+  });
 }

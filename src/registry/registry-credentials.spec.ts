@@ -85,9 +85,7 @@ describe('RegistryCredentials', () => {
   });
 
   it('requires a username and password for per-registry settings', () => {
-    expect(() => RegistryCredentials.load({ env: {}, registries: { 'r.example': { username: 'u', password: '' } } })).toThrow(
-      /need both a username and a password/,
-    );
+    expect(() => RegistryCredentials.load({ env: {}, registries: { 'r.example': { username: 'u', password: '' } } })).toThrow(/need both a username and a password/);
   });
 
   it('never shows secrets in JSON or inspect output', () => {

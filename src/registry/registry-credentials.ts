@@ -135,7 +135,11 @@ const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.
  * `https://host/v1/` (the legacy form), or `http://host:port`. Hosts compare case-insensitively.
  */
 export function canonicalRegistry(value: string): string {
-  const host = value.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0]!.toLowerCase();
+  const host = value
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .split('/')[0]!
+    .toLowerCase();
   return DOCKER_HUB_ALIASES.has(host) ? 'docker.io' : host;
 }
 

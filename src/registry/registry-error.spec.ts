@@ -1,12 +1,5 @@
 import { CodedError } from '../common/coded-error';
-import {
-  RegistryError,
-  RegistryRequestContext,
-  parseRegistryErrorBody,
-  registryErrorFromNetworkFailure,
-  registryErrorFromStatus,
-  registryTimeoutError,
-} from './registry-error';
+import { RegistryError, RegistryRequestContext, parseRegistryErrorBody, registryErrorFromNetworkFailure, registryErrorFromStatus, registryTimeoutError } from './registry-error';
 
 const context = (credentialsConfigured = false): RegistryRequestContext => ({
   registry: 'registry.example.com',
@@ -142,10 +135,7 @@ describe('registryErrorFromNetworkFailure', () => {
   });
 
   it('suggests the insecure list when the registry speaks plain http', () => {
-    const error = registryErrorFromNetworkFailure(
-      context(),
-      fetchFailure(systemError('ERR_SSL_WRONG_VERSION_NUMBER', 'error:0A00010B:SSL routines::wrong version number')),
-    );
+    const error = registryErrorFromNetworkFailure(context(), fetchFailure(systemError('ERR_SSL_WRONG_VERSION_NUMBER', 'error:0A00010B:SSL routines::wrong version number')));
     expect(error.code).toBe('REGISTRY_TLS_ERROR');
     expect(error.message).toContain('list registry.example.com in the insecure registry hosts');
   });

@@ -106,17 +106,10 @@ export function parseRegistryErrorBody(body: string): RegistryErrorDetail[] {
   return details;
 }
 
-const where = (context: RegistryRequestContext): string =>
-  context.repository ? `${context.registry}/${context.repository}` : context.registry;
+const where = (context: RegistryRequestContext): string => (context.repository ? `${context.registry}/${context.repository}` : context.registry);
 
 /** Classifies a non-success HTTP answer. `body` is the (bounded) response text, empty for HEAD. */
-export function registryErrorFromStatus(
-  context: RegistryRequestContext,
-  status: number,
-  headers: Headers,
-  body: string,
-  now: number = Date.now(),
-): RegistryError {
+export function registryErrorFromStatus(context: RegistryRequestContext, status: number, headers: Headers, body: string, now: number = Date.now()): RegistryError {
   const details = parseRegistryErrorBody(body);
   const said = details.length > 0 ? `: ${details.map((d) => (d.message ? `${d.code} ${d.message}` : d.code)).join('; ')}` : '';
   const http = `HTTP ${status}${said}`;
@@ -126,18 +119,14 @@ export function registryErrorFromStatus(
   const subject = repository ? `repository ${repository}` : 'this request';
 
   if (status === 401) {
-    const note = context.credentialsConfigured
-      ? `the credentials configured for ${registry} were not accepted`
-      : `no credentials are configured for ${registry}`;
+    const note = context.credentialsConfigured ? `the credentials configured for ${registry} were not accepted` : `no credentials are configured for ${registry}`;
     return new RegistryError('REGISTRY_UNAUTHORIZED', `Registry ${registry} requires authentication for ${subject} (${operation}: ${http}); ${note}.`, {
       ...base,
       transient: false,
     });
   }
   if (status === 403) {
-    const note = context.credentialsConfigured
-      ? `the credentials configured for ${registry} lack permission`
-      : `no credentials are configured for ${registry}`;
+    const note = context.credentialsConfigured ? `the credentials configured for ${registry} lack permission` : `no credentials are configured for ${registry}`;
     return new RegistryError('REGISTRY_FORBIDDEN', `Registry ${registry} denied access to ${subject} (${operation}: ${http}); ${note}.`, {
       ...base,
       transient: false,
@@ -154,27 +143,23 @@ export function registryErrorFromStatus(
   }
   if (status === 412) {
     // A conditional write lost a race with another writer: re-reading and re-running the step helps.
-    return new RegistryError(
-      'REGISTRY_PRECONDITION_FAILED',
-      `${where(context)} changed while it was being updated (${operation}: ${http}).`,
-      { ...base, transient: true },
-    );
+    return new RegistryError('REGISTRY_PRECONDITION_FAILED', `${where(context)} changed while it was being updated (${operation}: ${http}).`, { ...base, transient: true });
   }
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(headers.get('retry-after'), now);
-    return new RegistryError(
-      'REGISTRY_THROTTLED',
-      `Registry ${registry} is throttling requests (${operation} on ${where(context)}: ${http})${retryHint(retryAfterMs)}.`,
-      { ...base, transient: true, retryAfterMs },
-    );
+    return new RegistryError('REGISTRY_THROTTLED', `Registry ${registry} is throttling requests (${operation} on ${where(context)}: ${http})${retryHint(retryAfterMs)}.`, {
+      ...base,
+      transient: true,
+      retryAfterMs,
+    });
   }
   if (status >= 500 || status === 408) {
     const retryAfterMs = parseRetryAfter(headers.get('retry-after'), now);
-    return new RegistryError(
-      'REGISTRY_UNAVAILABLE',
-      `Registry ${registry} is unavailable (${operation} on ${where(context)}: ${http})${retryHint(retryAfterMs)}.`,
-      { ...base, transient: true, retryAfterMs },
-    );
+    return new RegistryError('REGISTRY_UNAVAILABLE', `Registry ${registry} is unavailable (${operation} on ${where(context)}: ${http})${retryHint(retryAfterMs)}.`, {
+      ...base,
+      transient: true,
+      retryAfterMs,
+    });
   }
   return new RegistryError('REGISTRY_REJECTED', `Registry ${registry} rejected ${operation} on ${where(context)} (${http}).`, {
     ...base,
@@ -182,8 +167,7 @@ export function registryErrorFromStatus(
   });
 }
 
-const retryHint = (retryAfterMs: number | undefined): string =>
-  retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)} s`;
+const retryHint = (retryAfterMs: number | undefined): string => (retryAfterMs === undefined ? '' : `; retry after ${Math.ceil(retryAfterMs / 1000)} s`);
 
 /** Certificate-verification failures reported by Node's TLS layer (OpenSSL X509 verify codes). */
 const TLS_CODES = new Set([
@@ -222,8 +206,7 @@ function failures(error: unknown, depth = 0): Failure[] {
 }
 
 const isTlsFailure = (failure: Failure): boolean =>
-  (failure.code !== undefined &&
-    (TLS_CODES.has(failure.code) || failure.code.startsWith('ERR_SSL_') || failure.code.startsWith('ERR_TLS_'))) ||
+  (failure.code !== undefined && (TLS_CODES.has(failure.code) || failure.code.startsWith('ERR_SSL_') || failure.code.startsWith('ERR_TLS_'))) ||
   (failure.code === 'EPROTO' && /SSL|TLS/i.test(failure.message));
 
 /** Classifies an error thrown by fetch itself: no HTTP answer was received. */
@@ -233,14 +216,11 @@ export function registryErrorFromNetworkFailure(context: RegistryRequestContext,
   const tls = chain.find(isTlsFailure);
   if (tls) {
     const plainHttp = tls.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long/i.test(tls.message);
-    const hint = plainHttp
-      ? ` The registry seems to speak plain http: if that is intended, list ${context.registry} in the insecure registry hosts.`
-      : '';
-    return new RegistryError(
-      'REGISTRY_TLS_ERROR',
-      `TLS connection to registry ${context.registry} failed (${context.operation}): ${describe(tls)}.${hint}`,
-      { ...base, transient: false },
-    );
+    const hint = plainHttp ? ` The registry seems to speak plain http: if that is intended, list ${context.registry} in the insecure registry hosts.` : '';
+    return new RegistryError('REGISTRY_TLS_ERROR', `TLS connection to registry ${context.registry} failed (${context.operation}): ${describe(tls)}.${hint}`, {
+      ...base,
+      transient: false,
+    });
   }
   if (chain.some((failure) => failure.message === 'bad port')) {
     // fetch never connects to the ports the Fetch standard blocks (e.g. 1, 9, 6000): asking again cannot help.
@@ -261,19 +241,19 @@ export function registryErrorFromNetworkFailure(context: RegistryRequestContext,
   }
   // Prefer the innermost failure with a code (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET, …).
   const specific = [...chain].reverse().find((failure) => failure.code !== undefined) ?? chain[chain.length - 1];
-  return new RegistryError(
-    'REGISTRY_UNREACHABLE',
-    `Cannot reach registry ${context.registry} (${context.operation}): ${specific ? describe(specific) : String(error)}.`,
-    { ...base, transient: true },
-  );
+  return new RegistryError('REGISTRY_UNREACHABLE', `Cannot reach registry ${context.registry} (${context.operation}): ${specific ? describe(specific) : String(error)}.`, {
+    ...base,
+    transient: true,
+  });
 }
 
 export function registryTimeoutError(context: RegistryRequestContext, timeoutMs: number, cause?: unknown): RegistryError {
-  return new RegistryError(
-    'REGISTRY_TIMEOUT',
-    `Registry ${context.registry} did not answer within ${timeoutMs} ms (${context.operation} on ${where(context)}).`,
-    { registry: context.registry, repository: context.repository, transient: true, cause },
-  );
+  return new RegistryError('REGISTRY_TIMEOUT', `Registry ${context.registry} did not answer within ${timeoutMs} ms (${context.operation} on ${where(context)}).`, {
+    registry: context.registry,
+    repository: context.repository,
+    transient: true,
+    cause,
+  });
 }
 
 function describe(failure: Failure): string {

@@ -1,10 +1,4 @@
-import {
-  RegistryError,
-  RegistryRequestContext,
-  registryErrorFromNetworkFailure,
-  registryErrorFromStatus,
-  registryTimeoutError,
-} from './registry-error';
+import { RegistryError, RegistryRequestContext, registryErrorFromNetworkFailure, registryErrorFromStatus, registryTimeoutError } from './registry-error';
 
 /**
  * One HTTP exchange with a registry or its token service: deadline, caller cancellation, and turning
@@ -77,23 +71,19 @@ export async function exchange(fetchImpl: FetchFunction, request: HttpExchange):
   } catch (error) {
     if (init.redirect === 'error' && /redirect/i.test(String((error as { cause?: { message?: unknown } }).cause?.message ?? ''))) {
       const { context } = request;
-      throw new RegistryError(
-        'REGISTRY_PROTOCOL_ERROR',
-        `Registry ${context.registry} redirected ${context.operation}, whose streamed body cannot be sent again.`,
-        { transient: false, registry: context.registry, repository: context.repository, cause: error },
-      );
+      throw new RegistryError('REGISTRY_PROTOCOL_ERROR', `Registry ${context.registry} redirected ${context.operation}, whose streamed body cannot be sent again.`, {
+        transient: false,
+        registry: context.registry,
+        repository: context.repository,
+        cause: error,
+      });
     }
     throw signals.explain(error);
   }
 }
 
 /** Reads a response body up to `maxBytes`; `tooLarge` makes the error when it is longer. */
-export async function readBody(
-  response: Response,
-  signals: ExchangeSignals,
-  maxBytes: number,
-  tooLarge: () => Error,
-): Promise<Buffer> {
+export async function readBody(response: Response, signals: ExchangeSignals, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await discardBody(response);

@@ -94,7 +94,7 @@ export class RegistryTransport {
     let authorization = url.origin === origin ? await this.#auth.authorizationFor(context, scope, request.signal) : undefined;
     let challenged = false;
 
-    for (let redirects = 0; ; ) {
+    for (let redirects = 0; ;) {
       const headers = new Headers(request.headers);
       headers.set('user-agent', this.#options.userAgent);
       // Credentials go to the registry's origin only, never to storage it redirects to.

@@ -2,15 +2,13 @@ import { parseWwwAuthenticate } from './www-authenticate';
 
 describe('parseWwwAuthenticate', () => {
   it('reads a bearer challenge whose scope contains a comma', () => {
-    expect(
-      parseWwwAuthenticate('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"'),
-    ).toEqual([{ scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push' } }]);
+    expect(parseWwwAuthenticate('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push"')).toEqual([
+      { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push' } },
+    ]);
   });
 
   it('reads basic, token values, spaces and escapes', () => {
-    expect(parseWwwAuthenticate('Basic realm="Registry \\"Realm\\"" , charset=UTF-8')).toEqual([
-      { scheme: 'basic', params: { realm: 'Registry "Realm"', charset: 'UTF-8' } },
-    ]);
+    expect(parseWwwAuthenticate('Basic realm="Registry \\"Realm\\"" , charset=UTF-8')).toEqual([{ scheme: 'basic', params: { realm: 'Registry "Realm"', charset: 'UTF-8' } }]);
   });
 
   it('splits several challenges joined by fetch', () => {

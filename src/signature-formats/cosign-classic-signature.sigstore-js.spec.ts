@@ -58,10 +58,7 @@ describe('cosign classic annotations from a sigstore-js bundle', () => {
 
     payload = cosignPayload({ dockerReference: REFERENCE, manifestDigest: MANIFEST_DIGEST, annotations: { build: '7' } });
     const options = { timeout: 5_000, retry: { retries: 0 } };
-    const witnesses: Witness[] = [
-      new RekorWitness({ rekorBaseURL: baseUrl, majorApiVersion: 1, ...options }),
-      new TSAWitness({ tsaBaseURL: baseUrl, ...options }),
-    ];
+    const witnesses: Witness[] = [new RekorWitness({ rekorBaseURL: baseUrl, majorApiVersion: 1, ...options }), new TSAWitness({ tsaBaseURL: baseUrl, ...options })];
     const signer = new FulcioSigner({ fulcioBaseURL: baseUrl, identityProvider: { getToken: async () => TOKEN }, ...options });
     bundle = await new MessageSignatureBundleBuilder({ signer, witnesses }).create({ data: payload });
     annotations = cosignLayerAnnotations(bundle);
@@ -138,8 +135,6 @@ describe('cosign classic annotations from a sigstore-js bundle', () => {
   it('goes into a signature image whose layer is the payload', () => {
     const image = appendSignatureLayer(undefined, { payload, annotations });
     const manifest = JSON.parse(image.manifest.toString('utf8')) as { layers: { digest: string; size: number; annotations: Record<string, string> }[] };
-    expect(manifest.layers).toEqual([
-      expect.objectContaining({ digest: `sha256:${createHash('sha256').update(payload).digest('hex')}`, size: payload.length, annotations }),
-    ]);
+    expect(manifest.layers).toEqual([expect.objectContaining({ digest: `sha256:${createHash('sha256').update(payload).digest('hex')}`, size: payload.length, annotations })]);
   });
 });

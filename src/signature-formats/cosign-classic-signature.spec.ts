@@ -160,12 +160,7 @@ describe('cosignLayerAnnotations', () => {
 
   it('carries the signature, PEM leaf certificate, empty chain and Rekor bundle, keys sorted', () => {
     const annotations = cosignLayerAnnotations(messageSignatureBundle(parts));
-    expect(Object.keys(annotations)).toEqual([
-      'dev.cosignproject.cosign/signature',
-      'dev.sigstore.cosign/bundle',
-      'dev.sigstore.cosign/certificate',
-      'dev.sigstore.cosign/chain',
-    ]);
+    expect(Object.keys(annotations)).toEqual(['dev.cosignproject.cosign/signature', 'dev.sigstore.cosign/bundle', 'dev.sigstore.cosign/certificate', 'dev.sigstore.cosign/chain']);
     expect(annotations[COSIGN_ANNOTATIONS.signature]).toBe(parts.signature.toString('base64'));
     expect(annotations[COSIGN_ANNOTATIONS.chain]).toBe('');
   });
@@ -254,10 +249,7 @@ describe('appendSignatureLayer', () => {
     },
   });
   const first = layerFor(cosignPayload({ dockerReference: REFERENCE, manifestDigest: MANIFEST_DIGEST }).toString(), 'c2lnbmF0dXJlLW9uZQ==');
-  const second = layerFor(
-    cosignPayload({ dockerReference: REFERENCE, manifestDigest: MANIFEST_DIGEST, annotations: { run: '2' } }).toString(),
-    'c2lnbmF0dXJlLXR3bw==',
-  );
+  const second = layerFor(cosignPayload({ dockerReference: REFERENCE, manifestDigest: MANIFEST_DIGEST, annotations: { run: '2' } }).toString(), 'c2lnbmF0dXJlLXR3bw==');
 
   type Manifest = {
     schemaVersion: number;

@@ -15,5 +15,9 @@ export function orderedDescriptor(descriptor: OciDescriptor): OciDescriptor {
 }
 
 export function sortedRecord(record: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.keys(record).sort().map((key) => [key, record[key]!]));
+  return Object.fromEntries(
+    Object.keys(record)
+      .sort()
+      .map((key) => [key, record[key]!]),
+  );
 }

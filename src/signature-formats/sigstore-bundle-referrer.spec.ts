@@ -100,8 +100,9 @@ describe('bundleReferrerManifest', () => {
 
   it('writes created in RFC 3339 UTC to the second, whatever the milliseconds', () => {
     const createdOf = (date: Date) =>
-      (JSON.parse(bundleReferrerManifest({ bundleJson, subject, created: date }).manifest.toString('utf8')) as { annotations: Record<string, string> })
-        .annotations['org.opencontainers.image.created'];
+      (JSON.parse(bundleReferrerManifest({ bundleJson, subject, created: date }).manifest.toString('utf8')) as { annotations: Record<string, string> }).annotations[
+        'org.opencontainers.image.created'
+      ];
     expect(createdOf(new Date('2026-12-31T23:59:59.999Z'))).toBe('2026-12-31T23:59:59Z');
     expect(createdOf(new Date('2026-01-01T00:00:00.000Z'))).toBe('2026-01-01T00:00:00Z');
     expect(createdOf(new Date(Date.UTC(2026, 5, 15, 12, 30, 45, 1)))).toBe('2026-06-15T12:30:45Z');

@@ -29,11 +29,7 @@ export interface BundleReferrer {
   bundleDigest: string;
 }
 
-export function bundleReferrerManifest(input: {
-  bundleJson: Buffer;
-  subject: { mediaType: string; digest: string; size: number };
-  created: Date;
-}): BundleReferrer {
+export function bundleReferrerManifest(input: { bundleJson: Buffer; subject: { mediaType: string; digest: string; size: number }; created: Date }): BundleReferrer {
   const bundleDigest = sha256Digest(input.bundleJson);
   const manifest = Buffer.from(
     JSON.stringify({

@@ -96,7 +96,12 @@ export class ArtifactSigner {
   /** The signature must verify against the trust root before anything is written. */
   private async verifyOwnBundle(bundle: Bundle, signedBytes: Buffer | undefined): Promise<void> {
     const content = bundle.verificationMaterial.content;
-    const der = content.$case === 'certificate' ? content.certificate.rawBytes : content.$case === 'x509CertificateChain' ? content.x509CertificateChain.certificates[0]!.rawBytes : undefined;
+    const der =
+      content.$case === 'certificate'
+        ? content.certificate.rawBytes
+        : content.$case === 'x509CertificateChain'
+          ? content.x509CertificateChain.certificates[0]!.rawBytes
+          : undefined;
     if (!der) throw StepError.permanent('SIGNATURE_INVALID', 'the new signature carries no certificate');
     const { identity, issuer } = certificateIdentity(der);
     try {

@@ -3,13 +3,7 @@ import { ProblemError } from '../common/problem';
 import { requestFingerprint } from '../common/request-fingerprint';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
-import {
-  DOCKER_MANIFEST_LIST_MEDIA_TYPE,
-  DOCKER_MANIFEST_MEDIA_TYPE,
-  OCI_INDEX_MEDIA_TYPE,
-  OCI_MANIFEST_MEDIA_TYPE,
-  WASM_LAYER_MEDIA_TYPE,
-} from '../registry/oci-media-types';
+import { DOCKER_MANIFEST_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE } from '../registry/oci-media-types';
 import { type OciReference, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import { registryProblem } from '../pipeline/registry-problem';
@@ -58,7 +52,12 @@ export class SignRequestService {
       throw new ProblemError(404, 'MANIFEST_NOT_FOUND', 'No such manifest', `${request.reference} does not exist in the registry`);
     }
     if (!SIGNABLE_MEDIA_TYPES.includes(manifest.mediaType)) {
-      throw new ProblemError(422, 'UNSUPPORTED_MEDIA_TYPE', 'Cannot sign this manifest', `manifests of type ${manifest.mediaType} cannot be signed; expected one of ${SIGNABLE_MEDIA_TYPES.join(', ')}`);
+      throw new ProblemError(
+        422,
+        'UNSUPPORTED_MEDIA_TYPE',
+        'Cannot sign this manifest',
+        `manifests of type ${manifest.mediaType} cannot be signed; expected one of ${SIGNABLE_MEDIA_TYPES.join(', ')}`,
+      );
     }
     const input: SignJobInput = {
       reference: request.reference,

@@ -65,12 +65,7 @@ export class SignatureRecords {
       .returningAll()
       .executeTakeFirst();
     if (inserted) return inserted;
-    return this.database.db
-      .selectFrom('signatures')
-      .selectAll()
-      .where('job_id', '=', record.jobId)
-      .where('format', '=', record.format)
-      .executeTakeFirstOrThrow();
+    return this.database.db.selectFrom('signatures').selectAll().where('job_id', '=', record.jobId).where('format', '=', record.format).executeTakeFirstOrThrow();
   }
 }
 
@@ -80,4 +75,3 @@ function leafCertificate(bundle: Bundle): Buffer {
   if (content.$case === 'x509CertificateChain') return content.x509CertificateChain.certificates[0]!.rawBytes;
   throw new Error('keyless signatures carry a certificate');
 }
-

@@ -1,14 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
-import {
-  ApiAcceptedResponse,
-  ApiBadRequestResponse,
-  ApiBody,
-  ApiHeader,
-  ApiNotFoundResponse,
-  ApiOperation,
-  ApiTags,
-  ApiUnprocessableEntityResponse,
-} from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiHeader, ApiNotFoundResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemDto } from '../common/problem.dto';
@@ -26,7 +17,8 @@ export class SignaturesController {
   @HttpCode(202)
   @ApiOperation({
     summary: 'Sign an artifact already in a registry',
-    description: 'A tag is resolved to its digest first; the job signs that digest (cosign classic `.sig` and Sigstore bundle referrer, per SIGNATURE_FORMATS) and verifies the result.',
+    description:
+      'A tag is resolved to its digest first; the job signs that digest (cosign classic `.sig` and Sigstore bundle referrer, per SIGNATURE_FORMATS) and verifies the result.',
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key with the same body returns the job it created; another body under the same key is a 422' })
   @ApiBody({
@@ -39,12 +31,12 @@ export class SignaturesController {
   @ApiAcceptedResponse({ type: JobDto, headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE' })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'MANIFEST_NOT_FOUND, REPOSITORY_NOT_FOUND' })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'UNSUPPORTED_MEDIA_TYPE; IDEMPOTENCY_KEY_REUSED (the key was used for another request); CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET); WEBHOOK_URL_FORBIDDEN; or the registry refused the request' })
-  async sign(
-    @Body() body: SignRequestDto,
-    @Headers('idempotency-key') idempotencyKey: string | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<JobDto> {
+  @ApiUnprocessableEntityResponse({
+    type: ProblemDto,
+    description:
+      'UNSUPPORTED_MEDIA_TYPE; IDEMPOTENCY_KEY_REUSED (the key was used for another request); CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET); WEBHOOK_URL_FORBIDDEN; or the registry refused the request',
+  })
+  async sign(@Body() body: SignRequestDto, @Headers('idempotency-key') idempotencyKey: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobDto> {
     const { job } = await this.requests.submit({ reference: body.reference, callbackUrl: body.callbackUrl, idempotencyKey: parseIdempotencyKey(idempotencyKey) });
     void reply.header('location', `/v1/jobs/${job.id}`);
     return JobDto.from(job);

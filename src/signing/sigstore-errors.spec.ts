@@ -47,9 +47,7 @@ describe('toSigningStepError', () => {
       expect(error.message).toContain(`answered HTTP ${status}`);
     }
     expect(toSigningStepError(sigstoreError('CA_CREATE_SIGNING_CERTIFICATE_ERROR', 'x', httpError(503, 'busy'))).message).toMatch(/^Fulcio answered HTTP 503/);
-    expect(toSigningStepError(sigstoreError('TSA_CREATE_TIMESTAMP_ERROR', 'x', httpError(503, 'busy'))).message).toMatch(
-      /^the timestamp authority answered HTTP 503/,
-    );
+    expect(toSigningStepError(sigstoreError('TSA_CREATE_TIMESTAMP_ERROR', 'x', httpError(503, 'busy'))).message).toMatch(/^the timestamp authority answered HTTP 503/);
   });
 
   it('classifies an error without an HTTP status as transient *_UNREACHABLE', () => {

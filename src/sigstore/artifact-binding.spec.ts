@@ -9,7 +9,11 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest();
 const bytes = (b: Buffer): ArtifactInput => ({ kind: 'bytes', bytes: b });
 const digest = (d: Buffer): ArtifactInput => ({ kind: 'digest', algorithm: 'sha256', digest: d });
 
-const verificationMaterial = { content: { $case: 'publicKey', publicKey: { hint: 'k' } }, tlogEntries: [], timestampVerificationData: undefined } as unknown as Bundle['verificationMaterial'];
+const verificationMaterial = {
+  content: { $case: 'publicKey', publicKey: { hint: 'k' } },
+  tlogEntries: [],
+  timestampVerificationData: undefined,
+} as unknown as Bundle['verificationMaterial'];
 
 function messageBundle(signed: Buffer, algorithm = HashAlgorithm.SHA2_256): Bundle {
   return {
@@ -70,7 +74,7 @@ describe('message signature bundles', () => {
     expect(codeOf(() => checkArtifactBinding(messageBundle(sha256(artifact)), digest(sha256(Buffer.from('other')))))).toBe('ARTIFACT_MISMATCH');
   });
 
-  it('hash the bytes with the bundle\'s algorithm', () => {
+  it("hash the bytes with the bundle's algorithm", () => {
     const sha384 = createHash('sha384').update(artifact).digest();
     expect(codeOf(() => checkArtifactBinding(messageBundle(sha384, HashAlgorithm.SHA2_384), bytes(artifact)))).toBeUndefined();
   });
@@ -121,7 +125,8 @@ describe('DSSE bundles', () => {
   });
 
   it('list the sha256 subject digests', () => {
-    const envelope = (dsseBundle(statement({ sha256: 'AA' }, { sha512: 'bb' }, { sha256: 'cc' })).content as { dsseEnvelope: Parameters<typeof inTotoSubjectDigests>[0] }).dsseEnvelope;
+    const envelope = (dsseBundle(statement({ sha256: 'AA' }, { sha512: 'bb' }, { sha256: 'cc' })).content as { dsseEnvelope: Parameters<typeof inTotoSubjectDigests>[0] })
+      .dsseEnvelope;
     expect(inTotoSubjectDigests(envelope)).toEqual(['aa', 'cc']);
   });
 });

@@ -58,10 +58,7 @@ function checkMessageDigest(signature: MessageSignature, artifact: ArtifactInput
   }
   const expected = artifact.kind === 'digest' ? artifact.digest : createHash(hash).update(artifact.bytes).digest();
   if (!expected.equals(Buffer.from(digest))) {
-    throw new BundleVerificationError(
-      'ARTIFACT_MISMATCH',
-      `the bundle signs ${hash}:${Buffer.from(digest).toString('hex')}, the artifact is ${hash}:${expected.toString('hex')}`,
-    );
+    throw new BundleVerificationError('ARTIFACT_MISMATCH', `the bundle signs ${hash}:${Buffer.from(digest).toString('hex')}, the artifact is ${hash}:${expected.toString('hex')}`);
   }
 }
 

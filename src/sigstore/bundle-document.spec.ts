@@ -18,7 +18,11 @@ const codeOf = (check: () => unknown) => {
 function bundleWithChain(certificates: Buffer[]): Bundle {
   return {
     mediaType: 'application/vnd.dev.sigstore.bundle+json;version=0.1',
-    verificationMaterial: { content: { $case: 'x509CertificateChain', x509CertificateChain: { certificates: certificates.map((rawBytes) => ({ rawBytes })) } }, tlogEntries: [], timestampVerificationData: undefined },
+    verificationMaterial: {
+      content: { $case: 'x509CertificateChain', x509CertificateChain: { certificates: certificates.map((rawBytes) => ({ rawBytes })) } },
+      tlogEntries: [],
+      timestampVerificationData: undefined,
+    },
     content: { $case: 'messageSignature', messageSignature: { messageDigest: { algorithm: HashAlgorithm.SHA2_256, digest: Buffer.alloc(32) }, signature: Buffer.from('sig') } },
   } as Bundle;
 }

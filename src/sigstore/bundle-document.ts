@@ -1,12 +1,4 @@
-import {
-  BUNDLE_V01_MEDIA_TYPE,
-  BUNDLE_V02_MEDIA_TYPE,
-  BUNDLE_V03_LEGACY_MEDIA_TYPE,
-  BUNDLE_V03_MEDIA_TYPE,
-  type Bundle,
-  ValidationError,
-  bundleFromJSON,
-} from '@sigstore/bundle';
+import { BUNDLE_V01_MEDIA_TYPE, BUNDLE_V02_MEDIA_TYPE, BUNDLE_V03_LEGACY_MEDIA_TYPE, BUNDLE_V03_MEDIA_TYPE, type Bundle, ValidationError, bundleFromJSON } from '@sigstore/bundle';
 import { X509Certificate } from '@sigstore/core';
 import { BundleVerificationError } from './verification-error';
 
@@ -58,7 +50,10 @@ export function checkCertificateChain(bundle: Bundle): void {
       throw new BundleVerificationError('BUNDLE_MALFORMED', `certificate ${index} of the chain cannot be parsed: ${(error as Error).message}`);
     }
     if (isSelfSigned(certificate)) {
-      throw new BundleVerificationError('CERTIFICATE_CHAIN_INCLUDES_ROOT', `certificate ${index} of the bundle's chain is a self-signed root; roots come from the trusted root only`);
+      throw new BundleVerificationError(
+        'CERTIFICATE_CHAIN_INCLUDES_ROOT',
+        `certificate ${index} of the bundle's chain is a self-signed root; roots come from the trusted root only`,
+      );
     }
   });
 }

@@ -9,7 +9,11 @@ describe('parseSignedCheckpoint', () => {
   it('splits the note, the checkpoint and the signature lines', () => {
     const parsed = parseSignedCheckpoint(publicGoodEnvelope);
     expect(parsed.note).toBe('rekor.sigstore.dev - 2605736670972794746\n75408393\nFnnj13Uu1jdksPc4HZLapKX329dVlD5+MGNsiqBq1XM=\n');
-    expect(parsed.checkpoint).toEqual({ origin: 'rekor.sigstore.dev - 2605736670972794746', treeSize: 75408393n, rootHash: Buffer.from('Fnnj13Uu1jdksPc4HZLapKX329dVlD5+MGNsiqBq1XM=', 'base64') });
+    expect(parsed.checkpoint).toEqual({
+      origin: 'rekor.sigstore.dev - 2605736670972794746',
+      treeSize: 75408393n,
+      rootHash: Buffer.from('Fnnj13Uu1jdksPc4HZLapKX329dVlD5+MGNsiqBq1XM=', 'base64'),
+    });
     expect(parsed.signatures).toHaveLength(1);
     expect(parsed.signatures[0]!.name).toBe('rekor.sigstore.dev');
     expect(parsed.signatures[0]!.keyHint.toString('hex')).toBe('c0d23d6a');
@@ -39,7 +43,9 @@ describe('verifySignedCheckpoint', () => {
 
   it('needs the key hint to match the log ID and the signer name to be in its base URL', () => {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const logID = createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest();
+    const logID = createHash('sha256')
+      .update(publicKey.export({ format: 'der', type: 'spki' }))
+      .digest();
     const key = { logID, baseURL: 'https://log.example', publicKey, validFor: { start: new Date(0), end: new Date('2100-01-01') } };
     const note = 'log.example - 1\n3\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n';
     const signed = (hint: Buffer, name: string) => `${note}\n\u2014 ${name} ${Buffer.concat([hint, sign('sha256', Buffer.from(note), privateKey)]).toString('base64')}\n`;

@@ -44,10 +44,7 @@ export function parseSignedCheckpoint(envelope: string): { note: string; checkpo
  * Verifies a signed checkpoint: one of its signatures must be by a trusted log key whose log ID starts
  * with the key hint and whose base URL contains the signer name. Returns the checkpoint when it does.
  */
-export function verifySignedCheckpoint(
-  envelope: string,
-  keys: readonly TransparencyLogKey[],
-): { verified: true; checkpoint: Checkpoint } | { verified: false; reason: string } {
+export function verifySignedCheckpoint(envelope: string, keys: readonly TransparencyLogKey[]): { verified: true; checkpoint: Checkpoint } | { verified: false; reason: string } {
   let parsed: ReturnType<typeof parseSignedCheckpoint>;
   try {
     parsed = parseSignedCheckpoint(envelope);

@@ -47,15 +47,35 @@ describe('verifyInclusionProof', () => {
     for (let i = 0; i < 40; i++) tree.append(leafHash(Buffer.from(`leaf ${i}`)));
     const cases = Array.from({ length: 40 }, (_, s) => s + 1).flatMap((size) => Array.from({ length: size }, (_, index) => [index, size] as const));
 
-    it.each([[0, 1], [0, 2], [1, 2], [6, 7], [31, 32], [32, 33], [17, 40]])('leaf %i of %i', (index, size) => {
-      const proof = { leafIndex: BigInt(index), treeSize: BigInt(size), leafHash: leafHash(Buffer.from(`leaf ${index}`)), hashes: tree.inclusionProof(index, size), rootHash: tree.rootHash(size) };
+    it.each([
+      [0, 1],
+      [0, 2],
+      [1, 2],
+      [6, 7],
+      [31, 32],
+      [32, 33],
+      [17, 40],
+    ])('leaf %i of %i', (index, size) => {
+      const proof = {
+        leafIndex: BigInt(index),
+        treeSize: BigInt(size),
+        leafHash: leafHash(Buffer.from(`leaf ${index}`)),
+        hashes: tree.inclusionProof(index, size),
+        rootHash: tree.rootHash(size),
+      };
       expect(verifyInclusionProof(proof)).toEqual({ verified: true });
     });
 
     it('accepts all of them and rejects each with one hash changed, the wrong index or the wrong root', () => {
       for (const [index, size] of cases) {
         const hashes = tree.inclusionProof(index, size);
-        const good: InclusionProofInput = { leafIndex: BigInt(index), treeSize: BigInt(size), leafHash: leafHash(Buffer.from(`leaf ${index}`)), hashes, rootHash: tree.rootHash(size) };
+        const good: InclusionProofInput = {
+          leafIndex: BigInt(index),
+          treeSize: BigInt(size),
+          leafHash: leafHash(Buffer.from(`leaf ${index}`)),
+          hashes,
+          rootHash: tree.rootHash(size),
+        };
         expect([index, size, verifyInclusionProof(good).verified]).toEqual([index, size, true]);
         for (let h = 0; h < hashes.length; h++) {
           const altered = hashes.map((x, i) => (i === h ? sha256(`other ${h}`) : x));

@@ -2,11 +2,18 @@ import { createHash } from 'node:crypto';
 
 /** RFC 6962 leaf hash of a log entry: SHA-256(0x00 ‖ body). Its hex is the last 64 digits of a Rekor entry UUID. */
 export function leafHash(body: Buffer): Buffer {
-  return createHash('sha256').update(Buffer.from([0x00])).update(body).digest();
+  return createHash('sha256')
+    .update(Buffer.from([0x00]))
+    .update(body)
+    .digest();
 }
 
 function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return createHash('sha256').update(Buffer.from([0x01])).update(left).update(right).digest();
+  return createHash('sha256')
+    .update(Buffer.from([0x01]))
+    .update(left)
+    .update(right)
+    .digest();
 }
 
 export interface InclusionProofInput {

@@ -6,7 +6,9 @@ import type { TransparencyLogKey } from './transparency-log-key';
 /** A log key made for the test, valid for 2020–2030. */
 function testLog(type: 'ec' | 'ed25519' = 'ec'): { key: TransparencyLogKey; sign: (data: Buffer) => Buffer } {
   const { publicKey, privateKey } = type === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
-  const logID = createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest();
+  const logID = createHash('sha256')
+    .update(publicKey.export({ format: 'der', type: 'spki' }))
+    .digest();
   return {
     key: { logID, baseURL: 'https://rekor.test', publicKey, validFor: { start: new Date('2020-01-01T00:00:00Z'), end: new Date('2030-01-01T00:00:00Z') } },
     sign: (data) => sign(type === 'ec' ? 'sha256' : null, data, privateKey),
@@ -32,10 +34,16 @@ describe('verifySignedEntryTimestamp', () => {
     const set = Buffer.from(entry.inclusionPromise.signedEntryTimestamp, 'base64');
     const keys = logKeys('public-good-trusted-root.json');
     expect(verifySignedEntryTimestamp(fields, set, keys)).toMatchObject({ verified: true, key: { baseURL: 'https://rekor.sigstore.dev' } });
-    expect(verifySignedEntryTimestamp({ ...fields, logIndex: fields.logIndex + 1 }, set, keys)).toEqual({ verified: false, reason: 'the signed entry timestamp does not verify with the log key' });
+    expect(verifySignedEntryTimestamp({ ...fields, logIndex: fields.logIndex + 1 }, set, keys)).toEqual({
+      verified: false,
+      reason: 'the signed entry timestamp does not verify with the log key',
+    });
     expect(verifySignedEntryTimestamp({ ...fields, integratedTime: fields.integratedTime + 1 }, set, keys).verified).toBe(false);
     // The local stack's key is not public-good's.
-    expect(verifySignedEntryTimestamp(fields, set, logKeys('local-stack-trusted-root.json'))).toEqual({ verified: false, reason: `no trusted transparency log has log ID ${fields.logId}` });
+    expect(verifySignedEntryTimestamp(fields, set, logKeys('local-stack-trusted-root.json'))).toEqual({
+      verified: false,
+      reason: `no trusted transparency log has log ID ${fields.logId}`,
+    });
   });
 
   it("verifies the SET the local Rekor gives with the local stack's trusted root", () => {

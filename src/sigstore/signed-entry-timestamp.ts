@@ -15,10 +15,7 @@ export interface SignedEntryFields {
  * with the body in base64.
  */
 export function signedEntryPayload(entry: SignedEntryFields): Buffer {
-  return Buffer.from(
-    json.canonicalize({ body: entry.body.toString('base64'), integratedTime: entry.integratedTime, logID: entry.logId, logIndex: entry.logIndex }),
-    'utf8',
-  );
+  return Buffer.from(json.canonicalize({ body: entry.body.toString('base64'), integratedTime: entry.integratedTime, logID: entry.logId, logIndex: entry.logIndex }), 'utf8');
 }
 
 /**

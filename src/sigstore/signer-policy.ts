@@ -6,9 +6,7 @@ import { BundleVerificationError } from './verification-error';
 export type StringMatcher = { kind: 'exact'; value: string } | { kind: 'regexp'; source: string; regexp: WholeStringRegExp };
 
 /** Who must have signed: a Fulcio certificate's identity and OIDC issuer, or the holder of a key. */
-export type SignerPolicy =
-  | { kind: 'certificate'; identity: StringMatcher; issuer: StringMatcher }
-  | { kind: 'public-key'; publicKeyPem: string };
+export type SignerPolicy = { kind: 'certificate'; identity: StringMatcher; issuer: StringMatcher } | { kind: 'public-key'; publicKeyPem: string };
 
 export function matches(matcher: StringMatcher, value: string | undefined): boolean {
   if (value === undefined) return false;
@@ -28,10 +26,7 @@ export function checkSigner(policy: SignerPolicy, signer: Signer): void {
   const identity = signer.identity?.subjectAlternativeName;
   const issuer = signer.identity?.extensions?.issuer;
   if (!matches(policy.identity, identity)) {
-    throw new BundleVerificationError(
-      'POLICY_IDENTITY_MISMATCH',
-      `certificate identity ${JSON.stringify(identity ?? null)} does not match ${describeMatcher(policy.identity)}`,
-    );
+    throw new BundleVerificationError('POLICY_IDENTITY_MISMATCH', `certificate identity ${JSON.stringify(identity ?? null)} does not match ${describeMatcher(policy.identity)}`);
   }
   if (!matches(policy.issuer, issuer)) {
     throw new BundleVerificationError('POLICY_ISSUER_MISMATCH', `certificate OIDC issuer ${JSON.stringify(issuer ?? null)} does not match ${describeMatcher(policy.issuer)}`);
@@ -44,6 +39,9 @@ export function checkSigningMaterial(policy: SignerPolicy, material: 'certificat
     throw new BundleVerificationError('POLICY_MATERIAL_MISMATCH', 'the bundle is signed with a public key, not a certificate: verify it with policy.publicKey');
   }
   if (policy.kind === 'public-key' && material === 'certificate') {
-    throw new BundleVerificationError('POLICY_MATERIAL_MISMATCH', 'the bundle is signed with a certificate: verify it with a certificate identity and issuer, not policy.publicKey');
+    throw new BundleVerificationError(
+      'POLICY_MATERIAL_MISMATCH',
+      'the bundle is signed with a certificate: verify it with a certificate identity and issuer, not policy.publicKey',
+    );
   }
 }

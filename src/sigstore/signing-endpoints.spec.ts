@@ -31,9 +31,7 @@ const signingConfigV02 = {
     { url: 'https://log2026-1.rekor.example', majorApiVersion: 2, validFor: { start: '2025-09-01T00:00:00Z' }, operator: 'example.dev' },
     { url: 'https://rekor.example', majorApiVersion: 1, validFor: { start: '2024-01-01T00:00:00Z' }, operator: 'example.dev' },
   ],
-  tsaUrls: [
-    { url: 'https://timestamp.example/api/v1/timestamp', majorApiVersion: 1, validFor: { start: '2025-01-01T00:00:00Z' }, operator: 'example.dev' },
-  ],
+  tsaUrls: [{ url: 'https://timestamp.example/api/v1/timestamp', majorApiVersion: 1, validFor: { start: '2025-01-01T00:00:00Z' }, operator: 'example.dev' }],
   rekorTlogConfig: { selector: 'ANY' },
   tsaConfig: { selector: 'ANY' },
 };
@@ -115,9 +113,11 @@ describe('resolveSigningEndpoints', () => {
       rekorUrl: 'http://127.0.0.1:3000',
       tsaUrl: 'https://timestamp.example/api/v1/timestamp',
     });
-    expect(
-      resolveSigningEndpoints(signing({ signingConfigFile: path, fulcioUrl: 'http://127.0.0.1:5555', tsaUrl: 'http://127.0.0.1:3004/api/v1/timestamp' }), NOW),
-    ).toEqual({ fulcioUrl: 'http://127.0.0.1:5555', rekorUrl: 'https://rekor.example', tsaUrl: 'http://127.0.0.1:3004/api/v1/timestamp' });
+    expect(resolveSigningEndpoints(signing({ signingConfigFile: path, fulcioUrl: 'http://127.0.0.1:5555', tsaUrl: 'http://127.0.0.1:3004/api/v1/timestamp' }), NOW)).toEqual({
+      fulcioUrl: 'http://127.0.0.1:5555',
+      rekorUrl: 'https://rekor.example',
+      tsaUrl: 'http://127.0.0.1:3004/api/v1/timestamp',
+    });
   });
 
   it('accepts the media type with parameters after it', () => {
@@ -132,7 +132,9 @@ describe('resolveSigningEndpoints', () => {
     );
 
     const trustedRoot = writeConfig('trusted_root.json', { mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', tlogs: [] });
-    expect(() => resolveSigningEndpoints(signing({ signingConfigFile: trustedRoot }), NOW)).toThrow(/^SIGSTORE_SIGNING_CONFIG_FILE: .*trusted_root\.json is not a signing config v0\.2/);
+    expect(() => resolveSigningEndpoints(signing({ signingConfigFile: trustedRoot }), NOW)).toThrow(
+      /^SIGSTORE_SIGNING_CONFIG_FILE: .*trusted_root\.json is not a signing config v0\.2/,
+    );
 
     const noMediaType = writeConfig('no-media-type.json', { caUrls: signingConfigV02.caUrls });
     expect(() => resolveSigningEndpoints(signing({ signingConfigFile: noMediaType }), NOW)).toThrow(/SIGSTORE_SIGNING_CONFIG_FILE: .*\(mediaType missing\)/);

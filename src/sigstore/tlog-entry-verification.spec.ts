@@ -35,7 +35,13 @@ describe('tlogEntryFromRekor and tlogEntryFromBundle', () => {
 
 describe('verifyTlogEntry', () => {
   it('verifies SET, inclusion proof and checkpoint of a public-good entry', () => {
-    expect(verifyTlogEntry(publicGood(), publicGoodKeys)).toEqual({ setVerified: true, inclusionProofVerified: true, checkpointVerified: true, leafHashMatchesUuid: true, failures: [] });
+    expect(verifyTlogEntry(publicGood(), publicGoodKeys)).toEqual({
+      setVerified: true,
+      inclusionProofVerified: true,
+      checkpointVerified: true,
+      leafHashMatchesUuid: true,
+      failures: [],
+    });
   });
 
   it("verifies an entry as the local Rekor answers it with the local stack's trust root, not with public-good's", () => {
@@ -77,7 +83,13 @@ describe('verifyTlogEntry', () => {
 
   it('reports a missing inclusion proof and SET as such', () => {
     const result = verifyTlogEntry({ ...publicGood(), inclusionProof: null, signedEntryTimestamp: null }, publicGoodKeys);
-    expect(result).toEqual({ setVerified: false, inclusionProofVerified: null, checkpointVerified: null, leafHashMatchesUuid: true, failures: ['set: the entry has no signed entry timestamp'] });
+    expect(result).toEqual({
+      setVerified: false,
+      inclusionProofVerified: null,
+      checkpointVerified: null,
+      leafHashMatchesUuid: true,
+      failures: ['set: the entry has no signed entry timestamp'],
+    });
   });
 
   it('reports an unavailable trust root instead of throwing', () => {

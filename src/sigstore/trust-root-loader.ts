@@ -91,9 +91,7 @@ export class TrustRootLoader {
 
   private async read(): Promise<LoadedTrustRoot> {
     const json =
-      'file' in this.source
-        ? await readJsonFile(this.source.file)
-        : TrustedRoot.toJSON(await this.fetchTrustedRoot({ cachePath: join(this.source.tufCacheDir, 'tuf-cache') }));
+      'file' in this.source ? await readJsonFile(this.source.file) : TrustedRoot.toJSON(await this.fetchTrustedRoot({ cachePath: join(this.source.tufCacheDir, 'tuf-cache') }));
     // The TUF root is checked like a file: parseTrustedRoot refuses what toTrustMaterial would widen.
     const root = parseTrustedRoot(json);
     return { root, material: trustMaterialOf(root), loadedAt: new Date() };

@@ -25,7 +25,7 @@ export class TlogEntryQueryDto {
 
 const DESCRIPTION =
   'Fetched from the configured Rekor (v1) and cached; the SET and inclusion proof are checked against the trust root. ' +
-  "When Rekor cannot be reached, entries this service wrote are answered from its signature records (`source: \"records\"`).";
+  'When Rekor cannot be reached, entries this service wrote are answered from its signature records (`source: "records"`).';
 
 @ApiTags('transparency log')
 @Controller('v1/tlog/entries')

@@ -60,7 +60,13 @@ describe('TlogEntries', () => {
   it('answers an entry by index and by UUID from Rekor, verified, and caches it', async () => {
     const { rekor, service } = setup();
     const byIndex = await service.byLogIndex(answer.logIndex);
-    expect(byIndex).toMatchObject({ Index: answer.logIndex, UUID: answer.uuid, LogID: answer.logID, source: 'rekor', verification: { setVerified: true, inclusionProofVerified: true } });
+    expect(byIndex).toMatchObject({
+      Index: answer.logIndex,
+      UUID: answer.uuid,
+      LogID: answer.logID,
+      source: 'rekor',
+      verification: { setVerified: true, inclusionProofVerified: true },
+    });
     expect(byIndex.certificate!.decoded.subjectAlternativeNames.uris).toEqual(['https://kubernetes.io/namespaces/wasm-signer/serviceaccounts/signer']);
     const byUuid = await service.byUuid(answer.uuid.toUpperCase());
     const byLeaf = await service.byUuid(answer.uuid.slice(16));
@@ -78,11 +84,22 @@ describe('TlogEntries', () => {
 
   it("answers from the records when Rekor cannot be reached: the stored bundle's entry, verified", async () => {
     const uuid = bundleEntryUuid(BUNDLE);
-    const record = { rekor_log_index: 79571823, rekor_entry_uuid: uuid, rekor_log_id: 'c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d', bundle: fixtureJson(BUNDLE) };
+    const record = {
+      rekor_log_index: 79571823,
+      rekor_entry_uuid: uuid,
+      rekor_log_id: 'c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d',
+      bundle: fixtureJson(BUNDLE),
+    };
     const { rekor, service } = setup([], [record], 'public-good-trusted-root.json');
     rekor.failure = StepError.transient('REKOR_UNREACHABLE', `Rekor at ${REKOR_URL} could not be reached: connect ECONNREFUSED`);
     const byIndex = await service.byLogIndex(79571823);
-    expect(byIndex).toMatchObject({ Index: 79571823, UUID: uuid, IntegratedTime: '2024-03-19T17:26:26Z', source: 'records', verification: { setVerified: true, inclusionProofVerified: true } });
+    expect(byIndex).toMatchObject({
+      Index: 79571823,
+      UUID: uuid,
+      IntegratedTime: '2024-03-19T17:26:26Z',
+      source: 'records',
+      verification: { setVerified: true, inclusionProofVerified: true },
+    });
     expect(await service.byUuid(uuid)).toEqual(byIndex);
     // Answers from the records are not cached: the next lookup asks Rekor again.
     rekor.failure = undefined;

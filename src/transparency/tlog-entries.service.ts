@@ -13,7 +13,6 @@ import type { TransparencyLogKey } from '../sigstore/transparency-log-key';
 
 type Lookup = { logIndex: number } | { uuid: string };
 
-
 /** How long one Rekor lookup may take before the answer comes from the records instead. */
 const REKOR_LOOKUP_TIMEOUT_MS = 5_000;
 
@@ -83,7 +82,8 @@ export class TlogEntries {
       if (error instanceof TlogEntryFormatError) throw tlogProblems.rekorBadResponse(`Rekor's entry is malformed: ${error.message}`);
       throw error;
     }
-    const matches = 'logIndex' in lookup ? entry.logIndex === lookup.logIndex : entry.uuid.endsWith(lookup.uuid.slice(-64)) && (lookup.uuid.length === 64 || entry.uuid === lookup.uuid);
+    const matches =
+      'logIndex' in lookup ? entry.logIndex === lookup.logIndex : entry.uuid.endsWith(lookup.uuid.slice(-64)) && (lookup.uuid.length === 64 || entry.uuid === lookup.uuid);
     if (!matches) throw tlogProblems.rekorBadResponse(`asked for the entry with ${describe(lookup)}, Rekor answered index ${entry.logIndex}, UUID ${entry.uuid}`);
     return entry;
   }
@@ -99,9 +99,7 @@ export class TlogEntries {
   private async preferConfiguredLog(rows: SignatureRow[]): Promise<SignatureRow | undefined> {
     if (new Set(rows.map((r) => r.rekor_log_id)).size <= 1) return rows[0];
     const keys = await this.logKeys();
-    const configured = new Set(
-      (keys instanceof Error ? [] : keys).filter((k) => sameService(k.baseURL, this.rekorUrl)).map((k) => k.logID.toString('hex')),
-    );
+    const configured = new Set((keys instanceof Error ? [] : keys).filter((k) => sameService(k.baseURL, this.rekorUrl)).map((k) => k.logID.toString('hex')));
     return rows.find((r) => configured.has(r.rekor_log_id)) ?? rows[0];
   }
 

@@ -9,7 +9,8 @@ export class TlogEntryVerificationDto implements TlogEntryVerification {
   @ApiProperty({
     type: Boolean,
     nullable: true,
-    description: 'The RFC 6962 audit path leads from sha256(0x00 ‖ body) to the root hash, and that root hash is the one the signed checkpoint commits to; null when the entry has no inclusion proof',
+    description:
+      'The RFC 6962 audit path leads from sha256(0x00 ‖ body) to the root hash, and that root hash is the one the signed checkpoint commits to; null when the entry has no inclusion proof',
   })
   inclusionProofVerified!: boolean | null;
   @ApiProperty({ type: Boolean, nullable: true, description: 'The checkpoint is signed by a trusted log key; null when there is none' }) checkpointVerified!: boolean | null;
@@ -36,6 +37,10 @@ export class TlogEntryDto implements TlogEntryView {
   source!: TlogEntrySource;
   @ApiProperty({ type: TlogInclusionProofDto, nullable: true }) inclusionProof!: TlogInclusionProofDto | null;
   @ApiProperty({ type: TlogEntryVerificationDto }) verification!: TlogEntryVerificationDto;
-  @ApiProperty({ type: CertificateDto, nullable: true, description: 'The signing certificate of a hashedrekord, rekord, dsse or intoto entry, decoded; null for key-based entries' })
+  @ApiProperty({
+    type: CertificateDto,
+    nullable: true,
+    description: 'The signing certificate of a hashedrekord, rekord, dsse or intoto entry, decoded; null for key-based entries',
+  })
   certificate!: CertificateDto | null;
 }

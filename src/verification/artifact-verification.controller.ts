@@ -2,7 +2,18 @@ import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { parseIdempotencyKey } from '../common/idempotency-key';
 import { JobDto } from '../pipeline/job.dto';
-import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiExtraModels, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiExtraModels,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
 import { EXAMPLES } from '../openapi/examples';
 import { ArtifactVerificationDto, VerifyArtifactDto } from './artifact-verification.dto';
@@ -36,20 +47,36 @@ export class ArtifactVerificationController {
       },
       wrongIdentity: {
         summary: 'Another identity: 200 with verified false and the reason',
-        value: { reference: EXAMPLES.reference, policy: { certificateIdentity: 'https://kubernetes.io/namespaces/other/serviceaccounts/signer', certificateOidcIssuer: EXAMPLES.certificateOidcIssuer } },
+        value: {
+          reference: EXAMPLES.reference,
+          policy: { certificateIdentity: 'https://kubernetes.io/namespaces/other/serviceaccounts/signer', certificateOidcIssuer: EXAMPLES.certificateOidcIssuer },
+        },
       },
       async: {
         summary: 'Queued as a verify job, with a callback when it ends: 202',
-        value: { reference: EXAMPLES.reference, policy: { certificateIdentity: EXAMPLES.certificateIdentity, certificateOidcIssuer: EXAMPLES.certificateOidcIssuer }, async: true, callbackUrl: EXAMPLES.callbackUrl },
+        value: {
+          reference: EXAMPLES.reference,
+          policy: { certificateIdentity: EXAMPLES.certificateIdentity, certificateOidcIssuer: EXAMPLES.certificateOidcIssuer },
+          async: true,
+          callbackUrl: EXAMPLES.callbackUrl,
+        },
       },
     },
   })
   @ApiOkResponse({ type: ArtifactVerificationDto })
   @ApiAcceptedResponse({ type: JobDto, description: 'With async: the verify job, whose result is the answer' })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'With async: replaying a key with the same body returns the job it created; another body under the same key is a 422' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'With async: replaying a key with the same body returns the job it created; another body under the same key is a 422',
+  })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, INVALID_POLICY, JSON_TOO_DEEP' })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'MANIFEST_NOT_FOUND' })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'INVALID_REGEXP (a pattern RE2 refuses, or over the size limits), TRUST_ROOT_NOT_FOUND; with async: IDEMPOTENCY_KEY_REUSED (the key was used for another request), CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET), WEBHOOK_URL_FORBIDDEN; or the registry refused the request' })
+  @ApiUnprocessableEntityResponse({
+    type: ProblemDto,
+    description:
+      'INVALID_REGEXP (a pattern RE2 refuses, or over the size limits), TRUST_ROOT_NOT_FOUND; with async: IDEMPOTENCY_KEY_REUSED (the key was used for another request), CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET), WEBHOOK_URL_FORBIDDEN; or the registry refused the request',
+  })
   async verify(
     @Body() body: VerifyArtifactDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,

@@ -155,7 +155,10 @@ export type { VerifyJobInput };
 
 export function readPolicy(input: Record<string, unknown>): ArtifactPolicy {
   const { annotations, ...signerFields } = input;
-  if (annotations !== undefined && (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))) {
+  if (
+    annotations !== undefined &&
+    (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))
+  ) {
     throw new ProblemError(400, 'INVALID_POLICY', 'The verification policy is not valid', 'policy.annotations must be an object of strings');
   }
   return { signer: buildSignerPolicy(signerFields), annotations: (annotations as Record<string, string> | undefined) ?? {} };

@@ -51,7 +51,9 @@ export class ArtifactVerifier {
 
   private decide(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, material: TrustMaterial): CachedOutcome {
     const artifact: ArtifactInput =
-      found.format === 'cosign-classic' ? { kind: 'bytes', bytes: found.payload! } : { kind: 'digest', algorithm: 'sha256', digest: Buffer.from(digest.slice('sha256:'.length), 'hex') };
+      found.format === 'cosign-classic'
+        ? { kind: 'bytes', bytes: found.payload! }
+        : { kind: 'digest', algorithm: 'sha256', digest: Buffer.from(digest.slice('sha256:'.length), 'hex') };
     const outcome = verifyBundleDocument(found.bundle, { artifact, policy: policy.signer, trustMaterial: material });
     const facts = { identity: outcome.identity, issuer: outcome.issuer };
     if (!outcome.verified) return { verified: false, ...facts, error: { code: outcome.error.code, message: outcome.error.message } };
@@ -65,7 +67,10 @@ export class ArtifactVerifier {
         return {
           verified: false,
           ...facts,
-          error: { code: 'ANNOTATION_MISMATCH', message: `the signed annotation ${key} is ${JSON.stringify(signed.annotations[key] ?? null)}, the policy requires ${JSON.stringify(value)}` },
+          error: {
+            code: 'ANNOTATION_MISMATCH',
+            message: `the signed annotation ${key} is ${JSON.stringify(signed.annotations[key] ?? null)}, the policy requires ${JSON.stringify(value)}`,
+          },
         };
       }
     }
@@ -106,7 +111,13 @@ function memoKey(found: DiscoveredSignature, digest: string, policy: ArtifactPol
   const policyKey =
     policy.signer.kind === 'public-key'
       ? ['key', policy.signer.publicKeyPem]
-      : ['cert', policy.signer.identity.kind, policy.signer.identity.kind === 'exact' ? policy.signer.identity.value : policy.signer.identity.source, policy.signer.issuer.kind, policy.signer.issuer.kind === 'exact' ? policy.signer.issuer.value : policy.signer.issuer.source];
+      : [
+          'cert',
+          policy.signer.identity.kind,
+          policy.signer.identity.kind === 'exact' ? policy.signer.identity.value : policy.signer.identity.source,
+          policy.signer.issuer.kind,
+          policy.signer.issuer.kind === 'exact' ? policy.signer.issuer.value : policy.signer.issuer.source,
+        ];
   return createHash('sha256')
     .update(JSON.stringify([found.format, found.bundle, found.payload?.toString('base64') ?? null, digest, policyKey, policy.annotations, trustRoot]))
     .digest('hex');

@@ -48,7 +48,10 @@ export class BundleVerificationController {
     type: ProblemDto,
     description: 'VALIDATION_FAILED, MALFORMED_JSON, ARTIFACT_REQUIRED, ARTIFACT_AMBIGUOUS, TRUST_ROOT_AMBIGUOUS, INVALID_POLICY, JSON_TOO_DEEP',
   })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'TRUST_ROOT_NOT_FOUND: no configured trust root has that name; INVALID_REGEXP: a policy pattern RE2 refuses, or over the size limits' })
+  @ApiUnprocessableEntityResponse({
+    type: ProblemDto,
+    description: 'TRUST_ROOT_NOT_FOUND: no configured trust root has that name; INVALID_REGEXP: a policy pattern RE2 refuses, or over the size limits',
+  })
   @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'TRUST_ROOT_UNAVAILABLE: the named trust root cannot be loaded (TUF unreachable, bad file)' })
   verify(@Body() body: BundleVerificationRequestDto): Promise<BundleVerificationResultDto> {
     return this.verifications.verify(body);

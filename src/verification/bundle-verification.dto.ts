@@ -51,7 +51,7 @@ export class BundleVerificationRequestDto {
   artifact?: string;
 
   @ApiPropertyOptional({
-    description: 'Only the artifact\'s digest (for large artifacts). A DSSE bundle must name it as an in-toto subject; a message signature is checked against it (ECDSA keys)',
+    description: "Only the artifact's digest (for large artifacts). A DSSE bundle must name it as an in-toto subject; a message signature is checked against it (ECDSA keys)",
     example: 'sha256:a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf',
     pattern: '^sha256:[0-9a-fA-F]{64}$',
   })
@@ -62,8 +62,7 @@ export class BundleVerificationRequestDto {
 
   @ApiProperty({
     type: BundleVerificationPolicyDto,
-    description:
-      'Who must have signed: `certificateIdentity` or `certificateIdentityRegExp`, and `certificateOidcIssuer` or `certificateOidcIssuerRegExp`; or only `publicKey`',
+    description: 'Who must have signed: `certificateIdentity` or `certificateIdentityRegExp`, and `certificateOidcIssuer` or `certificateOidcIssuerRegExp`; or only `publicKey`',
   })
   @IsDefined()
   @IsObject()
@@ -91,7 +90,11 @@ export class BundleVerificationErrorDto {
 export class BundleVerificationResultDto {
   @ApiProperty({ description: 'Whether the bundle verifies for this artifact, policy and trust root' }) verified!: boolean;
 
-  @ApiProperty({ type: String, nullable: true, description: 'The verified certificate identity (subject alternative name); null for key-signed bundles or before the certificate verified' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'The verified certificate identity (subject alternative name); null for key-signed bundles or before the certificate verified',
+  })
   identity!: string | null;
 
   @ApiProperty({ type: String, nullable: true, description: 'The verified OIDC issuer of the certificate' }) issuer!: string | null;

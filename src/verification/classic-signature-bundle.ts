@@ -62,7 +62,13 @@ interface RekorBundleAnnotation {
 function parseRekorBundle(text: string): RekorBundleAnnotation {
   const parsed = JSON.parse(text) as RekorBundleAnnotation;
   const p = parsed?.Payload;
-  if (typeof parsed?.SignedEntryTimestamp !== 'string' || typeof p?.body !== 'string' || typeof p.logID !== 'string' || typeof p.logIndex !== 'number' || typeof p.integratedTime !== 'number') {
+  if (
+    typeof parsed?.SignedEntryTimestamp !== 'string' ||
+    typeof p?.body !== 'string' ||
+    typeof p.logID !== 'string' ||
+    typeof p.logIndex !== 'number' ||
+    typeof p.integratedTime !== 'number'
+  ) {
     throw new Error(`the ${COSIGN_ANNOTATIONS.bundle} annotation is not a Rekor bundle`);
   }
   return parsed;

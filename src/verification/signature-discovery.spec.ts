@@ -46,9 +46,15 @@ describe('discoverSignatures', () => {
   it('reads and verifies at most the newest signatures of each format, however many are attached', async () => {
     const getBlob = jest.fn(async () => Buffer.from('{}'));
     const getManifest = jest.fn(async (_repo: unknown, reference: string) =>
-      reference.endsWith('.sig') ? { bytes: Buffer.from(JSON.stringify({ layers: Array.from({ length: 1000 }, (_, i) => layer(i)) })) } : { bytes: Buffer.from(JSON.stringify({ layers: [] })) },
+      reference.endsWith('.sig')
+        ? { bytes: Buffer.from(JSON.stringify({ layers: Array.from({ length: 1000 }, (_, i) => layer(i)) })) }
+        : { bytes: Buffer.from(JSON.stringify({ layers: [] })) },
     );
-    const referrers = Array.from({ length: 1000 }, (_, i) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${(i + 5000).toString(16).padStart(64, '0')}`, size: 2 }));
+    const referrers = Array.from({ length: 1000 }, (_, i) => ({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: `sha256:${(i + 5000).toString(16).padStart(64, '0')}`,
+      size: 2,
+    }));
     const registry = { getManifest, getBlob, listReferrers: jest.fn(async () => ({ index: { manifests: referrers } })) } as unknown as RegistryClient;
 
     const found = await discoverSignatures(registry, repo, digest);

@@ -72,7 +72,13 @@ export async function discoverSignatures(
   return [...classic, ...bundles];
 }
 
-async function classicSignatures(registry: RegistryClient, repo: OciRepository, digest: string, cache: Pick<ImmutableContentCache, 'read'>, signal?: AbortSignal): Promise<DiscoveredSignature[]> {
+async function classicSignatures(
+  registry: RegistryClient,
+  repo: OciRepository,
+  digest: string,
+  cache: Pick<ImmutableContentCache, 'read'>,
+  signal?: AbortSignal,
+): Promise<DiscoveredSignature[]> {
   const tag = cosignSignatureTag(digest);
   const manifest = await registry.getManifest(repo, tag, [OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE], { signal });
   if (!manifest) return [];
@@ -92,7 +98,13 @@ async function classicSignatures(registry: RegistryClient, repo: OciRepository, 
   );
 }
 
-async function bundleReferrers(registry: RegistryClient, repo: OciRepository, digest: string, cache: Pick<ImmutableContentCache, 'read'>, signal?: AbortSignal): Promise<DiscoveredSignature[]> {
+async function bundleReferrers(
+  registry: RegistryClient,
+  repo: OciRepository,
+  digest: string,
+  cache: Pick<ImmutableContentCache, 'read'>,
+  signal?: AbortSignal,
+): Promise<DiscoveredSignature[]> {
   const { index } = await registry.listReferrers(repo, digest, { artifactType: BUNDLE_MEDIA_TYPE, signal });
   return Promise.all(
     index.manifests.slice(-MAX_SIGNATURES_PER_FORMAT).map(async (descriptor): Promise<DiscoveredSignature> => {

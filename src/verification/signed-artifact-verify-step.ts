@@ -30,7 +30,10 @@ export class SignedArtifactVerifyStep implements OnModuleInit {
     const signed = signedArtifact(job);
     if (signed.signatures.length === 0) throw StepError.permanent('NO_SIGNATURES', 'the sign step recorded no signature');
     const { identity, issuer } = signed.signatures[0]!;
-    const policy = { signer: { kind: 'certificate' as const, identity: { kind: 'exact' as const, value: identity }, issuer: { kind: 'exact' as const, value: issuer } }, annotations: {} };
+    const policy = {
+      signer: { kind: 'certificate' as const, identity: { kind: 'exact' as const, value: identity }, issuer: { kind: 'exact' as const, value: issuer } },
+      annotations: {},
+    };
     const answer = await this.verifications.verifyDigest(parseRepository(signed.repository), signed.manifestDigest, policy, DEFAULT_TRUST_ROOT, signal);
     const record = () =>
       this.records.record({

@@ -30,8 +30,8 @@ describe('TRUST_ROOTS', () => {
     ['=roots/x.json', '"=roots/x.json" must be name=path/to/trusted_root.json'],
     ['staging=', '"staging=" must be name=path/to/trusted_root.json'],
     ['Staging=x.json', 'name "Staging" must be 1-63 lower-case letters, digits, dots, dashes or underscores'],
-    ['public-good=x.json', 'name public-good is reserved (public-good is Sigstore\'s root, default is SIGSTORE_TRUSTED_ROOT_FILE)'],
-    ['default=x.json', 'name default is reserved (public-good is Sigstore\'s root, default is SIGSTORE_TRUSTED_ROOT_FILE)'],
+    ['public-good=x.json', "name public-good is reserved (public-good is Sigstore's root, default is SIGSTORE_TRUSTED_ROOT_FILE)"],
+    ['default=x.json', "name default is reserved (public-good is Sigstore's root, default is SIGSTORE_TRUSTED_ROOT_FILE)"],
     ['a=x.json,a=y.json', 'name a is given twice'],
   ])('refuses %s', (value, message) => {
     expect(problemsOf(value)).toEqual([{ variable: 'TRUST_ROOTS', message }]);

@@ -131,7 +131,11 @@ describe('TrustRoots', () => {
     const described = Object.fromEntries((await roots.describe()).map((root) => [root.name, root]));
     expect(described.default).toMatchObject({ source: 'trusted_root.json', aliasOf: null, state: 'loaded', contents: { tlogs: [{ baseUrl: 'https://rekor.local' }] } });
     expect(described.staging).toMatchObject({ state: 'loaded', loadedAt: expect.any(String), contents: { tlogs: [{ baseUrl: 'https://rekor.sigstage.dev', logId: LOG_ID }] } });
-    expect(described.broken).toMatchObject({ state: 'failed', contents: null, error: { code: 'TRUST_ROOT_UNAVAILABLE', message: expect.stringContaining('trusted_root.json is not JSON') } });
+    expect(described.broken).toMatchObject({
+      state: 'failed',
+      contents: null,
+      error: { code: 'TRUST_ROOT_UNAVAILABLE', message: expect.stringContaining('trusted_root.json is not JSON') },
+    });
     expect(described['public-good']).toMatchObject({ state: 'not-loaded' });
     expect(tuf.calls).toHaveLength(0);
   });

@@ -52,9 +52,7 @@ export class TrustRoots {
     this.entries.set(PUBLIC_GOOD, { name: PUBLIC_GOOD, loader: publicGood });
     this.entries.set(
       DEFAULT_TRUST_ROOT,
-      options.defaultFile
-        ? { name: DEFAULT_TRUST_ROOT, loader: make({ file: options.defaultFile }) }
-        : { name: DEFAULT_TRUST_ROOT, loader: publicGood, aliasOf: PUBLIC_GOOD },
+      options.defaultFile ? { name: DEFAULT_TRUST_ROOT, loader: make({ file: options.defaultFile }) } : { name: DEFAULT_TRUST_ROOT, loader: publicGood, aliasOf: PUBLIC_GOOD },
     );
     for (const { name, file } of options.files ?? []) {
       if (this.entries.has(name)) throw new Error(`trust root ${name} is defined twice`);

@@ -18,8 +18,7 @@ import { VerificationRecords } from './verification-records.repository';
     {
       provide: TrustRoots,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
-        new TrustRoots({ dataDir: config.dataDir, defaultFile: config.signing.trustedRootFile, files: config.verification.trustRoots }),
+      useFactory: (config: AppConfig) => new TrustRoots({ dataDir: config.dataDir, defaultFile: config.signing.trustedRootFile, files: config.verification.trustRoots }),
     },
     { provide: TrustRootLoader, inject: [TrustRoots], useFactory: (roots: TrustRoots) => roots.defaultRoot },
     { provide: BundleVerifier, inject: [TrustRootLoader], useFactory: (trustRoot: TrustRootLoader) => new BundleVerifier(trustRoot) },

@@ -18,7 +18,12 @@ export class VerificationRecordDto {
   @ApiProperty() verified!: boolean;
   @ApiProperty({ type: VerificationRecordErrorDto, nullable: true, description: 'Why nothing verified' }) error!: VerificationRecordErrorDto | null;
   @ApiProperty({ type: [SignatureVerdictDto], description: 'The verdict on each signature found' }) signatures!: SignatureVerdictDto[];
-  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The job that verified (verify job, or the verify step of a publish or sign job); null when answered at once' })
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description: 'The job that verified (verify job, or the verify step of a publish or sign job); null when answered at once',
+  })
   jobId!: string | null;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt!: string;
 

@@ -53,7 +53,8 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
       lockDuration: this.config.queues.lockDurationMs,
       stalledInterval: this.config.queues.lockDurationMs,
       settings: {
-        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => (error instanceof RetryDelivery ? error.delayMs : retryDelayMs(Math.max(1, attemptsMade), baseMs)),
+        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
+          error instanceof RetryDelivery ? error.delayMs : retryDelayMs(Math.max(1, attemptsMade), baseMs),
       },
     });
     this.worker.on('error', (error) => this.logger.warn({ err: error }, 'webhook worker error'));
@@ -107,8 +108,15 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     let result;
     try {
       const target = await resolveWebhookTarget(url, this.targets.allowlist);
-      const headers = { 'webhook-id': delivery.id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': new Webhook(secret).sign(delivery.id, at, delivery.payload) };
-      result = await sendWebhook(target, delivery.payload, headers, { connectTimeoutMs: this.config.webhooks.connectTimeoutMs, responseTimeoutMs: this.config.webhooks.responseTimeoutMs });
+      const headers = {
+        'webhook-id': delivery.id,
+        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': new Webhook(secret).sign(delivery.id, at, delivery.payload),
+      };
+      result = await sendWebhook(target, delivery.payload, headers, {
+        connectTimeoutMs: this.config.webhooks.connectTimeoutMs,
+        responseTimeoutMs: this.config.webhooks.responseTimeoutMs,
+      });
     } catch (error) {
       if (!(error instanceof WebhookTargetError)) throw error;
       result = { statusCode: null, latencyMs: 0, responseExcerpt: null, error: `${error.code}: ${error.message}` };

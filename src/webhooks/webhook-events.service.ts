@@ -35,8 +35,7 @@ export function deliveryId(sourceId: string, event: WebhookEvent, target: string
 }
 
 /** The event of a recorded verification's verdict. */
-export const verificationEvent = (verification: Pick<VerificationRow, 'verified'>): WebhookEvent =>
-  verification.verified ? 'verification.succeeded' : 'verification.failed';
+export const verificationEvent = (verification: Pick<VerificationRow, 'verified'>): WebhookEvent => (verification.verified ? 'verification.succeeded' : 'verification.failed');
 
 /**
  * Turns job state changes into deliveries: a record per matching subscription (and the job's

@@ -30,7 +30,10 @@ describe('resolveWebhookTarget', () => {
   });
 
   it('refuses plain HTTP to a public host', async () => {
-    await expect(resolveWebhookTarget('http://hooks.example.com/', none, resolvesTo('93.184.216.34'))).rejects.toMatchObject({ code: 'WEBHOOK_URL_FORBIDDEN', message: expect.stringContaining('https') });
+    await expect(resolveWebhookTarget('http://hooks.example.com/', none, resolvesTo('93.184.216.34'))).rejects.toMatchObject({
+      code: 'WEBHOOK_URL_FORBIDDEN',
+      message: expect.stringContaining('https'),
+    });
   });
 
   it('reports a host that does not resolve', async () => {

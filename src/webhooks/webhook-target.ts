@@ -59,7 +59,10 @@ export async function resolveWebhookTarget(raw: string, allowlist: WebhookAllowl
   if (!hostAllowed) {
     const refused = addresses.find((a) => isInternalAddress(a.address) && !allowlist.allowsAddress(a.address));
     if (refused) {
-      throw new WebhookTargetError('WEBHOOK_URL_FORBIDDEN', `${hostname} resolves to ${refused.address}, an internal address (loopback, private, link-local, CGNAT, metadata or reserved); allow it with WEBHOOK_ALLOWLIST`);
+      throw new WebhookTargetError(
+        'WEBHOOK_URL_FORBIDDEN',
+        `${hostname} resolves to ${refused.address}, an internal address (loopback, private, link-local, CGNAT, metadata or reserved); allow it with WEBHOOK_ALLOWLIST`,
+      );
     }
   }
   if (url.protocol !== 'https:' && !allAllowed) throw new WebhookTargetError('WEBHOOK_URL_FORBIDDEN', 'webhook URLs must use https unless the host is in WEBHOOK_ALLOWLIST');

@@ -67,7 +67,8 @@ export class WebhookDeliveryDto {
   @ApiProperty({ description: 'The `webhook-id` header: the same on every attempt', example: 'msg_2b7Q4pVb8nY1c0kQ3sJm5d6w' }) id!: string;
   @ApiProperty({ enum: WEBHOOK_EVENTS }) event!: string;
   @ApiProperty({ type: String, format: 'uuid', nullable: true }) jobId!: string | null;
-  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The verification record, for events of verifications answered at once' }) verificationId!: string | null;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The verification record, for events of verifications answered at once' }) verificationId!:
+    string | null;
   @ApiProperty({ enum: ['pending', 'delivered', 'failed', 'abandoned'] }) state!: string;
   @ApiProperty() attempts!: number;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) nextAttemptAt!: string | null;

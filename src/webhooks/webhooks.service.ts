@@ -54,7 +54,12 @@ export class WebhooksService {
     await this.get(id);
     const deliveries = await this.repository.deliveriesOf(id, DELIVERY_PAGE);
     const attempts = await this.repository.attemptsOf(deliveries.map((d) => d.id));
-    return deliveries.map((d) => WebhookDeliveryDto.from(d, attempts.filter((a) => a.delivery_id === d.id)));
+    return deliveries.map((d) =>
+      WebhookDeliveryDto.from(
+        d,
+        attempts.filter((a) => a.delivery_id === d.id),
+      ),
+    );
   }
 
   /** Sends a delivery again with the same webhook-id and a fresh retry schedule. */

@@ -173,9 +173,15 @@ function fulcioIssuer(asn1parse: string): string | null {
 
   it('for names with RFC 2253 special characters, a multi-valued RDN and UTF-8; EC P-384; email, URI, DNS and IP names', () => {
     const pem = generate('special', [
-      '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384', '-utf8',
-      '-subj', '/CN=Jürgen, "Q" <x>;y\\+z/O=Acme+OU=Dev/emailAddress=a@b.c/C=DE/serialNumber=123/DC=example/ST= lead/L=trail #/',
-      '-addext', 'subjectAltName=email:a@b.c,URI:https://x.example/y,DNS:x.example,IP:10.0.0.1,IP:2001:db8::1',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-384',
+      '-utf8',
+      '-subj',
+      '/CN=Jürgen, "Q" <x>;y\\+z/O=Acme+OU=Dev/emailAddress=a@b.c/C=DE/serialNumber=123/DC=example/ST= lead/L=trail #/',
+      '-addext',
+      'subjectAltName=email:a@b.c,URI:https://x.example/y,DNS:x.example,IP:10.0.0.1,IP:2001:db8::1',
     ]);
     const ours = expectSameAsOpenssl(pem);
     expect(ours.subject).toContain('CN="Jürgen, \\"Q\\" <x>;y+z"');
@@ -206,11 +212,16 @@ function fulcioIssuer(asn1parse: string): string | null {
     const pem = generate(
       'fulcio',
       [
-        '-newkey', 'ed25519',
-        '-addext', 'subjectAltName=otherName:1.3.6.1.4.1.57264.1.7;UTF8:someone@example',
-        '-addext', '1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:https://issuer.example',
-        '-addext', '1.3.6.1.4.1.57264.1.1=DER:68747470733a2f2f6c65676163792e6578616d706c65',
-        '-addext', '1.3.6.1.4.1.57264.1.9=ASN1:UTF8String:https://signer.example/wf@refs/heads/main',
+        '-newkey',
+        'ed25519',
+        '-addext',
+        'subjectAltName=otherName:1.3.6.1.4.1.57264.1.7;UTF8:someone@example',
+        '-addext',
+        '1.3.6.1.4.1.57264.1.8=ASN1:UTF8String:https://issuer.example',
+        '-addext',
+        '1.3.6.1.4.1.57264.1.1=DER:68747470733a2f2f6c65676163792e6578616d706c65',
+        '-addext',
+        '1.3.6.1.4.1.57264.1.9=ASN1:UTF8String:https://signer.example/wf@refs/heads/main',
       ],
       config,
     );
@@ -222,7 +233,16 @@ function fulcioIssuer(asn1parse: string): string | null {
 
   it('for the legacy issuer extension alone', () => {
     const ours = expectSameAsOpenssl(
-      generate('legacy', ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-subj', '/CN=legacy/', '-addext', '1.3.6.1.4.1.57264.1.1=DER:68747470733a2f2f6c65676163792e6578616d706c65']),
+      generate('legacy', [
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-subj',
+        '/CN=legacy/',
+        '-addext',
+        '1.3.6.1.4.1.57264.1.1=DER:68747470733a2f2f6c65676163792e6578616d706c65',
+      ]),
     );
     expect(ours.oidcIssuer).toBe('https://legacy.example');
   });

@@ -230,7 +230,13 @@ function otherNameValue(explicit: ASN1Obj): string {
 /** As openssl prints them: dotted IPv4, IPv6 as eight upper-case hex groups joined by colons. */
 function ipAddress(bytes: Buffer): string {
   if (bytes.length === 4) return Array.from(bytes).join('.');
-  if (bytes.length === 16) return Array.from({ length: 8 }, (_, i) => bytes.readUInt16BE(i * 2).toString(16).toUpperCase()).join(':');
+  if (bytes.length === 16)
+    return Array.from({ length: 8 }, (_, i) =>
+      bytes
+        .readUInt16BE(i * 2)
+        .toString(16)
+        .toUpperCase(),
+    ).join(':');
   return `#${bytes.toString('hex').toUpperCase()}`;
 }
 

@@ -80,9 +80,7 @@ describe('certificateIdentity', () => {
   });
 
   it('reads an email SAN', async () => {
-    const der = await fulcioStyleCertificate([{ type: 'email', value: 'release-bot@example.com' }], [
-      { oid: OID_ISSUER_V2, value: utf8String('https://accounts.google.com') },
-    ]);
+    const der = await fulcioStyleCertificate([{ type: 'email', value: 'release-bot@example.com' }], [{ oid: OID_ISSUER_V2, value: utf8String('https://accounts.google.com') }]);
     expect(certificateIdentity(der)).toMatchObject({ identity: 'release-bot@example.com', issuer: 'https://accounts.google.com' });
   });
 
@@ -94,9 +92,7 @@ describe('certificateIdentity', () => {
   });
 
   it('keeps non-ASCII issuer text intact', async () => {
-    const der = await fulcioStyleCertificate([{ type: 'url', value: 'https://example.com/w' }], [
-      { oid: OID_ISSUER_V2, value: utf8String('https://idp.example/tenant/zürich') },
-    ]);
+    const der = await fulcioStyleCertificate([{ type: 'url', value: 'https://example.com/w' }], [{ oid: OID_ISSUER_V2, value: utf8String('https://idp.example/tenant/zürich') }]);
     expect(certificateIdentity(der).issuer).toBe('https://idp.example/tenant/zürich');
   });
 

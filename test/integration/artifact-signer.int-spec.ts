@@ -99,13 +99,26 @@ describe('ArtifactSigner (local Sigstore stack, registry, PostgreSQL)', () => {
       wasmDigest: sha256Digest(component),
     };
     const { job } = await jobs.create({ type: 'sign', input });
-    return { jobId: job.id, repository: repo, reference: input.reference, manifestDigest: manifest.digest, manifestMediaType: OCI_MANIFEST_MEDIA_TYPE, manifestSize: manifest.size, wasmDigest: input.wasmDigest, artifactId: null, caller: null };
+    return {
+      jobId: job.id,
+      repository: repo,
+      reference: input.reference,
+      manifestDigest: manifest.digest,
+      manifestMediaType: OCI_MANIFEST_MEDIA_TYPE,
+      manifestSize: manifest.size,
+      wasmDigest: input.wasmDigest,
+      artifactId: null,
+      caller: null,
+    };
   }
 
   /** Rekor log indices of the signatures attached in the registry, per format, as a consumer finds them. */
   async function attached(): Promise<{ classic: number[]; bundle: number[] }> {
     const sig = await reader.manifest(path, `${manifest.digest.replace(':', '-')}.sig`);
-    const classic = sig.status === 200 ? (sig.json!.layers as { annotations: Record<string, string> }[]).map((l) => JSON.parse(l.annotations[COSIGN_ANNOTATIONS.bundle]!).Payload.logIndex as number) : [];
+    const classic =
+      sig.status === 200
+        ? (sig.json!.layers as { annotations: Record<string, string> }[]).map((l) => JSON.parse(l.annotations[COSIGN_ANNOTATIONS.bundle]!).Payload.logIndex as number)
+        : [];
     const index = await reader.manifest(path, manifest.digest.replace(':', '-'));
     const bundle: number[] = [];
     for (const entry of index.status === 200 ? (index.json!.manifests as { artifactType?: string; digest: string }[]) : []) {
@@ -119,7 +132,8 @@ describe('ArtifactSigner (local Sigstore stack, registry, PostgreSQL)', () => {
   }
 
   const indices = (rows: SignatureRow[], format: SignatureRow['format']) => rows.filter((r) => r.format === format).map((r) => r.rekor_log_index);
-  const allRows = () => it_.scratch.query<{ job_id: string; format: string; rekor_log_index: number }>('select job_id, format, rekor_log_index from signatures order by rekor_log_index');
+  const allRows = () =>
+    it_.scratch.query<{ job_id: string; format: string; rekor_log_index: number }>('select job_id, format, rekor_log_index from signatures order by rekor_log_index');
 
   let first: { target: SigningTarget; rows: SignatureRow[] };
 
@@ -131,7 +145,13 @@ describe('ArtifactSigner (local Sigstore stack, registry, PostgreSQL)', () => {
     expect(rows.map((r) => r.format)).toEqual(['cosign-classic', 'sigstore-bundle']);
     expect(signCalls()).toEqual({ message: 1, statement: 1 });
     for (const row of rows) {
-      expect(row).toMatchObject({ job_id: target.jobId, manifest_digest: manifest.digest, repository: `${repo.registry}/${path}`, identity: it_.env.stackEnv.LOCAL_CERTIFICATE_IDENTITY, issuer: it_.env.stackEnv.LOCAL_OIDC_ISSUER_URL });
+      expect(row).toMatchObject({
+        job_id: target.jobId,
+        manifest_digest: manifest.digest,
+        repository: `${repo.registry}/${path}`,
+        identity: it_.env.stackEnv.LOCAL_CERTIFICATE_IDENTITY,
+        issuer: it_.env.stackEnv.LOCAL_OIDC_ISSUER_URL,
+      });
       // The entry UUID as Rekor names it (tree ID + leaf hash), asked of Rekor.
       expect(row.rekor_entry_uuid).toMatch(/^[0-9a-f]{80}$/);
     }

@@ -58,7 +58,13 @@ describe('ArtifactUploadService (registry, PostgreSQL, Redis)', () => {
     const path = newRepository();
     const before = await jobCount();
     const { job, created } = await uploads.upload(
-      { repository: `${registryHost}/${path}`, tag: 'v1', annotations: { 'org.opencontainers.image.source': 'https://example.com/src' }, fileName: 'hello http.wasm', declaredLength: component.length },
+      {
+        repository: `${registryHost}/${path}`,
+        tag: 'v1',
+        annotations: { 'org.opencontainers.image.source': 'https://example.com/src' },
+        fileName: 'hello http.wasm',
+        declaredLength: component.length,
+      },
       chunked(component),
     );
 

@@ -37,8 +37,20 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
 
   const runsOf = (jobId: string) => runs.filter((r) => r.jobId === jobId).map((r) => [r.step, r.attempt]);
   const toldOf = (jobId: string) => told.filter((t) => t.jobId === jobId).map((t) => [t.step, t.outcome]);
-  const finished = (jobId: string) => eventually(() => jobs.find(jobId), (job): job is JobRow => job?.state === 'succeeded' || job?.state === 'failed', 30_000, `job ${jobId} finished`);
-  const toldTimes = (jobId: string, count: number) => eventually(async () => toldOf(jobId), (list) => list.length >= count, 30_000, `${count} observer calls for ${jobId}`);
+  const finished = (jobId: string) =>
+    eventually(
+      () => jobs.find(jobId),
+      (job): job is JobRow => job?.state === 'succeeded' || job?.state === 'failed',
+      30_000,
+      `job ${jobId} finished`,
+    );
+  const toldTimes = (jobId: string, count: number) =>
+    eventually(
+      async () => toldOf(jobId),
+      (list) => list.length >= count,
+      30_000,
+      `${count} observer calls for ${jobId}`,
+    );
 
   beforeAll(async () => {
     it_ = await startIntegration({ STEP_MAX_ATTEMPTS: '4', STEP_RETRY_BASE_MS: '20', WORKER_CONCURRENCY: '4' });
@@ -139,7 +151,12 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
     // The queue job failed for good after one attempt (no retry is scheduled), and the parent steps with it.
     const pushJob = await queues.queues.get('push')!.getJob(stepJobId(job.id, 'push'));
     expect([await pushJob!.getState(), pushJob!.attemptsMade]).toEqual(['failed', 1]);
-    await eventually(async () => (await queues.queues.get('sign')!.getJob(stepJobId(job.id, 'sign')))?.getState(), (state) => state === 'failed', 10_000, 'sign step failed with its child');
+    await eventually(
+      async () => (await queues.queues.get('sign')!.getJob(stepJobId(job.id, 'sign')))?.getState(),
+      (state) => state === 'failed',
+      10_000,
+      'sign step failed with its child',
+    );
     // Well past the retry delay (20-40 ms here), nothing ran again and the observers heard one failure.
     await sleep(500);
     expect(runsOf(job.id)).toEqual([['push', 1]]);

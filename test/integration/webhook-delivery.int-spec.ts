@@ -51,7 +51,13 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
     return { subscriptionId: subscription.id, secret, deliveryId, payload };
   }
 
-  const settled = (id: string) => eventually(() => repository.findDelivery(id), (d): d is DeliveryRow => d !== undefined && d.state !== 'pending', 20_000, `delivery ${id} settled`);
+  const settled = (id: string) =>
+    eventually(
+      () => repository.findDelivery(id),
+      (d): d is DeliveryRow => d !== undefined && d.state !== 'pending',
+      20_000,
+      `delivery ${id} settled`,
+    );
   const attempts = async (id: string) => (await repository.attemptsOf([id])).map((a) => [a.status_code, a.error]);
 
   it('delivers on 2xx: one signed POST, recorded as delivered with its attempt', async () => {

@@ -53,7 +53,10 @@ export class AuthRegistry {
       const failed = await Promise.race([spawnError.then((error) => error.message), exited.then((code) => `exited with ${code}`), sleep(100).then(() => undefined)]);
       if (failed) throw new Error(`docker-registry ${failed}:\n${output}`);
       // Up: /v2/ answers, with a 401 since every request needs credentials.
-      const status = await fetch(`http://${address}/v2/`).then((r) => r.status, () => 0);
+      const status = await fetch(`http://${address}/v2/`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status === 401) return registry;
     }
     await registry.stop();
@@ -95,7 +98,27 @@ export class TokenServer {
     mkdirSync(dir, { recursive: true });
     const keyFile = join(dir, 'key.pem');
     const certificateFile = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certificateFile, '-subj', '/CN=test token issuer', '-days', '1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certificateFile,
+        '-subj',
+        '/CN=test token issuer',
+        '-days',
+        '1',
+      ],
+      { stdio: 'ignore' },
+    );
     const key = await importPKCS8(readFileSync(keyFile, 'utf8'), 'ES256');
     const der = Buffer.from(readFileSync(certificateFile, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64').toString('base64');
     const service = 'test-registry';
@@ -111,7 +134,10 @@ export class TokenServer {
           response.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED","message":"wrong credentials"}]}');
           return;
         }
-        const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+        const scopes = url.searchParams
+          .getAll('scope')
+          .flatMap((s) => s.split(' '))
+          .filter(Boolean);
         const access = authorization
           ? scopes.map((scope) => {
               const [type, name, actions] = scope.split(':');

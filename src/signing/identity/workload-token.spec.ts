@@ -42,10 +42,7 @@ describe('checkWorkloadToken', () => {
 
   it('accepts aud as a single string or as an array containing sigstore', () => {
     expect(checkWorkloadToken(jwt({ ...goodClaims, aud: 'sigstore' }), NOW).aud).toEqual(['sigstore']);
-    expect(checkWorkloadToken(jwt({ ...goodClaims, aud: ['https://kubernetes.default.svc', 'sigstore'] }), NOW).aud).toEqual([
-      'https://kubernetes.default.svc',
-      'sigstore',
-    ]);
+    expect(checkWorkloadToken(jwt({ ...goodClaims, aud: ['https://kubernetes.default.svc', 'sigstore'] }), NOW).aud).toEqual(['https://kubernetes.default.svc', 'sigstore']);
   });
 
   it('tolerates surrounding whitespace (a token file ends with a newline) and a missing sub', () => {
