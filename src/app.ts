@@ -10,6 +10,7 @@ import { AppModule } from './app.module';
 import { MAX_FORM_FIELDS } from './artifacts/upload-fields';
 import { problems } from './common/problem';
 import { ProblemFilter } from './common/problem.filter';
+import { jobSubmissionProblem } from './pipeline/job-submission-problem';
 import { enforceContentTypes } from './common/content-types';
 import { registerJsonParser } from './common/json-body';
 import { clientErrorHandler, limitBodyIdleTime, serverTimeoutOptions } from './common/request-timeouts';
@@ -47,7 +48,7 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
     logger: options.quiet ? false : undefined,
   });
   if (!options.quiet) app.useLogger(app.get(Logger));
-  app.useGlobalFilters(new ProblemFilter());
+  app.useGlobalFilters(new ProblemFilter([jobSubmissionProblem]));
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

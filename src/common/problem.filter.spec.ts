@@ -1,6 +1,6 @@
-import { HttpException, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { type ArgumentsHost, HttpException, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { ProblemError } from './problem';
-import { toProblem } from './problem.filter';
+import { ProblemFilter, toProblem } from './problem.filter';
 
 describe('toProblem', () => {
   it('keeps our own problems as they are', () => {
@@ -41,5 +41,32 @@ describe('toProblem on JSON body errors wrapped by Nest', () => {
   it('recognises invalid and empty JSON bodies', () => {
     expect(toProblem(new HttpException("Body is not valid JSON but content-type is set to 'application/json'", 400))).toMatchObject({ code: 'MALFORMED_JSON' });
     expect(toProblem(new HttpException("Body cannot be empty when content-type is set to 'application/json'", 400))).toMatchObject({ code: 'MALFORMED_JSON' });
+  });
+});
+
+describe('ProblemFilter mappers', () => {
+  it('answers an error of a lower layer with the problem its mapper gives, and anything else as before', () => {
+    class LayerError extends Error {}
+    const sent: { status?: number; body?: Record<string, unknown> } = {};
+    const reply = {
+      sent: false,
+      status(code: number) {
+        sent.status = code;
+        return reply;
+      },
+      header() {
+        return reply;
+      },
+      send(body: Record<string, unknown>) {
+        sent.body = body;
+        return reply;
+      },
+    };
+    const host = { switchToHttp: () => ({ getRequest: () => ({ id: 'r1', url: '/v1/x' }), getResponse: () => reply }) } as unknown as ArgumentsHost;
+    const filter = new ProblemFilter([(error) => (error instanceof LayerError ? new ProblemError(503, 'LAYER_DOWN', 'down') : undefined)]);
+    filter.catch(new LayerError('x'), host);
+    expect(sent).toMatchObject({ status: 503, body: { code: 'LAYER_DOWN' } });
+    filter.catch(new Error('secret detail'), host);
+    expect(sent).toMatchObject({ status: 500, body: { code: 'INTERNAL_ERROR' } });
   });
 });

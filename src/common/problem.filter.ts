@@ -65,15 +65,21 @@ export function toProblem(error: unknown): ProblemError {
   return new ProblemError(500, 'INTERNAL_ERROR', 'Internal server error', 'An unexpected error occurred; quote the requestId when reporting it');
 }
 
+/** Turns an error of a layer below the edge into its HTTP problem, or leaves it (undefined). */
+export type ProblemMapper = (error: unknown) => ProblemError | undefined;
+
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('http');
+
+  /** `mappers`: how the layers' own errors read as problems (given by the application, which knows them all). */
+  constructor(private readonly mappers: readonly ProblemMapper[] = []) {}
 
   catch(error: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    let problem = toProblem(error);
+    let problem = this.mappers.reduce<ProblemError | undefined>((found, map) => found ?? map(error), undefined) ?? toProblem(error);
     // Fastify's own 415 names only what was sent; ours also names what the route accepts.
     if (problem.code === 'UNSUPPORTED_MEDIA_TYPE' && !(error instanceof ProblemError) && request.routeOptions) problem = unsupportedMediaType(request);
     if (problem.status >= 500 && problem.code === 'INTERNAL_ERROR') {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { DatabaseService } from '../database/database.service';
 import type { JobError, JobRow, JobStep, StepName } from '../database/database.types';
-import { problems } from '../common/problem';
+import { JobSubmissionError } from './job-submission-error';
 import { requestFingerprint } from '../common/request-fingerprint';
 import { type CatalogueJobType, JOB_STEPS, type JobInputOf } from './job-catalogue';
 import { isUuid } from '../common/uuid';
@@ -57,7 +57,7 @@ export class JobsRepository {
     const existing = await this.findByIdempotencyKey(job.idempotencyKey!, job.caller);
     if (!existing) throw new Error('an idempotency conflict without the conflicting job');
     if (existing.request_hash !== requestHash) {
-      throw problems.idempotencyKeyReused(existing.id);
+      throw new JobSubmissionError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', existing.id);
     }
     return { job: existing, created: false };
   }

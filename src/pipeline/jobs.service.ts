@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { problems } from '../common/problem';
+import { JobSubmissionError } from './job-submission-error';
 import type { JobRow } from '../database/database.types';
 import { LifecycleState } from '../lifecycle/lifecycle-state';
 import { MetricsService } from '../metrics/metrics.service';
@@ -25,7 +25,7 @@ export class JobsService {
    * URL included) before calling this.
    */
   async submit<T extends CatalogueJobType>(job: NewJob<T>): Promise<{ job: JobRow; created: boolean }> {
-    if (this.lifecycle.draining) throw problems.shuttingDown();
+    if (this.lifecycle.draining) throw new JobSubmissionError('SHUTTING_DOWN', 'the service is shutting down: retry against another instance');
     const { job: row, created } = await this.jobs.create(job);
     await this.enqueue(row, created);
     if (created) this.metrics.jobsCreated.inc({ type: job.type });
@@ -46,7 +46,7 @@ export class JobsService {
     } catch (error) {
       if (created) await this.jobs.deleteUnstarted(row.id).catch(() => undefined);
       this.logger.warn({ err: error, jobId: row.id }, 'could not enqueue job');
-      throw problems.queueUnavailable('The job was not accepted; retry later (with the same Idempotency-Key)');
+      throw new JobSubmissionError('QUEUE_UNAVAILABLE', 'The job was not accepted; retry later (with the same Idempotency-Key)');
     }
   }
 
@@ -64,7 +64,8 @@ export class JobsService {
    */
   async replayOf(key: string, caller: string | undefined, fingerprint: string): Promise<JobRow | undefined> {
     const existing = await this.jobs.findByIdempotencyKey(key, caller);
-    if (existing && existing.request_hash !== fingerprint) throw problems.idempotencyKeyReused(existing.id);
+    if (existing && existing.request_hash !== fingerprint)
+      throw new JobSubmissionError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request', existing.id);
     if (existing) await this.enqueue(existing, false);
     return existing;
   }

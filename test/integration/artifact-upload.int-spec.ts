@@ -100,7 +100,7 @@ describe('ArtifactUploadService (registry, PostgreSQL, Redis)', () => {
 
     const other = Buffer.from(component);
     other[other.length - 1] ^= 1;
-    await expect(uploads.upload(request, chunked(other))).rejects.toMatchObject({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED' });
+    await expect(uploads.upload(request, chunked(other))).rejects.toMatchObject({ name: 'JobSubmissionError', code: 'IDEMPOTENCY_KEY_REUSED', jobId: expect.any(String) });
     expect(Number((await it_.scratch.query<{ n: string }>('select count(*) as n from jobs where idempotency_key = $1', [request.idempotencyKey]))[0]!.n)).toBe(1);
   });
 

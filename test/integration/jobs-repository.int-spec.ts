@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProblemError } from '../../src/common/problem';
+import { JobSubmissionError } from '../../src/pipeline/job-submission-error';
 import { requestFingerprint } from '../../src/common/request-fingerprint';
 import type { ProbeJobInput } from '../../src/pipeline/job-catalogue';
 import { JobsRepository } from '../../src/pipeline/jobs.repository';
@@ -56,12 +56,12 @@ describe('JobsRepository (PostgreSQL)', () => {
     expect((await rowsWithKey(key)).sort()).toEqual([first.job.id, other.job.id].sort());
   });
 
-  it('refuses the same key for a different request (422 IDEMPOTENCY_KEY_REUSED) and creates nothing', async () => {
+  it('refuses the same key for a different request (IDEMPOTENCY_KEY_REUSED, naming the job; 422 at the edge) and creates nothing', async () => {
     const key = randomUUID();
     const first = await jobs.create({ type: 'probe', input: probe(1), idempotencyKey: key });
     const reused = jobs.create({ type: 'probe', input: probe(2), idempotencyKey: key });
-    await expect(reused).rejects.toBeInstanceOf(ProblemError);
-    await expect(reused).rejects.toMatchObject({ status: 422, code: 'IDEMPOTENCY_KEY_REUSED' });
+    await expect(reused).rejects.toBeInstanceOf(JobSubmissionError);
+    await expect(reused).rejects.toMatchObject({ name: 'JobSubmissionError', code: 'IDEMPOTENCY_KEY_REUSED', jobId: first.job.id });
     expect(await rowsWithKey(key)).toEqual([first.job.id]);
   });
 
