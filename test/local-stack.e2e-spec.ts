@@ -4,7 +4,6 @@
  */
 import { createHash, generateKeyPairSync, sign as signData, verify as verifySignature } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleFromJSON, bundleToJSON, type Bundle } from '@sigstore/bundle';
@@ -15,6 +14,7 @@ import { PolicyError, toSignedEntity, toTrustMaterial, Verifier, type Verificati
 import { decodeJwt } from 'jose';
 import { ensureLocalStack, type LocalStackHandle } from '../dev/stack/ensure-local-stack';
 import { findRepoRoot } from '../dev/stack/stack-config';
+import { freePorts } from './support/private-stack';
 
 const OID_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
 const OID_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
@@ -261,20 +261,4 @@ async function fetchEntry(url: string): Promise<[string, RekorEntry]> {
   const entries = Object.entries(body);
   expect(entries).toHaveLength(1);
   return entries[0]!;
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve) => {
-          const server = createServer();
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }

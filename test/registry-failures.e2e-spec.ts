@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { hasOpenssl } from './support/openssl-x509';
+import { hasOpenssl, selfSignedCertificate } from './support/openssl-x509';
 import { ServiceProcess, freePort, tempDir } from './support/service-process';
 import { TestDatabase } from './support/test-database';
 import { REPO_ROOT, testEnvironment } from './support/test-environment';
@@ -41,35 +40,6 @@ function failingRegistry(): Server {
 const listen = (server: Server, host = '127.0.0.1'): Promise<string> =>
   new Promise((resolve) => server.listen(0, host, () => resolve(`${host}:${(server.address() as AddressInfo).port}`)));
 
-/** A key and self-signed certificate, made by openssl for this run. */
-function selfSignedCertificate(): { key: string; cert: string } {
-  const dir = tempDir('tls');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-}
-
 interface Answer {
   status: number;
   contentType: string | null;
@@ -100,7 +70,9 @@ describe('registry failures', () => {
     // The same plain-http server, named so that it is not an insecure host: the service speaks TLS to it.
     fakeAsTls = `localhost:${fake.split(':')[1]}`;
     if (hasOpenssl) {
-      const tls = createTlsServer(selfSignedCertificate(), (_request, response) => response.writeHead(200).end('{}'));
+      const tls = createTlsServer(selfSignedCertificate('/CN=localhost', { subjectAltName: 'DNS:localhost,IP:127.0.0.1' }), (_request, response) =>
+        response.writeHead(200).end('{}'),
+      );
       servers.push(tls);
       selfSigned = await listen(tls);
     }

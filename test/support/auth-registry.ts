@@ -1,12 +1,13 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { hashSync } from 'bcryptjs';
 import { SignJWT, importPKCS8 } from 'jose';
 import { freePort, sleep, tempDir } from './service-process';
+import { selfSignedCertificate } from './openssl-x509';
 
 /**
  * A real registry (Debian's docker-registry, distribution 2.8) of one test's own that demands
@@ -94,31 +95,7 @@ export class TokenServer {
   ) {}
 
   static async start(username: string, password: string): Promise<TokenServer> {
-    const dir = tempDir('token-server');
-    mkdirSync(dir, { recursive: true });
-    const keyFile = join(dir, 'key.pem');
-    const certificateFile = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        keyFile,
-        '-out',
-        certificateFile,
-        '-subj',
-        '/CN=test token issuer',
-        '-days',
-        '1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { keyFile, certFile: certificateFile } = selfSignedCertificate('/CN=test token issuer');
     const key = await importPKCS8(readFileSync(keyFile, 'utf8'), 'ES256');
     const der = Buffer.from(readFileSync(certificateFile, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64').toString('base64');
     const service = 'test-registry';

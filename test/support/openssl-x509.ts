@@ -1,4 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { hasTool } from './required-tool';
 
 /** Whether openssl is installed; under CI its absence is an error (see hasTool). */
@@ -42,4 +45,18 @@ export function opensslCertificateFacts(pem: string): OpensslCertificateFacts {
     // tag 0x0C (UTF8String), one length byte, the text
     fulcioIssuer: hex ? Buffer.from(hex, 'hex').subarray(2).toString('utf8') : null,
   };
+}
+
+/** A P-256 key and self-signed certificate made by openssl for this run: the files and their PEM text. */
+export function selfSignedCertificate(subject: string, options: { subjectAltName?: string } = {}): { keyFile: string; certFile: string; key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'wasm-signer-cert-'));
+  const keyFile = join(dir, 'key.pem');
+  const certFile = join(dir, 'cert.pem');
+  const san = options.subjectAltName ? ['-addext', `subjectAltName=${options.subjectAltName}`] : [];
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', subject, ...san, '-keyout', keyFile, '-out', certFile],
+    { stdio: 'ignore' },
+  );
+  return { keyFile, certFile, key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') };
 }

@@ -34,7 +34,8 @@ export async function startPrivateStack(): Promise<LocalStackHandle & { dir: str
   };
 }
 
-async function freePorts(count: number): Promise<number[]> {
+/** Distinct free loopback ports, all held at once while they are chosen. */
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       { length: count },
