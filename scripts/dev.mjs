@@ -63,7 +63,8 @@ const stop = (signal) => {
 process.on('SIGINT', () => stop('SIGINT'));
 process.on('SIGTERM', () => stop('SIGTERM'));
 service.on('exit', async (code, signal) => {
-  log(`service stopped (${signal ?? `exit code ${code}`}); stopping the webhook inbox, the local stack and Redis`);
+  const started = ['the webhook inbox', ...(stack.started ? ['the local stack'] : []), ...(redis.started ? ['Redis'] : [])];
+  log(`service stopped (${signal ?? `exit code ${code}`}); stopping ${started.join(', ')}${stack.started ? '' : ' (the local stack was already running: left running)'}`);
   await inbox.stop();
   await stack.stop();
   await redis.stop();

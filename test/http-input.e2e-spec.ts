@@ -142,6 +142,14 @@ describe('HTTP input', () => {
   const post = (path: string, body: RequestInit['body'], contentType?: string) =>
     service.fetch(path, { method: 'POST', headers: contentType ? { 'content-type': contentType } : {}, body });
 
+  it('a JSON body over the limit gets 413 naming the limit and where uploads go', async () => {
+    const response = await post('/v1/signatures', JSON.stringify({ reference: 'x'.repeat(2 * 1024 * 1024) }), 'application/json');
+    expect(response.status).toBe(413);
+    const problem = await problemOf(response);
+    expect(problem.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(problem.detail).toMatch(/at most \d+ bytes \(HTTP_BODY_LIMIT_BYTES\).*POST \/v1\/artifacts/);
+  });
+
   describe('deeply nested JSON', () => {
     it.each([
       ['arrays', '['.repeat(5000) + ']'.repeat(5000)],

@@ -62,6 +62,20 @@ describe('ensureLocalStack', () => {
     }
   });
 
+  it('says at once that a running stack belongs to another folder, and how to use it', async () => {
+    const services = ['oidc', 'fulcio', 'rekor', 'tsa'].map((name) => new HttpService({ name, routes: [] }));
+    await Promise.all(services.map((service, i) => service.listen('127.0.0.1', ports[i]!)));
+    const started = Date.now();
+    try {
+      await expect(ensureLocalStack({ repoRoot: findRepoRoot(), env, readyTimeoutMs: 30_000 })).rejects.toThrow(
+        /its stack\.env is not in .*another checkout or another STACK_DIR\. Set STACK_DIR/,
+      );
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await Promise.all(services.map((service) => service.close()));
+    }
+  });
+
   it('reports a stack that dies during start-up with the tail of its log', async () => {
     // A file where the stack wants its Fulcio directory makes start-up fail.
     await mkdir(join(dir, 'stack'), { recursive: true });

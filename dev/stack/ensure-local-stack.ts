@@ -57,6 +57,14 @@ export async function ensureLocalStack(options: EnsureLocalStackOptions = {}): P
   if (foreign.length > 0) {
     throw new Error(`local stack ports are taken by something else: ${foreign.map(([name, p]) => `${name} (${(p as { detail: string }).detail})`).join(', ')}`);
   }
+  if (states.every((s) => s === 'ready') && !existsSync(files.stackEnv)) {
+    // A stack writes its stack.env before it answers ready: this one belongs to another folder.
+    throw new Error(
+      `a local stack already answers on ${stackUrls(config).fulcio} (and the other stack ports), but its stack.env is not in ${dirname(files.stackEnv)}: ` +
+        'it was started from another checkout or another STACK_DIR. Set STACK_DIR to that folder (the one holding its stack.env), ' +
+        'or stop that stack, or give this one other ports (STACK_OIDC_PORT, STACK_FULCIO_PORT, STACK_REKOR_PORT, STACK_TSA_PORT, STACK_REGISTRY_PORT).',
+    );
+  }
   if (states.every((s) => s !== 'down')) {
     // Up (or still starting, spawned by someone else): wait for it, do not spawn a second one.
     await waitUntilReady(config, files.stackEnv, timeoutMs, undefined);

@@ -68,7 +68,9 @@ describe('parseUploadFields', () => {
     });
 
     it.each(['-v1', '.hidden', 'v1:2', 'v1/2', 'with space', 'x'.repeat(129), 'ümlaut', 'sha256:abc'])('refuses %s', (tag) => {
-      expect(validationErrors({ repository: 'r.example/c', tag })).toEqual([{ field: 'tag', message: 'must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}' }]);
+      expect(validationErrors({ repository: 'r.example/c', tag })).toEqual([
+        { field: 'tag', message: 'must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}: at most 128 characters of letters, digits, _ . -, not starting with . or -' },
+      ]);
     });
   });
 
@@ -185,7 +187,7 @@ describe('parseUploadFields', () => {
     expect(errors).toEqual(
       expect.arrayContaining([
         { field: 'repository', message: 'is required: host[:port]/path of the OCI repository' },
-        { field: 'tag', message: 'must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}' },
+        { field: 'tag', message: 'must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}: at most 128 characters of letters, digits, _ . -, not starting with . or -' },
         { field: 'callbackUrl', message: 'must be an http(s) URL' },
         { field: 'annotations', message: 'must be a JSON object of string values' },
         { field: 'annotation.org.opencontainers.image.created', message: 'is set by the service' },
@@ -210,7 +212,7 @@ describe('parseUploadFields', () => {
       instance: '/v1/artifacts',
       errors: [
         { field: 'repository', message: 'is required: host[:port]/path of the OCI repository' },
-        { field: 'tag', message: 'must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}' },
+        { field: 'tag', message: 'must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}: at most 128 characters of letters, digits, _ . -, not starting with . or -' },
       ],
     });
   });

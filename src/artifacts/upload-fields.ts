@@ -36,7 +36,8 @@ export function parseUploadFields(raw: Record<string, unknown>): UploadFields {
   const repository = text('repository');
   if (!repository && !errors.some((e) => e.field === 'repository')) errors.push({ field: 'repository', message: 'is required: host[:port]/path of the OCI repository' });
   const tag = text('tag');
-  if (tag !== undefined && !isValidTag(tag)) errors.push({ field: 'tag', message: 'must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}' });
+  if (tag !== undefined && !isValidTag(tag))
+    errors.push({ field: 'tag', message: 'must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}: at most 128 characters of letters, digits, _ . -, not starting with . or -' });
   const callbackUrl = text('callbackUrl');
   if (callbackUrl !== undefined && !/^https?:\/\//.test(callbackUrl)) errors.push({ field: 'callbackUrl', message: 'must be an http(s) URL' });
 

@@ -71,8 +71,8 @@ function explain(message: string): string {
   const hints: [RegExp, string][] = [
     [/invalid escape sequence: `\\[1-9]/, 'backreferences'],
     [/invalid escape sequence: `\\k/, 'named backreferences'],
-    [/`\(\?[=!]/, 'lookahead'],
-    [/`\(\?<[=!]/, 'lookbehind'],
+    [/`\(\?[=!]/, 'lookaheads'],
+    [/`\(\?<[=!]/, 'lookbehinds'],
     [/invalid nested repetition operator: `[*+?}]\+/, 'possessive quantifiers'],
     [/invalid nested repetition operator/, 'nested quantifiers'],
     [/`\(\?P[=>]/, 'named backreferences'],

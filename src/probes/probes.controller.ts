@@ -1,5 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiHeader, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBody, ApiHeader, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemDto } from '../common/problem.dto';
@@ -19,6 +19,7 @@ export class ProbesController {
     description: 'The job result names the worker that took each step and when: a check that workers consume every queue.',
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key returns the job it created' })
+  @ApiBody({ type: CreateProbeDto, required: false, description: 'Optional: no body probes every step queue' })
   @ApiAcceptedResponse({ type: JobDto, headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
   @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'code QUEUE_UNAVAILABLE or SHUTTING_DOWN' })
   async create(
