@@ -121,7 +121,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'STEP_RETRY_BASE_MS',
     default: '1000',
     meaning:
-      'Delay before the first step retry (half to all of it, at random); each further retry waits up to twice as long, at most 60 s. A `Retry-After` from the dependency wins.',
+      'Delay before the first step retry (half to all of it, at random); each further retry waits up to twice as long, at most 60 s. A `Retry-After` from the registry wins (Fulcio, Rekor and the TSA are retried inside sigstore-js first, which does not pass theirs on).',
   },
   {
     name: 'WORKER_LOCK_DURATION_MS',
