@@ -1,4 +1,4 @@
-import { type Bundle, type SerializedBundle, bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
+import { type SerializedBundle, bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
 import { dockerReference } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
 import { certificateIdentity } from '../x509/certificate-identity';
@@ -10,6 +10,7 @@ import { SigstoreSigner } from '../signing/sigstore-signer';
 import { RekorClient } from '../sigstore/rekor-client';
 import { BundleVerifier } from '../sigstore/bundle-verifier';
 import { type TrustRootSource, TrustRootLoader } from '../sigstore/trust-root-loader';
+import { bundleLeafCertificate } from '../signature-formats/bundle-leaf-certificate';
 
 /** The two ways a signature is attached: cosign's `.sig` image, and a Sigstore bundle referrer (cosign v3). */
 export type SignatureFormatName = 'cosign-classic' | 'sigstore-bundle';
@@ -79,7 +80,9 @@ export async function signArtifact(registry: RegistryClient, target: ManifestToS
       format === 'cosign-classic'
         ? await signer.sigstore.signMessage(payload)
         : await signer.sigstore.signStatement(cosignSignStatement({ manifestDigest: target.manifestDigest }));
-    const { identity, issuer } = certificateIdentity(leafCertificate(signed));
+    const leaf = bundleLeafCertificate(signed);
+    if (!leaf) throw new Error('the new signature carries no certificate');
+    const { identity, issuer } = certificateIdentity(leaf);
     await signer.verifier.verify(signed, { identity, issuer }, format === 'cosign-classic' ? payload : undefined);
     const entry = signed.verificationMaterial.tlogEntries[0];
     if (!entry) throw new Error('the new signature has no transparency log entry');
@@ -93,12 +96,4 @@ export async function signArtifact(registry: RegistryClient, target: ManifestToS
     signatures.push({ format, identity, issuer, logIndex, rekorEntryUuid, bundle: serialized });
   }
   return signatures;
-}
-
-function leafCertificate(bundle: Bundle): Buffer {
-  const content = bundle.verificationMaterial.content;
-  const der =
-    content.$case === 'certificate' ? content.certificate.rawBytes : content.$case === 'x509CertificateChain' ? content.x509CertificateChain.certificates[0]?.rawBytes : undefined;
-  if (!der) throw new Error('the new signature carries no certificate');
-  return der;
 }

@@ -2,6 +2,7 @@ import type { Bundle } from '@sigstore/bundle';
 import { OCI_MANIFEST_MEDIA_TYPE, type OciDescriptor, sha256Digest } from '../registry/oci-media-types';
 import { toPem } from '../x509/pem';
 import { orderedDescriptor, sortedRecord } from './oci-descriptor';
+import { bundleLeafCertificate } from './bundle-leaf-certificate';
 
 /**
  * cosign's classic signature format (cosign specs/SIGNATURE_SPEC.md): a `sha256-<hex>.sig` tag whose
@@ -52,7 +53,8 @@ export interface CosignPayload {
 export function cosignLayerAnnotations(bundle: Bundle): Record<string, string> {
   if (bundle.content.$case !== 'messageSignature') throw new Error('a cosign classic signature needs a message-signature bundle');
   const material = bundle.verificationMaterial;
-  const certificate = leafCertificate(material.content);
+  const certificate = bundleLeafCertificate(bundle);
+  if (!certificate) throw new Error('keyless signatures carry a certificate; this bundle has a public key');
   const entry = material.tlogEntries[0];
   if (!entry?.inclusionPromise) throw new Error('the bundle has no Rekor entry with a signed entry timestamp');
   const annotations: Record<string, string> = {
@@ -122,17 +124,4 @@ export function appendSignatureLayer(existingManifest: Buffer | undefined, layer
 export function parseSignatureManifest(manifest: Buffer): OciDescriptor[] {
   const parsed = JSON.parse(manifest.toString('utf8')) as { layers?: OciDescriptor[] };
   return Array.isArray(parsed.layers) ? parsed.layers : [];
-}
-
-type VerificationContent = Bundle['verificationMaterial']['content'];
-
-function leafCertificate(content: VerificationContent): Buffer {
-  switch (content.$case) {
-    case 'x509CertificateChain':
-      return content.x509CertificateChain.certificates[0]!.rawBytes;
-    case 'certificate':
-      return content.certificate.rawBytes;
-    default:
-      throw new Error('keyless signatures carry a certificate; this bundle has a public key');
-  }
 }

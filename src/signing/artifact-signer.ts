@@ -13,6 +13,7 @@ import { attachBundleReferrer, attachClassicSignature } from './signature-attach
 import type { SignatureRecords } from './signature-records.repository';
 import { cosignSignStatement } from '../signature-formats/sigstore-bundle-referrer';
 import type { SigstoreSigner } from './sigstore-signer';
+import { bundleLeafCertificate } from '../signature-formats/bundle-leaf-certificate';
 
 /** What is being signed: a manifest already in the registry. */
 export interface SigningTarget {
@@ -95,13 +96,7 @@ export class ArtifactSigner {
 
   /** The signature must verify against the trust root before anything is written. */
   private async verifyOwnBundle(bundle: Bundle, signedBytes: Buffer | undefined): Promise<void> {
-    const content = bundle.verificationMaterial.content;
-    const der =
-      content.$case === 'certificate'
-        ? content.certificate.rawBytes
-        : content.$case === 'x509CertificateChain'
-          ? content.x509CertificateChain.certificates[0]!.rawBytes
-          : undefined;
+    const der = bundleLeafCertificate(bundle);
     if (!der) throw StepError.permanent('SIGNATURE_INVALID', 'the new signature carries no certificate');
     const { identity, issuer } = certificateIdentity(der);
     try {

@@ -6,6 +6,7 @@ import { leafHash } from '../sigstore/inclusion-proof';
 import type { SignatureFormat, SignatureRow } from '../database/database.types';
 import { toPem } from '../x509/pem';
 import { certificateIdentity } from '../x509/certificate-identity';
+import { bundleLeafCertificate } from '../signature-formats/bundle-leaf-certificate';
 
 export interface NewSignatureRecord {
   jobId: string;
@@ -37,7 +38,8 @@ export class SignatureRecords {
   async insert(record: NewSignatureRecord): Promise<SignatureRow> {
     const entry = record.bundle.verificationMaterial.tlogEntries[0];
     if (!entry) throw new Error('the bundle has no transparency log entry');
-    const certificateDer = leafCertificate(record.bundle);
+    const certificateDer = bundleLeafCertificate(record.bundle);
+    if (!certificateDer) throw new Error('keyless signatures carry a certificate');
     const facts = certificateIdentity(certificateDer);
     const inserted = await this.database.db
       .insertInto('signatures')
@@ -67,11 +69,4 @@ export class SignatureRecords {
     if (inserted) return inserted;
     return this.database.db.selectFrom('signatures').selectAll().where('job_id', '=', record.jobId).where('format', '=', record.format).executeTakeFirstOrThrow();
   }
-}
-
-function leafCertificate(bundle: Bundle): Buffer {
-  const content = bundle.verificationMaterial.content;
-  if (content.$case === 'certificate') return content.certificate.rawBytes;
-  if (content.$case === 'x509CertificateChain') return content.x509CertificateChain.certificates[0]!.rawBytes;
-  throw new Error('keyless signatures carry a certificate');
 }
