@@ -7,7 +7,7 @@ import { parseRepository } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import { reservedTagReason } from '../registry/reserved-tags';
 import { ArtifactRecords } from './artifact-records.repository';
-import { buildWasmConfig, buildWasmManifest } from './oci-wasm-layout';
+import { writeWasmArtifact } from './write-wasm-artifact';
 import type { PushResult } from './publish-job';
 
 /**
@@ -38,16 +38,12 @@ export class PushStep implements OnModuleInit {
     if (!layer.exists) {
       throw StepError.permanent('WASM_BLOB_MISSING', `the uploaded .wasm (${input.wasm.digest}) is no longer in ${input.repository}; upload it again`);
     }
-    const config = buildWasmConfig({ inspection: input.wasm, wasmDigest: input.wasm.digest, created });
-    const manifest = buildWasmManifest({
-      config,
-      layer: { digest: input.wasm.digest, size: input.wasm.size, title: input.title },
-      created,
-      annotations: input.annotations,
-    });
-    await this.registry.pushBlob(repo, config.digest, config.bytes, { signal });
-    await this.registry.putManifest(repo, manifest.digest, OCI_MANIFEST_MEDIA_TYPE, manifest.bytes, { signal });
-    if (input.tag) await this.registry.putManifest(repo, input.tag, OCI_MANIFEST_MEDIA_TYPE, manifest.bytes, { signal });
+    const { config, manifest } = await writeWasmArtifact(
+      this.registry,
+      repo,
+      { wasm: { digest: input.wasm.digest, size: input.wasm.size, inspection: input.wasm }, title: input.title, created, annotations: input.annotations, tag: input.tag },
+      signal,
+    );
 
     const artifact = await this.artifacts.recordForJob({
       jobId: job.id,

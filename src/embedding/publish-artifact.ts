@@ -1,4 +1,5 @@
-import { buildWasmConfig, buildWasmManifest, sanitizeLayerTitle } from '../artifacts/oci-wasm-layout';
+import { sanitizeLayerTitle } from '../artifacts/oci-wasm-layout';
+import { writeWasmArtifact } from '../artifacts/write-wasm-artifact';
 import { type WasmInspection, WasmInspector } from '../artifacts/wasm-inspector';
 import { OCI_MANIFEST_MEDIA_TYPE } from '../registry/oci-media-types';
 import { type OciRepository, dockerReference } from '../registry/oci-reference';
@@ -76,16 +77,12 @@ export async function publishArtifact(registry: RegistryClient, repository: OciR
   const created = new Date(Math.floor((options.created ?? new Date()).getTime() / 1000) * 1000);
   const layer = await registry.blobExists(repository, wasm.digest, { signal });
   if (!layer.exists) throw new Error(`the .wasm blob ${wasm.digest} is not in ${dockerReference(repository)}; upload it first`);
-  const config = buildWasmConfig({ inspection: wasm.inspection, wasmDigest: wasm.digest, created });
-  const manifest = buildWasmManifest({
-    config,
-    layer: { digest: wasm.digest, size: wasm.size, title: sanitizeLayerTitle(options.title ?? repository.repository.split('/').pop()!) },
-    created,
-    annotations: options.annotations ?? {},
-  });
-  await registry.pushBlob(repository, config.digest, config.bytes, { signal });
-  await registry.putManifest(repository, manifest.digest, OCI_MANIFEST_MEDIA_TYPE, manifest.bytes, { signal });
-  if (options.tag) await registry.putManifest(repository, options.tag, OCI_MANIFEST_MEDIA_TYPE, manifest.bytes, { signal });
+  const { manifest } = await writeWasmArtifact(
+    registry,
+    repository,
+    { wasm, title: sanitizeLayerTitle(options.title ?? repository.repository.split('/').pop()!), created, annotations: options.annotations ?? {}, tag: options.tag },
+    signal,
+  );
   return { repository, manifestDigest: manifest.digest, manifestMediaType: OCI_MANIFEST_MEDIA_TYPE, manifestSize: manifest.size, wasmDigest: wasm.digest, tag: options.tag };
 }
 

@@ -4,7 +4,7 @@ import type { OciRepository } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
 import { type ArtifactPolicy, ArtifactVerifier } from '../verification/artifact-verification';
 import { discoverSignatures } from '../verification/signature-discovery';
-import { buildSignerPolicy } from '../verification/signer-policy-request';
+import { readPolicy } from '../verification/artifact-verification.service';
 import { type TrustRootSource, TrustRootLoader } from '../sigstore/trust-root-loader';
 import { DEFAULT_TRUST_ROOT } from '../verification/trust-roots';
 
@@ -47,8 +47,7 @@ export async function loadTrustRoot(source: TrustRootSource, name = DEFAULT_TRUS
 
 /** Checks a policy as the HTTP API does; throws an Error that says what is wrong with it. */
 export function verificationPolicy(input: VerificationPolicyInput): ArtifactPolicy {
-  const { annotations, ...signer } = input;
-  return { signer: buildSignerPolicy(signer), annotations: { ...annotations } };
+  return readPolicy({ ...input });
 }
 
 /**
