@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import multipart from '@fastify/multipart';
-import { HttpException, type INestApplication, ValidationPipe } from '@nestjs/common';
+import { type INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
@@ -8,7 +8,7 @@ import { Logger } from 'nestjs-pino';
 import { registerQueueDashboard } from './admin/queue-dashboard';
 import { AppModule } from './app.module';
 import { MAX_FORM_FIELDS } from './artifacts/upload-fields';
-import { ProblemError, problems } from './common/problem';
+import { problems } from './common/problem';
 import { ProblemFilter } from './common/problem.filter';
 import { jobSubmissionProblem } from './pipeline/job-submission-problem';
 import { enforceContentTypes } from './common/content-types';
@@ -48,20 +48,7 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
     logger: options.quiet ? false : undefined,
   });
   if (!options.quiet) app.useLogger(app.get(Logger));
-  // A JSON body over the limit names the limit (Fastify's own message does not).
-  const bodyTooLarge = (error: unknown) =>
-    // Fastify's FST_ERR_CTP_BODY_TOO_LARGE reaches the filter re-wrapped (HttpException or a bare statusCode 413).
-    (error as { code?: unknown })?.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ||
-    (error instanceof HttpException && error.getStatus() === 413) ||
-    (!(error instanceof ProblemError) && (error as { statusCode?: unknown })?.statusCode === 413)
-      ? new ProblemError(
-          413,
-          'PAYLOAD_TOO_LARGE',
-          'The request body is too large',
-          `a JSON body may have at most ${config.http.bodyLimitBytes} bytes (HTTP_BODY_LIMIT_BYTES); .wasm uploads go to POST /v1/artifacts (MAX_UPLOAD_BYTES)`,
-        )
-      : undefined;
-  app.useGlobalFilters(new ProblemFilter([jobSubmissionProblem, bodyTooLarge]));
+  app.useGlobalFilters(new ProblemFilter([jobSubmissionProblem], config.http.bodyLimitBytes));
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

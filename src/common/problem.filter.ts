@@ -72,8 +72,14 @@ export type ProblemMapper = (error: unknown) => ProblemError | undefined;
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('http');
 
-  /** `mappers`: how the layers' own errors read as problems (given by the application, which knows them all). */
-  constructor(private readonly mappers: readonly ProblemMapper[] = []) {}
+  /**
+   * `mappers`: how the layers' own errors read as problems (given by the application, which knows them
+   * all); `bodyLimitBytes`: the JSON body limit, named when a body exceeds it.
+   */
+  constructor(
+    private readonly mappers: readonly ProblemMapper[] = [],
+    private readonly bodyLimitBytes?: number,
+  ) {}
 
   catch(error: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
@@ -82,6 +88,20 @@ export class ProblemFilter implements ExceptionFilter {
     let problem = this.mappers.reduce<ProblemError | undefined>((found, map) => found ?? map(error), undefined) ?? toProblem(error);
     // Fastify's own 415 names only what was sent; ours also names what the route accepts.
     if (problem.code === 'UNSUPPORTED_MEDIA_TYPE' && !(error instanceof ProblemError) && request.routeOptions) problem = unsupportedMediaType(request);
+    // Likewise its 413 for a JSON body ("Request body is too large"): ours names the limit and where large files go.
+    if (
+      problem.code === 'PAYLOAD_TOO_LARGE' &&
+      !(error instanceof ProblemError) &&
+      this.bodyLimitBytes !== undefined &&
+      /json/i.test(String(request.headers?.['content-type'] ?? ''))
+    ) {
+      problem = new ProblemError(
+        413,
+        'PAYLOAD_TOO_LARGE',
+        'The request body is too large',
+        `a JSON body may have at most ${this.bodyLimitBytes} bytes (HTTP_BODY_LIMIT_BYTES); .wasm uploads go to POST /v1/artifacts (MAX_UPLOAD_BYTES)`,
+      );
+    }
     if (problem.status >= 500 && problem.code === 'INTERNAL_ERROR') {
       this.logger.error({ err: error, requestId: request.id }, 'unhandled error');
     }
