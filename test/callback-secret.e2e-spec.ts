@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finishedJob, type JobView } from './support/jobs';
 import { RegistryReader } from './support/registry-http';
-import { ServiceProcess, tempDir } from './support/service-process';
+import { ServiceProcess } from './support/service-process';
 import { TestDatabase } from './support/test-database';
-import { REPO_ROOT, testEnvironment } from './support/test-environment';
+import { REPO_ROOT, testEnvironment, testServiceEnv } from './support/test-environment';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 /**
@@ -24,14 +24,11 @@ describe('a callbackUrl without WEBHOOK_CALLBACK_SECRET', () => {
   beforeAll(async () => {
     database = await TestDatabase.create(env.postgresServerUrl);
     receiver = await WebhookReceiver.start();
-    service = await ServiceProcess.start({
-      ...env.stackEnv,
-      DATABASE_URL: database.url,
-      DATA_DIR: tempDir('callback-secret'),
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
-      WEBHOOK_ALLOWLIST: '127.0.0.1',
-    });
+    service = await ServiceProcess.start(
+      testServiceEnv(database.url, 'callback-secret', {
+        WEBHOOK_ALLOWLIST: '127.0.0.1',
+      }),
+    );
   });
 
   afterAll(async () => {

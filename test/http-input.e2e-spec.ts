@@ -3,12 +3,13 @@ import { readFileSync } from 'node:fs';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { RegistryReader } from './support/registry-http';
-import { ServiceProcess, eventually, sleep, tempDir } from './support/service-process';
+import { ServiceProcess, eventually, sleep } from './support/service-process';
 import { TestDatabase } from './support/test-database';
-import { REPO_ROOT, testEnvironment } from './support/test-environment';
+import { REPO_ROOT, testEnvironment, testServiceEnv } from './support/test-environment';
 
 const BODY_IDLE_MS = 1_000;
 const HEADERS_MS = 1_500;
+const JSON_BODY_LIMIT = 64 * 1024;
 
 interface Problem {
   status: number;
@@ -115,16 +116,15 @@ describe('HTTP input', () => {
   beforeAll(async () => {
     proxy = await sniffingProxy(registryHost);
     database = await TestDatabase.create(env.postgresServerUrl);
-    service = await ServiceProcess.start({
-      ...env.stackEnv,
-      DATABASE_URL: database.url,
-      DATA_DIR: tempDir('http-input'),
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
-      HTTP_BODY_IDLE_TIMEOUT_MS: String(BODY_IDLE_MS),
-      HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_MS),
-      REGISTRY_INSECURE_HOSTS: `${env.stackEnv.REGISTRY_INSECURE_HOSTS},${proxy.host}`,
-    });
+    service = await ServiceProcess.start(
+      testServiceEnv(database.url, 'http-input', {
+        HTTP_BODY_IDLE_TIMEOUT_MS: String(BODY_IDLE_MS),
+        HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_MS),
+        REGISTRY_INSECURE_HOSTS: `${env.stackEnv.REGISTRY_INSECURE_HOSTS},${proxy.host}`,
+        // Small, so that an over-limit body is sent whole before the 413 (a larger one races the answer: EPIPE).
+        HTTP_BODY_LIMIT_BYTES: String(JSON_BODY_LIMIT),
+      }),
+    );
     port = Number(new URL(service.baseUrl).port);
   });
 
@@ -143,11 +143,11 @@ describe('HTTP input', () => {
     service.fetch(path, { method: 'POST', headers: contentType ? { 'content-type': contentType } : {}, body });
 
   it('a JSON body over the limit gets 413 naming the limit and where uploads go', async () => {
-    const response = await post('/v1/signatures', JSON.stringify({ reference: 'x'.repeat(2 * 1024 * 1024) }), 'application/json');
+    const response = await post('/v1/signatures', JSON.stringify({ reference: 'x'.repeat(JSON_BODY_LIMIT + 1024) }), 'application/json');
     expect(response.status).toBe(413);
     const problem = await problemOf(response);
     expect(problem.code).toBe('PAYLOAD_TOO_LARGE');
-    expect(problem.detail).toMatch(/at most \d+ bytes \(HTTP_BODY_LIMIT_BYTES\).*POST \/v1\/artifacts/);
+    expect(problem.detail).toMatch(new RegExp(`at most ${JSON_BODY_LIMIT} bytes \\(HTTP_BODY_LIMIT_BYTES\\).*POST /v1/artifacts`));
   });
 
   describe('deeply nested JSON', () => {

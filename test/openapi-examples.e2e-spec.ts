@@ -1,11 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXAMPLES } from '../src/openapi/examples';
 import { finishedJob, type JobView } from './support/jobs';
-import { ServiceProcess, tempDir } from './support/service-process';
+import { ServiceProcess } from './support/service-process';
 import { TestDatabase } from './support/test-database';
-import { REPO_ROOT, testEnvironment } from './support/test-environment';
+import { REPO_ROOT, testEnvironment, testServiceEnv } from './support/test-environment';
 
 type Example = { summary?: string; value: unknown };
 interface Operation {
@@ -33,15 +33,12 @@ describe('the API description’s examples, executed', () => {
       throw new Error(`the examples name the registry of npm run dev (${EXAMPLES.registry}); the local stack's is ${env.stackEnv.LOCAL_REGISTRY}`);
     }
     database = await TestDatabase.create(env.postgresServerUrl);
-    service = await ServiceProcess.start({
-      ...env.stackEnv,
-      DATABASE_URL: database.url,
-      DATA_DIR: tempDir('examples'),
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
-      WEBHOOK_ALLOWLIST: '127.0.0.1,::1,localhost',
-      WEBHOOK_CALLBACK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
-    });
+    service = await ServiceProcess.start(
+      testServiceEnv(database.url, 'examples', {
+        WEBHOOK_ALLOWLIST: '127.0.0.1,::1,localhost',
+        WEBHOOK_CALLBACK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+      }),
+    );
     document = (await (await service.fetch('/docs-json')).json()) as typeof document;
   });
 

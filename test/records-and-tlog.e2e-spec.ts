@@ -5,7 +5,7 @@ import { finishedJob, type JobView } from './support/jobs';
 import { hasOpenssl, opensslCertificateFacts } from './support/openssl-x509';
 import { ServiceProcess, tempDir } from './support/service-process';
 import { TestDatabase } from './support/test-database';
-import { REPO_ROOT, testEnvironment } from './support/test-environment';
+import { REPO_ROOT, testEnvironment, testServiceEnv } from './support/test-environment';
 
 const component = readFileSync(join(REPO_ROOT, 'src/artifacts/__fixtures__/hello-http.wasm'));
 
@@ -40,13 +40,7 @@ describe('signature records and transparency log entries', () => {
 
   beforeAll(async () => {
     database = await TestDatabase.create(env.postgresServerUrl);
-    service = await ServiceProcess.start({
-      ...env.stackEnv,
-      DATABASE_URL: database.url,
-      DATA_DIR: tempDir('records'),
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
-    });
+    service = await ServiceProcess.start(testServiceEnv(database.url, 'records'));
     const response = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, {
       method: 'POST',
       headers: { 'content-type': 'application/wasm' },

@@ -1,13 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { hasOpenssl, selfSignedCertificate } from './support/openssl-x509';
-import { ServiceProcess, freePort, tempDir } from './support/service-process';
+import { ServiceProcess, freePort } from './support/service-process';
 import { TestDatabase } from './support/test-database';
-import { REPO_ROOT, testEnvironment } from './support/test-environment';
+import { REPO_ROOT, testEnvironment, testServiceEnv } from './support/test-environment';
 
 const component = readFileSync(join(REPO_ROOT, 'src/artifacts/__fixtures__/hello-http.wasm'));
 const REGISTRY_TIMEOUT_MS = 1_000;
@@ -78,15 +77,12 @@ describe('registry failures', () => {
     }
     closed = `127.0.0.1:${await freePort()}`;
     database = await TestDatabase.create(env.postgresServerUrl);
-    service = await ServiceProcess.start({
-      ...env.stackEnv,
-      DATABASE_URL: database.url,
-      DATA_DIR: tempDir('registry-failures'),
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
-      REGISTRY_INSECURE_HOSTS: [env.stackEnv.REGISTRY_INSECURE_HOSTS, fake, closed].filter(Boolean).join(','),
-      REGISTRY_TIMEOUT_MS: String(REGISTRY_TIMEOUT_MS),
-    });
+    service = await ServiceProcess.start(
+      testServiceEnv(database.url, 'registry-failures', {
+        REGISTRY_INSECURE_HOSTS: [env.stackEnv.REGISTRY_INSECURE_HOSTS, fake, closed].filter(Boolean).join(','),
+        REGISTRY_TIMEOUT_MS: String(REGISTRY_TIMEOUT_MS),
+      }),
+    );
   });
 
   afterAll(async () => {

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finishedJob, type JobView } from './support/jobs';
 import { RegistryReader } from './support/registry-http';
-import { ServiceProcess, tempDir } from './support/service-process';
+import { ServiceProcess } from './support/service-process';
 import { TestDatabase } from './support/test-database';
-import { REPO_ROOT, testEnvironment } from './support/test-environment';
+import { REPO_ROOT, testEnvironment, testServiceEnv } from './support/test-environment';
 
 const FIXTURES = join(REPO_ROOT, 'src/artifacts/__fixtures__');
 const componentA = readFileSync(join(FIXTURES, 'hello-http.wasm'));
@@ -39,13 +39,7 @@ describe('reserved tags', () => {
 
   beforeAll(async () => {
     database = await TestDatabase.create(env.postgresServerUrl);
-    service = await ServiceProcess.start({
-      ...env.stackEnv,
-      DATABASE_URL: database.url,
-      DATA_DIR: tempDir('reserved-tags'),
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
-    });
+    service = await ServiceProcess.start(testServiceEnv(database.url, 'reserved-tags'));
     const response = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, {
       method: 'POST',
       headers: { 'content-type': 'application/wasm' },

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { finishedJob, type JobView } from './support/jobs';
-import { eventually, ServiceProcess, tempDir } from './support/service-process';
+import { eventually, ServiceProcess } from './support/service-process';
 import { TestDatabase } from './support/test-database';
-import { REPO_ROOT, testEnvironment } from './support/test-environment';
+import { REPO_ROOT, testEnvironment, testServiceEnv } from './support/test-environment';
 import { WebhookReceiver } from './support/webhook-receiver';
 
 interface VerificationEvent {
@@ -56,15 +56,12 @@ describe('verification records and events', () => {
   beforeAll(async () => {
     database = await TestDatabase.create(env.postgresServerUrl);
     receiver = await WebhookReceiver.start();
-    service = await ServiceProcess.start({
-      ...env.stackEnv,
-      DATABASE_URL: database.url,
-      DATA_DIR: tempDir('verification-events'),
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
-      WEBHOOK_ALLOWLIST: '127.0.0.1',
-      WEBHOOK_RETRY_BASE_MS: '200',
-    });
+    service = await ServiceProcess.start(
+      testServiceEnv(database.url, 'verification-events', {
+        WEBHOOK_ALLOWLIST: '127.0.0.1',
+        WEBHOOK_RETRY_BASE_MS: '200',
+      }),
+    );
     const upload = await service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=v1`, {
       method: 'POST',
       headers: { 'content-type': 'application/wasm' },

@@ -5,7 +5,7 @@ import { Webhook } from 'standardwebhooks';
 import { finishedJob, type JobView } from './support/jobs';
 import { eventually, ServiceProcess, sleep, tempDir } from './support/service-process';
 import { TestDatabase } from './support/test-database';
-import { REPO_ROOT, testEnvironment } from './support/test-environment';
+import { REPO_ROOT, testEnvironment, testServiceEnv } from './support/test-environment';
 import { TcpProxy } from './support/tcp-proxy';
 import { WebhookReceiver } from './support/webhook-receiver';
 
@@ -59,16 +59,13 @@ describe('webhooks', () => {
   beforeAll(async () => {
     database = await TestDatabase.create(env.postgresServerUrl);
     receiver = await WebhookReceiver.start();
-    service = await ServiceProcess.start({
-      ...env.stackEnv,
-      DATABASE_URL: database.url,
-      DATA_DIR: tempDir('webhooks'),
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
-      WEBHOOK_ALLOWLIST: '127.0.0.1',
-      WEBHOOK_RETRY_BASE_MS: '200',
-      WEBHOOK_CALLBACK_SECRET: callbackSecret,
-    });
+    service = await ServiceProcess.start(
+      testServiceEnv(database.url, 'webhooks', {
+        WEBHOOK_ALLOWLIST: '127.0.0.1',
+        WEBHOOK_RETRY_BASE_MS: '200',
+        WEBHOOK_CALLBACK_SECRET: callbackSecret,
+      }),
+    );
   });
 
   afterAll(async () => {
