@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AuthApiModule, AuthModule } from './auth/auth.module';
 import { ConfigModule } from './config/config.module';
 import type { AppConfig } from './config/config.schema';
 import { DatabaseModule } from './database/database.module';
@@ -19,6 +20,7 @@ import { WebhooksApiModule, WebhooksModule, WebhooksWorkerModule } from './webho
 
 /** Modules of the API role: HTTP controllers that accept and report work. */
 const API_MODULES = [
+  AuthApiModule,
   PipelineApiModule,
   ProbesApiModule,
   ArtifactsApiModule,
@@ -50,6 +52,7 @@ export class AppModule {
         LibraryClientsModule,
         TrustModule,
         WebhooksModule,
+        AuthModule,
         HealthModule,
         ...(withApi ? API_MODULES : []),
         ...(withWorkers ? WORKER_MODULES : []),

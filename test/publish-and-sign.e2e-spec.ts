@@ -107,7 +107,7 @@ describe('publish and sign', () => {
 
       const payload = (await registry.blob(path, layer.digest))!;
       expect(payload.toString('utf8')).toBe(
-        `{"critical":{"identity":{"docker-reference":"${repository}"},"image":{"docker-manifest-digest":"${digest}"},"type":"cosign container image signature"},"optional":null}`,
+        `{"critical":{"identity":{"docker-reference":"${repository}"},"image":{"docker-manifest-digest":"${digest}"},"type":"cosign container image signature"},"optional":{"dev.wasm-signer.requested-by":"api-key:bootstrap"}}`,
       );
       expect(layer.digest).toBe(sha256(payload));
 

@@ -9,6 +9,8 @@ import { CallbackUrlPolicy } from '../pipeline/callback-url-policy';
 import { RegistryError } from '../registry/registry-error';
 import { registryProblem } from '../pipeline/registry-problem';
 import { parseRepository } from '../registry/oci-reference';
+import { assertRepositoryAllowed } from '../access/repository-access';
+import type { Caller } from '../access/caller';
 import { RegistryClient } from '../registry/registry-client';
 import { ANNOTATION_CREATED, sanitizeLayerTitle } from './oci-wasm-layout';
 import type { PublishJobInput } from './publish-job';
@@ -24,7 +26,8 @@ export interface UploadRequest {
   /** Content-Length when the client sent one: a body that ends short of it is truncated. */
   declaredLength?: number;
   idempotencyKey?: string;
-  caller?: string;
+  /** Who asks: their repository patterns are checked before a byte is pushed, and they own the job. */
+  caller: Caller;
   /**
    * Called when the body has ended, before the blob is committed; throwing refuses the upload with
    * nothing committed. A form reads its remaining parts here (fields after the file are refused).
@@ -49,6 +52,12 @@ export class ArtifactUploadService {
 
   async upload(request: UploadRequest, body: Readable): Promise<{ job: JobRow; created: boolean }> {
     const repo = parseRepositoryOrProblem(request.repository);
+    try {
+      assertRepositoryAllowed(request.caller, repo);
+    } catch (error) {
+      body.resume();
+      throw error;
+    }
     const maxBytes = this.config.uploads.maxBytes;
     if (request.declaredLength !== undefined && request.declaredLength > maxBytes) {
       body.resume();
@@ -95,12 +104,13 @@ export class ArtifactUploadService {
       title: sanitizeLayerTitle(request.fileName ?? repo.repository.split('/').pop()!),
       createdAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
       wasm: { digest: blob.digest, ...inspection, size: blob.size },
+      requestedBy: request.caller.identity,
     };
     return this.jobs.submit({
       type: 'publish',
       input,
       idempotencyKey: request.idempotencyKey,
-      caller: request.caller,
+      caller: request.caller.principal,
       callbackUrl: request.callbackUrl,
       requestHash: request.idempotencyKey ? uploadFingerprint(identity(blob.digest)) : undefined,
     });
@@ -112,7 +122,7 @@ export class ArtifactUploadService {
    * other fields under the same key is a 422. Undefined when the key is new (the body is left unread).
    */
   private async replay(request: UploadRequest, body: Readable, identity: (wasmDigest: string) => UploadIdentity): Promise<JobRow | undefined> {
-    const existing = await this.jobs.findByIdempotencyKey(request.idempotencyKey!, request.caller);
+    const existing = await this.jobs.findByIdempotencyKey(request.idempotencyKey!, request.caller.principal);
     if (!existing) return undefined;
     const maxBytes = this.config.uploads.maxBytes;
     const wasmDigest = await digestOfBody(body, {
@@ -123,7 +133,7 @@ export class ArtifactUploadService {
     }).catch((error: unknown) => {
       throw uploadProblem(error, maxBytes);
     });
-    return this.jobs.replayOf(request.idempotencyKey!, request.caller, uploadFingerprint(identity(wasmDigest)));
+    return this.jobs.replayOf(request.idempotencyKey!, request.caller.principal, uploadFingerprint(identity(wasmDigest)));
   }
 }
 

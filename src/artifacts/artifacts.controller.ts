@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import { Authorize, CurrentCaller } from '../access/authorize';
+import type { Caller } from '../access/caller';
 import { Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
@@ -39,6 +41,7 @@ The upload streams into the registry while it is checked; a file that is not val
 export class ArtifactsController {
   constructor(private readonly uploads: ArtifactUploadService) {}
 
+  @Authorize('artifacts:write', { rateLimit: 'uploads' })
   @Post()
   @HttpCode(202)
   @ApiOperation({
@@ -95,26 +98,31 @@ export class ArtifactsController {
     description: 'The registry is unavailable: REGISTRY_UNREACHABLE, REGISTRY_UNAVAILABLE, REGISTRY_THROTTLED; or QUEUE_UNAVAILABLE, SHUTTING_DOWN',
   })
   @ApiResponse({ status: 504, type: ProblemDto, description: 'The registry did not answer within REGISTRY_TIMEOUT_MS: REGISTRY_TIMEOUT' })
-  async upload(@Req() request: FastifyRequest, @Headers('idempotency-key') idempotencyKey: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobDto> {
+  async upload(
+    @Req() request: FastifyRequest,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @CurrentCaller() caller: Caller,
+  ): Promise<JobDto> {
     const key = parseIdempotencyKey(idempotencyKey);
-    const { job } = request.isMultipart() ? await this.fromMultipart(request, key) : await this.fromRawBody(request, key);
+    const { job } = request.isMultipart() ? await this.fromMultipart(request, key, caller) : await this.fromRawBody(request, key, caller);
     void reply.header('location', `/v1/jobs/${job.id}`);
     return JobDto.from(job);
   }
 
-  private async fromRawBody(request: FastifyRequest, idempotencyKey: string | undefined) {
+  private async fromRawBody(request: FastifyRequest, idempotencyKey: string | undefined, caller: Caller) {
     const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (contentType !== 'application/wasm') {
       throw unsupportedMediaType(request);
     }
     const fields = parseUploadFields(request.query as Record<string, unknown>);
     const length = request.headers['content-length'];
-    return this.uploads.upload({ ...fields, idempotencyKey, declaredLength: length === undefined ? undefined : Number(length) }, request.body as Readable);
+    return this.uploads.upload({ ...fields, caller, idempotencyKey, declaredLength: length === undefined ? undefined : Number(length) }, request.body as Readable);
   }
 
-  private async fromMultipart(request: FastifyRequest, idempotencyKey: string | undefined) {
+  private async fromMultipart(request: FastifyRequest, idempotencyKey: string | undefined, caller: Caller) {
     try {
-      return await this.readForm(request, idempotencyKey);
+      return await this.readForm(request, idempotencyKey, caller);
     } catch (error) {
       // @fastify/multipart's limits, in words that say which limit and what to send instead.
       const code = (error as { code?: unknown })?.code;
@@ -134,7 +142,7 @@ export class ArtifactsController {
     }
   }
 
-  private async readForm(request: FastifyRequest, idempotencyKey: string | undefined) {
+  private async readForm(request: FastifyRequest, idempotencyKey: string | undefined, caller: Caller) {
     const raw: Record<string, unknown> = {};
     const parts = request.parts();
     for await (const part of parts) {
@@ -157,7 +165,7 @@ export class ArtifactsController {
         );
       }
       const fields = parseUploadFields(raw);
-      const result = await this.uploads.upload({ ...fields, idempotencyKey, fileName: part.filename, afterBody: () => refuseTrailingParts(parts) }, part.file);
+      const result = await this.uploads.upload({ ...fields, caller, idempotencyKey, fileName: part.filename, afterBody: () => refuseTrailingParts(parts) }, part.file);
       if (part.file.truncated) throw new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', 'the .wasm exceeds MAX_UPLOAD_BYTES');
       return result;
     }

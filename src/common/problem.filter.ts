@@ -108,6 +108,7 @@ export class ProblemFilter implements ExceptionFilter {
     if (reply.sent) return;
     void reply
       .status(problem.status)
+      .headers(problem.headers)
       .header('content-type', PROBLEM_CONTENT_TYPE)
       .send(problem.toDocument(request.url, String(request.id)));
   }

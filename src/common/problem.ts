@@ -25,6 +25,8 @@ export class ProblemError extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly extensions: Record<string, unknown> = {},
+    /** Response headers that belong to this problem (WWW-Authenticate, Retry-After, RateLimit…). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(detail ?? title);
     this.name = 'ProblemError';

@@ -67,6 +67,13 @@ export interface AppConfig {
     | { provider: 'github-actions'; requestUrl: string; requestToken: string }
     | { provider: 'gcp-metadata'; metadataUrl: string }
     | { provider: 'static'; token: string };
+  auth: {
+    /** BOOTSTRAP_ADMIN_API_KEY: an admin credential from configuration (at least 32 characters). */
+    bootstrapAdminKey: string | undefined;
+    /** API_KEY_DEFAULT_TTL_DAYS / API_KEY_MAX_TTL_DAYS: lifetime of new API keys. */
+    apiKeyDefaultTtlDays: number;
+    apiKeyMaxTtlDays: number;
+  };
   webhooks: {
     /** WEBHOOK_ALLOWLIST: host names and CIDR ranges that may be private and plain HTTP. */
     allowlist: string[];
@@ -192,6 +199,15 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'ACTIONS_ID_TOKEN_REQUEST_URL', default: '(set by GitHub)', meaning: 'GitHub Actions OIDC endpoint, for `IDENTITY_PROVIDER=github-actions`.' },
   { name: 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', default: '(set by GitHub)', meaning: 'Bearer token for that endpoint.', secret: true },
   { name: 'GCP_METADATA_URL', default: 'http://metadata.google.internal', meaning: 'GCP metadata server, for `IDENTITY_PROVIDER=gcp-metadata`.' },
+  {
+    name: 'BOOTSTRAP_ADMIN_API_KEY',
+    default: '(unset)',
+    meaning:
+      'An admin credential from configuration, any value of at least 32 characters (`openssl rand -base64 32`): sent as `Authorization: Bearer <value>`, it holds every scope in every repository. Use it to create API keys (`POST /v1/api-keys`), then keep it locked away. Unset: only API keys and trusted-publisher tokens authenticate.',
+    secret: true,
+  },
+  { name: 'API_KEY_DEFAULT_TTL_DAYS', default: '90', meaning: 'Lifetime of a new API key created without `expiresAt`.' },
+  { name: 'API_KEY_MAX_TTL_DAYS', default: '400', meaning: 'Longest lifetime an API key may be given.' },
   {
     name: 'WEBHOOK_ALLOWLIST',
     default: '(none)',
@@ -347,6 +363,17 @@ const schema = z.object({
   ACTIONS_ID_TOKEN_REQUEST_URL: optionalUrl(['https:', 'http:']),
   ACTIONS_ID_TOKEN_REQUEST_TOKEN: optionalText(),
   GCP_METADATA_URL: urlWithDefault(['http:', 'https:'], 'http://metadata.google.internal'),
+  BOOTSTRAP_ADMIN_API_KEY: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .min(32, 'must be at least 32 characters (for example `openssl rand -base64 32`)')
+      .max(512, 'must be at most 512 characters')
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces (it travels in an Authorization header)')
+      .optional(),
+  ),
+  API_KEY_DEFAULT_TTL_DAYS: integer(1, 3650, 90),
+  API_KEY_MAX_TTL_DAYS: integer(1, 3650, 400),
   WEBHOOK_ALLOWLIST: z.preprocess(
     emptyToUndefined,
     z
@@ -468,6 +495,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     verification: { trustRoots: v.TRUST_ROOTS },
     identity: identityConfig(v),
+    auth: {
+      bootstrapAdminKey: v.BOOTSTRAP_ADMIN_API_KEY,
+      apiKeyDefaultTtlDays: Math.min(v.API_KEY_DEFAULT_TTL_DAYS, v.API_KEY_MAX_TTL_DAYS),
+      apiKeyMaxTtlDays: v.API_KEY_MAX_TTL_DAYS,
+    },
     webhooks: {
       allowlist: v.WEBHOOK_ALLOWLIST,
       callbackSecret: v.WEBHOOK_CALLBACK_SECRET,

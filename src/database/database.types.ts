@@ -89,6 +89,8 @@ export interface SignaturesTable {
   certificate_not_after: Timestamp;
   bundle: Json<Record<string, unknown>>;
   caller: string | null;
+  /** Who asked for the signature (the CallerIdentity: API key id and name, or OIDC issuer, subject, rule and claims). */
+  requested_by: Json<Record<string, unknown>> | null;
   created_at: CreatedAt;
 }
 

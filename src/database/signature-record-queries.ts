@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { DatabaseService } from '../database/database.service';
 import type { SignatureFormat, SignatureRow } from '../database/database.types';
 import { isUuid } from '../common/uuid';
-import type { SignatureCursor } from './signature-cursor';
+import type { PageCursor } from './page-cursor';
 
 export interface SignatureFilter {
   /** A manifest digest or a .wasm digest. */
@@ -21,7 +21,7 @@ export interface SignatureFilter {
 export interface SignaturePage {
   rows: SignatureRow[];
   /** Where the next page starts, when there is one. */
-  next: SignatureCursor | undefined;
+  next: PageCursor | undefined;
 }
 
 /** Reads the signature records: filtered listings, by id, by Rekor log index or entry UUID. */
@@ -30,7 +30,7 @@ export class SignatureRecordQueries {
   constructor(private readonly database: DatabaseService) {}
 
   /** One page, newest first (created_at desc, id desc), starting after `after`. */
-  async list(filter: SignatureFilter, limit: number, after?: SignatureCursor): Promise<SignaturePage> {
+  async list(filter: SignatureFilter, limit: number, after?: PageCursor): Promise<SignaturePage> {
     let query = this.database.db
       .selectFrom('signatures')
       .selectAll()

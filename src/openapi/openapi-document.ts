@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { version } from '../../package.json';
+import { BEARER_SCHEME } from '../access/authorize';
 import { documentProblemResponses } from './problem-responses';
 
 /** The OpenAPI document of the HTTP API, built from the controllers and DTOs. */
@@ -10,7 +11,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setDescription(
       'Publishes WebAssembly components to OCI registries, signs them keyless with Sigstore ' +
         '(Fulcio certificate from the workload identity, Rekor transparency log entry) and verifies them ' +
-        'against identity policies. Errors are RFC 9457 application/problem+json with a stable `code`.',
+        'against identity policies. Errors are RFC 9457 application/problem+json with a stable `code`. ' +
+        'Every /v1 call sends `Authorization: Bearer` with an API key or a trusted CI/workload OIDC token (Authorize above).',
     )
     .setVersion(version)
     .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
@@ -21,6 +23,15 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('webhooks', 'Subscriptions to job and signature events, signed per Standard Webhooks, with every delivery attempt recorded')
     .addTag('jobs', 'Asynchronous work and its progress')
     .addTag('operations', 'Health, metrics and pipeline probes')
+    .addTag('access', 'API keys (admins create, list and revoke them) and the audit log of every change and refusal')
+    .addBearerAuth(
+      {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'An API key (`wsk_…`) or a CI/workload OIDC token admitted by a trusted-publisher rule. Every /v1 route needs one; each names its scope in x-required-scope.',
+      },
+      BEARER_SCHEME,
+    )
     .build();
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controllerKey, methodKey) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,

@@ -1,3 +1,4 @@
+import type { CallerIdentity } from '../access/caller';
 import type { JobRow, JobType, SignatureFormat, SignatureVerdict, StepName } from '../database/database.types';
 
 /**
@@ -28,6 +29,8 @@ export interface PublishJobInput {
     imports: string[];
     exports: string[];
   };
+  /** On whose behalf: recorded with the signatures and carried in the signed payloads (absent in jobs made before access control). */
+  requestedBy?: CallerIdentity;
 }
 
 /** What a sign job carries: the manifest resolved when the request was accepted. */
@@ -40,6 +43,8 @@ export interface SignJobInput {
   manifestMediaType: string;
   manifestSize: number;
   wasmDigest: string | null;
+  /** On whose behalf: recorded with the signatures and carried in the signed payloads (absent in jobs made before access control). */
+  requestedBy?: CallerIdentity;
 }
 
 /** What a verify job carries (the policy as the caller wrote it; it holds no secret). */

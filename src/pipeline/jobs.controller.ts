@@ -1,4 +1,6 @@
 import { Controller, Get, Param, Req, Res } from '@nestjs/common';
+import { Authorize, CurrentCaller } from '../access/authorize';
+import { type Caller, callerOwns } from '../access/caller';
 import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { problems } from '../common/problem';
@@ -8,17 +10,19 @@ import { streamJobEvents } from './job-event-stream';
 import { JobsService } from './jobs.service';
 
 @ApiTags('jobs')
+@Authorize('authenticated')
 @Controller('v1/jobs')
 export class JobsController {
   constructor(private readonly jobs: JobsService) {}
 
   @Get(':id')
-  @ApiOperation({ summary: 'A job: its state, per-step progress, result and error' })
+  @ApiOperation({ summary: 'A job: its state, per-step progress, result and error', description: 'Callers see their own jobs (admins every job); another caller’s job is a 404.' })
   @ApiOkResponse({ type: JobDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code JOB_NOT_FOUND' })
-  async get(@Param('id') id: string): Promise<JobDto> {
+  async get(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<JobDto> {
     const job = await this.jobs.find(id);
-    if (!job) throw problems.notFound('Job', id);
+    // Another caller's job answers as if it did not exist: its id tells nothing.
+    if (!job || !callerOwns(caller, job.caller)) throw problems.notFound('Job', id);
     return JobDto.from(job);
   }
 
@@ -30,9 +34,9 @@ export class JobsController {
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'text/event-stream of `job` events', type: JobDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code JOB_NOT_FOUND' })
-  async events(@Param('id') id: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  async events(@Param('id') id: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply, @CurrentCaller() caller: Caller): Promise<void> {
     const job = await this.jobs.find(id);
-    if (!job) throw problems.notFound('Job', id);
+    if (!job || !callerOwns(caller, job.caller)) throw problems.notFound('Job', id);
     await streamJobEvents(request, reply, () => this.jobs.find(id), job);
   }
 }

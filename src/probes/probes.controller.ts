@@ -1,4 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { Authorize } from '../access/authorize';
 import { ApiAcceptedResponse, ApiBody, ApiHeader, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { parseIdempotencyKey } from '../common/idempotency-key';
@@ -8,6 +9,7 @@ import { JobsService } from '../pipeline/jobs.service';
 import { CreateProbeDto } from './probe.dto';
 
 @ApiTags('operations')
+@Authorize('admin')
 @Controller('v1/probes')
 export class ProbesController {
   constructor(private readonly jobs: JobsService) {}

@@ -1,3 +1,4 @@
+import { type CallerIdentity, requestedByAnnotations } from '../access/caller';
 import { type Bundle, bundleFromJSON } from '@sigstore/bundle';
 import type { SignatureFormatName } from '../config/config.schema';
 import type { SignatureRow } from '../database/database.types';
@@ -27,6 +28,13 @@ export interface SigningTarget {
   wasmDigest: string | null;
   artifactId: string | null;
   caller: string | null;
+  /** On whose behalf: carried in the signed payload (REQUESTED_BY_ANNOTATION) and recorded. Null for jobs made before access control. */
+  requestedBy: CallerIdentity | null;
+}
+
+/** What the signed payloads say besides the digest: the requesting caller, as cosign carries `-a` annotations. */
+function signedAnnotations(target: SigningTarget): Record<string, string> | undefined {
+  return target.requestedBy ? requestedByAnnotations(target.requestedBy) : undefined;
 }
 
 /**
@@ -67,6 +75,7 @@ export class ArtifactSigner {
           bundle,
           rekorEntryUuid: await this.fullEntryUuid(bundle, signal),
           caller: target.caller,
+          requestedBy: target.requestedBy,
         });
       }
       const bundle = bundleFromJSON(row.bundle);
@@ -82,7 +91,7 @@ export class ArtifactSigner {
   }
 
   private payloadFor(target: SigningTarget): Buffer {
-    return cosignPayload({ dockerReference: dockerReference(target.repository), manifestDigest: target.manifestDigest });
+    return cosignPayload({ dockerReference: dockerReference(target.repository), manifestDigest: target.manifestDigest, annotations: signedAnnotations(target) });
   }
 
   private async signClassic(target: SigningTarget): Promise<{ bundle: Bundle; signedBytes: Buffer }> {
@@ -91,7 +100,10 @@ export class ArtifactSigner {
   }
 
   private async signBundle(target: SigningTarget): Promise<{ bundle: Bundle; signedBytes: undefined }> {
-    return { bundle: await this.signer.signStatement(cosignSignStatement({ manifestDigest: target.manifestDigest })), signedBytes: undefined };
+    return {
+      bundle: await this.signer.signStatement(cosignSignStatement({ manifestDigest: target.manifestDigest, annotations: signedAnnotations(target) })),
+      signedBytes: undefined,
+    };
   }
 
   /** The signature must verify against the trust root before anything is written. */

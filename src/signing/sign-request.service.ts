@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import type { Caller } from '../access/caller';
+import { assertRepositoryAllowed } from '../access/repository-access';
 import { ProblemError } from '../common/problem';
 import { requestFingerprint } from '../common/request-fingerprint';
 import type { JobRow } from '../database/database.types';
@@ -26,13 +28,13 @@ export class SignRequestService {
     private readonly callbackPolicy: CallbackUrlPolicy,
   ) {}
 
-  async submit(request: { reference: string; callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<{ job: JobRow; created: boolean }> {
+  async submit(request: { reference: string; callbackUrl?: string; idempotencyKey?: string; caller: Caller }): Promise<{ job: JobRow; created: boolean }> {
     // A callbackUrl that could never be notified is refused before anything else.
     if (request.callbackUrl) await this.callbackPolicy.assertAllowed(request.callbackUrl);
     // The whole request as sent: a replay is the same request only when every field is the same.
     const fingerprint = requestFingerprint('sign', { reference: request.reference, callbackUrl: request.callbackUrl });
     if (request.idempotencyKey) {
-      const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller, fingerprint);
+      const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller.principal, fingerprint);
       if (replay) return { job: replay, created: false };
     }
     let reference: OciReference;
@@ -45,6 +47,7 @@ export class SignRequestService {
       throw new ProblemError(400, 'INVALID_REFERENCE', 'Invalid reference', 'name a digest (@sha256:…) or a tag (:tag) of the artifact to sign');
     }
     const repo = { registry: reference.registry, repository: reference.repository };
+    assertRepositoryAllowed(request.caller, repo);
     const manifest = await this.registry.getManifest(repo, reference.digest ?? reference.tag!, SIGNABLE_MEDIA_TYPES).catch((error: unknown) => {
       throw registryProblem(error);
     });
@@ -67,12 +70,13 @@ export class SignRequestService {
       manifestMediaType: manifest.mediaType,
       manifestSize: manifest.size,
       wasmDigest: wasmLayerDigest(manifest.bytes),
+      requestedBy: request.caller.identity,
     };
     return this.jobs.submit({
       type: 'sign',
       input,
       idempotencyKey: request.idempotencyKey,
-      caller: request.caller,
+      caller: request.caller.principal,
       callbackUrl: request.callbackUrl,
       requestHash: fingerprint,
     });

@@ -1,3 +1,5 @@
+import type { CallerIdentity } from '../access/caller';
+import { CallerIdentityDto } from '../access/caller-identity.dto';
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
@@ -85,6 +87,12 @@ export class SignatureRecordSummaryDto {
   @ApiProperty({ type: RekorEntryRefDto }) rekor!: RekorEntryRefDto;
   @ApiProperty({ description: 'Signing identity: the certificate subject alternative name' }) identity!: string;
   @ApiProperty({ description: 'OIDC issuer from the certificate' }) issuer!: string;
+  @ApiProperty({
+    type: CallerIdentityDto,
+    nullable: true,
+    description: 'On whose behalf the service signed (also inside the signed payload, annotation dev.wasm-signer.requested-by); null for signatures made before access control',
+  })
+  requestedBy!: CallerIdentityDto | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
 
   static from(row: SignatureRow): SignatureRecordSummaryDto {
@@ -104,6 +112,7 @@ export class SignatureRecordSummaryDto {
       },
       identity: row.identity,
       issuer: row.issuer,
+      requestedBy: row.requested_by ? CallerIdentityDto.from(row.requested_by as unknown as CallerIdentity) : null,
       createdAt: row.created_at.toISOString(),
     };
   }

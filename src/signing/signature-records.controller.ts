@@ -1,10 +1,11 @@
 import { Controller, Get, Header, Param, Query, Res } from '@nestjs/common';
+import { Authorize } from '../access/authorize';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { problems } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
 import { parseRfc3339 } from '../common/rfc3339';
-import { decodeSignatureCursor, encodeSignatureCursor } from '../database/signature-cursor';
+import { decodePageCursor, encodePageCursor } from '../database/page-cursor';
 import { type SignatureFilter, SignatureRecordQueries } from '../database/signature-record-queries';
 import { DEFAULT_PAGE_SIZE, ListSignaturesQueryDto, SignatureRecordDto, SignatureRecordPageDto, SignatureRecordSummaryDto } from './signature-record.dto';
 
@@ -12,6 +13,7 @@ export const PEM_CERTIFICATE_CHAIN = 'application/pem-certificate-chain';
 
 /** The signature records, for auditors: Rekor entry, certificate, bundle. */
 @ApiTags('signatures')
+@Authorize('records:read')
 @Controller('v1/signatures')
 export class SignatureRecordsController {
   constructor(private readonly records: SignatureRecordQueries) {}
@@ -26,10 +28,10 @@ export class SignatureRecordsController {
   async list(@Query() query: ListSignaturesQueryDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<SignatureRecordPageDto> {
     const filter = toFilter(query);
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const after = query.cursor === undefined ? undefined : decodeSignatureCursor(query.cursor);
+    const after = query.cursor === undefined ? undefined : decodePageCursor(query.cursor);
     if (query.cursor !== undefined && !after) throw problems.validation([{ field: 'cursor', message: 'is not a cursor this service issued' }]);
     const page = await this.records.list(filter, limit, after);
-    const nextCursor = page.next ? encodeSignatureCursor(page.next) : null;
+    const nextCursor = page.next ? encodePageCursor(page.next) : null;
     const next = nextCursor ? nextPageUrl(query, limit, nextCursor) : null;
     if (next) void reply.header('link', `<${next}>; rel="next"`);
     return { items: page.rows.map((row) => SignatureRecordSummaryDto.from(row)), nextCursor, next };

@@ -1,3 +1,4 @@
+import type { CallerIdentity } from '../access/caller';
 import { Injectable } from '@nestjs/common';
 import type { Bundle } from '@sigstore/bundle';
 import { bundleToJSON } from '@sigstore/bundle';
@@ -20,6 +21,8 @@ export interface NewSignatureRecord {
   /** The entry UUID as Rekor names it (80 hex with the tree ID) when known, else the leaf hash. */
   rekorEntryUuid?: string;
   caller: string | null;
+  /** The caller's identity (key id and name, or OIDC issuer, subject, rule and matched claims). */
+  requestedBy: CallerIdentity | null;
 }
 
 /** The signature records: one per job and format, with the Rekor entry and the certificate. */
@@ -62,6 +65,7 @@ export class SignatureRecords {
         certificate_not_after: facts.notAfter,
         bundle: JSON.stringify(bundleToJSON(record.bundle)),
         caller: record.caller,
+        requested_by: record.requestedBy ? JSON.stringify(record.requestedBy) : null,
       })
       .onConflict((oc) => oc.columns(['job_id', 'format']).where('job_id', 'is not', null).doNothing())
       .returningAll()

@@ -1,4 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { Authorize, CurrentCaller } from '../access/authorize';
+import type { Caller } from '../access/caller';
 import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiHeader, ApiNotFoundResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { parseIdempotencyKey } from '../common/idempotency-key';
@@ -13,6 +15,7 @@ import { SignRequestService } from './sign-request.service';
 export class SignaturesController {
   constructor(private readonly requests: SignRequestService) {}
 
+  @Authorize('signatures:write', { rateLimit: 'signatures' })
   @Post()
   @HttpCode(202)
   @ApiOperation({
@@ -36,8 +39,13 @@ export class SignaturesController {
     description:
       'UNSUPPORTED_MEDIA_TYPE; IDEMPOTENCY_KEY_REUSED (the key was used for another request); CALLBACK_SECRET_MISSING (a callbackUrl without WEBHOOK_CALLBACK_SECRET); WEBHOOK_URL_FORBIDDEN; or the registry refused the request',
   })
-  async sign(@Body() body: SignRequestDto, @Headers('idempotency-key') idempotencyKey: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobDto> {
-    const { job } = await this.requests.submit({ reference: body.reference, callbackUrl: body.callbackUrl, idempotencyKey: parseIdempotencyKey(idempotencyKey) });
+  async sign(
+    @Body() body: SignRequestDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @CurrentCaller() caller: Caller,
+  ): Promise<JobDto> {
+    const { job } = await this.requests.submit({ reference: body.reference, callbackUrl: body.callbackUrl, idempotencyKey: parseIdempotencyKey(idempotencyKey), caller });
     void reply.header('location', `/v1/jobs/${job.id}`);
     return JobDto.from(job);
   }

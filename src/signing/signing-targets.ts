@@ -21,6 +21,7 @@ export function signingTarget(job: CatalogueJob<'publish' | 'sign'>): SigningTar
       wasmDigest: pushed.wasmDigest,
       artifactId: pushed.artifactId,
       caller: job.caller,
+      requestedBy: job.input.requestedBy ?? null,
     };
   }
   const { input } = job;
@@ -34,5 +35,6 @@ export function signingTarget(job: CatalogueJob<'publish' | 'sign'>): SigningTar
     wasmDigest: input.wasmDigest,
     artifactId: null,
     caller: job.caller,
+    requestedBy: input.requestedBy ?? null,
   };
 }

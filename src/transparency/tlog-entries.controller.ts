@@ -1,4 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Authorize } from '../access/authorize';
 import {
   ApiBadGatewayResponse,
   ApiBadRequestResponse,
@@ -28,6 +29,7 @@ const DESCRIPTION =
   'When Rekor cannot be reached, entries this service wrote are answered from its signature records (`source: "records"`).';
 
 @ApiTags('transparency log')
+@Authorize('records:read')
 @Controller('v1/tlog/entries')
 export class TlogEntriesController {
   constructor(private readonly entries: TlogEntries) {}

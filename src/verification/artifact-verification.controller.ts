@@ -1,4 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
+import { Authorize, CurrentCaller } from '../access/authorize';
+import type { Caller } from '../access/caller';
 import type { FastifyReply } from 'fastify';
 import { parseIdempotencyKey } from '../common/idempotency-key';
 import { JobDto } from '../pipeline/job.dto';
@@ -27,6 +29,7 @@ import { VerificationEventDto } from './verification-record.dto';
 export class ArtifactVerificationController {
   constructor(private readonly verifications: ArtifactVerificationService) {}
 
+  @Authorize('verifications:write', { rateLimit: 'verifications' })
   @Post()
   @HttpCode(200)
   @ApiOperation({
@@ -81,9 +84,10 @@ export class ArtifactVerificationController {
     @Body() body: VerifyArtifactDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
+    @CurrentCaller() caller: Caller,
   ): Promise<ArtifactVerificationDto | JobDto> {
-    if (!body.async) return this.verifications.verify(body);
-    const job = await this.verifications.submit({ ...body, idempotencyKey: parseIdempotencyKey(idempotencyKey) });
+    if (!body.async) return this.verifications.verify({ ...body, caller });
+    const job = await this.verifications.submit({ ...body, idempotencyKey: parseIdempotencyKey(idempotencyKey), caller });
     void reply.status(202).header('location', `/v1/jobs/${job.id}`);
     return JobDto.from(job);
   }

@@ -1,4 +1,6 @@
 import { cpuTurns } from '../common/cpu-turns';
+import type { Caller } from '../access/caller';
+import { assertRepositoryAllowed } from '../access/repository-access';
 import { Injectable } from '@nestjs/common';
 import { ProblemError } from '../common/problem';
 import { requestFingerprint } from '../common/request-fingerprint';
@@ -40,7 +42,7 @@ export class ArtifactVerificationService {
   ) {}
 
   /** Answers at once; the verification is recorded and its event (verification.succeeded/failed) emitted. */
-  async verify(request: VerificationRequest & { caller?: string }): Promise<ArtifactVerificationDto> {
+  async verify(request: VerificationRequest & { caller: Caller }): Promise<ArtifactVerificationDto> {
     const { repo, digest, policy, trustName } = await this.read(request);
     let answer: ArtifactVerificationDto;
     try {
@@ -48,13 +50,13 @@ export class ArtifactVerificationService {
     } catch (error) {
       throw verificationProblem(registryProblem(error));
     }
-    const record = await this.records.record({ reference: request.reference, policy: request.policy, trustRoot: trustName, answer, caller: request.caller });
+    const record = await this.records.record({ reference: request.reference, policy: request.policy, trustRoot: trustName, answer, caller: request.caller.principal });
     await this.observers.afterVerification(record, { ...VerificationRecordDto.from(record) });
     return answer;
   }
 
   /** Queues the verification as a job (type verify); its result is the answer `verify` would give. */
-  async submit(request: VerificationRequest & { callbackUrl?: string; idempotencyKey?: string; caller?: string }): Promise<JobRow> {
+  async submit(request: VerificationRequest & { callbackUrl?: string; idempotencyKey?: string; caller: Caller }): Promise<JobRow> {
     // A callbackUrl that could never be notified is refused before anything else.
     if (request.callbackUrl) await this.callbackPolicy.assertAllowed(request.callbackUrl);
     // The whole request as sent (a tag is fingerprinted as the tag, not the digest it resolves to now).
@@ -65,7 +67,7 @@ export class ArtifactVerificationService {
       callbackUrl: request.callbackUrl,
     });
     if (request.idempotencyKey) {
-      const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller, fingerprint);
+      const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller.principal, fingerprint);
       if (replay) return replay;
     }
     const { repo, digest, trustName } = await this.read(request);
@@ -74,7 +76,7 @@ export class ArtifactVerificationService {
       type: 'verify',
       input,
       idempotencyKey: request.idempotencyKey,
-      caller: request.caller,
+      caller: request.caller.principal,
       callbackUrl: request.callbackUrl,
       requestHash: fingerprint,
     });
@@ -82,8 +84,10 @@ export class ArtifactVerificationService {
   }
 
   /** Everything a request must get right before any verification: reference (tag resolved), policy, trust root. */
-  private async read(request: VerificationRequest) {
+  private async read(request: VerificationRequest & { caller: Caller }) {
     const reference = readReference(request.reference);
+    // The service reads the registry with its own credentials: only for repositories the caller may use.
+    assertRepositoryAllowed(request.caller, reference);
     const policy = readPolicy(request.policy);
     const trustName = request.trustRoot ?? DEFAULT_TRUST_ROOT;
     this.trustRoots.get(trustName); // an unknown name is a 422 before any registry call

@@ -1,9 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
+import { Authorize } from '../access/authorize';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { TrustRootListDto } from './trust-root.dto';
 import { TrustRoots } from './trust-roots';
 
 @ApiTags('verifications')
+@Authorize('verifications:write')
 @Controller('v1/trust-roots')
 export class TrustRootsController {
   constructor(private readonly trustRoots: TrustRoots) {}

@@ -69,7 +69,7 @@ export class WebhookEvents implements JobObserver, OnModuleInit {
     const event = verificationEvent(verification);
     const payload = JSON.stringify({ type: event, timestamp: verification.created_at.toISOString(), data: { verification: view } });
     const ids: string[] = [];
-    for (const subscription of await this.repository.subscribersTo(event)) {
+    for (const subscription of await this.repository.subscribersTo(event, verification.caller)) {
       const id = deliveryId(verification.id, event, subscription.id);
       await this.repository.insertDelivery({ id, webhookId: subscription.id, callbackUrl: null, jobId: null, verificationId: verification.id, event, payload });
       ids.push(id);
@@ -80,7 +80,7 @@ export class WebhookEvents implements JobObserver, OnModuleInit {
   private async emit(job: JobRow, event: WebhookEvent): Promise<void> {
     const payload = JSON.stringify({ type: event, timestamp: (job.finished_at ?? job.updated_at).toISOString(), data: { job: JobDto.from(job) } });
     const ids: string[] = [];
-    for (const subscription of await this.repository.subscribersTo(event)) {
+    for (const subscription of await this.repository.subscribersTo(event, job.caller)) {
       const id = deliveryId(job.id, event, subscription.id);
       await this.repository.insertDelivery({ id, webhookId: subscription.id, callbackUrl: null, jobId: job.id, event, payload });
       ids.push(id);

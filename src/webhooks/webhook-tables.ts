@@ -16,6 +16,10 @@ export interface WebhooksTable {
   secret: string;
   disabled_at: Timestamp | null;
   disabled_reason: string | null;
+  /** The caller (principal) that created it; it sees and receives only its own jobs' events. */
+  owner: string | null;
+  /** Whether it receives events of every caller's jobs (made by an admin, or before access control). */
+  receives_all_callers: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: CreatedAt;
 }
 

@@ -1,4 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Authorize, CurrentCaller } from '../access/authorize';
+import type { Caller } from '../access/caller';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -19,6 +21,7 @@ import { WebhooksService } from './webhooks.service';
 
 @ApiTags('webhooks')
 @ApiExtraModels(WebhookPayloadDto)
+@Authorize('webhooks:manage')
 @Controller('v1/webhooks')
 export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
@@ -40,23 +43,23 @@ export class WebhooksController {
   @ApiCreatedResponse({ type: WebhookWithSecretDto })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'code VALIDATION_FAILED (unknown event) or WEBHOOK_URL_INVALID' })
   @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'code WEBHOOK_URL_FORBIDDEN (internal address or plain HTTP) or WEBHOOK_URL_UNRESOLVABLE' })
-  create(@Body() body: CreateWebhookDto): Promise<WebhookWithSecretDto> {
-    return this.webhooks.create(body);
+  create(@Body() body: CreateWebhookDto, @CurrentCaller() caller: Caller): Promise<WebhookWithSecretDto> {
+    return this.webhooks.create(body, caller);
   }
 
   @Get()
   @ApiOperation({ summary: 'List subscriptions (without secrets)' })
   @ApiOkResponse({ type: [WebhookDto] })
-  list(): Promise<WebhookDto[]> {
-    return this.webhooks.list();
+  list(@CurrentCaller() caller: Caller): Promise<WebhookDto[]> {
+    return this.webhooks.list(caller);
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One subscription (without its secret)' })
   @ApiOkResponse({ type: WebhookDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
-  get(@Param('id') id: string): Promise<WebhookDto> {
-    return this.webhooks.get(id);
+  get(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<WebhookDto> {
+    return this.webhooks.get(id, caller);
   }
 
   @Delete(':id')
@@ -64,8 +67,8 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Unsubscribe; its deliveries are removed' })
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
-  async delete(@Param('id') id: string): Promise<void> {
-    await this.webhooks.delete(id);
+  async delete(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<void> {
+    await this.webhooks.delete(id, caller);
   }
 
   @Post(':id/rotate-secret')
@@ -73,16 +76,16 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Replace the signing secret; the new one is returned once and signs every later attempt' })
   @ApiOkResponse({ type: WebhookWithSecretDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
-  rotateSecret(@Param('id') id: string): Promise<WebhookWithSecretDto> {
-    return this.webhooks.rotateSecret(id);
+  rotateSecret(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<WebhookWithSecretDto> {
+    return this.webhooks.rotateSecret(id, caller);
   }
 
   @Get(':id/deliveries')
   @ApiOperation({ summary: 'The latest 100 deliveries, newest first, each with its attempts' })
   @ApiOkResponse({ type: [WebhookDeliveryDto] })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
-  deliveries(@Param('id') id: string): Promise<WebhookDeliveryDto[]> {
-    return this.webhooks.deliveries(id);
+  deliveries(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<WebhookDeliveryDto[]> {
+    return this.webhooks.deliveries(id, caller);
   }
 
   @Post(':id/deliveries/:deliveryId/redeliver')
@@ -90,7 +93,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Send a delivery again: same webhook-id, a fresh retry schedule' })
   @ApiAcceptedResponse({ type: WebhookDeliveryDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND or DELIVERY_NOT_FOUND' })
-  redeliver(@Param('id') id: string, @Param('deliveryId') deliveryId: string): Promise<WebhookDeliveryDto> {
-    return this.webhooks.redeliver(id, deliveryId);
+  redeliver(@Param('id') id: string, @Param('deliveryId') deliveryId: string, @CurrentCaller() caller: Caller): Promise<WebhookDeliveryDto> {
+    return this.webhooks.redeliver(id, deliveryId, caller);
   }
 }

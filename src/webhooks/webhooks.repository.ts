@@ -23,16 +23,26 @@ export class WebhooksRepository {
     return this.database.db.withTables<WebhookTables>();
   }
 
-  create(subscription: { url: string; events: WebhookEvent[]; description: string | null; secret: string }): Promise<WebhookRow> {
+  create(subscription: { url: string; events: WebhookEvent[]; description: string | null; secret: string; owner: string; receivesAllCallers: boolean }): Promise<WebhookRow> {
     return this.db
       .insertInto('webhooks')
-      .values({ url: subscription.url, events: JSON.stringify(subscription.events), description: subscription.description, secret: subscription.secret })
+      .values({
+        url: subscription.url,
+        events: JSON.stringify(subscription.events),
+        description: subscription.description,
+        secret: subscription.secret,
+        owner: subscription.owner,
+        receives_all_callers: subscription.receivesAllCallers,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
 
-  list(): Promise<WebhookRow[]> {
-    return this.db.selectFrom('webhooks').selectAll().orderBy('created_at', 'desc').orderBy('id').execute();
+  /** Every subscription, or (with `owner`) that caller's own. */
+  list(owner?: string): Promise<WebhookRow[]> {
+    let query = this.db.selectFrom('webhooks').selectAll();
+    if (owner !== undefined) query = query.where('owner', '=', owner);
+    return query.orderBy('created_at', 'desc').orderBy('id').execute();
   }
 
   async find(id: string): Promise<WebhookRow | undefined> {
@@ -55,13 +65,14 @@ export class WebhooksRepository {
     await this.db.updateTable('webhooks').set({ disabled_at: new Date(), disabled_reason: reason }).where('id', '=', id).where('disabled_at', 'is', null).execute();
   }
 
-  /** Enabled subscriptions to `event`. */
-  subscribersTo(event: WebhookEvent): Promise<WebhookRow[]> {
+  /** Enabled subscriptions to `event` that may see what `caller` (the job's or verification's) did. */
+  subscribersTo(event: WebhookEvent, caller: string | null): Promise<WebhookRow[]> {
     return this.db
       .selectFrom('webhooks')
       .selectAll()
       .where('disabled_at', 'is', null)
       .where(sql<boolean>`events @> ${JSON.stringify([event])}::jsonb`)
+      .where((eb) => (caller === null ? eb('receives_all_callers', '=', true) : eb.or([eb('receives_all_callers', '=', true), eb('owner', '=', caller)])))
       .execute();
   }
 

@@ -109,6 +109,7 @@ describe('ArtifactSigner (local Sigstore stack, registry, PostgreSQL)', () => {
       wasmDigest: input.wasmDigest,
       artifactId: null,
       caller: null,
+      requestedBy: null,
     };
   }
 

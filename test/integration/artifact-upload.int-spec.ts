@@ -16,6 +16,9 @@ import { RegistryReader } from '../support/registry-http';
 import { REPO_ROOT } from '../support/test-environment';
 import { type Integration, startIntegration } from './support/integration-env';
 import { ReadinessChecks } from '../../src/health/readiness-checks';
+import { bootstrapCaller } from '../../src/auth/caller-authenticator';
+
+const caller = bootstrapCaller();
 import { CallbackUrlPolicy } from '../../src/pipeline/callback-url-policy';
 
 const component = readFileSync(join(REPO_ROOT, 'src/artifacts/__fixtures__/hello-http.wasm'));
@@ -59,6 +62,7 @@ describe('ArtifactUploadService (registry, PostgreSQL, Redis)', () => {
     const before = await jobCount();
     const { job, created } = await uploads.upload(
       {
+        caller,
         repository: `${registryHost}/${path}`,
         tag: 'v1',
         annotations: { 'org.opencontainers.image.source': 'https://example.com/src' },
@@ -93,7 +97,7 @@ describe('ArtifactUploadService (registry, PostgreSQL, Redis)', () => {
 
   it('answers a replay (same Idempotency-Key, same bytes) with the same job, and another body under that key with 422', async () => {
     const repository = `${registryHost}/${newRepository()}`;
-    const request = { repository, tag: 'v1', annotations: {}, idempotencyKey: randomUUID(), declaredLength: component.length };
+    const request = { caller, repository, tag: 'v1', annotations: {}, idempotencyKey: randomUUID(), declaredLength: component.length };
     const first = await uploads.upload(request, chunked(component));
     const replay = await uploads.upload(request, chunked(component));
     expect([first.created, replay.created, replay.job.id]).toEqual([true, false, first.job.id]);
@@ -108,7 +112,7 @@ describe('ArtifactUploadService (registry, PostgreSQL, Redis)', () => {
     const path = newRepository();
     const before = await jobCount();
     const half = component.subarray(0, Math.floor(component.length / 2));
-    await expect(uploads.upload({ repository: `${registryHost}/${path}`, annotations: {}, declaredLength: component.length }, chunked(half))).rejects.toMatchObject({
+    await expect(uploads.upload({ caller, repository: `${registryHost}/${path}`, annotations: {}, declaredLength: component.length }, chunked(half))).rejects.toMatchObject({
       status: 422,
       code: 'WASM_TRUNCATED',
     });
@@ -121,10 +125,13 @@ describe('ArtifactUploadService (registry, PostgreSQL, Redis)', () => {
     const path = newRepository();
     const before = await jobCount();
     const text = Buffer.from('#!/bin/sh\necho this is not a wasm file\n'.repeat(100));
-    await expect(uploads.upload({ repository: `${registryHost}/${path}`, annotations: {} }, chunked(text, 512))).rejects.toMatchObject({ status: 422, code: 'WASM_BAD_MAGIC' });
+    await expect(uploads.upload({ caller, repository: `${registryHost}/${path}`, annotations: {} }, chunked(text, 512))).rejects.toMatchObject({
+      status: 422,
+      code: 'WASM_BAD_MAGIC',
+    });
     // No Content-Length to compare with: the file itself ends inside a section.
     const cut = component.subarray(0, component.length - 7);
-    await expect(uploads.upload({ repository: `${registryHost}/${path}`, annotations: {} }, chunked(cut))).rejects.toMatchObject({ status: 422, code: 'WASM_TRUNCATED' });
+    await expect(uploads.upload({ caller, repository: `${registryHost}/${path}`, annotations: {} }, chunked(cut))).rejects.toMatchObject({ status: 422, code: 'WASM_TRUNCATED' });
     expect(await jobCount()).toBe(before);
     expect(await registry.blobStatus(path, sha256(text))).toBe(404);
     expect(await registry.blobStatus(path, sha256(cut))).toBe(404);
@@ -136,7 +143,7 @@ describe('ArtifactUploadService (registry, PostgreSQL, Redis)', () => {
     const body = new Readable({ read() {} });
     body.push(component.subarray(0, 8192));
     setTimeout(() => body.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })), 50);
-    await expect(uploads.upload({ repository: `${registryHost}/${path}`, annotations: {}, declaredLength: component.length }, body)).rejects.toMatchObject({
+    await expect(uploads.upload({ caller, repository: `${registryHost}/${path}`, annotations: {}, declaredLength: component.length }, body)).rejects.toMatchObject({
       status: 400,
       code: 'UPLOAD_ABORTED',
     });

@@ -43,7 +43,14 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
   /** A subscription at `path` of the receiver and one delivery to it, recorded and queued. */
   async function deliverTo(path: string): Promise<{ subscriptionId: string; secret: string; deliveryId: string; payload: string }> {
     const secret = newWebhookSecret();
-    const subscription = await repository.create({ url: receiver.url(path), events: ['job.succeeded'], description: null, secret });
+    const subscription = await repository.create({
+      url: receiver.url(path),
+      events: ['job.succeeded'],
+      description: null,
+      secret,
+      owner: 'api-key:bootstrap',
+      receivesAllCallers: true,
+    });
     const deliveryId = `msg_${randomUUID().replaceAll('-', '')}`;
     const payload = JSON.stringify({ type: 'job.succeeded', timestamp: new Date().toISOString(), data: { job: { id: randomUUID(), path } } });
     await repository.insertDelivery({ id: deliveryId, webhookId: subscription.id, callbackUrl: null, jobId: null, event: 'job.succeeded', payload });
@@ -111,7 +118,7 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
     const subscription = await repository.find(subscriptionId);
     expect(subscription!.disabled_at).toBeInstanceOf(Date);
     expect(subscription!.disabled_reason).toContain('410 Gone');
-    expect(await repository.subscribersTo('job.succeeded')).not.toContainEqual(expect.objectContaining({ id: subscriptionId }));
+    expect(await repository.subscribersTo('job.succeeded', null)).not.toContainEqual(expect.objectContaining({ id: subscriptionId }));
 
     // A later delivery to the disabled subscription is abandoned without a request.
     const later = `msg_${randomUUID().replaceAll('-', '')}`;

@@ -63,8 +63,16 @@ export class ServiceProcess {
     throw new Error(`service did not become live within ${timeoutMs} ms:\n${this.output}`);
   }
 
+  /**
+   * A request to the service. /v1 calls without an Authorization header of their own carry the
+   * service's bootstrap admin key (when it has one); pass `authorization: ''` to send none.
+   */
   fetch(path: string, init?: RequestInit): Promise<Response> {
-    return fetch(`${this.baseUrl}${path}`, init);
+    const headers = new Headers(init?.headers);
+    const adminKey = this.env.BOOTSTRAP_ADMIN_API_KEY;
+    if (path.startsWith('/v1/') && adminKey && !headers.has('authorization')) headers.set('authorization', `Bearer ${adminKey}`);
+    if (headers.get('authorization') === '') headers.delete('authorization');
+    return fetch(`${this.baseUrl}${path}`, { ...init, headers });
   }
 
   /** Sends a signal and resolves with the exit code. */

@@ -13,6 +13,12 @@ export interface TestEnvironment {
 }
 
 export const REPO_ROOT = resolve(__dirname, '../..');
+
+/**
+ * The bootstrap admin key of services under test. `ServiceProcess.fetch` sends it on /v1 calls that
+ * carry no Authorization header of their own; access-control tests send their own credentials.
+ */
+export const TEST_ADMIN_KEY = 'test-bootstrap-admin-key-0123456789abcdef';
 export const TEST_ENVIRONMENT_FILE = resolve(REPO_ROOT, '.local/test-environment.json');
 
 export function testEnvironment(): TestEnvironment {
@@ -31,6 +37,7 @@ export function testServiceEnv(databaseUrl: string, name: string, extra: Record<
     DATA_DIR: mkdtempSync(join(tmpdir(), `wasm-signer-${name}-`)),
     REDIS_URL: environment.redisUrl,
     QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+    BOOTSTRAP_ADMIN_API_KEY: TEST_ADMIN_KEY,
     ...extra,
   };
 }

@@ -1,18 +1,18 @@
-import { decodeSignatureCursor, encodeSignatureCursor } from './signature-cursor';
+import { decodePageCursor, encodePageCursor } from './page-cursor';
 
 const cursor = { createdAt: '2026-11-25T17:49:54.123456Z', id: '0b3c5a1e-8d2f-4c7a-9e61-2f5d8a4b7c90' };
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe('signature cursor', () => {
   it('round-trips through an opaque base64url string', () => {
-    const text = encodeSignatureCursor(cursor);
+    const text = encodePageCursor(cursor);
     expect(text).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(text).toBe(encode({ c: cursor.createdAt, i: cursor.id }));
-    expect(decodeSignatureCursor(text)).toEqual(cursor);
+    expect(decodePageCursor(text)).toEqual(cursor);
   });
 
   it('keeps microseconds, which a JavaScript Date would lose', () => {
-    expect(decodeSignatureCursor(encodeSignatureCursor(cursor))!.createdAt.endsWith('.123456Z')).toBe(true);
+    expect(decodePageCursor(encodePageCursor(cursor))!.createdAt.endsWith('.123456Z')).toBe(true);
   });
 
   it.each([
@@ -26,6 +26,6 @@ describe('signature cursor', () => {
     ['too long', 'a'.repeat(201)],
     ['empty', ''],
   ])('refuses %s', (_what, text) => {
-    expect(decodeSignatureCursor(text)).toBeUndefined();
+    expect(decodePageCursor(text)).toBeUndefined();
   });
 });

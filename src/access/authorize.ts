@@ -1,0 +1,67 @@
+import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { ProblemDto } from '../common/problem.dto';
+import type { Caller } from './caller';
+import type { Scope } from './scopes';
+
+/** Request budgets, counted per caller across replicas: each limited route draws from one. */
+export type RateLimitCategory = 'uploads' | 'signatures' | 'verifications';
+
+/** `authenticated`: any caller, no scope (what it sees is limited to what it owns, e.g. its own jobs). */
+export type RequiredScope = Scope | 'authenticated';
+
+export interface RouteAccess {
+  scope: RequiredScope;
+  rateLimit?: RateLimitCategory;
+}
+
+export const ROUTE_ACCESS = 'wasm-signer:route-access';
+/** The OpenAPI extension naming an operation's scope; the 401/403 test matrix is generated from it. */
+export const REQUIRED_SCOPE_EXTENSION = 'x-required-scope';
+/** The OpenAPI security scheme: Swagger UI's Authorize button takes an API key or an OIDC token. */
+export const BEARER_SCHEME = 'bearer';
+
+/**
+ * Every `/v1` route names the scope it needs (on the handler or its controller). The global
+ * authentication guard refuses a `/v1` route without one, so a new route is never open by mistake.
+ */
+export function Authorize(scope: RequiredScope, options: { rateLimit?: RateLimitCategory } = {}): MethodDecorator & ClassDecorator {
+  const access: RouteAccess = { scope, ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}) };
+  return applyDecorators(
+    SetMetadata(ROUTE_ACCESS, access),
+    ApiBearerAuth(BEARER_SCHEME),
+    ApiExtension(REQUIRED_SCOPE_EXTENSION, scope),
+    ApiUnauthorizedResponse({
+      type: ProblemDto,
+      description: 'no credential, or one that is malformed, unknown, expired or revoked (CREDENTIAL_MISSING, API_KEY_INVALID, TOKEN_…)',
+    }),
+    ApiForbiddenResponse({
+      type: ProblemDto,
+      description:
+        scope === 'authenticated'
+          ? 'the credential may not use this repository (REPOSITORY_NOT_ALLOWED)'
+          : `the credential lacks the scope ${scope} (SCOPE_MISSING), or may not use the repository (REPOSITORY_NOT_ALLOWED)`,
+    }),
+    ...(options.rateLimit
+      ? [ApiTooManyRequestsResponse({ type: ProblemDto, description: `the caller's ${options.rateLimit} budget is spent (RATE_LIMITED); see Retry-After and RateLimit` })]
+      : []),
+  );
+}
+
+/** The authenticated caller of this request (set by the authentication guard). */
+export const CurrentCaller = createParamDecorator((_data: unknown, context: ExecutionContext): Caller => {
+  const caller = requestCaller(context.switchToHttp().getRequest<FastifyRequest>());
+  if (!caller) throw new Error('CurrentCaller used on a route without @Authorize');
+  return caller;
+});
+
+const CALLER = Symbol('caller');
+
+export function setRequestCaller(request: FastifyRequest, caller: Caller): void {
+  (request as unknown as Record<symbol, Caller>)[CALLER] = caller;
+}
+
+export function requestCaller(request: FastifyRequest): Caller | undefined {
+  return (request as unknown as Record<symbol, Caller | undefined>)[CALLER];
+}

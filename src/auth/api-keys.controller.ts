@@ -1,0 +1,50 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Authorize, CurrentCaller } from '../access/authorize';
+import type { Caller } from '../access/caller';
+import { ProblemDto } from '../common/problem.dto';
+import { ApiKeyDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './api-key.dto';
+import { ApiKeysService } from './api-keys.service';
+
+@ApiTags('access')
+@Controller('v1/api-keys')
+@Authorize('admin')
+export class ApiKeysController {
+  constructor(private readonly apiKeys: ApiKeysService) {}
+
+  @Post()
+  @ApiOperation({
+    summary: 'Create an API key',
+    description: 'The key (`wsk_` and 256 random bits) is in the answer and never again: the service keeps only its SHA-256. Send it as `Authorization: Bearer <key>`.',
+  })
+  @ApiCreatedResponse({ type: CreatedApiKeyDto })
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED: a scope, repository pattern, name or expiry is not valid' })
+  create(@Body() body: CreateApiKeyDto, @CurrentCaller() caller: Caller): Promise<CreatedApiKeyDto> {
+    return this.apiKeys.create(body, caller);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List API keys (newest first, without the keys)' })
+  @ApiOkResponse({ type: ApiKeyPageDto })
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED: the limit or cursor is not valid' })
+  list(@Query() query: ListApiKeysQueryDto): Promise<ApiKeyPageDto> {
+    return this.apiKeys.list(query);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One API key (without the key)' })
+  @ApiOkResponse({ type: ApiKeyDto })
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'API_KEY_NOT_FOUND' })
+  find(@Param('id') id: string): Promise<ApiKeyDto> {
+    return this.apiKeys.find(id);
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Revoke an API key', description: 'Its next request is refused (401 API_KEY_REVOKED), on every replica. Revoking twice keeps the first revocation.' })
+  @ApiOkResponse({ type: ApiKeyDto })
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'API_KEY_NOT_FOUND' })
+  revoke(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<ApiKeyDto> {
+    return this.apiKeys.revoke(id, caller);
+  }
+}

@@ -1,0 +1,41 @@
+import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { accessProblems } from '../access/access-problems';
+import { ROUTE_ACCESS, type RouteAccess, setRequestCaller } from '../access/authorize';
+import { callerMay } from '../access/caller';
+import { CallerAuthenticator } from './caller-authenticator';
+
+/** Routes under this prefix need a credential; health, metrics and the API documents stay open. */
+export const PROTECTED_PREFIX = '/v1/';
+
+/** What a `/v1` route declares; undefined for a route that declares nothing (refused, see below). */
+export function routeAccess(reflector: Reflector, context: ExecutionContext): RouteAccess | undefined {
+  return reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [context.getHandler(), context.getClass()]);
+}
+
+/**
+ * The global guard: every `/v1` route authenticates its caller and checks the scope it declares with
+ * `@Authorize`. A `/v1` route that declares none is refused for everyone (and the start-up check and the
+ * OpenAPI test name it), so no route is ever open by omission.
+ */
+@Injectable()
+export class AuthenticationGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly authenticator: CallerAuthenticator,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const path = request.routeOptions.url ?? request.url;
+    if (!path.startsWith(PROTECTED_PREFIX)) return true;
+    const access = routeAccess(this.reflector, context);
+    const caller = await this.authenticator.authenticate(request.headers.authorization);
+    setRequestCaller(request, caller);
+    if (!access) throw new Error(`route ${request.method} ${path} declares no scope (@Authorize)`);
+    if (access.scope !== 'authenticated' && !callerMay(caller, access.scope)) throw accessProblems.scopeMissing(access.scope);
+    return true;
+  }
+}

@@ -1,0 +1,86 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { accessProblems } from '../access/access-problems';
+import { type Caller, callerPrincipal } from '../access/caller';
+import { RepositoryPatterns } from '../access/repository-patterns';
+import { isScope, SCOPES, type Scope } from '../access/scopes';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { apiKeyHash, isWellFormedApiKey, looksLikeApiKey } from './api-key-token';
+import type { ApiKeyRow } from './api-key-tables';
+import { ApiKeysRepository } from './api-keys.repository';
+import { TrustedPublishers } from './trusted-publishers';
+
+/** The bootstrap admin key's identity: it is configuration, not a row, so it has a fixed id. */
+export const BOOTSTRAP_KEY_ID = 'bootstrap';
+
+/** Three base64url segments: a compact JWS, the shape of every OIDC ID token. */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Longer credentials are refused before any parsing (GitHub and Kubernetes tokens are ~1-2 KiB). */
+const MAX_CREDENTIAL_LENGTH = 8192;
+
+/**
+ * Who is calling: the bearer credential of a request, checked against the bootstrap admin key, the API
+ * keys in the database (looked up on every request, so a revocation holds at once on every replica) or
+ * the trusted-publisher rules. Throws 401 problems with a stable code; never logs the credential.
+ */
+@Injectable()
+export class CallerAuthenticator {
+  private readonly logger = new Logger('auth');
+  private readonly bootstrapKeyHash: Buffer | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly apiKeys: ApiKeysRepository,
+    private readonly trustedPublishers: TrustedPublishers,
+  ) {
+    const bootstrap = config.auth.bootstrapAdminKey;
+    this.bootstrapKeyHash = bootstrap === undefined ? undefined : sha256(bootstrap);
+  }
+
+  async authenticate(authorization: string | undefined): Promise<Caller> {
+    if (authorization === undefined || authorization.trim() === '') throw accessProblems.credentialMissing();
+    const match = /^Bearer +(\S+) *$/i.exec(authorization);
+    if (!match?.[1]) throw accessProblems.unauthenticated('CREDENTIAL_MALFORMED', 'the Authorization header must be `Bearer <API key or OIDC token>`');
+    const credential = match[1];
+    if (credential.length > MAX_CREDENTIAL_LENGTH) throw accessProblems.unauthenticated('CREDENTIAL_MALFORMED', `a credential has at most ${MAX_CREDENTIAL_LENGTH} characters`);
+    if (this.isBootstrapKey(credential)) return bootstrapCaller();
+    if (looksLikeApiKey(credential)) return this.apiKeyCaller(credential);
+    if (JWT_SHAPE.test(credential)) return this.trustedPublishers.authenticate(credential);
+    throw accessProblems.unauthenticated('CREDENTIAL_MALFORMED', 'the bearer credential is neither an API key (wsk_…) nor a JWT');
+  }
+
+  private isBootstrapKey(credential: string): boolean {
+    // Compared as hashes, in constant time: equal lengths whatever was sent.
+    return this.bootstrapKeyHash !== undefined && timingSafeEqual(sha256(credential), this.bootstrapKeyHash);
+  }
+
+  private async apiKeyCaller(key: string): Promise<Caller> {
+    if (!isWellFormedApiKey(key)) throw accessProblems.unauthenticated('API_KEY_INVALID', 'this is not an API key this service issued');
+    const row = await this.apiKeys.findByHash(apiKeyHash(key));
+    if (!row) throw accessProblems.unauthenticated('API_KEY_INVALID', 'this is not an API key this service issued');
+    if (row.revoked_at) throw accessProblems.unauthenticated('API_KEY_REVOKED', `API key ${row.id} (${row.name}) was revoked`);
+    if (row.expires_at.getTime() <= Date.now())
+      throw accessProblems.unauthenticated('API_KEY_EXPIRED', `API key ${row.id} (${row.name}) expired at ${row.expires_at.toISOString()}`);
+    this.apiKeys.touch(row.id).catch((error: unknown) => this.logger.warn({ err: error, keyId: row.id }, 'could not record the last use of an API key'));
+    return apiKeyCaller(row);
+  }
+}
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+export function bootstrapCaller(): Caller {
+  const identity = { kind: 'api-key', keyId: BOOTSTRAP_KEY_ID, name: 'bootstrap-admin' } as const;
+  return { principal: callerPrincipal(identity), identity, scopes: new Set<Scope>(SCOPES), repositories: RepositoryPatterns.ANY };
+}
+
+export function apiKeyCaller(row: ApiKeyRow): Caller {
+  const identity = { kind: 'api-key', keyId: row.id, name: row.name } as const;
+  return {
+    principal: callerPrincipal(identity),
+    identity,
+    scopes: new Set(row.scopes.filter(isScope)),
+    // Stored patterns were checked when the key was made.
+    repositories: RepositoryPatterns.parse(row.repositories),
+  };
+}
