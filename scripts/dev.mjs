@@ -9,9 +9,9 @@
 // own so that the terminal's Ctrl-C does not reach them first.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,10 +31,14 @@ const redis = await ensureLocalRedis(redisUrl, log);
 const stack = await ensureLocalStack({ repoRoot: root, log });
 
 const checkout = createHash('sha256').update(root).digest('hex').slice(0, 8);
+const dataDir = process.env.DATA_DIR ?? join(root, 'data');
+const adminKeyFile = join(dataDir, 'dev-admin-key');
 const defaults = {
   REDIS_URL: redisUrl,
   QUEUE_PREFIX: `wasm-signer-dev-${checkout}`,
-  DATA_DIR: join(root, 'data'),
+  DATA_DIR: dataDir,
+  // The development admin key: made once, kept with the data (the README's examples read it from there).
+  BOOTSTRAP_ADMIN_API_KEY: devAdminKey(adminKeyFile),
   ADMIN_PASSWORD: randomBytes(12).toString('base64url'),
   // Job callbackUrl deliveries are signed with this; a fresh one each run, printed below.
   WEBHOOK_CALLBACK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
@@ -49,6 +53,11 @@ const inbox = await startWebhookInbox({ host: '127.0.0.1', port: inboxPort, call
 const port = env.PORT ?? '3000';
 log(`API        http://127.0.0.1:${port}/docs`);
 log(`queues     http://127.0.0.1:${port}/admin/queues (user admin, password ${env.ADMIN_PASSWORD})`);
+log(
+  process.env.BOOTSTRAP_ADMIN_API_KEY
+    ? 'admin key  BOOTSTRAP_ADMIN_API_KEY from the environment'
+    : `admin key  ${env.BOOTSTRAP_ADMIN_API_KEY}  (Swagger UI: Authorize; shell: export WASM_SIGNER_KEY=$(cat ${relative(process.cwd(), adminKeyFile) || adminKeyFile}))`,
+);
 log(`webhooks   ${inbox.url}/ lists what the inbox received; callbacks are signed with WEBHOOK_CALLBACK_SECRET=${env.WEBHOOK_CALLBACK_SECRET}`);
 log(`queue prefix ${env.QUEUE_PREFIX}, data ${env.DATABASE_URL ? 'DATABASE_URL' : env.DATA_DIR}`);
 
@@ -70,3 +79,12 @@ service.on('exit', async (code, signal) => {
   await redis.stop();
   process.exit(code ?? 0);
 });
+
+/** The development admin key in `file`, made (mode 0600) on the first run. */
+function devAdminKey(file) {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = `wsk_dev_${randomBytes(32).toString('base64url')}`;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}

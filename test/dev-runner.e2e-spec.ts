@@ -99,12 +99,17 @@ describe('npm run dev', () => {
     await database?.drop();
   });
 
-  const api = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${env.PORT}${path}`, init);
+  // The development admin key, as npm run dev prints it.
+  let adminKey: string | undefined;
+  const api = (path: string, init?: RequestInit) =>
+    fetch(`http://127.0.0.1:${env.PORT}${path}`, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${adminKey}` } });
   const whenReady = () => eventually(async () => ((await api('/health/ready').catch(() => undefined))?.ok ? true : undefined), 90_000, 'npm run dev to be ready');
 
   it('stops the service before the stack on Ctrl-C, so no step fails on its way down', async () => {
     runner = DevRunner.start(env);
     await whenReady();
+    adminKey = runner.output.map((line) => /\[dev\] admin key {2}(\S+)/.exec(line)?.[1]).find(Boolean);
+    expect(adminKey).toMatch(/^wsk_dev_[A-Za-z0-9_-]{43}$/);
     const registry = `127.0.0.1:${env.STACK_REGISTRY_PORT}`;
 
     const ids: string[] = [];

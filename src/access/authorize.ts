@@ -14,6 +14,8 @@ export type RequiredScope = Scope | 'authenticated';
 export interface RouteAccess {
   scope: RequiredScope;
   rateLimit?: RateLimitCategory;
+  /** Outside /v1: the route needs a credential only when this setting is on (METRICS_REQUIRE_AUTH). */
+  onlyWhen?: 'metricsRequireAuth';
 }
 
 export const ROUTE_ACCESS = 'wasm-signer:route-access';
@@ -26,8 +28,8 @@ export const BEARER_SCHEME = 'bearer';
  * Every `/v1` route names the scope it needs (on the handler or its controller). The global
  * authentication guard refuses a `/v1` route without one, so a new route is never open by mistake.
  */
-export function Authorize(scope: RequiredScope, options: { rateLimit?: RateLimitCategory } = {}): MethodDecorator & ClassDecorator {
-  const access: RouteAccess = { scope, ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}) };
+export function Authorize(scope: RequiredScope, options: { rateLimit?: RateLimitCategory; onlyWhen?: RouteAccess['onlyWhen'] } = {}): MethodDecorator & ClassDecorator {
+  const access: RouteAccess = { scope, ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}), ...(options.onlyWhen ? { onlyWhen: options.onlyWhen } : {}) };
   return applyDecorators(
     SetMetadata(ROUTE_ACCESS, access),
     ApiBearerAuth(BEARER_SCHEME),

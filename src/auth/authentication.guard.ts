@@ -1,9 +1,11 @@
-import { type CanActivate, type ExecutionContext, Injectable } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { accessProblems } from '../access/access-problems';
 import { ROUTE_ACCESS, type RouteAccess, setRequestCaller } from '../access/authorize';
 import { callerMay } from '../access/caller';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
 import { CallerAuthenticator } from './caller-authenticator';
 
 /** Routes under this prefix need a credential; health, metrics and the API documents stay open. */
@@ -24,14 +26,15 @@ export class AuthenticationGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly authenticator: CallerAuthenticator,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const path = request.routeOptions.url ?? request.url;
-    if (!path.startsWith(PROTECTED_PREFIX)) return true;
     const access = routeAccess(this.reflector, context);
+    if (!path.startsWith(PROTECTED_PREFIX) && !(access?.onlyWhen === 'metricsRequireAuth' && this.config.metrics.requireAuth)) return true;
     const caller = await this.authenticator.authenticate(request.headers.authorization);
     setRequestCaller(request, caller);
     if (!access) throw new Error(`route ${request.method} ${path} declares no scope (@Authorize)`);

@@ -106,9 +106,9 @@ export class ProblemFilter implements ExceptionFilter {
       this.logger.error({ err: error, requestId: request.id }, 'unhandled error');
     }
     if (reply.sent) return;
+    for (const [name, value] of Object.entries(problem.headers)) void reply.header(name, value);
     void reply
       .status(problem.status)
-      .headers(problem.headers)
       .header('content-type', PROBLEM_CONTENT_TYPE)
       .send(problem.toDocument(request.url, String(request.id)));
   }

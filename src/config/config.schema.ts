@@ -74,6 +74,10 @@ export interface AppConfig {
     apiKeyDefaultTtlDays: number;
     apiKeyMaxTtlDays: number;
   };
+  metrics: {
+    /** METRICS_REQUIRE_AUTH: /metrics needs a credential with the scope metrics:read. */
+    requireAuth: boolean;
+  };
   webhooks: {
     /** WEBHOOK_ALLOWLIST: host names and CIDR ranges that may be private and plain HTTP. */
     allowlist: string[];
@@ -208,6 +212,11 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   },
   { name: 'API_KEY_DEFAULT_TTL_DAYS', default: '90', meaning: 'Lifetime of a new API key created without `expiresAt`.' },
   { name: 'API_KEY_MAX_TTL_DAYS', default: '400', meaning: 'Longest lifetime an API key may be given.' },
+  {
+    name: 'METRICS_REQUIRE_AUTH',
+    default: 'false',
+    meaning: '`true`: `/metrics` needs `Authorization: Bearer` with a credential holding the scope `metrics:read` (health and the API documents stay open).',
+  },
   {
     name: 'WEBHOOK_ALLOWLIST',
     default: '(none)',
@@ -374,6 +383,7 @@ const schema = z.object({
   ),
   API_KEY_DEFAULT_TTL_DAYS: integer(1, 3650, 90),
   API_KEY_MAX_TTL_DAYS: integer(1, 3650, 400),
+  METRICS_REQUIRE_AUTH: z.preprocess(emptyToUndefined, z.enum(['true', 'false'], 'must be true or false').default('false')),
   WEBHOOK_ALLOWLIST: z.preprocess(
     emptyToUndefined,
     z
@@ -500,6 +510,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       apiKeyDefaultTtlDays: Math.min(v.API_KEY_DEFAULT_TTL_DAYS, v.API_KEY_MAX_TTL_DAYS),
       apiKeyMaxTtlDays: v.API_KEY_MAX_TTL_DAYS,
     },
+    metrics: { requireAuth: v.METRICS_REQUIRE_AUTH === 'true' },
     webhooks: {
       allowlist: v.WEBHOOK_ALLOWLIST,
       callbackSecret: v.WEBHOOK_CALLBACK_SECRET,

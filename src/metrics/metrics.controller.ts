@@ -1,5 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Authorize } from '../access/authorize';
 import { MetricsService } from './metrics.service';
 
 @ApiTags('operations')
@@ -8,9 +9,10 @@ export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
   @Get()
+  @Authorize('metrics:read', { onlyWhen: 'metricsRequireAuth' })
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiProduces('text/plain')
-  @ApiOperation({ summary: 'Prometheus metrics of this process' })
+  @ApiOperation({ summary: 'Prometheus metrics of this process', description: 'Open unless METRICS_REQUIRE_AUTH is on; then it needs a credential with the scope metrics:read.' })
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();
   }
