@@ -2,6 +2,7 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial';
 import * as webhooks from './0002-webhooks';
 import * as verifications from './0003-verifications';
+import * as sealedWebhookSecrets from './0004-sealed-webhook-secrets';
 
 /**
  * The migrations, in order. Listed in code rather than read from a folder so that the compiled
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-webhooks': webhooks,
   '0003-verifications': verifications,
+  '0004-sealed-webhook-secrets': sealedWebhookSecrets,
 };
 
 export const migrationProvider: MigrationProvider = {
