@@ -204,6 +204,8 @@ describe('webhook secrets at rest', () => {
   it('a secret stored in plain text before sealing keeps working, and the next start with a key seals it', async () => {
     const legacy = { id: randomUUID(), secret: `whsec_${randomBytes(32).toString('base64')}` };
     await database.query(`insert into webhooks (id, url, events, sealed_secret) values ($1, $2, '["job.succeeded"]', $3)`, [legacy.id, receiver.url('/legacy'), legacy.secret]);
+    await restart('');
+    expect(service!.logs).toContain('1 webhook secrets are stored in plain text: set SECRET_ENCRYPTION_KEYS and they are sealed on the next start');
     let jobId = await probe();
     expectSignedBy(legacy.secret, await received('/legacy', jobId));
 

@@ -37,28 +37,28 @@ export class WebhookSecretsAtStart implements OnApplicationBootstrap {
   async sealAndReport(): Promise<void> {
     const box = this.secretBox;
     if (box) {
-      const { sealed, unreadable } = await sealSecretColumn(this.database.db, box, WEBHOOK_SECRET_COLUMN, { reseal: false });
+      // Only rows in plain text are taken here, and those always seal: nothing is left unreadable.
+      const { sealed } = await sealSecretColumn(this.database.db, box, WEBHOOK_SECRET_COLUMN, { reseal: false });
       if (sealed > 0) this.logger.log({ sealed, keyId: box.currentKeyId }, `sealed ${sealed} webhook secrets stored in plain text under key ${box.currentKeyId}`);
-      if (unreadable.length > 0) this.logger.error({ unreadable }, `${unreadable.length} webhook secrets stored in plain text could not be sealed`);
     }
     const { plainText, byKey } = await sealedSecretCounts(this.database.db, WEBHOOK_SECRET_COLUMN);
     if (plainText > 0 && !box) {
       this.logger.warn({ plainText }, `${plainText} webhook secrets are stored in plain text: set SECRET_ENCRYPTION_KEYS and they are sealed on the next start`);
     }
+    const listed = (entries: [string, number][]) => entries.map(([keyId, n]) => `${keyId}: ${n}`).join(', ');
     const unknown = Object.entries(byKey).filter(([keyId]) => !box?.keyIds.includes(keyId));
     if (unknown.length > 0) {
-      const list = unknown.map(([keyId, n]) => `${keyId}: ${n}`).join(', ');
       this.logger.error(
         { code: 'SECRET_ENCRYPTION_KEY_UNKNOWN', byKey: Object.fromEntries(unknown) },
-        `webhook secrets are sealed under keys SECRET_ENCRYPTION_KEYS does not list (${list}): deliveries to those subscriptions fail until the key is listed again or their secrets are rotated`,
+        `webhook secrets are sealed under keys SECRET_ENCRYPTION_KEYS does not list (${listed(unknown)}): deliveries to those subscriptions fail until the key is listed again or their secrets are rotated`,
       );
     }
-    const older = Object.entries(byKey).filter(([keyId]) => box && keyId !== box.currentKeyId && box.keyIds.includes(keyId));
+    if (!box) return;
+    const older = Object.entries(byKey).filter(([keyId]) => keyId !== box.currentKeyId && box.keyIds.includes(keyId));
     if (older.length > 0) {
-      const list = older.map(([keyId, n]) => `${keyId}: ${n}`).join(', ');
       this.logger.log(
-        { byKey: Object.fromEntries(older), currentKeyId: box!.currentKeyId },
-        `webhook secrets sealed under older keys (${list}) still open; npm run secrets:reseal seals them under ${box!.currentKeyId}, after which those keys can be removed`,
+        { byKey: Object.fromEntries(older), currentKeyId: box.currentKeyId },
+        `webhook secrets sealed under older keys (${listed(older)}) still open; npm run secrets:reseal seals them under ${box.currentKeyId}, after which those keys can be removed`,
       );
     }
   }
