@@ -4,7 +4,8 @@
 //
 // Development keeps to itself: its queues carry a prefix of their own (derived from this checkout's
 // folder), and its database is the embedded one under ./data, so it never runs jobs that tests or
-// another checkout left in the machine's Redis. Ctrl-C stops the service first (its workers finish or
+// another checkout left in the machine's Redis. Webhook subscription secrets are stored encrypted with a
+// key made once under the data directory (never printed). Ctrl-C stops the service first (its workers finish or
 // release the steps they hold) and only then the stack and Redis, which run in process groups of their
 // own so that the terminal's Ctrl-C does not reach them first.
 import { spawn } from 'node:child_process';
@@ -24,6 +25,7 @@ if (!existsSync(dist('src/main.js'))) {
 const { ensureLocalStack } = require(dist('dev/stack/ensure-local-stack.js'));
 const { ensureLocalRedis } = require(dist('dev/local-redis.js'));
 const { startWebhookInbox } = require(dist('dev/webhook-inbox.js'));
+const { ensureSecretEncryptionKeysFile } = require(dist('dev/secret-encryption-keys-file.js'));
 
 const log = (message) => console.error(`[dev] ${message}`);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -46,6 +48,13 @@ const defaults = {
   WEBHOOK_ALLOWLIST: '127.0.0.1,::1,localhost',
 };
 const env = { ...stack.env, ...defaults, ...process.env };
+// Webhook subscription secrets are stored encrypted with this key. Made once and kept under the data
+// directory with the database, so the secrets of earlier runs stay readable; the key itself is not printed.
+if (!env.SECRET_ENCRYPTION_KEYS && !env.SECRET_ENCRYPTION_KEYS_FILE) {
+  const { file, created } = ensureSecretEncryptionKeysFile(env.DATA_DIR);
+  env.SECRET_ENCRYPTION_KEYS_FILE = file;
+  log(`webhook secrets are stored encrypted with the key in ${relative(process.cwd(), file) || file} (${created ? 'made now' : 'kept from an earlier run'})`);
+}
 
 const inboxPort = Number(env.DEV_WEBHOOK_INBOX_PORT ?? '5580');
 const inbox = await startWebhookInbox({ host: '127.0.0.1', port: inboxPort, callbackSecret: env.WEBHOOK_CALLBACK_SECRET, log });

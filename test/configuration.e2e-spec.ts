@@ -13,6 +13,7 @@ describe('configuration', () => {
     [{ ROLE: 'scheduler' }, 'ROLE: must be one of all, api, worker'],
     [{ ROLE: 'api' }, 'DATABASE_URL: required when ROLE is api'],
     [{ REDIS_URL_FILE: '/nonexistent/redis-url' }, 'REDIS_URL_FILE: cannot read /nonexistent/redis-url: ENOENT'],
+    [{ SECRET_ENCRYPTION_KEYS: `k1:${Buffer.alloc(16).toString('base64')}` }, 'SECRET_ENCRYPTION_KEYS: entry 1 (key id k1): the key is 16 bytes; it must be 32'],
   ])('refuses %j, naming the variable and what is wrong', async (env, message) => {
     const { code, logs } = await startExpectingFailure(env);
     expect(code).toBe(78);

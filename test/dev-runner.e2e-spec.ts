@@ -2,9 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
 import { eventually, freePort, tempDir } from './support/service-process';
 import { TestDatabase } from './support/test-database';
 import { REPO_ROOT, testEnvironment } from './support/test-environment';
+import { WebhookReceiver } from './support/webhook-receiver';
 
 const component = readFileSync(join(REPO_ROOT, 'src/artifacts/__fixtures__/hello-http.wasm'));
 
@@ -52,18 +54,21 @@ class DevRunner {
 }
 
 /**
- * `npm run dev` with a private stack, registry, queue prefix and database. Ctrl-C while jobs run stops
- * the service first, whose workers finish or release their steps while the stack still answers; then
- * the stack. No step fails on its way down, and the next `npm run dev` finishes every job.
+ * `npm run dev` with a private stack, registry, queue prefix, data directory and database. Ctrl-C while
+ * jobs run stops the service first, whose workers finish or release their steps while the stack still
+ * answers; then the stack. No step fails on its way down, and the next `npm run dev` finishes every job.
+ * The key that seals subscription secrets is made by the first run and kept for the next, never printed.
  */
 describe('npm run dev', () => {
   const environment = testEnvironment();
   let database: TestDatabase;
   let env: Record<string, string>;
   let runner: DevRunner | undefined;
+  let receiver: WebhookReceiver;
 
   beforeAll(async () => {
     database = await TestDatabase.create(environment.postgresServerUrl);
+    receiver = await WebhookReceiver.start();
     const ports = {
       api: await freePort(),
       oidc: await freePort(),
@@ -87,6 +92,7 @@ describe('npm run dev', () => {
       REDIS_URL: environment.redisUrl,
       QUEUE_PREFIX: `test-dev-${randomUUID().slice(0, 8)}`,
       DATABASE_URL: database.url,
+      DATA_DIR: tempDir('dev-data'),
       SHUTDOWN_TIMEOUT_MS: '20000',
     };
   });
@@ -96,6 +102,7 @@ describe('npm run dev', () => {
       runner.interrupt();
       await runner.exit().catch(() => undefined);
     }
+    await receiver?.stop();
     await database?.drop();
   });
 
@@ -111,6 +118,14 @@ describe('npm run dev', () => {
     adminKey = runner.output.map((line) => /\[dev\] admin key {2}(\S+)/.exec(line)?.[1]).find(Boolean);
     expect(adminKey).toMatch(/^wsk_dev_[A-Za-z0-9_-]{43}$/);
     const registry = `127.0.0.1:${env.STACK_REGISTRY_PORT}`;
+    expect(runner.lineIndex(/\[dev\] webhook secrets are stored encrypted with the key in .*secret-encryption-keys \(made now\)/)).toBeGreaterThanOrEqual(0);
+    const subscribed = await api('/v1/webhooks', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: receiver.url('/dev'), events: ['job.succeeded'] }),
+    });
+    expect(subscribed.status).toBe(201);
+    const { secret } = (await subscribed.json()) as { secret: string };
 
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) {
@@ -144,6 +159,8 @@ describe('npm run dev', () => {
       expect(row.steps.filter((step) => step.error !== null)).toEqual([]);
     }
 
+    const firstOutput = runner.output.join('\n');
+
     // The next run picks the jobs up and finishes them.
     runner = DevRunner.start(env);
     await whenReady();
@@ -158,6 +175,14 @@ describe('npm run dev', () => {
       );
       expect(job.state).toBe('succeeded');
     }
+    // The second run kept the first one's key: the jobs' webhooks are signed with the secret it returned.
+    expect(runner.lineIndex(/\[dev\] webhook secrets are stored encrypted with the key in .*secret-encryption-keys \(kept from an earlier run\)/)).toBeGreaterThanOrEqual(0);
+    const delivered = await eventually(async () => (receiver.on('/dev').length >= ids.length ? receiver.on('/dev') : undefined), 30_000, 'the jobs’ webhooks');
+    const jobIds = delivered.map((request) => (new Webhook(secret).verify(request.body, request.headers) as { data: { job: { id: string } } }).data.job.id);
+    expect(new Set(jobIds)).toEqual(new Set(ids));
+    const key = readFileSync(join(env.DATA_DIR!, 'secret-encryption-keys'), 'utf8').trim().split(':')[1]!;
+    expect(firstOutput).not.toContain(key);
+    expect(runner.output.join('\n')).not.toContain(key);
     runner.interrupt();
     expect(await runner.exit()).toBe(0);
     runner = undefined;

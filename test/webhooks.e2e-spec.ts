@@ -5,7 +5,7 @@ import { Webhook } from 'standardwebhooks';
 import { finishedJob, type JobView } from './support/jobs';
 import { eventually, ServiceProcess, sleep, tempDir } from './support/service-process';
 import { TestDatabase } from './support/test-database';
-import { REPO_ROOT, testEnvironment, testServiceEnv } from './support/test-environment';
+import { REPO_ROOT, TEST_SECRET_ENCRYPTION_KEYS, testEnvironment, testServiceEnv } from './support/test-environment';
 import { TcpProxy } from './support/tcp-proxy';
 import { WebhookReceiver } from './support/webhook-receiver';
 
@@ -287,6 +287,7 @@ describe('a webhook worker killed during a delivery', () => {
       WEBHOOK_ALLOWLIST: '127.0.0.1',
       WEBHOOK_RETRY_BASE_MS: '200',
       WEBHOOK_RESPONSE_TIMEOUT_MS: '60000',
+      SECRET_ENCRYPTION_KEYS: TEST_SECRET_ENCRYPTION_KEYS,
     };
     const api = await ServiceProcess.start({ ...shared, ROLE: 'api' });
     services.push(api);
@@ -349,6 +350,7 @@ describe('a Redis reconnect during a delivery', () => {
       QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
       WEBHOOK_ALLOWLIST: '127.0.0.1',
       WEBHOOK_RETRY_BASE_MS: '200',
+      SECRET_ENCRYPTION_KEYS: TEST_SECRET_ENCRYPTION_KEYS,
     });
   });
 

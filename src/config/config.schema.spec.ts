@@ -68,6 +68,49 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('SECRET_ENCRYPTION_KEYS', () => {
+    const k1 = Buffer.alloc(32, 1).toString('base64');
+    const k2 = Buffer.alloc(32, 2).toString('base64');
+
+    it('is optional: without it no secret can be sealed', () => {
+      expect(loadConfig({}).secretBox).toBeUndefined();
+      expect(loadConfig({ SECRET_ENCRYPTION_KEYS: '' }).secretBox).toBeUndefined();
+    });
+
+    it('seals with the first key and opens with every one', () => {
+      const box = loadConfig({ SECRET_ENCRYPTION_KEYS: ` k2025:${k2} , k-2024_a:${k1},` }).secretBox!;
+      expect(box.currentKeyId).toBe('k2025');
+      expect(box.keyIds).toEqual(['k2025', 'k-2024_a']);
+      const old = loadConfig({ SECRET_ENCRYPTION_KEYS: `k-2024_a:${k1}` }).secretBox!;
+      expect(box.open(old.seal('s', 'c'), 'c')).toBe('s');
+    });
+
+    it('names each bad entry by position and key id, never by its key', () => {
+      const short = Buffer.alloc(16, 3).toString('base64');
+      const problems = problemsOf({
+        SECRET_ENCRYPTION_KEYS: [`good:${k1}`, k2, `bad.id:${k2}`, `good:${k2}`, 'b64:not*base64', `short:${short}`, `url:${k2.replace(/\//g, '_')}x`].join(','),
+      });
+      expect(problems).toEqual([
+        { variable: 'SECRET_ENCRYPTION_KEYS', message: 'entry 2 is not <keyId>:<base64 of 32 bytes> (it has no ":")' },
+        { variable: 'SECRET_ENCRYPTION_KEYS', message: 'entry 3: key id "bad.id" must be 1-32 letters, digits, dashes or underscores' },
+        { variable: 'SECRET_ENCRYPTION_KEYS', message: 'entry 4: key id good is given twice' },
+        { variable: 'SECRET_ENCRYPTION_KEYS', message: 'entry 5 (key id b64): the key is not base64 (as `openssl rand -base64 32` prints it)' },
+        { variable: 'SECRET_ENCRYPTION_KEYS', message: 'entry 6 (key id short): the key is 16 bytes; it must be 32 (make one with `openssl rand -base64 32`)' },
+        { variable: 'SECRET_ENCRYPTION_KEYS', message: 'entry 7 (key id url): the key is not base64 (as `openssl rand -base64 32` prints it)' },
+      ]);
+      for (const { message } of problems) expect(message).not.toContain(k2);
+      expect(problemsOf({ SECRET_ENCRYPTION_KEYS: ' , ' })).toEqual([
+        { variable: 'SECRET_ENCRYPTION_KEYS', message: 'names no key; set <keyId>:<base64 of 32 bytes>, or leave it unset' },
+      ]);
+    });
+
+    it('is read from SECRET_ENCRYPTION_KEYS_FILE', () => {
+      const file = join(mkdtempSync(join(tmpdir(), 'config-spec-')), 'keys');
+      writeFileSync(file, `from-file:${k1}\n`);
+      expect(loadConfig({ SECRET_ENCRYPTION_KEYS_FILE: file }).secretBox!.keyIds).toEqual(['from-file']);
+    });
+  });
+
   it('reads the HTTP time limits and keeps the headers limit within the whole-request limit', () => {
     expect(loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_BODY_IDLE_TIMEOUT_MS: '700', HTTP_REQUEST_TIMEOUT_MS: '1000' }).http.timeouts).toEqual({
       headersMs: 500,

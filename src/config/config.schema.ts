@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { WebhookAllowlist } from '../common/address-policy';
+import { SECRET_KEY_BYTES, SECRET_KEY_ID, SecretBox, type SecretKey } from '../common/secret-box';
 import { ConfigError } from './config-error';
 
 /**
@@ -26,6 +27,8 @@ export interface AppConfig {
   /** Local state: the embedded database (when no DATABASE_URL) and the TUF cache. */
   dataDir: string;
   database: { kind: 'postgres'; url: string; poolSize: number } | { kind: 'pglite'; dataDir: string };
+  /** SECRET_ENCRYPTION_KEYS: seals secrets kept in the database (the first key) and opens them (any key); undefined when none is set. */
+  secretBox: SecretBox | undefined;
   redis: { url: string };
   queues: {
     prefix: string;
@@ -119,6 +122,13 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'LOG_LEVEL', default: 'info', meaning: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
   { name: 'DATABASE_URL', default: '(unset)', meaning: 'PostgreSQL connection URL. Unset: an embedded PGlite database under `DATA_DIR` (single process).', secret: true },
   { name: 'DATABASE_POOL_SIZE', default: '10', meaning: 'Connections in the PostgreSQL pool.' },
+  {
+    name: 'SECRET_ENCRYPTION_KEYS',
+    default: '(unset)',
+    meaning:
+      'Keys that encrypt the secrets kept in the database (webhook subscription secrets) with AES-256-GCM: comma-separated `<keyId>:<base64 of 32 bytes>`, the key id 1-32 letters, digits, `-` or `_` (make a key with `openssl rand -base64 32`). The first key encrypts, every listed key decrypts: see [Secrets at rest](#secrets-at-rest) for rotation. Unset: creating a subscription or rotating its secret is refused (422 `SECRET_ENCRYPTION_KEY_MISSING`); everything else works.',
+    secret: true,
+  },
   {
     name: 'DATA_DIR',
     default: './data',
@@ -303,6 +313,7 @@ const schema = z.object({
   ),
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
   DATABASE_POOL_SIZE: integer(1, 1000, 10),
+  SECRET_ENCRYPTION_KEYS: z.preprocess(emptyToUndefined, z.string().optional().transform(parseSecretEncryptionKeys)),
   DATA_DIR: text('./data'),
   REDIS_URL: urlWithDefault(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z.preprocess(
@@ -439,6 +450,38 @@ function parseTrustRoots(value: string, ctx: z.RefinementCtx): { name: string; f
   return roots;
 }
 
+/**
+ * `keyId:base64,…` into a SecretBox (the first key seals). Each bad entry is named by its position and key
+ * id, never by its key material.
+ */
+function parseSecretEncryptionKeys(value: string | undefined, ctx: z.RefinementCtx): SecretBox | undefined {
+  if (value === undefined) return undefined;
+  const keys: SecretKey[] = [];
+  const problem = (message: string) => ctx.addIssue({ code: 'custom', message });
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  entries.forEach((entry, index) => {
+    const n = `entry ${index + 1}`;
+    const separator = entry.indexOf(':');
+    if (separator < 0) return problem(`${n} is not <keyId>:<base64 of ${SECRET_KEY_BYTES} bytes> (it has no ":")`);
+    const id = entry.slice(0, separator).trim();
+    const text = entry.slice(separator + 1).trim();
+    if (!SECRET_KEY_ID.test(id)) return problem(`${n}: key id ${JSON.stringify(id.slice(0, 40))} must be 1-32 letters, digits, dashes or underscores`);
+    if (keys.some((key) => key.id === id)) return problem(`${n}: key id ${id} is given twice`);
+    const key = Buffer.from(text, 'base64');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || key.toString('base64') !== text)
+      return problem(`${n} (key id ${id}): the key is not base64 (as \`openssl rand -base64 32\` prints it)`);
+    if (key.length !== SECRET_KEY_BYTES)
+      return problem(`${n} (key id ${id}): the key is ${key.length} bytes; it must be ${SECRET_KEY_BYTES} (make one with \`openssl rand -base64 32\`)`);
+    keys.push({ id, key });
+  });
+  if (entries.length === 0) problem(`names no key; set <keyId>:<base64 of ${SECRET_KEY_BYTES} bytes>, or leave it unset`);
+  if (keys.length !== entries.length || keys.length === 0) return z.NEVER;
+  return new SecretBox(keys);
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const problems: { variable: string; message: string }[] = [];
   const resolved = resolveSecretFiles(env, problems);
@@ -471,6 +514,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     logLevel: v.LOG_LEVEL,
     database: v.DATABASE_URL ? { kind: 'postgres', url: v.DATABASE_URL, poolSize: v.DATABASE_POOL_SIZE } : { kind: 'pglite', dataDir: join(resolve(v.DATA_DIR), 'pglite') },
+    secretBox: v.SECRET_ENCRYPTION_KEYS,
     redis: { url: v.REDIS_URL },
     queues: {
       prefix: v.QUEUE_PREFIX,

@@ -4,11 +4,14 @@ import { Webhook } from 'standardwebhooks';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { workerRedisOptions } from '../common/redis-connection';
+import { SecretBoxError } from '../common/secret-box';
 import { MAX_DELIVERY_ATTEMPTS, retryDelayMs } from './retry-schedule';
 import { WEBHOOK_QUEUE, type DeliveryJobData, WebhookQueue } from './webhook-queue.service';
+import { openWebhookSecret } from './webhook-secret';
 import { sendWebhook } from './webhook-sender';
 import { WebhookTargets } from './webhook-targets.service';
 import { resolveWebhookTarget, WebhookTargetError } from './webhook-target';
+import type { WebhookRow } from './webhook-tables';
 import { WebhooksRepository } from './webhooks.repository';
 
 /** A failed attempt to be retried after `delayMs` (the same delay the record shows as next_attempt_at). */
@@ -95,7 +98,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
       return;
     }
     const url = subscription?.url ?? delivery.callback_url!;
-    const secret = subscription?.secret ?? this.config.webhooks.callbackSecret;
+    const secret = subscription ? await this.subscriptionSecret(subscription, delivery.id) : this.config.webhooks.callbackSecret;
     if (!secret) {
       await this.repository.setDeliveryState(delivery.id, 'abandoned');
       throw new UnrecoverableError('WEBHOOK_CALLBACK_SECRET is not set');
@@ -145,6 +148,27 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     const delayMs = retryDelayMs(attemptNumber, this.config.webhooks.retryBaseMs);
     await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'pending', nextAttemptAt: new Date(Date.now() + delayMs) });
     throw new RetryDelivery(`WEBHOOK_ATTEMPT_FAILED: ${reason}`, delayMs);
+  }
+
+  /**
+   * The subscription's secret, opened. One that does not open (its key was removed from
+   * SECRET_ENCRYPTION_KEYS, or the row was altered) fails the delivery at once, recorded and logged with
+   * its code: retrying cannot help until an operator lists the key again (then redeliver).
+   */
+  private async subscriptionSecret(subscription: WebhookRow, deliveryId: string): Promise<string> {
+    try {
+      return openWebhookSecret(this.config.secretBox, subscription);
+    } catch (error) {
+      if (!(error instanceof SecretBoxError)) throw error;
+      const reason = `${error.code}: the secret of subscription ${subscription.id} cannot be opened: ${error.message}`;
+      this.logger.error({ code: error.code, webhookId: subscription.id, deliveryId }, reason);
+      await this.repository.recordAttempt(
+        deliveryId,
+        { at: new Date(), statusCode: null, latencyMs: 0, responseExcerpt: null, error: reason },
+        { state: 'failed', nextAttemptAt: null },
+      );
+      throw new UnrecoverableError(reason);
+    }
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -13,7 +13,8 @@ export interface WebhooksTable {
   url: string;
   events: Json<WebhookEvent[]>;
   description: string | null;
-  secret: string;
+  /** The Standard Webhooks secret, sealed (`v1.…`, see common/secret-box.ts); a plain `whsec_…` one until sealed on start. */
+  sealed_secret: string;
   disabled_at: Timestamp | null;
   disabled_reason: string | null;
   /** The caller (principal) that created it; it sees and receives only its own jobs' events. */

@@ -30,7 +30,7 @@ export class WebhooksController {
   @ApiOperation({
     summary: 'Subscribe to events',
     description:
-      'Deliveries are JSON bodies (WebhookPayloadDto; VerificationEventDto for verifications answered at once) signed per Standard Webhooks with the secret returned here once: headers webhook-id (stable across retries), webhook-timestamp and webhook-signature. The URL must be public HTTPS unless WEBHOOK_ALLOWLIST names it.',
+      'Deliveries are JSON bodies (WebhookPayloadDto; VerificationEventDto for verifications answered at once) signed per Standard Webhooks with the secret returned here once (the service keeps it only encrypted, with SECRET_ENCRYPTION_KEYS): headers webhook-id (stable across retries), webhook-timestamp and webhook-signature. The URL must be public HTTPS unless WEBHOOK_ALLOWLIST names it.',
   })
   @ApiBody({
     type: CreateWebhookDto,
@@ -42,7 +42,11 @@ export class WebhooksController {
   })
   @ApiCreatedResponse({ type: WebhookWithSecretDto })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'code VALIDATION_FAILED (unknown event) or WEBHOOK_URL_INVALID' })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'code WEBHOOK_URL_FORBIDDEN (internal address or plain HTTP) or WEBHOOK_URL_UNRESOLVABLE' })
+  @ApiUnprocessableEntityResponse({
+    type: ProblemDto,
+    description:
+      'code WEBHOOK_URL_FORBIDDEN (internal address or plain HTTP), WEBHOOK_URL_UNRESOLVABLE, or SECRET_ENCRYPTION_KEY_MISSING (no SECRET_ENCRYPTION_KEYS to encrypt the secret with)',
+  })
   create(@Body() body: CreateWebhookDto, @CurrentCaller() caller: Caller): Promise<WebhookWithSecretDto> {
     return this.webhooks.create(body, caller);
   }
@@ -76,6 +80,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Replace the signing secret; the new one is returned once and signs every later attempt' })
   @ApiOkResponse({ type: WebhookWithSecretDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
+  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'code SECRET_ENCRYPTION_KEY_MISSING (no SECRET_ENCRYPTION_KEYS to encrypt the secret with)' })
   rotateSecret(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<WebhookWithSecretDto> {
     return this.webhooks.rotateSecret(id, caller);
   }

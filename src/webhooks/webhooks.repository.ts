@@ -23,14 +23,24 @@ export class WebhooksRepository {
     return this.database.db.withTables<WebhookTables>();
   }
 
-  create(subscription: { url: string; events: WebhookEvent[]; description: string | null; secret: string; owner: string; receivesAllCallers: boolean }): Promise<WebhookRow> {
+  /** Records a subscription under the id its sealed secret is bound to. */
+  create(subscription: {
+    id: string;
+    url: string;
+    events: WebhookEvent[];
+    description: string | null;
+    sealedSecret: string;
+    owner: string;
+    receivesAllCallers: boolean;
+  }): Promise<WebhookRow> {
     return this.db
       .insertInto('webhooks')
       .values({
+        id: subscription.id,
         url: subscription.url,
         events: JSON.stringify(subscription.events),
         description: subscription.description,
-        secret: subscription.secret,
+        sealed_secret: subscription.sealedSecret,
         owner: subscription.owner,
         receives_all_callers: subscription.receivesAllCallers,
       })
@@ -56,9 +66,9 @@ export class WebhooksRepository {
     return result.numDeletedRows > 0n;
   }
 
-  async rotateSecret(id: string, secret: string): Promise<WebhookRow | undefined> {
+  async rotateSecret(id: string, sealedSecret: string): Promise<WebhookRow | undefined> {
     if (!isUuid(id)) return undefined;
-    return this.db.updateTable('webhooks').set({ secret }).where('id', '=', id).returningAll().executeTakeFirst();
+    return this.db.updateTable('webhooks').set({ sealed_secret: sealedSecret }).where('id', '=', id).returningAll().executeTakeFirst();
   }
 
   async disable(id: string, reason: string): Promise<void> {

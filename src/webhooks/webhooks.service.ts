@@ -1,9 +1,13 @@
-import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
 import { type Caller, callerOwns } from '../access/caller';
-import { problems } from '../common/problem';
+import { ProblemError, problems } from '../common/problem';
+import type { SecretBox } from '../common/secret-box';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
 import { WebhookDeliveryDto, WebhookDto, WebhookWithSecretDto, type CreateWebhookDto } from './webhook.dto';
 import { WebhookQueue } from './webhook-queue.service';
-import { newWebhookSecret } from './webhook-secret';
+import { newWebhookSecret, sealWebhookSecret } from './webhook-secret';
 import { WebhookTargets } from './webhook-targets.service';
 import { WebhooksRepository } from './webhooks.repository';
 
@@ -12,25 +16,50 @@ const DELIVERY_PAGE = 100;
 export const webhookProblems = {
   deliveryNotFound: (id: string) => problems.notFound('Delivery', id),
   notFound: (id: string) => problems.notFound('Webhook', id),
+  secretEncryptionKeyMissing: () =>
+    new ProblemError(
+      422,
+      'SECRET_ENCRYPTION_KEY_MISSING',
+      'Subscription secrets cannot be stored',
+      'this service has no SECRET_ENCRYPTION_KEYS to encrypt subscription secrets with, and does not store them in plain text; set SECRET_ENCRYPTION_KEYS',
+    ),
 };
 
-/** Subscriptions: create (checking the target), list, show, delete, rotate the secret, deliveries and redelivery. */
+/**
+ * Subscriptions: create (checking the target), list, show, delete, rotate the secret, deliveries and
+ * redelivery. A secret is returned once and stored only sealed (SECRET_ENCRYPTION_KEYS), bound to its
+ * subscription's id: without a key, creating and rotating are refused.
+ */
 @Injectable()
 export class WebhooksService {
+  private readonly secretBox: SecretBox | undefined;
+
   constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
     private readonly repository: WebhooksRepository,
     private readonly queue: WebhookQueue,
     private readonly targets: WebhookTargets,
-  ) {}
+  ) {
+    this.secretBox = config.secretBox;
+  }
+
+  private requireSecretBox(): SecretBox {
+    if (!this.secretBox) throw webhookProblems.secretEncryptionKeyMissing();
+    return this.secretBox;
+  }
 
   async create(request: CreateWebhookDto, caller: Caller): Promise<WebhookWithSecretDto> {
+    const box = this.requireSecretBox();
     await this.targets.assertAllowed(request.url);
+    // The id is chosen here, not by the database, because the sealed secret is bound to it.
+    const id = randomUUID();
     const secret = newWebhookSecret();
     const row = await this.repository.create({
+      id,
       url: request.url,
       events: request.events,
       description: request.description ?? null,
-      secret,
+      sealedSecret: sealWebhookSecret(box, id, secret),
       owner: caller.principal,
       receivesAllCallers: caller.scopes.has('admin'),
     });
@@ -55,9 +84,12 @@ export class WebhooksService {
   }
 
   async rotateSecret(id: string, caller: Caller): Promise<WebhookWithSecretDto> {
-    await this.get(id, caller);
+    const box = this.requireSecretBox();
+    // Sealed for the id as the database spells it (the path may give it in upper case).
+    const current = await this.repository.find(id);
+    if (!current || !callerOwns(caller, current.owner)) throw webhookProblems.notFound(id);
     const secret = newWebhookSecret();
-    const row = await this.repository.rotateSecret(id, secret);
+    const row = await this.repository.rotateSecret(current.id, sealWebhookSecret(box, current.id, secret));
     if (!row) throw webhookProblems.notFound(id);
     return { ...WebhookDto.from(row), secret };
   }

@@ -3,10 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
 import { WebhookQueue } from '../../src/webhooks/webhook-queue.service';
 import { WebhookDeliveryWorker } from '../../src/webhooks/webhook-delivery.worker';
-import { newWebhookSecret } from '../../src/webhooks/webhook-secret';
+import { SecretBox } from '../../src/common/secret-box';
+import { newWebhookSecret, sealWebhookSecret } from '../../src/webhooks/webhook-secret';
 import type { DeliveryRow } from '../../src/webhooks/webhook-tables';
 import { WebhookTargets } from '../../src/webhooks/webhook-targets.service';
 import { WebhooksRepository } from '../../src/webhooks/webhooks.repository';
+import { TEST_SECRET_ENCRYPTION_KEYS } from '../support/test-environment';
 import { WebhookReceiver } from '../support/webhook-receiver';
 import { type Integration, eventually, startIntegration } from './support/integration-env';
 import { CallbackUrlPolicy } from '../../src/pipeline/callback-url-policy';
@@ -26,7 +28,12 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
   beforeAll(async () => {
     receiver = await WebhookReceiver.start();
     // The shortest retry base the config allows: a retried delivery is re-sent within about 10 ms.
-    it_ = await startIntegration({ WEBHOOK_ALLOWLIST: '127.0.0.1', WEBHOOK_RETRY_BASE_MS: '10', WEBHOOK_CALLBACK_SECRET: CALLBACK_SECRET });
+    it_ = await startIntegration({
+      WEBHOOK_ALLOWLIST: '127.0.0.1',
+      WEBHOOK_RETRY_BASE_MS: '10',
+      WEBHOOK_CALLBACK_SECRET: CALLBACK_SECRET,
+      SECRET_ENCRYPTION_KEYS: TEST_SECRET_ENCRYPTION_KEYS,
+    });
     repository = new WebhooksRepository(it_.database);
     queue = new WebhookQueue(it_.config);
     worker = new WebhookDeliveryWorker(it_.config, repository, queue, new WebhookTargets(it_.config, new CallbackUrlPolicy()));
@@ -40,14 +47,16 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
     await receiver?.stop();
   });
 
-  /** A subscription at `path` of the receiver and one delivery to it, recorded and queued. */
-  async function deliverTo(path: string): Promise<{ subscriptionId: string; secret: string; deliveryId: string; payload: string }> {
+  /** A subscription at `path` of the receiver (its secret sealed by `box`) and one delivery to it, recorded and queued. */
+  async function deliverTo(path: string, box = it_.config.secretBox!): Promise<{ subscriptionId: string; secret: string; deliveryId: string; payload: string }> {
     const secret = newWebhookSecret();
+    const id = randomUUID();
     const subscription = await repository.create({
+      id,
       url: receiver.url(path),
       events: ['job.succeeded'],
       description: null,
-      secret,
+      sealedSecret: sealWebhookSecret(box, id, secret),
       owner: 'api-key:bootstrap',
       receivesAllCallers: true,
     });
@@ -140,5 +149,48 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
     expect((await settled(id)).state).toBe('delivered');
     const [request] = receiver.on('/callback');
     expect(new Webhook(CALLBACK_SECRET).verify(request!.body, request!.headers)).toEqual(JSON.parse(payload));
+  });
+
+  it('fails a delivery whose secret was sealed under a key no longer configured, with its code, and goes on delivering others', async () => {
+    receiver.answer((_request, res) => res.writeHead(204).end());
+    const removed = new SecretBox([{ id: 'removed-key', key: Buffer.alloc(32, 7) }]);
+    const { deliveryId } = await deliverTo('/removed-key', removed);
+
+    const delivery = await settled(deliveryId);
+    expect([delivery.state, delivery.attempts]).toEqual(['failed', 1]);
+    const [[status, error]] = (await attempts(deliveryId)) as [[number | null, string]];
+    expect(status).toBeNull();
+    expect(error).toMatch(/^SECRET_ENCRYPTION_KEY_UNKNOWN: .*sealed under key removed-key, which SECRET_ENCRYPTION_KEYS does not list \(it lists test-1\)/);
+    expect(receiver.on('/removed-key')).toEqual([]);
+
+    // No retry: the queue job failed for good, and the worker delivers the next one.
+    await sleep(200);
+    expect((await repository.findDelivery(deliveryId))!.attempts).toBe(1);
+    const next = await deliverTo('/after-removed-key');
+    expect((await settled(next.deliveryId)).state).toBe('delivered');
+  });
+
+  it('fails a delivery whose sealed secret was copied from another subscription', async () => {
+    const original = await deliverTo('/original');
+    expect((await settled(original.deliveryId)).state).toBe('delivered');
+    const box = it_.config.secretBox!;
+    const id = randomUUID();
+    await repository.create({
+      id,
+      url: receiver.url('/copied'),
+      events: ['job.succeeded'],
+      description: null,
+      sealedSecret: sealWebhookSecret(box, id, newWebhookSecret()),
+      owner: 'api-key:bootstrap',
+      receivesAllCallers: true,
+    });
+    await it_.scratch.query('update webhooks set sealed_secret = (select sealed_secret from webhooks where id = $1) where id = $2', [original.subscriptionId, id]);
+    const deliveryId = `msg_${randomUUID().replaceAll('-', '')}`;
+    await repository.insertDelivery({ id: deliveryId, webhookId: id, callbackUrl: null, jobId: null, event: 'job.succeeded', payload: '{}' });
+    await queue.enqueue(deliveryId);
+
+    expect((await settled(deliveryId)).state).toBe('failed');
+    expect((await attempts(deliveryId))[0]![1]).toMatch(/^SECRET_DECRYPTION_FAILED: /);
+    expect(receiver.on('/copied')).toEqual([]);
   });
 });

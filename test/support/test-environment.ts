@@ -25,9 +25,13 @@ export function testEnvironment(): TestEnvironment {
   return JSON.parse(readFileSync(TEST_ENVIRONMENT_FILE, 'utf8')) as TestEnvironment;
 }
 
+/** The key-encryption key of services under test (SECRET_ENCRYPTION_KEYS): a fixed one, for tests only. */
+export const TEST_SECRET_ENCRYPTION_KEYS = `test-1:${Buffer.alloc(32, 0x5a).toString('base64')}`;
+
 /**
  * The environment of a service under test: the local stack and registry, the test's own database, a data
- * directory and a queue prefix of its own (so test files never share jobs), then `extra`.
+ * directory and a queue prefix of its own (so test files never share jobs), a test key that seals stored
+ * secrets, then `extra`.
  */
 export function testServiceEnv(databaseUrl: string, name: string, extra: Record<string, string> = {}): Record<string, string> {
   const environment = testEnvironment();
@@ -38,6 +42,7 @@ export function testServiceEnv(databaseUrl: string, name: string, extra: Record<
     REDIS_URL: environment.redisUrl,
     QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
     BOOTSTRAP_ADMIN_API_KEY: TEST_ADMIN_KEY,
+    SECRET_ENCRYPTION_KEYS: TEST_SECRET_ENCRYPTION_KEYS,
     ...extra,
   };
 }
