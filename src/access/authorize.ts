@@ -1,5 +1,5 @@
 import { applyDecorators, createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
-import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExtension, ApiForbiddenResponse, ApiServiceUnavailableResponse, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ProblemDto } from '../common/problem.dto';
 import type { Caller } from './caller';
@@ -45,10 +45,30 @@ export function Authorize(scope: RequiredScope, options: { rateLimit?: RateLimit
           ? 'the credential may not use this repository (REPOSITORY_NOT_ALLOWED)'
           : `the credential lacks the scope ${scope} (SCOPE_MISSING), or may not use the repository (REPOSITORY_NOT_ALLOWED)`,
     }),
-    ...(options.rateLimit
-      ? [ApiTooManyRequestsResponse({ type: ProblemDto, description: `the caller's ${options.rateLimit} budget is spent (RATE_LIMITED); see Retry-After and RateLimit` })]
-      : []),
+    ...(options.rateLimit ? rateLimitResponses(options.rateLimit) : []),
   );
+}
+
+/** The fields every answer of a rate-limited route carries (draft-ietf-httpapi-ratelimit-headers). */
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Policy': { description: 'The caller\'s budget for this kind of request: `"<category>";q=<requests>;w=<seconds>`', schema: { type: 'string' } },
+  RateLimit: { description: 'What is left of it: `"<category>";r=<requests left>;t=<seconds until it is whole again>`', schema: { type: 'string' } },
+} as const;
+
+/** A rate-limited route's 429 and 503 (merged with a 503 the route documents itself). */
+function rateLimitResponses(category: RateLimitCategory): ReturnType<typeof ApiTooManyRequestsResponse>[] {
+  const tooMany = [
+    `RATE_LIMITED: the caller has spent its ${category} budget for this minute`,
+    ...(category === 'uploads' ? ['TOO_MANY_CONCURRENT_UPLOADS: the caller has as many uploads in progress as it may have at once'] : []),
+  ];
+  return [
+    ApiTooManyRequestsResponse({
+      type: ProblemDto,
+      description: `${tooMany.join('; ')}; Retry-After says when to try again`,
+      headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } }, ...RATE_LIMIT_HEADERS },
+    }),
+    ApiServiceUnavailableResponse({ type: ProblemDto, description: 'RATE_LIMIT_UNAVAILABLE: the rate limits cannot be checked because Redis is unavailable' }),
+  ];
 }
 
 /** The authenticated caller of this request (set by the authentication guard). */

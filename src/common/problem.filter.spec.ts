@@ -47,14 +47,20 @@ describe('toProblem on JSON body errors wrapped by Nest', () => {
 describe('ProblemFilter mappers', () => {
   it('answers an error of a lower layer with the problem its mapper gives, and anything else as before', () => {
     class LayerError extends Error {}
-    const sent: { status?: number; body?: Record<string, unknown> } = {};
+    const sent: { status?: number; body?: Record<string, unknown>; headers?: Record<string, string> } = {};
     const reply = {
       sent: false,
       status(code: number) {
         sent.status = code;
+        sent.headers = {};
         return reply;
       },
-      header() {
+      headers(values: Record<string, string>) {
+        Object.assign(sent.headers!, values);
+        return reply;
+      },
+      header(name: string, value: string) {
+        sent.headers![name] = value;
         return reply;
       },
       send(body: Record<string, unknown>) {
@@ -63,9 +69,9 @@ describe('ProblemFilter mappers', () => {
       },
     };
     const host = { switchToHttp: () => ({ getRequest: () => ({ id: 'r1', url: '/v1/x' }), getResponse: () => reply }) } as unknown as ArgumentsHost;
-    const filter = new ProblemFilter([(error) => (error instanceof LayerError ? new ProblemError(503, 'LAYER_DOWN', 'down') : undefined)]);
+    const filter = new ProblemFilter([(error) => (error instanceof LayerError ? new ProblemError(503, 'LAYER_DOWN', 'down', undefined, {}, { 'Retry-After': '7' }) : undefined)]);
     filter.catch(new LayerError('x'), host);
-    expect(sent).toMatchObject({ status: 503, body: { code: 'LAYER_DOWN' } });
+    expect(sent).toMatchObject({ status: 503, body: { code: 'LAYER_DOWN' }, headers: { 'Retry-After': '7', 'content-type': 'application/problem+json' } });
     filter.catch(new Error('secret detail'), host);
     expect(sent).toMatchObject({ status: 500, body: { code: 'INTERNAL_ERROR' } });
   });

@@ -73,6 +73,7 @@ export async function handshakeSettled(connection: IORedis, timeoutMs = 2_000): 
       connection.once('error', resolve);
       connection.once('end', resolve);
     }),
-    setTimeout(timeoutMs),
+    // Unreferenced: a handshake that settles first must not leave the timer keeping the process alive.
+    setTimeout(timeoutMs, undefined, { ref: false }),
   ]);
 }

@@ -120,6 +120,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' })).toThrow(/HTTP_HEADERS_TIMEOUT_MS.*HTTP_REQUEST_TIMEOUT_MS/s);
   });
 
+  it('reads the per-caller rate limits: defaults, 0 to turn one off, whole numbers only', () => {
+    expect(loadConfig({}).rateLimits).toEqual({ perMinute: { uploads: 60, signatures: 120, verifications: 600 }, maxConcurrentUploads: 4 });
+    expect(
+      loadConfig({ RATE_LIMIT_UPLOADS_PER_MINUTE: '0', RATE_LIMIT_SIGNATURES_PER_MINUTE: '5', RATE_LIMIT_VERIFICATIONS_PER_MINUTE: '3', MAX_CONCURRENT_UPLOADS_PER_CALLER: '0' })
+        .rateLimits,
+    ).toEqual({ perMinute: { uploads: 0, signatures: 5, verifications: 3 }, maxConcurrentUploads: 0 });
+    expect(problemsOf({ RATE_LIMIT_VERIFICATIONS_PER_MINUTE: '-1', MAX_CONCURRENT_UPLOADS_PER_CALLER: '2.5' })).toEqual([
+      { variable: 'RATE_LIMIT_VERIFICATIONS_PER_MINUTE', message: 'must be a whole number' },
+      { variable: 'MAX_CONCURRENT_UPLOADS_PER_CALLER', message: 'must be a whole number' },
+    ]);
+  });
+
   it('documents every variable in the README table', () => {
     const readme = readFileSync(resolve(__dirname, '../../README.md'), 'utf8');
     for (const variable of CONFIG_VARIABLES) {

@@ -47,6 +47,13 @@ export interface AppConfig {
   admin: { password: string | undefined };
   instanceId: string;
   uploads: { maxBytes: number };
+  /** Per-caller budgets, counted in Redis across API replicas; 0 turns a limit off. */
+  rateLimits: {
+    /** RATE_LIMIT_<CATEGORY>_PER_MINUTE: requests a caller may make per minute, by route category. */
+    perMinute: { uploads: number; signatures: number; verifications: number };
+    /** MAX_CONCURRENT_UPLOADS_PER_CALLER: uploads one caller may have in progress at once. */
+    maxConcurrentUploads: number;
+  };
   registry: {
     insecureHosts: string[];
     credentials: Record<string, { username: string; password: string }>;
@@ -166,6 +173,22 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   },
   { name: 'INSTANCE_ID', default: 'hostname:pid', meaning: 'Name of this process in logs, metrics and job records.' },
   { name: 'MAX_UPLOAD_BYTES', default: '268435456', meaning: 'Largest .wasm accepted by `POST /v1/artifacts` (larger uploads get 413).' },
+  {
+    name: 'RATE_LIMIT_UPLOADS_PER_MINUTE',
+    default: '60',
+    meaning: 'Uploads (`POST /v1/artifacts`) one caller may start per minute, counted across all API processes sharing Redis; more get 429 `RATE_LIMITED`. 0: no limit.',
+  },
+  { name: 'RATE_LIMIT_SIGNATURES_PER_MINUTE', default: '120', meaning: 'Sign requests (`POST /v1/signatures`) one caller may make per minute; 0: no limit.' },
+  {
+    name: 'RATE_LIMIT_VERIFICATIONS_PER_MINUTE',
+    default: '600',
+    meaning: 'Verifications (`POST /v1/verifications`, `POST /v1/verifications/bundle`, one budget for both) one caller may request per minute; 0: no limit.',
+  },
+  {
+    name: 'MAX_CONCURRENT_UPLOADS_PER_CALLER',
+    default: '4',
+    meaning: 'Uploads one caller may have in progress at once, across all API processes; one more gets 429 `TOO_MANY_CONCURRENT_UPLOADS`. 0: no limit.',
+  },
   { name: 'REGISTRY_INSECURE_HOSTS', default: '(none)', meaning: 'Comma-separated `host[:port]` of registries spoken to over plain HTTP. All others use HTTPS.' },
   {
     name: 'REGISTRY_CREDENTIALS',
@@ -335,6 +358,10 @@ const schema = z.object({
   ADMIN_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(12, 'must be at least 12 characters').optional()),
   INSTANCE_ID: optionalText(),
   MAX_UPLOAD_BYTES: integer(1, 64 * 1024 * 1024 * 1024, 256 * 1024 * 1024),
+  RATE_LIMIT_UPLOADS_PER_MINUTE: integer(0, 1_000_000, 60),
+  RATE_LIMIT_SIGNATURES_PER_MINUTE: integer(0, 1_000_000, 120),
+  RATE_LIMIT_VERIFICATIONS_PER_MINUTE: integer(0, 1_000_000, 600),
+  MAX_CONCURRENT_UPLOADS_PER_CALLER: integer(0, 10_000, 4),
   REGISTRY_INSECURE_HOSTS: text(''),
   REGISTRY_CREDENTIALS: z.preprocess(
     emptyToUndefined,
@@ -531,6 +558,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     admin: { password: v.ADMIN_PASSWORD },
     instanceId: v.INSTANCE_ID ?? `${hostname()}:${process.pid}`,
     uploads: { maxBytes: v.MAX_UPLOAD_BYTES },
+    rateLimits: {
+      perMinute: { uploads: v.RATE_LIMIT_UPLOADS_PER_MINUTE, signatures: v.RATE_LIMIT_SIGNATURES_PER_MINUTE, verifications: v.RATE_LIMIT_VERIFICATIONS_PER_MINUTE },
+      maxConcurrentUploads: v.MAX_CONCURRENT_UPLOADS_PER_CALLER,
+    },
     registry: {
       insecureHosts: v.REGISTRY_INSECURE_HOSTS.split(',')
         .map((h) => h.trim())

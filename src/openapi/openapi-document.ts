@@ -12,7 +12,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       'Publishes WebAssembly components to OCI registries, signs them keyless with Sigstore ' +
         '(Fulcio certificate from the workload identity, Rekor transparency log entry) and verifies them ' +
         'against identity policies. Errors are RFC 9457 application/problem+json with a stable `code`. ' +
-        'Every /v1 call sends `Authorization: Bearer` with an API key or a trusted CI/workload OIDC token (Authorize above).',
+        'Every /v1 call sends `Authorization: Bearer` with an API key or a trusted CI/workload OIDC token (Authorize above). ' +
+        'Uploads, sign requests and verifications count against per-caller budgets per minute: their answers carry the ' +
+        '`RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers), and a caller over its budget gets 429 with `Retry-After`.',
     )
     .setVersion(version)
     .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
