@@ -7,6 +7,9 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { registerQueueDashboard } from './admin/queue-dashboard';
 import { AppModule } from './app.module';
+import { authenticateBeforeBody } from './auth/authentication.guard';
+import { CallerAuthenticator } from './auth/caller-authenticator';
+import { RouteAccessCheck } from './auth/route-access-check';
 import { MAX_FORM_FIELDS } from './artifacts/upload-fields';
 import { problems } from './common/problem';
 import { ProblemFilter } from './common/problem.filter';
@@ -60,6 +63,8 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
   );
 
   const fastify = app.getHttpAdapter().getInstance();
+  const routeAccess = app.get(RouteAccessCheck);
+  authenticateBeforeBody(fastify, app.get(CallerAuthenticator), config, () => routeAccess.table());
   registerJsonParser(fastify, config.http.bodyLimitBytes);
   fastify.removeContentTypeParser('text/plain');
   enforceContentTypes(fastify);

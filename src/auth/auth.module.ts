@@ -11,13 +11,16 @@ import { RouteAccessCheck } from './route-access-check';
 import { TrustedPublishers } from './trusted-publishers';
 
 /**
- * Who is calling, on every route of every role: the global guards and what they check credentials and
+ * Who is calling, on every route of every role: the global guards, the table of what each route declares
+ * (checked at start: every /v1 route names its scope), and what they check credentials and
  * budgets against. Nest runs global guards in the order they are provided: authentication first, then the
  * rate limits, which count per authenticated caller.
  */
 @Global()
 @Module({
+  imports: [DiscoveryModule],
   providers: [
+    RouteAccessCheck,
     ApiKeysRepository,
     TrustedPublishers,
     CallerAuthenticator,
@@ -25,10 +28,10 @@ import { TrustedPublishers } from './trusted-publishers';
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
-  exports: [ApiKeysRepository, CallerAuthenticator],
+  exports: [ApiKeysRepository, CallerAuthenticator, RouteAccessCheck],
 })
 export class AuthModule {}
 
-/** The API keys API (api role), and the start-up check that every /v1 route declares its scope. */
-@Module({ imports: [DiscoveryModule], controllers: [ApiKeysController], providers: [ApiKeysService, RouteAccessCheck] })
+/** The API keys API (api role). */
+@Module({ controllers: [ApiKeysController], providers: [ApiKeysService] })
 export class AuthApiModule {}

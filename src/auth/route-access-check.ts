@@ -10,7 +10,7 @@ const joinPath = (...parts: string[]): string =>
     .filter(Boolean)
     .join('/')}`;
 
-/** Every `/v1` handler of the application, with what it declares (`@Authorize`), by `METHOD /path`. */
+/** Every `/v1` handler of the application (and any other with `@Authorize`), with what it declares, by `METHOD /path` (Fastify's route syntax). */
 export function routeAccessTable(discovery: DiscoveryService, scanner: MetadataScanner, reflector: Reflector): Map<string, RouteAccess | undefined> {
   const table = new Map<string, RouteAccess | undefined>();
   for (const wrapper of discovery.getControllers()) {
@@ -23,7 +23,7 @@ export function routeAccessTable(discovery: DiscoveryService, scanner: MetadataS
       const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
       if (path === undefined) continue;
       const full = joinPath(prefix, path);
-      if (!`${full}/`.startsWith(PROTECTED_PREFIX)) continue;
+      if (!`${full}/`.startsWith(PROTECTED_PREFIX) && !Reflect.hasMetadata(ROUTE_ACCESS, handler)) continue;
       const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod;
       table.set(`${RequestMethod[method]} ${full}`, reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [handler, metatype]));
     }
@@ -43,8 +43,16 @@ export class RouteAccessCheck implements OnApplicationBootstrap {
     private readonly reflector: Reflector,
   ) {}
 
+  private cached: Map<string, RouteAccess | undefined> | undefined;
+
+  /** The table, built once (controllers do not change after start). */
+  table(): Map<string, RouteAccess | undefined> {
+    this.cached ??= routeAccessTable(this.discovery, this.scanner, this.reflector);
+    return this.cached;
+  }
+
   onApplicationBootstrap(): void {
-    const undeclared = [...routeAccessTable(this.discovery, this.scanner, this.reflector)].filter(([, access]) => !access).map(([route]) => route);
+    const undeclared = [...this.table()].filter(([route, access]) => !access && route.split(' ')[1]!.startsWith(PROTECTED_PREFIX)).map(([route]) => route);
     if (undeclared.length > 0) throw new Error(`/v1 routes without @Authorize (they would be refused for every caller): ${undeclared.join(', ')}`);
   }
 }

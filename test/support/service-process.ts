@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { REPO_ROOT } from './test-environment';
+import { REPO_ROOT, TEST_ADMIN_KEY } from './test-environment';
 
 const MAIN = resolve(REPO_ROOT, 'dist/src/main.js');
 
@@ -32,6 +32,8 @@ export class ServiceProcess {
       PORT: port,
       LOG_LEVEL: 'info',
       INSTANCE_ID: `${env.ROLE ?? 'all'}-${randomUUID().slice(0, 8)}`,
+      // Every service under test has the test admin key, which fetch() sends (unless env sets another).
+      BOOTSTRAP_ADMIN_API_KEY: TEST_ADMIN_KEY,
       ...env,
     };
     const child = spawn(process.execPath, [MAIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
