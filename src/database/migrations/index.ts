@@ -3,6 +3,7 @@ import * as initial from './0001-initial';
 import * as webhooks from './0002-webhooks';
 import * as verifications from './0003-verifications';
 import * as accessControl from './0004-access-control';
+import * as auditLog from './0005-audit-log';
 
 /**
  * The migrations, in order. Listed in code rather than read from a folder so that the compiled
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-webhooks': webhooks,
   '0003-verifications': verifications,
   '0004-access-control': accessControl,
+  '0005-audit-log': auditLog,
 };
 
 export const migrationProvider: MigrationProvider = {
