@@ -215,6 +215,12 @@ describe('what and which target', () => {
     expect(requestTarget(request({ query: { repository: 'a.example/x' }, notedTarget: { repository: 'b.example/y' } })).repository).toBe('b.example/y');
   });
 
+  it("reads Fastify's query and parameter objects, whose prototypes are not Object's", () => {
+    const query = Object.assign(Object.create(Object.create(null) as object) as object, { repository: 'a.example/x' });
+    const params = Object.assign(Object.create(null) as object, { id: 'k1' });
+    expect(requestTarget(request({ query, params }))).toEqual({ repository: 'a.example/x', reference: 'a.example/x', id: 'k1' });
+  });
+
   it("takes the resource id from the route's parameters", () => {
     expect(requestTarget(request({ params: { id: 'e1c3', deliveryId: 'd2' } })).id).toBe('e1c3');
   });

@@ -180,12 +180,11 @@ export function auditCaller(identity: CallerIdentity): AuditCaller {
     : { kind: 'oidc', issuer: text(identity.issuer), subject: text(identity.subject), rule: text(identity.rule) };
 }
 
-/** A non-empty string field of a plain object (a parsed JSON body, the query, the route parameters). */
+/** A non-empty string field of a parsed JSON body, the query or the route parameters. */
 function field(source: unknown, name: string): string | undefined {
-  if (!source || typeof source !== 'object') return undefined;
-  const prototype = Object.getPrototypeOf(source) as unknown;
-  // A raw upload's body is a stream: only plain objects are read.
-  if (prototype !== Object.prototype && prototype !== null) return undefined;
+  if (!source || typeof source !== 'object' || Array.isArray(source) || Buffer.isBuffer(source)) return undefined;
+  // A raw upload's body is a stream, left unread.
+  if (typeof (source as { pipe?: unknown }).pipe === 'function') return undefined;
   const value = Object.prototype.hasOwnProperty.call(source, name) ? (source as Record<string, unknown>)[name] : undefined;
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
