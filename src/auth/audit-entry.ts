@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import type { NotedAuditTarget } from '../access/audit-target';
 import type { Caller, CallerIdentity } from '../access/caller';
 import { canonicalRepositoryName } from '../access/repository-patterns';
@@ -165,8 +166,7 @@ export function describeCredential(authorization: string | string[] | undefined)
 /** The `iss` claim of a compact JWS, read without verifying anything (only to say who the token claims to come from). */
 function claimedIssuer(token: string): string | undefined {
   try {
-    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as unknown;
-    const iss = claims && typeof claims === 'object' ? (claims as { iss?: unknown }).iss : undefined;
+    const { iss } = decodeJwt(token);
     return typeof iss === 'string' && iss !== '' ? boundedText(iss, AUDIT_TEXT_LIMITS.name) : undefined;
   } catch {
     return undefined;
