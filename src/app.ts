@@ -11,6 +11,7 @@ import { authenticateBeforeBody } from './auth/authentication.guard';
 import { CallerAuthenticator } from './auth/caller-authenticator';
 import { RouteAccessCheck } from './auth/route-access-check';
 import { MAX_FORM_FIELDS } from './artifacts/upload-fields';
+import { AuditLogRecorder } from './auth/audit-log.recorder';
 import { problems } from './common/problem';
 import { ProblemFilter } from './common/problem.filter';
 import { jobSubmissionProblem } from './pipeline/job-submission-problem';
@@ -72,6 +73,11 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
   const metrics = app.get(MetricsService);
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+  });
+  // The audit log's entry of each answer, written before the answer goes out (whatever path made it).
+  const auditLog = app.get(AuditLogRecorder);
+  fastify.addHook('onSend', async (request, reply, payload) => {
+    await auditLog.recordResponse(request, reply, payload);
   });
   fastify.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

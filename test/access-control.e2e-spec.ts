@@ -133,7 +133,12 @@ describe('access control', () => {
         const others = SCOPES.filter((s) => s !== scope && s !== 'admin');
         const without = await send(method, path, bearer(await keyWith(others)));
         const problem = (await without.json()) as Problem & { requiredScope?: string };
-        expect({ route, status: without.status, code: problem.code, requiredScope: problem.requiredScope }).toEqual({ route, status: 403, code: 'SCOPE_MISSING', requiredScope: scope });
+        expect({ route, status: without.status, code: problem.code, requiredScope: problem.requiredScope }).toEqual({
+          route,
+          status: 403,
+          code: 'SCOPE_MISSING',
+          requiredScope: scope,
+        });
         matrix[route] = [none.status, unknown.status, without.status, withScope.status];
       }
       expect(Object.keys(matrix).length).toBe(protectedOperations.length);
@@ -150,7 +155,11 @@ describe('access control', () => {
       for (const [authorization, code] of cases) {
         const response = await service.fetch('/v1/trust-roots', { headers: { authorization } });
         const problem = (await response.json()) as Problem;
-        expect({ authorization: authorization.slice(0, 30), status: response.status, code: problem.code }).toEqual({ authorization: authorization.slice(0, 30), status: 401, code });
+        expect({ authorization: authorization.slice(0, 30), status: response.status, code: problem.code }).toEqual({
+          authorization: authorization.slice(0, 30),
+          status: 401,
+          code,
+        });
         expect(JSON.stringify(problem)).not.toContain(authorization.slice(7, 40) || 'never');
       }
     });
@@ -179,7 +188,11 @@ describe('access control', () => {
 
     it('refuses bad scopes, patterns and expiries', async () => {
       const attempt = async (body: Record<string, unknown>) => {
-        const response = await service.fetch('/v1/api-keys', { method: 'POST', headers: json(TEST_ADMIN_KEY), body: JSON.stringify({ name: 'bad', scopes: ['records:read'], repositories: ['**'], ...body }) });
+        const response = await service.fetch('/v1/api-keys', {
+          method: 'POST',
+          headers: json(TEST_ADMIN_KEY),
+          body: JSON.stringify({ name: 'bad', scopes: ['records:read'], repositories: ['**'], ...body }),
+        });
         return { status: response.status, problem: (await response.json()) as Problem };
       };
       expect(await attempt({ scopes: ['root'] })).toMatchObject({ status: 400, problem: { code: 'VALIDATION_FAILED' } });
@@ -229,7 +242,11 @@ describe('access control', () => {
     let jobB: JobView;
 
     const upload = (key: string, repository: string, tag = 'v1') =>
-      service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=${tag}`, { method: 'POST', headers: { ...bearer(key), 'content-type': 'application/wasm' }, body: component });
+      service.fetch(`/v1/artifacts?repository=${encodeURIComponent(repository)}&tag=${tag}`, {
+        method: 'POST',
+        headers: { ...bearer(key), 'content-type': 'application/wasm' },
+        body: component,
+      });
 
     beforeAll(async () => {
       keyA = await createKey({ name: 'team-a', scopes: writer, repositories: [repoA, `${repoA}/**`] });

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { noteAuditTarget } from '../access/audit-target';
 import { Authorize, CurrentCaller } from '../access/authorize';
 import type { Caller } from '../access/caller';
 import { Controller, Headers, HttpCode, Post, Req, Res } from '@nestjs/common';
@@ -164,6 +165,8 @@ export class ArtifactsController {
           'field "file" came before "repository": send repository, tag, annotations, annotation.<key> and callbackUrl before file (with curl, put -F file=@… last)',
         );
       }
+      // The audit log's entry was written before the form was read: it learns the repository here.
+      if (typeof raw.repository === 'string') noteAuditTarget(request, { repository: raw.repository });
       const fields = parseUploadFields(raw);
       const result = await this.uploads.upload({ ...fields, caller, idempotencyKey, fileName: part.filename, afterBody: () => refuseTrailingParts(parts) }, part.file);
       if (part.file.truncated) throw new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', 'the .wasm exceeds MAX_UPLOAD_BYTES');

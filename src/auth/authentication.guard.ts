@@ -55,7 +55,12 @@ export function assertScope(caller: Caller, access: RouteAccess): void {
  * or without the scope, costs no JSON parsing or multipart handling and learns nothing about the body it
  * sent (401 and 403 come before 400, 413 or 415). The guard then finds the work done.
  */
-export function authenticateBeforeBody(fastify: FastifyInstance, authenticator: CallerAuthenticator, config: AppConfig, accessTable: () => Map<string, RouteAccess | undefined>): void {
+export function authenticateBeforeBody(
+  fastify: FastifyInstance,
+  authenticator: CallerAuthenticator,
+  config: AppConfig,
+  accessTable: () => Map<string, RouteAccess | undefined>,
+): void {
   fastify.addHook('onRequest', async (request) => {
     const path = request.routeOptions.url;
     if (path === undefined) return; // no such route: 404 as usual

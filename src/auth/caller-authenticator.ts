@@ -15,9 +15,9 @@ import { TrustedPublishers } from './trusted-publishers';
 export const BOOTSTRAP_KEY_ID = 'bootstrap';
 
 /** Three base64url segments: a compact JWS, the shape of every OIDC ID token. */
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+export const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** Longer credentials are refused before any parsing (GitHub and Kubernetes tokens are ~1-2 KiB). */
-const MAX_CREDENTIAL_LENGTH = 8192;
+export const MAX_CREDENTIAL_LENGTH = 8192;
 
 /**
  * Who is calling: the bearer credential of a request, checked against the bootstrap admin key, the API

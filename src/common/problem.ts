@@ -49,7 +49,8 @@ export class ProblemError extends Error {
 export const problems = {
   validation: (errors: { field: string; message: string }[]) =>
     new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors }),
-  notFound: (what: string, id: string) => new ProblemError(404, `${what.toUpperCase()}_NOT_FOUND`, `No such ${what.toLowerCase()}`, `${what} ${id} does not exist`),
+  notFound: (what: string, id: string) =>
+    new ProblemError(404, `${what.toUpperCase().replace(/ /g, '_')}_NOT_FOUND`, `No such ${what.toLowerCase()}`, `${what} ${id} does not exist`),
   shuttingDown: () => new ProblemError(503, 'SHUTTING_DOWN', 'The service is shutting down', 'Retry against another instance'),
   queueUnavailable: (detail: string) => new ProblemError(503, 'QUEUE_UNAVAILABLE', 'The job queue is unavailable', detail),
   idempotencyKeyReused: (jobId: string) =>

@@ -4,6 +4,9 @@ import { version } from '../../package.json';
 import { BEARER_SCHEME } from '../access/authorize';
 import { documentProblemResponses } from './problem-responses';
 
+/** An operation's id: its controller's name without `Controller`, and the handler's (`ApiKeys_create`). The audit log names actions by it. */
+export const operationId = (controllerKey: string, methodKey: string): string => `${controllerKey.replace(/Controller$/, '')}_${methodKey}`;
+
 /** The OpenAPI document of the HTTP API, built from the controllers and DTOs. */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -36,9 +39,30 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .build();
   const document = SwaggerModule.createDocument(app, config, {
-    operationIdFactory: (controllerKey, methodKey) => `${controllerKey.replace(/Controller$/, '')}_${methodKey}`,
+    operationIdFactory: (controllerKey, methodKey) => operationId(controllerKey, methodKey),
   });
-  return documentProblemResponses(document);
+  return documentProblemResponses(documentAuditLogRefusal(document));
+}
+
+const AUDIT_LOG_REFUSAL = 'AUDIT_LOG_UNAVAILABLE: the audit log (database) could not record the request; it was not carried out';
+
+/**
+ * A mutating /v1 request is refused before it runs when the audit log cannot record it (the audit log
+ * fails closed): every such operation documents that 503 besides its own.
+ */
+function documentAuditLogRefusal(document: OpenAPIObject): OpenAPIObject {
+  for (const [path, item] of Object.entries(document.paths)) {
+    if (!path.startsWith('/v1/')) continue;
+    for (const method of ['post', 'put', 'patch', 'delete'] as const) {
+      const responses = item[method]?.responses as Record<string, { description?: string }> | undefined;
+      if (!responses) continue;
+      const unavailable = responses['503'];
+      if (unavailable) unavailable.description = `${unavailable.description ?? ''}; ${AUDIT_LOG_REFUSAL}`.replace(/^; /, '');
+      else
+        responses['503'] = { description: AUDIT_LOG_REFUSAL, content: { 'application/json': { schema: { $ref: '#/components/schemas/ProblemDto' } } } } as { description: string };
+    }
+  }
+  return document;
 }
 
 /** JSON with object keys sorted at every level, so the committed document only changes when the API does. */

@@ -4,6 +4,7 @@ import * as webhooks from './0002-webhooks';
 import * as verifications from './0003-verifications';
 import * as accessControl from './0004-access-control';
 import * as sealedWebhookSecrets from './0005-sealed-webhook-secrets';
+import * as auditLog from './0006-audit-log';
 
 /**
  * The migrations, in order. Listed in code rather than read from a folder so that the compiled
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-verifications': verifications,
   '0004-access-control': accessControl,
   '0005-sealed-webhook-secrets': sealedWebhookSecrets,
+  '0006-audit-log': auditLog,
 };
 
 export const migrationProvider: MigrationProvider = {
