@@ -34,8 +34,12 @@ import { TrustedPublishers } from './trusted-publishers';
     CallerRateLimits,
     { provide: APP_GUARD, useClass: AuthenticationGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
+    AuditLogRepository,
+    RouteActions,
+    AuditLogRecorder,
+    { provide: APP_INTERCEPTOR, useClass: AuditLogInterceptor },
   ],
-  exports: [ApiKeysRepository, CallerAuthenticator, RouteAccessCheck],
+  exports: [ApiKeysRepository, CallerAuthenticator, RouteAccessCheck, AuditLogRepository, AuditLogRecorder],
 })
 export class AuthModule {}
 
