@@ -123,14 +123,14 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
     const query = new URLSearchParams({ repository: repository(kind, i), tag });
     const response = await fetch(service.url(`/v1/artifacts?${query}`), {
       method: 'POST',
-      headers: { 'content-type': 'application/wasm' },
+      headers: { ...service.authorization, 'content-type': 'application/wasm' },
       body: component,
       signal: AbortSignal.timeout(settings.jobTimeoutMs),
     });
     if (response.status !== 202) throw new Error(`POST /v1/artifacts answered HTTP ${response.status}: ${await response.text()}\n${service.logTail}`);
     const accepted = (await response.json()) as JobView;
     const uploadMs = performance.now() - started;
-    const { job, seenAt, requests } = await waitForJob(service.baseUrl, accepted.id, { mode: settings.wait, pollMs: settings.pollMs, timeoutMs: settings.jobTimeoutMs });
+    const { job, seenAt, requests } = await waitForJob(service, accepted.id, { mode: settings.wait, pollMs: settings.pollMs, timeoutMs: settings.jobTimeoutMs });
     if (job.state !== 'succeeded') {
       throw new Error(`job ${job.id} failed in step ${job.error?.step ?? '?'}: ${job.error?.code} ${job.error?.message}\n${service.logTail}`);
     }

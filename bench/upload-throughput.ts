@@ -91,13 +91,13 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
 
   const uploadThroughApi = async (kind: string, length: number, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<JobView> => {
     const query = new URLSearchParams({ repository: repository(kind), tag: 'v1' });
-    const answer = await postStream(service.url(`/v1/artifacts?${query}`), { 'content-type': 'application/wasm' }, length, body, settings.timeoutMs);
+    const answer = await postStream(service.url(`/v1/artifacts?${query}`), { ...service.authorization, 'content-type': 'application/wasm' }, length, body, settings.timeoutMs);
     if (answer.status !== 202) throw new Error(`POST /v1/artifacts answered HTTP ${answer.status}: ${answer.body}\n${service.logTail}`);
     return JSON.parse(answer.body) as JobView;
   };
   /** The publish job of an upload runs on (push, sign, verify); it is waited for, untimed, so that it does not overlap the next measurement. */
   const settle = async (job: JobView) => {
-    const { job: finished } = await waitForJob(service.baseUrl, job.id, { mode: 'poll', pollMs: 100, timeoutMs: settings.timeoutMs });
+    const { job: finished } = await waitForJob(service, job.id, { mode: 'poll', pollMs: 100, timeoutMs: settings.timeoutMs });
     if (finished.state !== 'succeeded') throw new Error(`job ${job.id} failed: ${finished.error?.code} ${finished.error?.message}`);
   };
 

@@ -221,7 +221,7 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   log('starting a fresh service for the measurement');
   const service = await ServiceUnderTest.start({ main: env.serviceMain, env: serviceEnv('verify'), cpuProfileDir: profileDir });
   cleanup.defer('stop the service', async () => void (await service.stop()));
-  const client = new JsonClient(service.baseUrl, settings.concurrency);
+  const client = new JsonClient(service.baseUrl, settings.concurrency, service.authorization);
   cleanup.defer('close the HTTP client', async () => client.close());
   const verifyThroughApi = async (artifact: Artifact): Promise<number> => {
     const started = performance.now();
@@ -288,13 +288,13 @@ async function publish(service: ServiceUnderTest, component: Buffer, repository:
   const query = new URLSearchParams({ repository, tag: 'v1.0.0', 'annotation.bench.index': String(index) });
   const response = await fetch(service.url(`/v1/artifacts?${query}`), {
     method: 'POST',
-    headers: { 'content-type': 'application/wasm' },
+    headers: { ...service.authorization, 'content-type': 'application/wasm' },
     body: component,
     signal: AbortSignal.timeout(timeoutMs),
   });
   if (response.status !== 202) throw new Error(`POST /v1/artifacts answered HTTP ${response.status}: ${await response.text()}\n${service.logTail}`);
   const accepted = (await response.json()) as JobView;
-  const { job } = await waitForJob(service.baseUrl, accepted.id, { mode: 'sse', pollMs: 100, timeoutMs });
+  const { job } = await waitForJob(service, accepted.id, { mode: 'sse', pollMs: 100, timeoutMs });
   if (job.state !== 'succeeded') throw new Error(`job ${job.id} failed in step ${job.error?.step ?? '?'}: ${job.error?.code} ${job.error?.message}\n${service.logTail}`);
   const result = job.result as { manifestDigest?: string; signatures?: { format: string; identity: string; issuer: string }[] } | null;
   const signatures = result?.signatures ?? [];

@@ -207,7 +207,8 @@ describe('audit log', () => {
         action: 'Signatures_sign',
         caller: null,
         credential: { kind: 'none' },
-        target: { repository, reference: `${repository}:v1` },
+        // Refused as soon as the headers were in: the body (and the reference in it) was never read.
+        target: { repository: null, reference: null },
         outcome: 'refused',
         status: 401,
         code: 'CREDENTIAL_MISSING',
@@ -254,7 +255,7 @@ describe('audit log', () => {
         action: 'Signatures_sign',
         caller: { kind: 'api-key', principal: `api-key:${reader.id}`, keyId: reader.id, name: 'audit-reader' },
         credential: null,
-        target: { repository, reference: `${repository}:v1` },
+        target: { repository: null, reference: null },
         outcome: 'refused',
         status: 403,
         code: 'SCOPE_MISSING',
@@ -280,12 +281,12 @@ describe('audit log', () => {
       });
     });
 
-    it('a failure: a body that is not JSON, before authentication (the credential described, not authenticated)', async () => {
+    it('a failure: a body that is not JSON, read only once its caller was authenticated', async () => {
       const { id, response } = await call('malformed', '/v1/signatures', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"reference":' });
       expect(response.status).toBe(400);
       const [entry, ...others] = await entriesOf(id);
       expect(others).toEqual([]);
-      expect(entry).toMatchObject({ action: 'Signatures_sign', caller: null, credential: { kind: 'unrecognised' }, outcome: 'failed', status: 400, code: 'MALFORMED_JSON' });
+      expect(entry).toMatchObject({ action: 'Signatures_sign', caller: admin, credential: null, outcome: 'failed', status: 400, code: 'MALFORMED_JSON' });
     });
 
     it('a revocation, and the revoked key refused afterwards', async () => {
@@ -375,11 +376,9 @@ describe('audit log', () => {
       expect((await allEntries('status=401')).map((entry) => entry.code)).toEqual(['API_KEY_REVOKED', 'TOKEN_ISSUER_NOT_TRUSTED', 'API_KEY_INVALID', 'CREDENTIAL_MISSING']);
       expect((await allEntries(`target=${writer.id}`)).map((entry) => entry.action)).toEqual(['ApiKeys_revoke', 'ApiKeys_create']);
       const inRepository = await allEntries(`target=${encodeURIComponent(repository)}`);
+      // Requests refused before their body was read (401, and 403 for a missing scope) name no repository.
       expect(inRepository.map((entry) => [entry.action, entry.status])).toEqual([
-        ['Signatures_sign', 401],
         ['Artifacts_upload', 403],
-        ['Signatures_sign', 403],
-        ['Signatures_sign', 401],
         ['Signatures_sign', 202],
         ['Artifacts_upload', 202],
       ]);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { RegistryReader } from './support/registry-http';
 import { ServiceProcess, eventually, sleep } from './support/service-process';
 import { TestDatabase } from './support/test-database';
-import { REPO_ROOT, testEnvironment, testServiceEnv } from './support/test-environment';
+import { REPO_ROOT, TEST_ADMIN_KEY, testEnvironment, testServiceEnv } from './support/test-environment';
 
 const BODY_IDLE_MS = 1_000;
 const HEADERS_MS = 1_500;
@@ -267,7 +267,7 @@ describe('HTTP input', () => {
   describe('slow and lying clients', () => {
     const stalledUploads: string[] = [];
     const head = (path: string, contentType: string, length: number) =>
-      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: ${contentType}\r\nContent-Length: ${length}\r\n\r\n`;
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TEST_ADMIN_KEY}\r\nContent-Type: ${contentType}\r\nContent-Length: ${length}\r\n\r\n`;
     const expectCutForIdleBody = (exchange: RawExchange) => {
       expect(exchange.status).toBe(408);
       expect(exchange.problem).toMatchObject({ status: 408, code: 'REQUEST_TIMEOUT' });

@@ -18,6 +18,7 @@ export class JsonClient {
   constructor(
     private readonly baseUrl: string,
     maxSockets: number,
+    private readonly headers: Record<string, string> = {},
   ) {
     this.agent = new Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
   }
@@ -30,7 +31,7 @@ export class JsonClient {
         {
           method: 'POST',
           agent: this.agent,
-          headers: { 'content-type': 'application/json', 'content-length': String(body.length), accept: 'application/json' },
+          headers: { ...this.headers, 'content-type': 'application/json', 'content-length': String(body.length), accept: 'application/json' },
           signal: AbortSignal.timeout(timeoutMs),
         },
         (response) => {

@@ -22,6 +22,12 @@ export interface JobView {
 
 export type WaitMode = 'poll' | 'sse';
 
+/** Where jobs are read, and with which credential. */
+export interface JobsEndpoint {
+  baseUrl: string;
+  authorization: Record<string, string>;
+}
+
 export interface WaitOptions {
   mode: WaitMode;
   /** Poll interval (mode poll). */
@@ -40,15 +46,15 @@ export interface FinishedJob {
 }
 
 /** Waits until the job succeeded or failed. */
-export async function waitForJob(baseUrl: string, id: string, options: WaitOptions): Promise<FinishedJob> {
-  const { job, requests } = options.mode === 'sse' ? { job: await followEvents(baseUrl, id, options.timeoutMs), requests: 1 } : await poll(baseUrl, id, options);
+export async function waitForJob(service: JobsEndpoint, id: string, options: WaitOptions): Promise<FinishedJob> {
+  const { job, requests } = options.mode === 'sse' ? { job: await followEvents(service, id, options.timeoutMs), requests: 1 } : await poll(service, id, options);
   return { job, seenAt: performance.now(), requests };
 }
 
-async function poll(baseUrl: string, id: string, options: WaitOptions): Promise<{ job: JobView; requests: number }> {
+async function poll({ baseUrl, authorization }: JobsEndpoint, id: string, options: WaitOptions): Promise<{ job: JobView; requests: number }> {
   const deadline = Date.now() + options.timeoutMs;
   for (let requests = 1; ; requests++) {
-    const response = await fetch(`${baseUrl}/v1/jobs/${id}`, { signal: AbortSignal.timeout(30_000) });
+    const response = await fetch(`${baseUrl}/v1/jobs/${id}`, { headers: authorization, signal: AbortSignal.timeout(30_000) });
     if (!response.ok) throw new Error(`GET /v1/jobs/${id} answered HTTP ${response.status}: ${await response.text()}`);
     const job = (await response.json()) as JobView;
     if (finished(job)) return { job, requests };
@@ -58,8 +64,8 @@ async function poll(baseUrl: string, id: string, options: WaitOptions): Promise<
 }
 
 /** GET /v1/jobs/{id}/events: server-sent `job` events until the job ends. */
-async function followEvents(baseUrl: string, id: string, timeoutMs: number): Promise<JobView> {
-  const response = await fetch(`${baseUrl}/v1/jobs/${id}/events`, { headers: { accept: 'text/event-stream' }, signal: AbortSignal.timeout(timeoutMs) });
+async function followEvents({ baseUrl, authorization }: JobsEndpoint, id: string, timeoutMs: number): Promise<JobView> {
+  const response = await fetch(`${baseUrl}/v1/jobs/${id}/events`, { headers: { ...authorization, accept: 'text/event-stream' }, signal: AbortSignal.timeout(timeoutMs) });
   if (!response.ok || !response.body) throw new Error(`GET /v1/jobs/${id}/events answered HTTP ${response.status}: ${await response.text()}`);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';

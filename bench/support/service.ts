@@ -22,6 +22,7 @@ export interface ServiceStartOptions {
 export class ServiceUnderTest {
   private output = '';
   private readonly exited: Promise<number | null>;
+  private apiKey: string | undefined;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -51,6 +52,7 @@ export class ServiceUnderTest {
     const service = new ServiceUnderTest(child, `http://127.0.0.1:${port}`);
     try {
       await service.waitUntilReady(options.startTimeoutMs ?? 60_000);
+      if (env.BOOTSTRAP_ADMIN_API_KEY) service.apiKey = await service.createApiKey(env.BOOTSTRAP_ADMIN_API_KEY);
     } catch (error) {
       await service.stop();
       throw error;
@@ -69,6 +71,24 @@ export class ServiceUnderTest {
 
   url(path: string): string {
     return `${this.baseUrl}${path}`;
+  }
+
+  /**
+   * The Authorization header of the load generator: an API key made through the API (so every request
+   * pays the real authentication: a key looked up by its hash, scopes, repository patterns).
+   */
+  get authorization(): Record<string, string> {
+    return this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {};
+  }
+
+  private async createApiKey(adminKey: string): Promise<string> {
+    const response = await fetch(this.url('/v1/api-keys'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench', scopes: ['artifacts:write', 'signatures:write', 'verifications:write', 'records:read'], repositories: ['**'] }),
+    });
+    if (response.status !== 201) throw new Error(`POST /v1/api-keys answered HTTP ${response.status}: ${await response.text()}`);
+    return ((await response.json()) as { key: string }).key;
   }
 
   /** Ready: Redis and the database answer (GET /health/ready). */

@@ -1,3 +1,5 @@
+import { RE2JS } from 're2js';
+
 /**
  * Where a caller may push, sign, build and verify: patterns over repository names `host[:port]/path`.
  * `*` stands for any characters within one path component (never `/`), `**` for any characters across
@@ -9,8 +11,9 @@
  * or `..` components: the reference parser refuses those before a name gets here). So
  * `EXAMPLE.com:443/a` is `example.com/a`, and `example.com/a/../b` never names `example.com/b`.
  *
- * Written here rather than with a glob library: the syntax is two tokens, the matcher compiles to an
- * anchored regular expression with no nested quantifier, and names are at most 255 characters.
+ * Written here rather than with a glob library: the syntax is two tokens. Patterns compile to RE2
+ * expressions (`re2js`, linear time): with a backtracking engine a pattern such as `h/**a**a**a…`
+ * takes time polynomial in the name, with as many factors as it has wildcards.
  */
 
 const PATTERN_CHARACTERS = /^[a-z0-9._\-:/*[\]]+$/;
@@ -31,7 +34,7 @@ export function canonicalRepositoryName(repository: { registry: string; reposito
   return `${host}/${repository.repository}`;
 }
 
-function compile(pattern: string): RegExp {
+function compile(pattern: string): RE2JS {
   let source = '';
   for (let i = 0; i < pattern.length; i++) {
     const char = pattern[i]!;
@@ -41,7 +44,7 @@ function compile(pattern: string): RegExp {
     } else if (char === '*') source += '[^/]*';
     else source += char.replace(/[.[\]\\-]/g, '\\$&');
   }
-  return new RegExp(`^${source}$`);
+  return RE2JS.compile(`^(?:${source})$`);
 }
 
 /** Checks one pattern's syntax; returns it in canonical form (host part lower-cased, `:443` dropped). */
@@ -68,7 +71,7 @@ export function parseRepositoryPattern(input: string): string {
 
 /** A caller's repository patterns, compiled once. */
 export class RepositoryPatterns {
-  private readonly matchers: RegExp[];
+  private readonly matchers: RE2JS[];
 
   private constructor(readonly patterns: readonly string[]) {
     this.matchers = patterns.map(compile);

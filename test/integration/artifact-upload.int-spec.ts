@@ -80,6 +80,7 @@ describe('ArtifactUploadService (registry, PostgreSQL, Redis)', () => {
     expect(input).toEqual({
       repository: `${registryHost}/${path}`,
       tag: 'v1',
+      requestedBy: { kind: 'api-key', keyId: 'bootstrap', name: 'bootstrap-admin' },
       annotations: { 'org.opencontainers.image.source': 'https://example.com/src' },
       title: expect.any(String),
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),

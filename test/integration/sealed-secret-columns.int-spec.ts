@@ -37,7 +37,7 @@ describe('sealed webhook secrets in PostgreSQL', () => {
       `insert into webhooks (id, url, events, secret) select id, 'https://example.com/hook', '["job.succeeded"]', secret from unnest($1::uuid[], $2::text[]) as t(id, secret)`,
       [[...before.keys()], [...before.values()]],
     );
-    expect(await migrateToLatest(db)).toEqual(['0005-sealed-webhook-secrets']);
+    expect(await migrateToLatest(db)).toContain('0005-sealed-webhook-secrets');
   });
 
   afterAll(async () => {
