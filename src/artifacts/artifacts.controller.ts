@@ -12,12 +12,14 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
   ApiUnsupportedMediaTypeResponse,
+  ApiForbiddenResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
 import { parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemError } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
+import { REGISTRY_REFUSAL_DESCRIPTION } from '../pipeline/registry-problem';
 import { JobDto } from '../pipeline/job.dto';
 import { ArtifactUploadService } from './artifact-upload.service';
 import { unsupportedMediaType } from '../common/content-types';
@@ -81,6 +83,7 @@ export class ArtifactsController {
   })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, FORM_FIELD_ORDER (file before repository), UPLOAD_ABORTED' })
   @ApiResponse({ status: 408, type: ProblemDto, description: 'REQUEST_TIMEOUT: the body stopped arriving (HTTP_BODY_IDLE_TIMEOUT_MS) or took too long (HTTP_REQUEST_TIMEOUT_MS)' })
+  @ApiForbiddenResponse({ type: ProblemDto, description: REGISTRY_REFUSAL_DESCRIPTION })
   @ApiPayloadTooLargeResponse({ type: ProblemDto, description: 'PAYLOAD_TOO_LARGE, TOO_MANY_FIELDS, TOO_MANY_FILES' })
   @ApiUnsupportedMediaTypeResponse({ type: ProblemDto, description: 'UNSUPPORTED_MEDIA_TYPE: send application/wasm, or multipart/form-data with field "file"' })
   @ApiUnprocessableEntityResponse({

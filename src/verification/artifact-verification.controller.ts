@@ -13,8 +13,10 @@ import {
   ApiOperation,
   ApiTags,
   ApiUnprocessableEntityResponse,
+  ApiForbiddenResponse,
 } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
+import { REGISTRY_REFUSAL_DESCRIPTION } from '../pipeline/registry-problem';
 import { EXAMPLES } from '../openapi/examples';
 import { ArtifactVerificationDto, VerifyArtifactDto } from './artifact-verification.dto';
 import { ArtifactVerificationService } from './artifact-verification.service';
@@ -71,6 +73,7 @@ export class ArtifactVerificationController {
     description: 'With async: replaying a key with the same body returns the job it created; another body under the same key is a 422',
   })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, INVALID_POLICY, JSON_TOO_DEEP' })
+  @ApiForbiddenResponse({ type: ProblemDto, description: REGISTRY_REFUSAL_DESCRIPTION })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'MANIFEST_NOT_FOUND' })
   @ApiUnprocessableEntityResponse({
     type: ProblemDto,

@@ -8,7 +8,7 @@ export interface TestEnvironment {
   redisUrl: string;
   /** Server URL (no database); each test file creates its own database on it. */
   postgresServerUrl: string;
-  /** The environment that points the service at the local Sigstore stack and registry. */
+  /** The environment that points the service at the local Sigstore stack and registry (which it allowlists: REGISTRY_PRIVATE_ALLOWLIST). */
   stackEnv: Record<string, string>;
 }
 
@@ -20,8 +20,9 @@ export function testEnvironment(): TestEnvironment {
 }
 
 /**
- * The environment of a service under test: the local stack and registry, the test's own database, a data
- * directory and a queue prefix of its own (so test files never share jobs), then `extra`.
+ * The environment of a service under test: the local stack and registry (registries on loopback allowed
+ * by REGISTRY_PRIVATE_ALLOWLIST), the test's own database, a data directory and a queue prefix of its own
+ * (so test files never share jobs), then `extra`.
  */
 export function testServiceEnv(databaseUrl: string, name: string, extra: Record<string, string> = {}): Record<string, string> {
   const environment = testEnvironment();
