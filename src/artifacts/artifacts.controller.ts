@@ -16,9 +16,10 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
-import { parseIdempotencyKey } from '../common/idempotency-key';
+import { IDEMPOTENCY_KEY_SCHEMA, parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemError } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
+import { MAX_ANNOTATION_KEY_LENGTH, MAX_ANNOTATION_VALUE_LENGTH, MAX_ANNOTATIONS_JSON_LENGTH, MAX_REFERENCE_LENGTH, MAX_TAG_LENGTH, MAX_URL_LENGTH } from '../common/field-limits';
 import { REGISTRY_REFUSAL_DESCRIPTION } from '../pipeline/registry-problem';
 import { JobDto } from '../pipeline/job.dto';
 import { ArtifactUploadService } from './artifact-upload.service';
@@ -55,10 +56,21 @@ export class ArtifactsController {
             type: 'object',
             required: ['repository', 'file'],
             properties: {
-              repository: { type: 'string', example: EXAMPLES.repository, description: 'host[:port]/path' },
-              tag: { type: 'string', example: EXAMPLES.tag },
-              annotations: { type: 'string', example: '{"org.opencontainers.image.source":"https://example.com/repo"}', description: 'JSON object of strings' },
-              callbackUrl: { type: 'string', format: 'uri', description: 'Notified when the job finishes (needs WEBHOOK_CALLBACK_SECRET)', example: EXAMPLES.callbackUrl },
+              repository: { type: 'string', example: EXAMPLES.repository, description: 'host[:port]/path', maxLength: MAX_REFERENCE_LENGTH },
+              tag: { type: 'string', example: EXAMPLES.tag, maxLength: MAX_TAG_LENGTH },
+              annotations: {
+                type: 'string',
+                example: '{"org.opencontainers.image.source":"https://example.com/repo"}',
+                description: `JSON object of strings: at most ${MAX_ANNOTATIONS} annotations, keys of at most ${MAX_ANNOTATION_KEY_LENGTH} characters, values of at most ${MAX_ANNOTATION_VALUE_LENGTH}; or annotation.<key> fields`,
+                maxLength: MAX_ANNOTATIONS_JSON_LENGTH,
+              },
+              callbackUrl: {
+                type: 'string',
+                format: 'uri',
+                description: 'Notified when the job finishes (needs WEBHOOK_CALLBACK_SECRET)',
+                example: EXAMPLES.callbackUrl,
+                maxLength: MAX_URL_LENGTH,
+              },
               file: { type: 'string', format: 'binary', description: 'The .wasm file' },
             },
           },
@@ -67,15 +79,28 @@ export class ArtifactsController {
     },
   })
   @ApiConsumes('application/wasm', 'multipart/form-data')
-  @ApiQuery({ name: 'repository', required: false, description: 'host[:port]/path (raw-body uploads)', example: EXAMPLES.repository })
-  @ApiQuery({ name: 'tag', required: false, description: 'Tag to set on the pushed manifest (raw-body uploads)', example: EXAMPLES.tag })
+  @ApiQuery({
+    name: 'repository',
+    required: false,
+    description: 'host[:port]/path (raw-body uploads)',
+    example: EXAMPLES.repository,
+    schema: { type: 'string', maxLength: MAX_REFERENCE_LENGTH },
+  })
+  @ApiQuery({
+    name: 'tag',
+    required: false,
+    description: 'Tag to set on the pushed manifest (raw-body uploads)',
+    example: EXAMPLES.tag,
+    schema: { type: 'string', maxLength: MAX_TAG_LENGTH },
+  })
   @ApiQuery({
     name: 'callbackUrl',
     required: false,
+    schema: { type: 'string', format: 'uri', maxLength: MAX_URL_LENGTH },
     description: 'Notified when the job finishes (raw-body uploads; needs WEBHOOK_CALLBACK_SECRET)',
     example: EXAMPLES.callbackUrl,
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key returns the job it created, without uploading again' })
+  @ApiHeader({ name: 'Idempotency-Key', schema: IDEMPOTENCY_KEY_SCHEMA, required: false, description: 'Replaying a key returns the job it created, without uploading again' })
   @ApiAcceptedResponse({
     type: JobDto,
     description: 'The publish job; `Location` is its URL',

@@ -1,5 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { CodedError } from '../common/coded-error';
+import { MAX_REFERENCE_LENGTH } from '../common/field-limits';
 import { splitHostPort } from '../common/host-patterns';
 import { isSha256Digest } from './oci-media-types';
 
@@ -49,8 +50,6 @@ const MAX_PATH_LENGTH = 255;
 /** A DNS name has at most 253 characters and each label at most 63. */
 const MAX_HOST_LENGTH = 253;
 const MAX_LABEL_LENGTH = 63;
-/** Longer input is refused before it is looked at: host, path, tag and digest together stay well below it. */
-export const MAX_REFERENCE_LENGTH = 1024;
 /**
  * The WHATWG URL parser (what fetch uses) reads a host whose last label is a number (`1.2.3.999`, `0x7f.1`,
  * `2130706433`) as an IPv4 address, in decimal, octal or hex. Such a host is accepted only as plain

@@ -11,7 +11,7 @@ import {
   ApiForbiddenResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { parseIdempotencyKey } from '../common/idempotency-key';
+import { IDEMPOTENCY_KEY_SCHEMA, parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemDto } from '../common/problem.dto';
 import { REGISTRY_REFUSAL_DESCRIPTION } from '../pipeline/registry-problem';
 import { EXAMPLES } from '../openapi/examples';
@@ -31,7 +31,12 @@ export class SignaturesController {
     description:
       'A tag is resolved to its digest first; the job signs that digest (cosign classic `.sig` and Sigstore bundle referrer, per SIGNATURE_FORMATS) and verifies the result.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key with the same body returns the job it created; another body under the same key is a 422' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    schema: IDEMPOTENCY_KEY_SCHEMA,
+    required: false,
+    description: 'Replaying a key with the same body returns the job it created; another body under the same key is a 422',
+  })
   @ApiBody({
     type: SignRequestDto,
     examples: {

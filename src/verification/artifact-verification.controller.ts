@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { parseIdempotencyKey } from '../common/idempotency-key';
+import { IDEMPOTENCY_KEY_SCHEMA, parseIdempotencyKey } from '../common/idempotency-key';
 import { JobDto } from '../pipeline/job.dto';
 import {
   ApiAcceptedResponse,
@@ -69,6 +69,7 @@ export class ArtifactVerificationController {
   @ApiAcceptedResponse({ type: JobDto, description: 'With async: the verify job, whose result is the answer' })
   @ApiHeader({
     name: 'Idempotency-Key',
+    schema: IDEMPOTENCY_KEY_SCHEMA,
     required: false,
     description: 'With async: replaying a key with the same body returns the job it created; another body under the same key is a 422',
   })

@@ -1,5 +1,6 @@
 import { cpuTurns } from '../common/cpu-turns';
 import { Injectable } from '@nestjs/common';
+import { MAX_ANNOTATION_KEY_LENGTH, MAX_ANNOTATION_VALUE_LENGTH, MAX_ANNOTATIONS } from '../common/field-limits';
 import { ProblemError } from '../common/problem';
 import { requestFingerprint } from '../common/request-fingerprint';
 import { ALL_MANIFEST_MEDIA_TYPES } from '../registry/oci-media-types';
@@ -160,6 +161,16 @@ export function readPolicy(input: Record<string, unknown>): ArtifactPolicy {
     (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))
   ) {
     throw new ProblemError(400, 'INVALID_POLICY', 'The verification policy is not valid', 'policy.annotations must be an object of strings');
+  }
+  const entries = Object.entries((annotations as Record<string, string> | undefined) ?? {});
+  const tooLong = entries.find(([key, value]) => key.length > MAX_ANNOTATION_KEY_LENGTH || value.length > MAX_ANNOTATION_VALUE_LENGTH);
+  if (entries.length > MAX_ANNOTATIONS || tooLong) {
+    throw new ProblemError(
+      400,
+      'INVALID_POLICY',
+      'The verification policy is not valid',
+      `policy.annotations may hold at most ${MAX_ANNOTATIONS} entries, keys of at most ${MAX_ANNOTATION_KEY_LENGTH} characters and values of at most ${MAX_ANNOTATION_VALUE_LENGTH}`,
+    );
   }
   return { signer: buildSignerPolicy(signerFields), annotations: (annotations as Record<string, string> | undefined) ?? {} };
 }

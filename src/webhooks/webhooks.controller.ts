@@ -11,8 +11,10 @@ import {
   ApiOperation,
   ApiTags,
   ApiUnprocessableEntityResponse,
+  ApiParam,
 } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
+import { ApiUuidParam } from '../openapi/path-params';
 import { EXAMPLES } from '../openapi/examples';
 import { CreateWebhookDto, WebhookDeliveryDto, WebhookDto, WebhookPayloadDto, WebhookWithSecretDto } from './webhook.dto';
 import { WebhooksService } from './webhooks.service';
@@ -55,6 +57,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'One subscription (without its secret)' })
   @ApiOkResponse({ type: WebhookDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
+  @ApiUuidParam()
   get(@Param('id') id: string): Promise<WebhookDto> {
     return this.webhooks.get(id);
   }
@@ -64,6 +67,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Unsubscribe; its deliveries are removed' })
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
+  @ApiUuidParam()
   async delete(@Param('id') id: string): Promise<void> {
     await this.webhooks.delete(id);
   }
@@ -73,6 +77,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Replace the signing secret; the new one is returned once and signs every later attempt' })
   @ApiOkResponse({ type: WebhookWithSecretDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
+  @ApiUuidParam()
   rotateSecret(@Param('id') id: string): Promise<WebhookWithSecretDto> {
     return this.webhooks.rotateSecret(id);
   }
@@ -81,6 +86,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'The latest 100 deliveries, newest first, each with its attempts' })
   @ApiOkResponse({ type: [WebhookDeliveryDto] })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
+  @ApiUuidParam()
   deliveries(@Param('id') id: string): Promise<WebhookDeliveryDto[]> {
     return this.webhooks.deliveries(id);
   }
@@ -90,6 +96,8 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Send a delivery again: same webhook-id, a fresh retry schedule' })
   @ApiAcceptedResponse({ type: WebhookDeliveryDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND or DELIVERY_NOT_FOUND' })
+  @ApiUuidParam()
+  @ApiParam({ name: 'deliveryId', schema: { type: 'string', maxLength: 64 }, description: 'The `webhook-id` of the delivery' })
   redeliver(@Param('id') id: string, @Param('deliveryId') deliveryId: string): Promise<WebhookDeliveryDto> {
     return this.webhooks.redeliver(id, deliveryId);
   }
