@@ -140,6 +140,8 @@ describe('canonicalRepositoryName', () => {
     ['[2001:DB8:0:0:0:0:0:1]:443/a', '[2001:db8::1]/a'],
     ['[2001:db8::1]:5000/a', '[2001:db8::1]:5000/a'],
     ['localhost:4430/a', 'localhost:4430/a'],
+    ['localhost:443/a', 'localhost/a'],
+    ['Registry:443/a', 'registry:443/a'],
   ])('names %s as %s', (text, name) => {
     expect(canonicalRepositoryName(parseOciReference(text))).toBe(name);
   });

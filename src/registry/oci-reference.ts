@@ -181,12 +181,15 @@ export function dockerReference(reference: OciRepository): string {
 
 /**
  * `host[:port]` as access rules compare it: the host lower-cased (an IPv6 address in its canonical
- * form), `:443` (HTTPS's default port) dropped, any other port kept.
+ * form), `:443` (HTTPS's default port) dropped, any other port kept. A one-label host other than
+ * localhost keeps `:443`, which is what marks it as a host.
  */
 export function canonicalRegistryHost(registry: string): string {
   const parsed = splitHostPort(registry);
   if (!parsed) return registry.toLowerCase();
-  return parsed.port === undefined ? parsed.host : `${parsed.host}:${parsed.port}`;
+  if (parsed.port !== undefined) return `${parsed.host}:${parsed.port}`;
+  // `registry:443` keeps its port: without it, a one-label name would read as a path component.
+  return looksLikeHost(parsed.host) ? parsed.host : `${parsed.host}:443`;
 }
 
 /**
