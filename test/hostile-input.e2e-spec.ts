@@ -30,7 +30,10 @@ describe('hostile input', () => {
 
   beforeAll(async () => {
     database = await TestDatabase.create(env.postgresServerUrl);
-    service = await ServiceProcess.start(testServiceEnv(database.url, 'hostile', { ROLE: 'api', HTTP_BODY_IDLE_TIMEOUT_MS: '2000' }));
+    service = await ServiceProcess.start(
+      // No per-caller upload budget (where the service has one): every generated form reaches the parser.
+      testServiceEnv(database.url, 'hostile', { ROLE: 'api', HTTP_BODY_IDLE_TIMEOUT_MS: '2000', RATE_LIMIT_UPLOADS_PER_MINUTE: '0' }),
+    );
   });
 
   afterAll(async () => {
