@@ -83,22 +83,20 @@ export class ArtifactsController {
     name: 'repository',
     required: false,
     description: 'host[:port]/path (raw-body uploads)',
-    example: EXAMPLES.repository,
-    schema: { type: 'string', maxLength: MAX_REFERENCE_LENGTH },
+    // With a schema, the example belongs in it (@nestjs/swagger drops a parameter-level one).
+    schema: { type: 'string', maxLength: MAX_REFERENCE_LENGTH, example: EXAMPLES.repository },
   })
   @ApiQuery({
     name: 'tag',
     required: false,
     description: 'Tag to set on the pushed manifest (raw-body uploads)',
-    example: EXAMPLES.tag,
-    schema: { type: 'string', maxLength: MAX_TAG_LENGTH },
+    schema: { type: 'string', maxLength: MAX_TAG_LENGTH, example: EXAMPLES.tag },
   })
   @ApiQuery({
     name: 'callbackUrl',
     required: false,
-    schema: { type: 'string', format: 'uri', maxLength: MAX_URL_LENGTH },
+    schema: { type: 'string', format: 'uri', maxLength: MAX_URL_LENGTH, example: EXAMPLES.callbackUrl },
     description: 'Notified when the job finishes (raw-body uploads; needs WEBHOOK_CALLBACK_SECRET)',
-    example: EXAMPLES.callbackUrl,
   })
   @ApiHeader({ name: 'Idempotency-Key', schema: IDEMPOTENCY_KEY_SCHEMA, required: false, description: 'Replaying a key returns the job it created, without uploading again' })
   @ApiAcceptedResponse({
