@@ -14,7 +14,8 @@ const PREAMBLES = [
   [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // core module
   [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00], // component
 ].map((bytes) => Uint8Array.from(bytes));
-const MAX_MS = 200;
+/** Far above a normal inspection (a few ms): it catches runaway work, not scheduling noise on a busy machine. */
+const MAX_MS = 1_000;
 const MAX_BYTES = 64 * 1024;
 
 type Outcome = { inspection: WasmInspection } | { code: string; offset: number | undefined };
