@@ -46,6 +46,8 @@ const defaults = {
   WEBHOOK_CALLBACK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
   // Webhooks may reach receivers on this machine (the inbox below); production allows public HTTPS only.
   WEBHOOK_ALLOWLIST: '127.0.0.1,::1,localhost',
+  // Registries may be on this machine too (the stack's, on 127.0.0.1); production allows public ones only.
+  REGISTRY_PRIVATE_ALLOWLIST: '127.0.0.1,::1,localhost',
 };
 const env = { ...stack.env, ...defaults, ...process.env };
 // Webhook subscription secrets are stored encrypted with this key. Made once and kept under the data

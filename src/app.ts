@@ -3,7 +3,8 @@ import multipart from '@fastify/multipart';
 import { type INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { SwaggerModule } from '@nestjs/swagger';
+import { type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { registerQueueDashboard } from './admin/queue-dashboard';
 import { AppModule } from './app.module';
@@ -17,10 +18,11 @@ import { ProblemFilter } from './common/problem.filter';
 import { jobSubmissionProblem } from './pipeline/job-submission-problem';
 import { enforceContentTypes } from './common/content-types';
 import { registerJsonParser } from './common/json-body';
+import { registerSecurityHeaders } from './common/security-headers';
 import { clientErrorHandler, limitBodyIdleTime, serverTimeoutOptions } from './common/request-timeouts';
 import type { AppConfig } from './config/config.schema';
 import { MetricsService } from './metrics/metrics.service';
-import { buildOpenApiDocument } from './openapi/openapi-document';
+import { buildOpenApiDocument, documentForSwaggerUiInit } from './openapi/openapi-document';
 import { PipelineQueues } from './pipeline/pipeline-queues.service';
 import { WebhookQueue } from './webhooks/webhook-queue.service';
 
@@ -52,6 +54,7 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
     logger: options.quiet ? false : undefined,
   });
   if (!options.quiet) app.useLogger(app.get(Logger));
+  await registerSecurityHeaders(app, { corsAllowedOrigins: config.cors.allowedOrigins });
   app.useGlobalFilters(new ProblemFilter([jobSubmissionProblem], config.http.bodyLimitBytes));
   app.useGlobalPipes(
     new ValidationPipe({
@@ -88,7 +91,14 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
     // .wasm uploads stream: the raw body reaches the handler unread, and so do multipart file parts.
     fastify.addContentTypeParser('application/wasm', (_request, payload, done) => done(null, payload));
     await app.register(multipart, { limits: { fileSize: config.uploads.maxBytes + 1, files: 1, fields: MAX_FORM_FIELDS, fieldSize: 64 * 1024 } });
-    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), { jsonDocumentUrl: 'docs-json', customSiteTitle: 'wasm-signer API' });
+    let initDocument: OpenAPIObject | undefined;
+    SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
+      jsonDocumentUrl: 'docs-json',
+      customSiteTitle: 'wasm-signer API',
+      // The same document everywhere; only the copy written into swagger-ui-init.js is escaped for it.
+      patchDocumentOnRequest: <TRequest>(request: TRequest, _reply: unknown, document: OpenAPIObject) =>
+        (request as FastifyRequest).url.split('?')[0]!.endsWith('/swagger-ui-init.js') ? (initDocument ??= documentForSwaggerUiInit(document)) : document,
+    });
     if (config.admin.password) {
       await registerQueueDashboard(fastify, [...app.get(PipelineQueues).queues.values(), app.get(WebhookQueue).queue], config.admin.password);
     }

@@ -122,6 +122,7 @@ describe('trust files', () => {
       LOCAL_OIDC_ISSUER_URL: 'http://127.0.0.1:5550',
       LOCAL_CERTIFICATE_IDENTITY: 'https://kubernetes.io/namespaces/ns/serviceaccounts/sa',
       REGISTRY_INSECURE_HOSTS: '127.0.0.1:5000',
+      REGISTRY_PRIVATE_ALLOWLIST: '127.0.0.1',
       LOCAL_REGISTRY: '127.0.0.1:5000',
     });
   });

@@ -76,6 +76,8 @@ export function buildStackEnv({ urls, files, certificateIdentity }: StackEnvInpu
     LOCAL_OIDC_ISSUER_URL: urls.oidcIssuer,
     LOCAL_CERTIFICATE_IDENTITY: certificateIdentity,
     REGISTRY_INSECURE_HOSTS: urls.registry,
+    // The registry is on this machine, an address the service refuses unless it is allowlisted.
+    REGISTRY_PRIVATE_ALLOWLIST: new URL(`http://${urls.registry}`).hostname,
     LOCAL_REGISTRY: urls.registry,
   };
 }

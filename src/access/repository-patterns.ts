@@ -6,10 +6,11 @@ import { RE2JS } from 're2js';
  * components; `**` alone is every repository. `ghcr.io/my-org/app` and `ghcr.io/my-org/app/**` together
  * allow that repository and everything under it.
  *
- * Names are compared in canonical form (`canonicalRepositoryName`): the host lower-cased and a `:443`
- * port dropped (HTTPS's own), the path exactly as distribution's grammar allows it (lower case, no `.`
- * or `..` components: the reference parser refuses those before a name gets here). So
- * `EXAMPLE.com:443/a` is `example.com/a`, and `example.com/a/../b` never names `example.com/b`.
+ * Names are compared in canonical form (the registry library's `canonicalRepositoryName`): the host
+ * lower-cased and a `:443` port dropped (HTTPS's own), the path exactly as distribution's grammar allows
+ * it (lower case, no `.` or `..` components: the reference parser refuses those before a name gets here).
+ * So `EXAMPLE.com:443/a` is `example.com/a`, and `example.com/a/../b` never names `example.com/b`.
+ * Patterns are written in the same form (their host is lower-cased and loses `:443` when parsed).
  *
  * Written here rather than with a glob library: the syntax is two tokens. Patterns compile to RE2
  * expressions (`re2js`, linear time): with a backtracking engine a pattern such as `h/**a**a**a…`
@@ -26,12 +27,6 @@ export class InvalidRepositoryPatternError extends Error {
     super(message);
     this.name = 'InvalidRepositoryPatternError';
   }
-}
-
-/** `host[:port]/path` with the host lower-cased and HTTPS's default port dropped. */
-export function canonicalRepositoryName(repository: { registry: string; repository: string }): string {
-  const host = repository.registry.toLowerCase().replace(/:443$/, '');
-  return `${host}/${repository.repository}`;
 }
 
 function compile(pattern: string): RE2JS {
@@ -86,8 +81,8 @@ export class RepositoryPatterns {
     return new RepositoryPatterns([...new Set(patterns.map(parseRepositoryPattern))]);
   }
 
-  allows(repository: { registry: string; repository: string }): boolean {
-    const name = canonicalRepositoryName(repository);
+  /** Whether a repository, by its canonical name (`canonicalRepositoryName`), is allowed. */
+  allows(name: string): boolean {
     return this.matchers.some((matcher) => matcher.test(name));
   }
 }

@@ -8,7 +8,7 @@ import { JobsService } from '../pipeline/jobs.service';
 import { CallbackUrlPolicy } from '../pipeline/callback-url-policy';
 import { RegistryError } from '../registry/registry-error';
 import { registryProblem } from '../pipeline/registry-problem';
-import { parseRepository } from '../registry/oci-reference';
+import { canonicalRepositoryName, parseRepository } from '../registry/oci-reference';
 import { assertRepositoryAllowed } from '../access/repository-access';
 import type { Caller } from '../access/caller';
 import { RegistryClient } from '../registry/registry-client';
@@ -53,7 +53,7 @@ export class ArtifactUploadService {
   async upload(request: UploadRequest, body: Readable): Promise<{ job: JobRow; created: boolean }> {
     const repo = parseRepositoryOrProblem(request.repository);
     try {
-      assertRepositoryAllowed(request.caller, repo);
+      assertRepositoryAllowed(request.caller, canonicalRepositoryName(repo));
     } catch (error) {
       body.resume();
       throw error;

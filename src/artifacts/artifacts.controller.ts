@@ -15,12 +15,15 @@ import {
   ApiTags,
   ApiUnprocessableEntityResponse,
   ApiUnsupportedMediaTypeResponse,
+  ApiForbiddenResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Multipart } from '@fastify/multipart';
-import { parseIdempotencyKey } from '../common/idempotency-key';
+import { IDEMPOTENCY_KEY_SCHEMA, parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemError } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
+import { MAX_ANNOTATION_KEY_LENGTH, MAX_ANNOTATION_VALUE_LENGTH, MAX_ANNOTATIONS_JSON_LENGTH, MAX_REFERENCE_LENGTH, MAX_TAG_LENGTH, MAX_URL_LENGTH } from '../common/field-limits';
+import { REGISTRY_REFUSAL_DESCRIPTION } from '../pipeline/registry-problem';
 import { JobDto } from '../pipeline/job.dto';
 import { ArtifactUploadService } from './artifact-upload.service';
 import { unsupportedMediaType } from '../common/content-types';
@@ -57,10 +60,21 @@ export class ArtifactsController {
             type: 'object',
             required: ['repository', 'file'],
             properties: {
-              repository: { type: 'string', example: EXAMPLES.repository, description: 'host[:port]/path' },
-              tag: { type: 'string', example: EXAMPLES.tag },
-              annotations: { type: 'string', example: '{"org.opencontainers.image.source":"https://example.com/repo"}', description: 'JSON object of strings' },
-              callbackUrl: { type: 'string', format: 'uri', description: 'Notified when the job finishes (needs WEBHOOK_CALLBACK_SECRET)', example: EXAMPLES.callbackUrl },
+              repository: { type: 'string', example: EXAMPLES.repository, description: 'host[:port]/path', maxLength: MAX_REFERENCE_LENGTH },
+              tag: { type: 'string', example: EXAMPLES.tag, maxLength: MAX_TAG_LENGTH },
+              annotations: {
+                type: 'string',
+                example: '{"org.opencontainers.image.source":"https://example.com/repo"}',
+                description: `JSON object of strings: at most ${MAX_ANNOTATIONS} annotations, keys of at most ${MAX_ANNOTATION_KEY_LENGTH} characters, values of at most ${MAX_ANNOTATION_VALUE_LENGTH}; or annotation.<key> fields`,
+                maxLength: MAX_ANNOTATIONS_JSON_LENGTH,
+              },
+              callbackUrl: {
+                type: 'string',
+                format: 'uri',
+                description: 'Notified when the job finishes (needs WEBHOOK_CALLBACK_SECRET)',
+                example: EXAMPLES.callbackUrl,
+                maxLength: MAX_URL_LENGTH,
+              },
               file: { type: 'string', format: 'binary', description: 'The .wasm file' },
             },
           },
@@ -69,22 +83,38 @@ export class ArtifactsController {
     },
   })
   @ApiConsumes('application/wasm', 'multipart/form-data')
-  @ApiQuery({ name: 'repository', required: false, description: 'host[:port]/path (raw-body uploads)', example: EXAMPLES.repository })
-  @ApiQuery({ name: 'tag', required: false, description: 'Tag to set on the pushed manifest (raw-body uploads)', example: EXAMPLES.tag })
+  @ApiQuery({
+    name: 'repository',
+    required: false,
+    description: 'host[:port]/path (raw-body uploads)',
+    // With a schema, the example belongs in it (@nestjs/swagger drops a parameter-level one).
+    schema: { type: 'string', maxLength: MAX_REFERENCE_LENGTH, example: EXAMPLES.repository },
+  })
+  @ApiQuery({
+    name: 'tag',
+    required: false,
+    description: 'Tag to set on the pushed manifest (raw-body uploads)',
+    schema: { type: 'string', maxLength: MAX_TAG_LENGTH, example: EXAMPLES.tag },
+  })
   @ApiQuery({
     name: 'callbackUrl',
     required: false,
+    schema: { type: 'string', format: 'uri', maxLength: MAX_URL_LENGTH, example: EXAMPLES.callbackUrl },
     description: 'Notified when the job finishes (raw-body uploads; needs WEBHOOK_CALLBACK_SECRET)',
-    example: EXAMPLES.callbackUrl,
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key returns the job it created, without uploading again' })
+  @ApiHeader({ name: 'Idempotency-Key', schema: IDEMPOTENCY_KEY_SCHEMA, required: false, description: 'Replaying a key returns the job it created, without uploading again' })
   @ApiAcceptedResponse({
     type: JobDto,
     description: 'The publish job; `Location` is its URL',
     headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } },
   })
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, FORM_FIELD_ORDER (file before repository), UPLOAD_ABORTED' })
+  @ApiBadRequestResponse({
+    type: ProblemDto,
+    description:
+      'VALIDATION_FAILED, INVALID_REFERENCE, FORM_FIELD_ORDER (file before repository), MALFORMED_MULTIPART (a body that is not the multipart form its Content-Type announces), UPLOAD_ABORTED',
+  })
   @ApiResponse({ status: 408, type: ProblemDto, description: 'REQUEST_TIMEOUT: the body stopped arriving (HTTP_BODY_IDLE_TIMEOUT_MS) or took too long (HTTP_REQUEST_TIMEOUT_MS)' })
+  @ApiForbiddenResponse({ type: ProblemDto, description: REGISTRY_REFUSAL_DESCRIPTION })
   @ApiPayloadTooLargeResponse({ type: ProblemDto, description: 'PAYLOAD_TOO_LARGE, TOO_MANY_FIELDS, TOO_MANY_FILES' })
   @ApiUnsupportedMediaTypeResponse({ type: ProblemDto, description: 'UNSUPPORTED_MEDIA_TYPE: send application/wasm, or multipart/form-data with field "file"' })
   @ApiUnprocessableEntityResponse({
@@ -125,27 +155,17 @@ export class ArtifactsController {
     try {
       return await this.readForm(request, idempotencyKey, caller);
     } catch (error) {
-      // @fastify/multipart's limits, in words that say which limit and what to send instead.
-      const code = (error as { code?: unknown })?.code;
-      if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') {
-        throw new ProblemError(
-          413,
-          'TOO_MANY_FIELDS',
-          'The form has too many fields',
-          `a form may have at most ${MAX_FORM_FIELDS} fields besides "file": repository, tag, annotations, callbackUrl and at most ${MAX_ANNOTATIONS} annotation.<key> fields`,
-          { maxAnnotations: MAX_ANNOTATIONS },
-        );
-      }
-      if (code === 'FST_FILES_LIMIT') {
-        throw new ProblemError(413, 'TOO_MANY_FILES', 'The form has too many files', 'a form carries one file, the .wasm, in field "file"');
-      }
-      throw error;
+      // Whatever failed, the rest of the body is read and dropped (the parser no longer reads it), so that
+      // a client still sending it is not left blocked and gets the answer on its connection.
+      request.raw.unpipe();
+      request.raw.resume();
+      throw formProblem(error);
     }
   }
 
   private async readForm(request: FastifyRequest, idempotencyKey: string | undefined, caller: Caller) {
     const raw: Record<string, unknown> = {};
-    const parts = request.parts();
+    const parts = formParts(request);
     for await (const part of parts) {
       if (part.type === 'field') {
         raw[part.fieldname] = part.fieldname in raw ? [raw[part.fieldname], part.value] : part.value;
@@ -168,7 +188,14 @@ export class ArtifactsController {
       // The audit log's entry was written before the form was read: it learns the repository here.
       if (typeof raw.repository === 'string') noteAuditTarget(request, { repository: raw.repository });
       const fields = parseUploadFields(raw);
-      const result = await this.uploads.upload({ ...fields, caller, idempotencyKey, fileName: part.filename, afterBody: () => refuseTrailingParts(parts) }, part.file);
+      // A body that breaks off inside the file fails the file's stream: that, not what it made fail, is the answer.
+      let broken: Error | undefined;
+      part.file.once('error', (error: Error) => (broken ??= error));
+      const result = await this.uploads
+        .upload({ ...fields, caller, idempotencyKey, fileName: part.filename, afterBody: () => refuseTrailingParts(parts) }, part.file)
+        .catch((error: unknown) => {
+          throw broken ? malformedForm(broken) : error;
+        });
       if (part.file.truncated) throw new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', 'the .wasm exceeds MAX_UPLOAD_BYTES');
       return result;
     }
@@ -179,14 +206,81 @@ export class ArtifactsController {
 }
 
 /**
+ * The form's parts, one at a time; a failure to read the next one (a body that is not multipart as its
+ * Content-Type says, a broken part header, a body that ends inside the form) is the caller's: 400.
+ */
+async function* formParts(request: FastifyRequest): AsyncGenerator<Multipart> {
+  let parts: AsyncIterator<Multipart>;
+  try {
+    parts = request.parts()[Symbol.asyncIterator]();
+  } catch (error) {
+    throw formProblem(error);
+  }
+  for (;;) {
+    let next: IteratorResult<Multipart>;
+    try {
+      next = await parts.next();
+    } catch (error) {
+      throw formProblem(error);
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+/**
+ * A failure while reading a form, as the caller should see it: @fastify/multipart's limits in words that
+ * say which limit and what to send instead, and anything the parser refused as a malformed form (400).
+ * Problems pass unchanged.
+ */
+function formProblem(error: unknown): unknown {
+  if (error instanceof ProblemError) return error;
+  const code = (error as { code?: unknown })?.code;
+  switch (code) {
+    case 'FST_FIELDS_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return new ProblemError(
+        413,
+        'TOO_MANY_FIELDS',
+        'The form has too many fields',
+        `a form may have at most ${MAX_FORM_FIELDS} fields besides "file": repository, tag, annotations, callbackUrl and at most ${MAX_ANNOTATIONS} annotation.<key> fields`,
+        { maxAnnotations: MAX_ANNOTATIONS },
+      );
+    case 'FST_FILES_LIMIT':
+      return new ProblemError(413, 'TOO_MANY_FILES', 'The form has too many files', 'a form carries one file, the .wasm, in field "file"');
+    case 'FST_PROTO_VIOLATION':
+      return new ProblemError(
+        400,
+        'VALIDATION_FAILED',
+        'The request is not valid',
+        'a form field is named after an object property (such as __proto__); use the documented field names',
+      );
+    case 'FST_INVALID_JSON_FIELD_ERROR':
+      return new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', 'a form field declared as application/json is not valid JSON; send fields as text');
+    case 'FST_MP_PREMATURE_CLOSE':
+      return new ProblemError(400, 'UPLOAD_ABORTED', 'The upload was interrupted', 'the request body ended before the form was complete');
+    default:
+      // What busboy throws has no code: every such error is about the body it was reading.
+      return code === undefined && error instanceof Error ? malformedForm(error) : error;
+  }
+}
+
+const malformedForm = (error: Error) =>
+  new ProblemError(
+    400,
+    'MALFORMED_MULTIPART',
+    'The form is not well-formed multipart',
+    `the multipart/form-data body could not be read (${error.message.slice(0, 200)}): send a boundary in Content-Type, and parts each with a Content-Disposition naming its field, closed by the final boundary`,
+  );
+
+/**
  * The parts of a form after its file: the file has streamed into the registry by then, so a field sent
  * after it could not be applied. Rather than drop it silently, the upload is refused (nothing is
  * committed) with the order to send.
  */
-async function refuseTrailingParts(parts: AsyncIterator<Multipart>): Promise<void> {
+async function refuseTrailingParts(parts: AsyncGenerator<Multipart>): Promise<void> {
   const late: string[] = [];
-  for (let next = await parts.next(); !next.done; next = await parts.next()) {
-    const part = next.value;
+  for await (const part of parts) {
     if (part.type === 'file') {
       part.file.resume();
       late.push(`${part.fieldname} (a second file)`);

@@ -138,7 +138,7 @@ describe('parseUploadFields', () => {
     it('refuses keys that are not valid annotation keys', () => {
       for (const key of ['', '-leading-dash', 'with space', 'semi;colon', 'ü', 'k'.repeat(256)]) {
         expect(validationErrors({ repository: 'r.example/c', annotations: JSON.stringify({ [key]: 'v' }) })).toEqual([
-          { field: `annotation.${key}`, message: 'is not a valid annotation key' },
+          { field: `annotation.${key.length > 64 ? `${key.slice(0, 64)}…` : key}`, message: 'is not a valid annotation key (at most 255 letters, digits, . _ / -)' },
         ]);
       }
       expect(fieldsOf(validationErrors({ repository: 'r.example/c', 'annotation.bad key': 'v' }))).toEqual(['annotation.bad key']);
@@ -235,5 +235,40 @@ describe('parseUploadFields', () => {
 
   it('reports format errors (400) before the reserved-tag rule', () => {
     expect(() => parseUploadFields({ tag: `sha256-${'a'.repeat(64)}` })).toThrow(expect.objectContaining({ status: 400, code: 'VALIDATION_FAILED' }));
+  });
+
+  describe('field lengths', () => {
+    const problemOf = (raw: Record<string, unknown>) => {
+      try {
+        parseUploadFields({ repository: 'registry.example.com/team/app', ...raw });
+      } catch (error) {
+        return error as ProblemError;
+      }
+      throw new Error('expected a problem');
+    };
+
+    it.each([
+      ['repository', { repository: `registry.example.com/${'a'.repeat(1100)}` }, 'repository', 'must be at most 1024 characters'],
+      ['callbackUrl', { callbackUrl: `https://hooks.example.com/${'a'.repeat(2048)}` }, 'callbackUrl', 'must be at most 2048 characters'],
+      ['annotations JSON', { annotations: JSON.stringify({ a: 'x'.repeat(70_000) }) }, 'annotations', 'must be at most 65536 characters'],
+      ['an annotation value', { 'annotation.org.example.note': 'x'.repeat(4097) }, 'annotation.org.example.note', 'must be at most 4096 characters'],
+      ['an annotation key', { [`annotation.${'k'.repeat(256)}`]: 'v' }, `annotation.${'k'.repeat(64)}…`, expect.stringContaining('is not a valid annotation key (at most 255')],
+      ['an unknown field name', { ['x'.repeat(10_000)]: 'v' }, `${'x'.repeat(64)}…`, 'is not a known field'],
+    ])('refuses an over-long %s with 400 VALIDATION_FAILED, quoting no more than a short name', (_what, raw, field, message) => {
+      const problem = problemOf(raw);
+      expect(problem).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
+      expect((problem.extensions as { errors: unknown[] }).errors).toEqual([{ field, message }]);
+      expect(problem.detail!.length).toBeLessThan(300);
+    });
+
+    it('accepts values at the limits', () => {
+      const fields = parseUploadFields({
+        repository: `registry.example.com/${'a'.repeat(255)}`,
+        tag: 'T'.repeat(128),
+        callbackUrl: `https://hooks.example.com/${'a'.repeat(2048 - 26)}`,
+        [`annotation.${'k'.repeat(255)}`]: 'v'.repeat(4096),
+      });
+      expect(fields.annotations[`${'k'.repeat(255)}`]).toHaveLength(4096);
+    });
   });
 });

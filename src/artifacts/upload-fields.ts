@@ -1,3 +1,4 @@
+import { MAX_ANNOTATION_KEY_LENGTH, MAX_ANNOTATION_VALUE_LENGTH, MAX_ANNOTATIONS, MAX_ANNOTATIONS_JSON_LENGTH, MAX_REFERENCE_LENGTH, MAX_URL_LENGTH } from '../common/field-limits';
 import { ProblemError } from '../common/problem';
 import { isValidTag } from '../registry/oci-reference';
 import { reservedTagReason } from '../registry/reserved-tags';
@@ -12,7 +13,9 @@ export interface UploadFields {
 }
 
 const ANNOTATION_PREFIX = 'annotation.';
-export const MAX_ANNOTATIONS = 64;
+/** An OCI annotation key as accepted here: reverse-DNS style names such as `org.opencontainers.image.source`. */
+const ANNOTATION_KEY = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,${MAX_ANNOTATION_KEY_LENGTH - 1}}$`);
+export { MAX_ANNOTATIONS };
 const FIELDS = ['repository', 'tag', 'annotations', 'callbackUrl'];
 /** Form fields a multipart upload may have besides the file: one per annotation, and the others. */
 export const MAX_FORM_FIELDS = MAX_ANNOTATIONS + FIELDS.length;
@@ -23,26 +26,31 @@ export const MAX_FORM_FIELDS = MAX_ANNOTATIONS + FIELDS.length;
  */
 export function parseUploadFields(raw: Record<string, unknown>): UploadFields {
   const errors: { field: string; message: string }[] = [];
-  const text = (name: string): string | undefined => {
+  const text = (name: string, maxLength = Number.POSITIVE_INFINITY): string | undefined => {
     const value = raw[name];
     if (value === undefined || value === '') return undefined;
     if (typeof value !== 'string') {
       errors.push({ field: name, message: 'must be given once, as a string' });
       return undefined;
     }
+    if (value.length > maxLength) {
+      errors.push({ field: name, message: `must be at most ${maxLength} characters` });
+      return undefined;
+    }
     return value;
   };
 
-  const repository = text('repository');
+  const repository = text('repository', MAX_REFERENCE_LENGTH);
   if (!repository && !errors.some((e) => e.field === 'repository')) errors.push({ field: 'repository', message: 'is required: host[:port]/path of the OCI repository' });
+  // The tag's own grammar bounds it to 128 characters, and says so.
   const tag = text('tag');
   if (tag !== undefined && !isValidTag(tag))
     errors.push({ field: 'tag', message: 'must match [A-Za-z0-9_][A-Za-z0-9._-]{0,127}: at most 128 characters of letters, digits, _ . -, not starting with . or -' });
-  const callbackUrl = text('callbackUrl');
+  const callbackUrl = text('callbackUrl', MAX_URL_LENGTH);
   if (callbackUrl !== undefined && !/^https?:\/\//.test(callbackUrl)) errors.push({ field: 'callbackUrl', message: 'must be an http(s) URL' });
 
   const annotations: Record<string, string> = {};
-  const json = text('annotations');
+  const json = text('annotations', MAX_ANNOTATIONS_JSON_LENGTH);
   if (json !== undefined) {
     try {
       const parsed = JSON.parse(json) as unknown;
@@ -58,16 +66,19 @@ export function parseUploadFields(raw: Record<string, unknown>): UploadFields {
     if (typeof value !== 'string') errors.push({ field: name, message: 'must be given once, as a string' });
     else annotations[key] = value;
   }
-  for (const key of Object.keys(annotations)) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/.test(key)) errors.push({ field: `annotation.${key}`, message: 'is not a valid annotation key' });
-    if (RESERVED_ANNOTATIONS.has(key)) errors.push({ field: `annotation.${key}`, message: 'is set by the service' });
+  for (const [key, value] of Object.entries(annotations)) {
+    // A field name is the caller's: quoted back shortened, so a long one cannot make a long answer.
+    const field = `annotation.${key.length > 64 ? `${key.slice(0, 64)}…` : key}`;
+    if (!ANNOTATION_KEY.test(key)) errors.push({ field, message: `is not a valid annotation key (at most ${MAX_ANNOTATION_KEY_LENGTH} letters, digits, . _ / -)` });
+    if (RESERVED_ANNOTATIONS.has(key)) errors.push({ field, message: 'is set by the service' });
+    if (value.length > MAX_ANNOTATION_VALUE_LENGTH) errors.push({ field, message: `must be at most ${MAX_ANNOTATION_VALUE_LENGTH} characters` });
   }
   if (Object.keys(annotations).length > MAX_ANNOTATIONS)
     errors.push({ field: 'annotations', message: `at most ${MAX_ANNOTATIONS} annotations, ${Object.keys(annotations).length} given` });
 
   const known = new Set(FIELDS);
   for (const name of Object.keys(raw)) {
-    if (!known.has(name) && !name.startsWith(ANNOTATION_PREFIX)) errors.push({ field: name, message: 'is not a known field' });
+    if (!known.has(name) && !name.startsWith(ANNOTATION_PREFIX)) errors.push({ field: name.length > 64 ? `${name.slice(0, 64)}…` : name, message: 'is not a known field' });
   }
   if (errors.length > 0) {
     throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });

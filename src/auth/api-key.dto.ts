@@ -26,7 +26,8 @@ export class CreateApiKeyDto {
   scopes!: Scope[];
 
   @ApiProperty({
-    type: [String],
+    type: 'array',
+    items: { type: 'string', maxLength: 255 },
     maxItems: MAX_REPOSITORY_PATTERNS,
     description:
       'Where the key may push, sign and verify: `host[:port]/path` patterns, `*` within one path component, `**` across components (`**` alone: everywhere). Matched on the normalised name (host lower-cased, `:443` dropped).',
@@ -39,7 +40,11 @@ export class CreateApiKeyDto {
   @MaxLength(255, { each: true })
   repositories!: string[];
 
-  @ApiPropertyOptional({ description: 'When the key stops working (RFC 3339); default API_KEY_DEFAULT_TTL_DAYS from now, at most API_KEY_MAX_TTL_DAYS', format: 'date-time' })
+  @ApiPropertyOptional({
+    description: 'When the key stops working (RFC 3339); default API_KEY_DEFAULT_TTL_DAYS from now, at most API_KEY_MAX_TTL_DAYS',
+    format: 'date-time',
+    maxLength: 64,
+  })
   @IsOptional()
   @IsString()
   @MaxLength(64)

@@ -3,6 +3,7 @@ import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkRe
 import { Authorize, CurrentCaller } from '../access/authorize';
 import type { Caller } from '../access/caller';
 import { ProblemDto } from '../common/problem.dto';
+import { ApiUuidParam } from '../openapi/path-params';
 import { ApiKeyDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './api-key.dto';
 import { ApiKeysService } from './api-keys.service';
 
@@ -32,6 +33,7 @@ export class ApiKeysController {
   }
 
   @Get(':id')
+  @ApiUuidParam()
   @ApiOperation({ summary: 'One API key (without the key)' })
   @ApiOkResponse({ type: ApiKeyDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'API_KEY_NOT_FOUND' })
@@ -40,6 +42,7 @@ export class ApiKeysController {
   }
 
   @Delete(':id')
+  @ApiUuidParam()
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke an API key', description: 'Its next request is refused (401 API_KEY_REVOKED), on every replica. Revoking twice keeps the first revocation.' })
   @ApiOkResponse({ type: ApiKeyDto })

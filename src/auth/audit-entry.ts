@@ -1,8 +1,7 @@
 import { decodeJwt } from 'jose';
 import type { NotedAuditTarget } from '../access/audit-target';
 import type { Caller, CallerIdentity } from '../access/caller';
-import { canonicalRepositoryName } from '../access/repository-patterns';
-import { parseOciReference, parseRepository } from '../registry/oci-reference';
+import { canonicalRepositoryName, parseOciReference, parseRepository } from '../registry/oci-reference';
 import { apiKeyHint, isWellFormedApiKey, looksLikeApiKey } from './api-key-token';
 import { JWT_SHAPE, MAX_CREDENTIAL_LENGTH } from './caller-authenticator';
 

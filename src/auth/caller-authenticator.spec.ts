@@ -55,7 +55,7 @@ describe('CallerAuthenticator', () => {
     expect(caller.principal).toBe('api-key:bootstrap');
     expect(caller.identity).toEqual({ kind: 'api-key', keyId: 'bootstrap', name: 'bootstrap-admin' });
     expect(caller.scopes.has('admin')).toBe(true);
-    expect(caller.repositories.allows({ registry: 'any.example', repository: 'x' })).toBe(true);
+    expect(caller.repositories.allows('any.example/x')).toBe(true);
   });
 
   it('finds an API key by its hash, keeps only known scopes, and notes its use', async () => {
@@ -64,8 +64,8 @@ describe('CallerAuthenticator', () => {
     const caller = await subject.authenticate(`bearer ${key}`);
     expect(caller.principal).toBe('api-key:6f1c1d0e-8d0a-4d39-9a55-0d4b1f7c2a11');
     expect([...caller.scopes]).toEqual(['artifacts:write']);
-    expect(caller.repositories.allows({ registry: 'ghcr.io', repository: 'my-org/app/x' })).toBe(true);
-    expect(caller.repositories.allows({ registry: 'ghcr.io', repository: 'my-org/other' })).toBe(false);
+    expect(caller.repositories.allows('ghcr.io/my-org/app/x')).toBe(true);
+    expect(caller.repositories.allows('ghcr.io/my-org/other')).toBe(false);
     expect(touched).toEqual(['6f1c1d0e-8d0a-4d39-9a55-0d4b1f7c2a11']);
   });
 

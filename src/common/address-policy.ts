@@ -1,9 +1,10 @@
 import { BlockList, isIP } from 'node:net';
 
 /**
- * Which addresses a webhook may reach. Internal addresses (loopback, private, link-local, CGNAT,
- * unspecified, multicast, reserved, cloud metadata) are refused unless WEBHOOK_ALLOWLIST names the host
- * or a range holding the address.
+ * Which addresses the service may connect to on a caller's behalf (webhooks, registries). Internal
+ * addresses (loopback, private, link-local, CGNAT, unspecified, multicast, reserved, cloud metadata) are
+ * refused unless an allowlist (WEBHOOK_ALLOWLIST, REGISTRY_PRIVATE_ALLOWLIST) names the host or a range
+ * holding the address. Callers check the addresses a name resolved to, and connect to those.
  */
 const INTERNAL_V4: [string, number][] = [
   ['0.0.0.0', 8], // "this network", including the unspecified address
@@ -74,12 +75,18 @@ export function isInternalAddress(address: string): boolean {
   return internal.check(address.split('%')[0]!, 'ipv6');
 }
 
-/** WEBHOOK_ALLOWLIST: host names (exact, case-insensitive), addresses and CIDR ranges. */
-export class WebhookAllowlist {
+/**
+ * An allowlist of internal destinations: host names (exact, case-insensitive), addresses and CIDR
+ * ranges. `variable` names the setting it comes from, for messages.
+ */
+export class AddressAllowlist {
   private readonly hosts = new Set<string>();
   private readonly ranges = new BlockList();
 
-  constructor(entries: readonly string[]) {
+  constructor(
+    entries: readonly string[],
+    readonly variable: string,
+  ) {
     for (const raw of entries) {
       const entry = raw
         .trim()
@@ -92,7 +99,7 @@ export class WebhookAllowlist {
         const prefix = Number(entry.slice(slash + 1));
         const version = isIP(address);
         const max = version === 4 ? 32 : 128;
-        if (version === 0 || !/^\d+$/.test(entry.slice(slash + 1)) || prefix > max) throw new Error(`WEBHOOK_ALLOWLIST entry ${raw} is not a valid CIDR range`);
+        if (version === 0 || !/^\d+$/.test(entry.slice(slash + 1)) || prefix > max) throw new Error(`${variable} entry ${raw} is not a valid CIDR range`);
         this.ranges.addSubnet(address, prefix, version === 4 ? 'ipv4' : 'ipv6');
       } else if (isIP(entry)) {
         this.ranges.addAddress(entry, isIP(entry) === 4 ? 'ipv4' : 'ipv6');
@@ -119,3 +126,23 @@ export class WebhookAllowlist {
     return this.ranges.check(address.split('%')[0]!, 'ipv6') || (v4 !== undefined && this.ranges.check(v4, 'ipv4'));
   }
 }
+
+/** WEBHOOK_ALLOWLIST: where webhooks may go although it is internal (and may use plain HTTP). */
+export class WebhookAllowlist extends AddressAllowlist {
+  constructor(entries: readonly string[]) {
+    super(entries, 'WEBHOOK_ALLOWLIST');
+  }
+}
+
+/**
+ * The address of `addresses` (what `hostname` resolved to) that may not be reached, or undefined when all
+ * may: an allowlisted host name allows every address; otherwise each internal address must lie in an
+ * allowlisted range. One internal address refuses the host, since the connection may pick any of them.
+ */
+export function refusedAddress(hostname: string, addresses: readonly string[], allowlist: AddressAllowlist): string | undefined {
+  if (allowlist.allowsHost(hostname)) return undefined;
+  return addresses.find((address) => isInternalAddress(address) && !allowlist.allowsAddress(address));
+}
+
+/** What a refusal says about the address: the same words for every caller. */
+export const INTERNAL_ADDRESS_KINDS = 'loopback, private, link-local, CGNAT, metadata or reserved';

@@ -106,10 +106,8 @@ export class ProblemFilter implements ExceptionFilter {
       this.logger.error({ err: error, requestId: request.id }, 'unhandled error');
     }
     if (reply.sent) return;
+    void reply.status(problem.status);
     for (const [name, value] of Object.entries(problem.headers)) void reply.header(name, value);
-    void reply
-      .status(problem.status)
-      .header('content-type', PROBLEM_CONTENT_TYPE)
-      .send(problem.toDocument(request.url, String(request.id)));
+    void reply.header('content-type', PROBLEM_CONTENT_TYPE).send(problem.toDocument(request.url, String(request.id)));
   }
 }

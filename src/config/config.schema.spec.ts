@@ -42,6 +42,26 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads CORS origins and the registry egress policy, and names each entry it refuses', () => {
+    const config = loadConfig({
+      CORS_ALLOWED_ORIGINS: 'https://console.example.com, http://127.0.0.1:8080',
+      REGISTRY_ALLOWED_HOSTS: 'ghcr.io,*.example.com:5000,[::1]:5000',
+      REGISTRY_PRIVATE_ALLOWLIST: '10.0.0.0/8,registry.internal',
+    });
+    expect(config.cors.allowedOrigins).toEqual(['https://console.example.com', 'http://127.0.0.1:8080']);
+    expect(config.registry).toMatchObject({ allowedHosts: ['ghcr.io', '*.example.com:5000', '[::1]:5000'], privateAllowlist: ['10.0.0.0/8', 'registry.internal'] });
+    expect(loadConfig({}).cors.allowedOrigins).toEqual([]);
+    expect(loadConfig({}).registry).toMatchObject({ allowedHosts: [], privateAllowlist: [] });
+
+    expect(problemsOf({ CORS_ALLOWED_ORIGINS: 'https://console.example.com/,*', REGISTRY_ALLOWED_HOSTS: 'ghcr.io/x,a..b', REGISTRY_PRIVATE_ALLOWLIST: '10.0.0.0/33' })).toEqual([
+      { variable: 'CORS_ALLOWED_ORIGINS', message: expect.stringContaining('https://console.example.com/ is not an origin') },
+      { variable: 'CORS_ALLOWED_ORIGINS', message: expect.stringContaining('* is not an origin') },
+      { variable: 'REGISTRY_ALLOWED_HOSTS', message: expect.stringContaining('entry ghcr.io/x is not a host[:port] pattern') },
+      { variable: 'REGISTRY_ALLOWED_HOSTS', message: expect.stringContaining('entry a..b is not a host[:port] pattern') },
+      { variable: 'REGISTRY_PRIVATE_ALLOWLIST', message: 'REGISTRY_PRIVATE_ALLOWLIST entry 10.0.0.0/33 is not a valid CIDR range' },
+    ]);
+  });
+
   it('refuses a split deployment on the embedded database', () => {
     expect(problemsOf({ ROLE: 'worker' })).toEqual([{ variable: 'DATABASE_URL', message: expect.stringContaining('required when ROLE is worker') }]);
   });

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { WebhookAllowlist } from '../common/address-policy';
+import { AddressAllowlist, WebhookAllowlist } from '../common/address-policy';
+import { HostPatterns } from '../common/host-patterns';
 import { SECRET_KEY_BYTES, SECRET_KEY_ID, SecretBox, type SecretKey } from '../common/secret-box';
 import { ConfigError } from './config-error';
 
@@ -23,6 +24,8 @@ export interface AppConfig {
     /** Time limits on what a client sends: headers, silence within the body, the whole request. */
     timeouts: { headersMs: number; bodyIdleMs: number; requestMs: number };
   };
+  /** CORS_ALLOWED_ORIGINS: browser origins allowed to call the API; empty: CORS is off. */
+  cors: { allowedOrigins: string[] };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Local state: the embedded database (when no DATABASE_URL) and the TUF cache. */
   dataDir: string;
@@ -59,6 +62,10 @@ export interface AppConfig {
     credentials: Record<string, { username: string; password: string }>;
     dockerConfigDir: string | undefined;
     timeoutMs: number;
+    /** REGISTRY_ALLOWED_HOSTS: `host[:port]` patterns of the registries callers may name; empty: any. */
+    allowedHosts: string[];
+    /** REGISTRY_PRIVATE_ALLOWLIST: host names and CIDR ranges registries may be at although internal. */
+    privateAllowlist: string[];
   };
   signing: {
     formats: SignatureFormatName[];
@@ -125,6 +132,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'HTTP_REQUEST_TIMEOUT_MS',
     default: '900000',
     meaning: 'Time a client has to send the whole request, body included (15 minutes: a 100 MiB upload at 1 Mbit/s); then 408.',
+  },
+  {
+    name: 'CORS_ALLOWED_ORIGINS',
+    default: '(none: CORS off)',
+    meaning:
+      'Comma-separated browser origins (`https://console.example.com`, exact scheme, host and port) allowed to call the API from their pages (CORS). Unset: no CORS headers, so browsers refuse cross-origin calls.',
   },
   { name: 'LOG_LEVEL', default: 'info', meaning: 'pino log level: fatal, error, warn, info, debug, trace or silent.' },
   { name: 'DATABASE_URL', default: '(unset)', meaning: 'PostgreSQL connection URL. Unset: an embedded PGlite database under `DATA_DIR` (single process).', secret: true },
@@ -201,6 +214,18 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'REGISTRY_TIMEOUT_MS',
     default: '30000',
     meaning: 'Timeout of one registry request (uploads stream without it, but stop when no byte moves for this long); past it the request answers 504 `REGISTRY_TIMEOUT`.',
+  },
+  {
+    name: 'REGISTRY_ALLOWED_HOSTS',
+    default: '(any host)',
+    meaning:
+      'Comma-separated `host[:port]` patterns of the registries callers may name in a repository or reference: `registry.example.com` (any port), `registry.example.com:5000`, `*.example.com` (hosts under it). Another registry is refused (403 `REGISTRY_NOT_ALLOWED`) before any connection. Redirects and token services a registry names are not matched against it, but do obey `REGISTRY_PRIVATE_ALLOWLIST`.',
+  },
+  {
+    name: 'REGISTRY_PRIVATE_ALLOWLIST',
+    default: '(none)',
+    meaning:
+      'Comma-separated host names and addresses or CIDR ranges (like `WEBHOOK_ALLOWLIST`) that registries, their token services and their storage redirects may be at although they are loopback, private, link-local, cloud metadata or otherwise internal. Every other connection is checked on the address the name resolved to, when it is made, and refused (403 `REGISTRY_ADDRESS_REFUSED`).',
   },
   {
     name: 'SIGNATURE_FORMATS',
@@ -322,6 +347,30 @@ const urlMessage = (protocols: string[]) => `must be a URL with scheme ${protoco
 const optionalUrl = (protocols: string[]) => z.preprocess(emptyToUndefined, z.string().refine(hasScheme(protocols), urlMessage(protocols)).optional());
 const urlWithDefault = (protocols: string[], fallback: string) => z.preprocess(emptyToUndefined, z.string().refine(hasScheme(protocols), urlMessage(protocols)).default(fallback));
 
+/** A comma-separated list; `check` throws, with the message to show, on an entry it refuses. */
+const list = (check: (entry: string) => unknown) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default('')
+      .transform((value) =>
+        value
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter(Boolean),
+      )
+      .superRefine((entries, ctx) => {
+        for (const entry of entries) {
+          try {
+            check(entry);
+          } catch (error) {
+            ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          }
+        }
+      }),
+  );
+
 const schema = z.object({
   ROLE: z.preprocess(emptyToUndefined, z.enum(['all', 'api', 'worker'], 'must be one of all, api, worker').default('all')),
   HOST: text('0.0.0.0'),
@@ -330,6 +379,17 @@ const schema = z.object({
   HTTP_HEADERS_TIMEOUT_MS: integer(100, 600_000, 10_000),
   HTTP_BODY_IDLE_TIMEOUT_MS: integer(100, 3_600_000, 20_000),
   HTTP_REQUEST_TIMEOUT_MS: integer(100, 24 * 3_600_000, 900_000),
+  CORS_ALLOWED_ORIGINS: list((origin) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== origin) {
+      throw new Error(`${origin} is not an origin: scheme://host[:port], with nothing after it (no path, no trailing slash)`);
+    }
+  }),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'must be one of fatal, error, warn, info, debug, trace, silent').default('info'),
@@ -380,6 +440,8 @@ const schema = z.object({
   ),
   DOCKER_CONFIG: optionalText(),
   REGISTRY_TIMEOUT_MS: integer(100, 600_000, 30_000),
+  REGISTRY_ALLOWED_HOSTS: list((entry) => new HostPatterns([entry], 'REGISTRY_ALLOWED_HOSTS')),
+  REGISTRY_PRIVATE_ALLOWLIST: list((entry) => new AddressAllowlist([entry], 'REGISTRY_PRIVATE_ALLOWLIST')),
   SIGNATURE_FORMATS: z.preprocess(
     emptyToUndefined,
     z
@@ -539,6 +601,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       bodyLimitBytes: v.HTTP_BODY_LIMIT_BYTES,
       timeouts: { headersMs: v.HTTP_HEADERS_TIMEOUT_MS, bodyIdleMs: v.HTTP_BODY_IDLE_TIMEOUT_MS, requestMs: v.HTTP_REQUEST_TIMEOUT_MS },
     },
+    cors: { allowedOrigins: v.CORS_ALLOWED_ORIGINS },
     logLevel: v.LOG_LEVEL,
     database: v.DATABASE_URL ? { kind: 'postgres', url: v.DATABASE_URL, poolSize: v.DATABASE_POOL_SIZE } : { kind: 'pglite', dataDir: join(resolve(v.DATA_DIR), 'pglite') },
     secretBox: v.SECRET_ENCRYPTION_KEYS,
@@ -569,6 +632,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       credentials: v.REGISTRY_CREDENTIALS ?? {},
       dockerConfigDir: v.DOCKER_CONFIG,
       timeoutMs: v.REGISTRY_TIMEOUT_MS,
+      allowedHosts: v.REGISTRY_ALLOWED_HOSTS,
+      privateAllowlist: v.REGISTRY_PRIVATE_ALLOWLIST,
     },
     signing: {
       formats: v.SIGNATURE_FORMATS,

@@ -81,3 +81,23 @@ function sortKeys(value: unknown): unknown {
   }
   return value;
 }
+
+/**
+ * The document as Swagger UI's initialiser must be given it. @nestjs/swagger writes the document into
+ * swagger-ui-init.js with `String.prototype.replace` and a string replacement, so `$\``, `$'`, `$&` and
+ * `$$` in the document are read as replacement patterns: a description saying "anchored as `^(?:…)$`"
+ * broke the script and left /docs blank. Doubling every `$` (in keys and values) makes the replacement
+ * write the document as it is.
+ */
+export function documentForSwaggerUiInit(document: OpenAPIObject): OpenAPIObject {
+  return escapeDollars(document) as OpenAPIObject;
+}
+
+function escapeDollars(value: unknown): unknown {
+  if (typeof value === 'string') return value.replaceAll('$', '$$$$');
+  if (Array.isArray(value)) return value.map(escapeDollars);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key.replaceAll('$', '$$$$'), escapeDollars(inner)]));
+  }
+  return value;
+}

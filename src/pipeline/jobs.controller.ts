@@ -5,6 +5,7 @@ import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { problems } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
+import { ApiUuidParam } from '../openapi/path-params';
 import { JobDto } from './job.dto';
 import { streamJobEvents } from './job-event-stream';
 import { JobsService } from './jobs.service';
@@ -17,6 +18,7 @@ export class JobsController {
 
   @Get(':id')
   @ApiOperation({ summary: 'A job: its state, per-step progress, result and error', description: 'Callers see their own jobs (admins every job); another caller’s job is a 404.' })
+  @ApiUuidParam()
   @ApiOkResponse({ type: JobDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code JOB_NOT_FOUND' })
   async get(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<JobDto> {
@@ -32,6 +34,7 @@ export class JobsController {
     description: 'Event `job` carries the same JSON as GET /v1/jobs/{id}: first the job as it is, then every change; the stream ends when the job succeeds or fails.',
   })
   @ApiProduces('text/event-stream')
+  @ApiUuidParam()
   @ApiOkResponse({ description: 'text/event-stream of `job` events', type: JobDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code JOB_NOT_FOUND' })
   async events(@Param('id') id: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply, @CurrentCaller() caller: Caller): Promise<void> {

@@ -8,6 +8,8 @@ import { RegistryError, RegistryErrorCode } from '../registry/registry-error';
  * (a dependency) failed, and the code says how; a 4xx means the request asked for something the registry
  * cannot give, and retrying the same request will not help:
  *
+ * - 403: this service may not use that registry: it is not in REGISTRY_ALLOWED_HOSTS (REGISTRY_NOT_ALLOWED),
+ *   or it is at an internal address REGISTRY_PRIVATE_ALLOWLIST does not allow (REGISTRY_ADDRESS_REFUSED).
  * - 404: the repository or manifest does not exist.
  * - 422: the registry refused the request — it requires credentials this service has not got or does not
  *   accept for this repository (401 REGISTRY_UNAUTHORIZED), denies access to it (403 REGISTRY_FORBIDDEN),
@@ -20,6 +22,8 @@ import { RegistryError, RegistryErrorCode } from '../registry/registry-error';
  * Other errors pass unchanged. The problem names the registry in `registry`.
  */
 const STATUS: Partial<Record<RegistryErrorCode, { status: number; title: string }>> = {
+  REGISTRY_NOT_ALLOWED: { status: 403, title: 'This registry may not be used' },
+  REGISTRY_ADDRESS_REFUSED: { status: 403, title: 'This registry may not be used' },
   REPOSITORY_NOT_FOUND: { status: 404, title: 'Not found in the registry' },
   MANIFEST_NOT_FOUND: { status: 404, title: 'Not found in the registry' },
   REGISTRY_TLS_ERROR: { status: 502, title: 'The registry connection failed' },
@@ -41,3 +45,7 @@ export function registryProblem(error: unknown): Error {
   if (error.retryAfterMs !== undefined) extensions.retryAfterSeconds = Math.ceil(error.retryAfterMs / 1000);
   return new ProblemError(status, error.code, title, error.message, extensions);
 }
+
+/** How the API description names the 403 of a request whose registry the egress policy refuses. */
+export const REGISTRY_REFUSAL_DESCRIPTION =
+  'REGISTRY_NOT_ALLOWED (the registry is not in REGISTRY_ALLOWED_HOSTS), REGISTRY_ADDRESS_REFUSED (the registry is at a loopback, private, link-local, metadata or other internal address REGISTRY_PRIVATE_ALLOWLIST does not allow)';

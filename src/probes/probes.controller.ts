@@ -2,7 +2,7 @@ import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import { Authorize } from '../access/authorize';
 import { ApiAcceptedResponse, ApiBody, ApiHeader, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { parseIdempotencyKey } from '../common/idempotency-key';
+import { IDEMPOTENCY_KEY_SCHEMA, parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemDto } from '../common/problem.dto';
 import { JobDto } from '../pipeline/job.dto';
 import { JobsService } from '../pipeline/jobs.service';
@@ -20,7 +20,7 @@ export class ProbesController {
     summary: 'Send a probe job through every step queue',
     description: 'The job result names the worker that took each step and when: a check that workers consume every queue.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key returns the job it created' })
+  @ApiHeader({ name: 'Idempotency-Key', schema: IDEMPOTENCY_KEY_SCHEMA, required: false, description: 'Replaying a key returns the job it created' })
   @ApiBody({ type: CreateProbeDto, required: false, description: 'Optional: no body probes every step queue' })
   @ApiAcceptedResponse({ type: JobDto, headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
   @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'code QUEUE_UNAVAILABLE or SHUTTING_DOWN' })

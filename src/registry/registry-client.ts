@@ -6,6 +6,8 @@ import { CredentialLookup } from './registry-auth';
 import { RegistryCredentials } from './registry-credentials';
 import { RegistryError, type RegistryErrorCode, registryTimeoutError } from './registry-error';
 import { FetchFunction, discardBody, readBody } from './registry-http';
+import { egressGuardedFetch } from './registry-egress-fetch';
+import type { RegistryEgressPolicy } from './registry-egress-policy';
 import { RegistryResponse, RegistryTransport } from './registry-transport';
 import { IdleDeadline, hashingUploadBody } from './hashing-upload-body';
 import { reservedTagReason } from './reserved-tags';
@@ -26,6 +28,12 @@ export interface RegistryClientOptions {
   userAgent: string;
   /** Deadline of one request, body included; for streamed uploads, the longest pause in the stream. */
   requestTimeoutMs: number;
+  /**
+   * Which registries callers may name and which addresses may be connected to (REGISTRY_ALLOWED_HOSTS,
+   * REGISTRY_PRIVATE_ALLOWLIST). Without it the client connects anywhere: embedding programs decide.
+   */
+  egress?: RegistryEgressPolicy;
+  /** Defaults to fetch, through the egress policy when there is one. */
   fetch?: FetchFunction;
   /** Clock for token expiry (tests). */
   now?: () => number;
@@ -93,7 +101,8 @@ export class RegistryClient {
       insecureHosts: options.insecureHosts ?? [],
       userAgent: options.userAgent,
       requestTimeoutMs: options.requestTimeoutMs,
-      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      fetch: options.fetch ?? (options.egress ? egressGuardedFetch(options.egress) : (input, init) => fetch(input, init)),
+      egress: options.egress,
       now: options.now,
     });
   }

@@ -1,4 +1,5 @@
 import { CodedError, errorCodes } from '../common/coded-error';
+import { EgressRefusedError } from './registry-egress-policy';
 import { parseRetryAfter } from './retry-after';
 
 /**
@@ -33,6 +34,8 @@ export const REGISTRY_ERROR_CODES = errorCodes(
   'REFERRERS_TAG_INVALID',
   'INVALID_REFERRER',
   'RESERVED_TAG',
+  'REGISTRY_NOT_ALLOWED',
+  'REGISTRY_ADDRESS_REFUSED',
 );
 export type RegistryErrorCode = keyof typeof REGISTRY_ERROR_CODES;
 
@@ -209,8 +212,45 @@ const isTlsFailure = (failure: Failure): boolean =>
   (failure.code !== undefined && (TLS_CODES.has(failure.code) || failure.code.startsWith('ERR_SSL_') || failure.code.startsWith('ERR_TLS_'))) ||
   (failure.code === 'EPROTO' && /SSL|TLS/i.test(failure.message));
 
+/** The egress refusal among an error and its causes, if the connection was refused by the policy. */
+function egressRefusal(error: unknown, depth = 0): EgressRefusedError | undefined {
+  if (error instanceof EgressRefusedError) return error;
+  if (depth > 5 || error === null || typeof error !== 'object') return undefined;
+  const { cause, errors } = error as { cause?: unknown; errors?: unknown };
+  for (const inner of [cause, ...(Array.isArray(errors) ? errors : [])]) {
+    const found = egressRefusal(inner, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** A connection the egress policy refused: permanent, the same request is refused again. */
+export function registryAddressRefused(context: RegistryRequestContext, refusal: EgressRefusedError): RegistryError {
+  return new RegistryError('REGISTRY_ADDRESS_REFUSED', `Refused to connect to ${refusal.host} for registry ${context.registry} (${context.operation}): ${refusal.message}.`, {
+    transient: false,
+    registry: context.registry,
+    repository: context.repository,
+    cause: refusal,
+  });
+}
+
+/** A registry callers may not name: permanent. */
+export function registryNotAllowed(context: RegistryRequestContext): RegistryError {
+  return new RegistryError(
+    'REGISTRY_NOT_ALLOWED',
+    `Registry ${context.registry} is not one this service may use (REGISTRY_ALLOWED_HOSTS); name a repository in an allowed registry.`,
+    {
+      transient: false,
+      registry: context.registry,
+      repository: context.repository,
+    },
+  );
+}
+
 /** Classifies an error thrown by fetch itself: no HTTP answer was received. */
 export function registryErrorFromNetworkFailure(context: RegistryRequestContext, error: unknown): RegistryError {
+  const refusal = egressRefusal(error);
+  if (refusal) return registryAddressRefused(context, refusal);
   const chain = failures(error);
   const base = { registry: context.registry, repository: context.repository, cause: error };
   const tls = chain.find(isTlsFailure);

@@ -1,6 +1,7 @@
 import { OciRepository } from './oci-reference';
 import { CredentialLookup, RegistryAuthenticator, repositoryScope } from './registry-auth';
-import { RegistryError, RegistryRequestContext } from './registry-error';
+import type { RegistryEgressPolicy } from './registry-egress-policy';
+import { RegistryError, RegistryRequestContext, registryAddressRefused, registryNotAllowed } from './registry-error';
 import { ExchangeSignals, FetchFunction, discardBody, errorFromResponse, exchange } from './registry-http';
 
 /**
@@ -16,6 +17,8 @@ export interface RegistryTransportOptions {
   userAgent: string;
   requestTimeoutMs: number;
   fetch: FetchFunction;
+  /** Which registries may be named and which addresses reached; none: any. */
+  egress?: RegistryEgressPolicy;
   now?: () => number;
 }
 
@@ -87,14 +90,23 @@ export class RegistryTransport {
 
   async send(request: RegistryRequest): Promise<RegistryResponse> {
     const context = this.context(request.repo, request.operation);
+    // Refused before anything is sent (a token included): a registry callers may not name, or one written
+    // as an internal address. Names are checked on their addresses when connecting (registry-egress-fetch).
+    const egress = this.#options.egress;
+    if (egress && !egress.allowsRegistry(request.repo.registry)) throw registryNotAllowed(context);
     const scope = repositoryScope(request.repo.repository, request.access);
     const origin = this.baseUrl(request.repo.registry).origin;
     let url = this.#resolve(request.url, this.baseUrl(request.repo.registry), context);
+    const refusedAtOnce = egress?.refusalBeforeLookup(url.hostname);
+    if (refusedAtOnce) throw registryAddressRefused(context, refusedAtOnce);
     const replayable = request.body === undefined || request.body instanceof Uint8Array;
     let authorization = url.origin === origin ? await this.#auth.authorizationFor(context, scope, request.signal) : undefined;
     let challenged = false;
 
     for (let redirects = 0; ;) {
+      // A redirect may name another host: checked the same way.
+      const refusal = egress?.refusalBeforeLookup(url.hostname);
+      if (refusal) throw registryAddressRefused(context, refusal);
       const headers = new Headers(request.headers);
       headers.set('user-agent', this.#options.userAgent);
       // Credentials go to the registry's origin only, never to storage it redirects to.

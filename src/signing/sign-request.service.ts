@@ -6,7 +6,7 @@ import { requestFingerprint } from '../common/request-fingerprint';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
 import { DOCKER_MANIFEST_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE } from '../registry/oci-media-types';
-import { type OciReference, parseOciReference } from '../registry/oci-reference';
+import { canonicalRepositoryName, type OciReference, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import { registryProblem } from '../pipeline/registry-problem';
 import { CallbackUrlPolicy } from '../pipeline/callback-url-policy';
@@ -47,7 +47,7 @@ export class SignRequestService {
       throw new ProblemError(400, 'INVALID_REFERENCE', 'Invalid reference', 'name a digest (@sha256:…) or a tag (:tag) of the artifact to sign');
     }
     const repo = { registry: reference.registry, repository: reference.repository };
-    assertRepositoryAllowed(request.caller, repo);
+    assertRepositoryAllowed(request.caller, canonicalRepositoryName(repo));
     const manifest = await this.registry.getManifest(repo, reference.digest ?? reference.tag!, SIGNABLE_MEDIA_TYPES).catch((error: unknown) => {
       throw registryProblem(error);
     });

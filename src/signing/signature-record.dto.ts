@@ -3,6 +3,7 @@ import { CallerIdentityDto } from '../access/caller-identity.dto';
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { MAX_DIGEST_LENGTH, MAX_REFERENCE_LENGTH } from '../common/field-limits';
 import { EXAMPLES } from '../openapi/examples';
 import type { SignatureFormat, SignatureRow } from '../database/database.types';
 import { type CertificateDetails, certificateDetails } from '../x509/certificate-details';
@@ -13,36 +14,37 @@ export const MAX_PAGE_SIZE = 200;
 
 /** Filters and paging of `GET /v1/signatures`. */
 export class ListSignaturesQueryDto {
-  @ApiPropertyOptional({ description: 'Manifest digest or .wasm digest', example: EXAMPLES.wasmDigest })
+  @ApiPropertyOptional({ description: 'Manifest digest or .wasm digest', example: EXAMPLES.wasmDigest, maxLength: MAX_DIGEST_LENGTH })
   @IsOptional()
+  @MaxLength(MAX_DIGEST_LENGTH)
   @Matches(/^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/, { message: 'digest must be sha256:<64 hex> or sha512:<128 hex>' })
   digest?: string;
 
-  @ApiPropertyOptional({ description: 'Repository, host[:port]/path', example: EXAMPLES.repository })
+  @ApiPropertyOptional({ description: 'Repository, host[:port]/path', example: EXAMPLES.repository, maxLength: MAX_REFERENCE_LENGTH })
   @IsOptional()
   @IsString()
-  @MaxLength(1024)
+  @MaxLength(MAX_REFERENCE_LENGTH)
   repository?: string;
 
-  @ApiPropertyOptional({ description: 'Signing identity (certificate SAN), exact', example: EXAMPLES.certificateIdentity })
+  @ApiPropertyOptional({ description: 'Signing identity (certificate SAN), exact', example: EXAMPLES.certificateIdentity, maxLength: 2048 })
   @IsOptional()
   @IsString()
   @MaxLength(2048)
   identity?: string;
 
-  @ApiPropertyOptional({ description: 'OIDC issuer from the certificate, exact', example: EXAMPLES.certificateOidcIssuer })
+  @ApiPropertyOptional({ description: 'OIDC issuer from the certificate, exact', example: EXAMPLES.certificateOidcIssuer, maxLength: 2048 })
   @IsOptional()
   @IsString()
   @MaxLength(2048)
   issuer?: string;
 
-  @ApiPropertyOptional({ description: 'Created at or after this time (RFC 3339)', format: 'date-time' })
+  @ApiPropertyOptional({ description: 'Created at or after this time (RFC 3339)', format: 'date-time', maxLength: 64 })
   @IsOptional()
   @IsString()
   @MaxLength(64)
   since?: string;
 
-  @ApiPropertyOptional({ description: 'Created before this time (RFC 3339)', format: 'date-time' })
+  @ApiPropertyOptional({ description: 'Created before this time (RFC 3339)', format: 'date-time', maxLength: 64 })
   @IsOptional()
   @IsString()
   @MaxLength(64)
@@ -61,7 +63,7 @@ export class ListSignaturesQueryDto {
   @Max(MAX_PAGE_SIZE)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Opaque cursor from `nextCursor` of the previous page' })
+  @ApiPropertyOptional({ description: 'Opaque cursor from `nextCursor` of the previous page', maxLength: 200 })
   @IsOptional()
   @IsString()
   @MaxLength(200)

@@ -1,9 +1,10 @@
 import { Controller, Get, Header, Param, Query, Res } from '@nestjs/common';
 import { Authorize } from '../access/authorize';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { problems } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
+import { ApiUuidParam } from '../openapi/path-params';
 import { parseRfc3339 } from '../common/rfc3339';
 import { decodePageCursor, encodePageCursor } from '../database/page-cursor';
 import { type SignatureFilter, SignatureRecordQueries } from '../database/signature-record-queries';
@@ -39,7 +40,7 @@ export class SignatureRecordsController {
 
   @Get(':id')
   @ApiOperation({ summary: 'A signature record: Rekor entry, identity, certificate (PEM and decoded), bundle' })
-  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiUuidParam()
   @ApiOkResponse({ type: SignatureRecordDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'SIGNATURE_NOT_FOUND' })
   async get(@Param('id') id: string): Promise<SignatureRecordDto> {
@@ -51,7 +52,7 @@ export class SignatureRecordsController {
   @Get(':id/certificate')
   @Header('content-type', PEM_CERTIFICATE_CHAIN)
   @ApiOperation({ summary: "The signature's leaf certificate, PEM" })
-  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiUuidParam()
   @ApiProduces(PEM_CERTIFICATE_CHAIN)
   @ApiOkResponse({ description: 'The PEM certificate', schema: { type: 'string', example: '-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n' } })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'SIGNATURE_NOT_FOUND' })

@@ -1,10 +1,21 @@
 import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import { Authorize, CurrentCaller } from '../access/authorize';
 import type { Caller } from '../access/caller';
-import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBody, ApiHeader, ApiNotFoundResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBody,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOperation,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+  ApiForbiddenResponse,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { parseIdempotencyKey } from '../common/idempotency-key';
+import { IDEMPOTENCY_KEY_SCHEMA, parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemDto } from '../common/problem.dto';
+import { REGISTRY_REFUSAL_DESCRIPTION } from '../pipeline/registry-problem';
 import { EXAMPLES } from '../openapi/examples';
 import { JobDto } from '../pipeline/job.dto';
 import { SignRequestDto } from './sign-request.dto';
@@ -23,7 +34,12 @@ export class SignaturesController {
     description:
       'A tag is resolved to its digest first; the job signs that digest (cosign classic `.sig` and Sigstore bundle referrer, per SIGNATURE_FORMATS) and verifies the result.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replaying a key with the same body returns the job it created; another body under the same key is a 422' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    schema: IDEMPOTENCY_KEY_SCHEMA,
+    required: false,
+    description: 'Replaying a key with the same body returns the job it created; another body under the same key is a 422',
+  })
   @ApiBody({
     type: SignRequestDto,
     examples: {
@@ -33,6 +49,7 @@ export class SignaturesController {
   })
   @ApiAcceptedResponse({ type: JobDto, headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE' })
+  @ApiForbiddenResponse({ type: ProblemDto, description: REGISTRY_REFUSAL_DESCRIPTION })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'MANIFEST_NOT_FOUND, REPOSITORY_NOT_FOUND' })
   @ApiUnprocessableEntityResponse({
     type: ProblemDto,

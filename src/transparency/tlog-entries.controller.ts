@@ -11,15 +11,16 @@ import {
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { IsString, Matches } from 'class-validator';
+import { IsString, Matches, MaxLength } from 'class-validator';
 import { problems } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
 import { TlogEntries } from './tlog-entries.service';
 import { TlogEntryDto } from './tlog-entry.dto';
 
 export class TlogEntryQueryDto {
-  @ApiProperty({ description: 'Entry UUID: 80 hex (tree ID + leaf hash) or the 64-hex leaf hash', example: '24296fb24b8ad77a…' })
+  @ApiProperty({ description: 'Entry UUID: 80 hex (tree ID + leaf hash) or the 64-hex leaf hash', example: '24296fb24b8ad77a…', maxLength: 80 })
   @IsString({ message: 'uuid is required' })
+  @MaxLength(80, { message: 'uuid must be 64 or 80 hexadecimal digits' })
   @Matches(/^([0-9a-fA-F]{16})?[0-9a-fA-F]{64}$/, { message: 'uuid must be 64 or 80 hexadecimal digits' })
   uuid!: string;
 }

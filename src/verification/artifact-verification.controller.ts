@@ -2,7 +2,7 @@ import { Body, Controller, Headers, HttpCode, Post, Res } from '@nestjs/common';
 import { Authorize, CurrentCaller } from '../access/authorize';
 import type { Caller } from '../access/caller';
 import type { FastifyReply } from 'fastify';
-import { parseIdempotencyKey } from '../common/idempotency-key';
+import { IDEMPOTENCY_KEY_SCHEMA, parseIdempotencyKey } from '../common/idempotency-key';
 import { JobDto } from '../pipeline/job.dto';
 import {
   ApiAcceptedResponse,
@@ -15,8 +15,10 @@ import {
   ApiOperation,
   ApiTags,
   ApiUnprocessableEntityResponse,
+  ApiForbiddenResponse,
 } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
+import { REGISTRY_REFUSAL_DESCRIPTION } from '../pipeline/registry-problem';
 import { EXAMPLES } from '../openapi/examples';
 import { ArtifactVerificationDto, VerifyArtifactDto } from './artifact-verification.dto';
 import { ArtifactVerificationService } from './artifact-verification.service';
@@ -70,10 +72,12 @@ export class ArtifactVerificationController {
   @ApiAcceptedResponse({ type: JobDto, description: 'With async: the verify job, whose result is the answer' })
   @ApiHeader({
     name: 'Idempotency-Key',
+    schema: IDEMPOTENCY_KEY_SCHEMA,
     required: false,
     description: 'With async: replaying a key with the same body returns the job it created; another body under the same key is a 422',
   })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED, INVALID_REFERENCE, INVALID_POLICY, JSON_TOO_DEEP' })
+  @ApiForbiddenResponse({ type: ProblemDto, description: REGISTRY_REFUSAL_DESCRIPTION })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'MANIFEST_NOT_FOUND' })
   @ApiUnprocessableEntityResponse({
     type: ProblemDto,

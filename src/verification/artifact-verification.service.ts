@@ -2,10 +2,11 @@ import { cpuTurns } from '../common/cpu-turns';
 import type { Caller } from '../access/caller';
 import { assertRepositoryAllowed } from '../access/repository-access';
 import { Injectable } from '@nestjs/common';
+import { MAX_ANNOTATION_KEY_LENGTH, MAX_ANNOTATION_VALUE_LENGTH, MAX_ANNOTATIONS } from '../common/field-limits';
 import { ProblemError } from '../common/problem';
 import { requestFingerprint } from '../common/request-fingerprint';
 import { ALL_MANIFEST_MEDIA_TYPES } from '../registry/oci-media-types';
-import { type OciReference, type OciRepository, parseOciReference } from '../registry/oci-reference';
+import { canonicalRepositoryName, type OciReference, type OciRepository, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import type { JobRow } from '../database/database.types';
 import type { VerifyJobInput } from '../pipeline/job-catalogue';
@@ -87,7 +88,7 @@ export class ArtifactVerificationService {
   private async read(request: VerificationRequest & { caller: Caller }) {
     const reference = readReference(request.reference);
     // The service reads the registry with its own credentials: only for repositories the caller may use.
-    assertRepositoryAllowed(request.caller, reference);
+    assertRepositoryAllowed(request.caller, canonicalRepositoryName(reference));
     const policy = readPolicy(request.policy);
     const trustName = request.trustRoot ?? DEFAULT_TRUST_ROOT;
     this.trustRoots.get(trustName); // an unknown name is a 422 before any registry call
@@ -164,6 +165,16 @@ export function readPolicy(input: Record<string, unknown>): ArtifactPolicy {
     (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))
   ) {
     throw new ProblemError(400, 'INVALID_POLICY', 'The verification policy is not valid', 'policy.annotations must be an object of strings');
+  }
+  const entries = Object.entries((annotations as Record<string, string> | undefined) ?? {});
+  const tooLong = entries.find(([key, value]) => key.length > MAX_ANNOTATION_KEY_LENGTH || value.length > MAX_ANNOTATION_VALUE_LENGTH);
+  if (entries.length > MAX_ANNOTATIONS || tooLong) {
+    throw new ProblemError(
+      400,
+      'INVALID_POLICY',
+      'The verification policy is not valid',
+      `policy.annotations may hold at most ${MAX_ANNOTATIONS} entries, keys of at most ${MAX_ANNOTATION_KEY_LENGTH} characters and values of at most ${MAX_ANNOTATION_VALUE_LENGTH}`,
+    );
   }
   return { signer: buildSignerPolicy(signerFields), annotations: (annotations as Record<string, string> | undefined) ?? {} };
 }

@@ -1,9 +1,9 @@
 import { RegExpRefused, WholeStringRegExp } from '../common/caller-regexp';
+import { MAX_POLICY_FIELD_LENGTH } from '../common/field-limits';
 import { ProblemError } from '../common/problem';
 import type { SignerPolicy, StringMatcher } from '../sigstore/signer-policy';
 
 const POLICY_FIELDS = ['certificateIdentity', 'certificateIdentityRegExp', 'certificateOidcIssuer', 'certificateOidcIssuerRegExp', 'publicKey'] as const;
-const MAX_FIELD_LENGTH = 4096;
 const PEM_PUBLIC_KEY = /^\s*-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\s*$/;
 
 /** Reads the policy of a verification request; a policy that cannot be read is a 400 problem. */
@@ -16,7 +16,7 @@ export function buildSignerPolicy(input: unknown): SignerPolicy {
     const value = policy[field];
     if (value === undefined) continue;
     if (typeof value !== 'string' || value.length === 0) invalid(`policy.${field} must be a non-empty string`);
-    if (value.length > MAX_FIELD_LENGTH) invalid(`policy.${field} must be at most ${MAX_FIELD_LENGTH} characters`);
+    if (value.length > MAX_POLICY_FIELD_LENGTH) invalid(`policy.${field} must be at most ${MAX_POLICY_FIELD_LENGTH} characters`);
   }
   const given = (field: (typeof POLICY_FIELDS)[number]) => policy[field] as string | undefined;
 

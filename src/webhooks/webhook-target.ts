@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { isInternalAddress, type WebhookAllowlist } from '../common/address-policy';
+import { INTERNAL_ADDRESS_KINDS, refusedAddress, type WebhookAllowlist } from '../common/address-policy';
 
 export type WebhookTargetErrorCode = 'WEBHOOK_URL_INVALID' | 'WEBHOOK_URL_FORBIDDEN' | 'WEBHOOK_URL_UNRESOLVABLE';
 
@@ -56,14 +56,13 @@ export async function resolveWebhookTarget(raw: string, allowlist: WebhookAllowl
 
   const hostAllowed = allowlist.allowsHost(hostname);
   const allAllowed = hostAllowed || addresses.every((a) => allowlist.allowsAddress(a.address));
-  if (!hostAllowed) {
-    const refused = addresses.find((a) => isInternalAddress(a.address) && !allowlist.allowsAddress(a.address));
-    if (refused) {
-      throw new WebhookTargetError(
-        'WEBHOOK_URL_FORBIDDEN',
-        `${hostname} resolves to ${refused.address}, an internal address (loopback, private, link-local, CGNAT, metadata or reserved); allow it with WEBHOOK_ALLOWLIST`,
-      );
-    }
+  const refused = refusedAddress(
+    hostname,
+    addresses.map((a) => a.address),
+    allowlist,
+  );
+  if (refused) {
+    throw new WebhookTargetError('WEBHOOK_URL_FORBIDDEN', `${hostname} resolves to ${refused}, an internal address (${INTERNAL_ADDRESS_KINDS}); allow it with WEBHOOK_ALLOWLIST`);
   }
   if (url.protocol !== 'https:' && !allAllowed) throw new WebhookTargetError('WEBHOOK_URL_FORBIDDEN', 'webhook URLs must use https unless the host is in WEBHOOK_ALLOWLIST');
   const first = addresses[0]!;

@@ -1,27 +1,33 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH } from '../common/field-limits';
 import { EXAMPLES } from '../openapi/examples';
 import { JobDto } from '../pipeline/job.dto';
 import type { AttemptRow, DeliveryRow, WebhookRow } from './webhook-tables';
 import { WEBHOOK_EVENTS, type WebhookEvent } from './webhook-tables';
 
 export class CreateWebhookDto {
-  @ApiProperty({ description: 'Receiver URL: public HTTPS (internal or plain-HTTP targets only when WEBHOOK_ALLOWLIST names them)', example: EXAMPLES.webhookUrl })
+  @ApiProperty({
+    description: 'Receiver URL: public HTTPS (internal or plain-HTTP targets only when WEBHOOK_ALLOWLIST names them)',
+    example: EXAMPLES.webhookUrl,
+    maxLength: MAX_URL_LENGTH,
+  })
   @IsString()
-  @MaxLength(2048)
+  @MaxLength(MAX_URL_LENGTH)
   url!: string;
 
-  @ApiProperty({ enum: WEBHOOK_EVENTS, isArray: true, example: ['job.succeeded', 'job.failed'] })
+  @ApiProperty({ enum: WEBHOOK_EVENTS, isArray: true, example: ['job.succeeded', 'job.failed'], maxItems: WEBHOOK_EVENTS.length })
   @IsArray()
   @ArrayMinSize(1)
+  @ArrayMaxSize(WEBHOOK_EVENTS.length)
   @ArrayUnique()
   @IsIn(WEBHOOK_EVENTS, { each: true, message: `each event must be one of ${WEBHOOK_EVENTS.join(', ')}` })
   events!: WebhookEvent[];
 
-  @ApiPropertyOptional({ maxLength: 500 })
+  @ApiPropertyOptional({ maxLength: MAX_DESCRIPTION_LENGTH })
   @IsOptional()
   @IsString()
-  @MaxLength(500)
+  @MaxLength(MAX_DESCRIPTION_LENGTH)
   description?: string;
 }
 

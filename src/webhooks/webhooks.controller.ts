@@ -13,8 +13,10 @@ import {
   ApiOperation,
   ApiTags,
   ApiUnprocessableEntityResponse,
+  ApiParam,
 } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
+import { ApiUuidParam } from '../openapi/path-params';
 import { EXAMPLES } from '../openapi/examples';
 import { CreateWebhookDto, WebhookDeliveryDto, WebhookDto, WebhookPayloadDto, WebhookWithSecretDto } from './webhook.dto';
 import { WebhooksService } from './webhooks.service';
@@ -62,6 +64,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'One subscription (without its secret)' })
   @ApiOkResponse({ type: WebhookDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
+  @ApiUuidParam()
   get(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<WebhookDto> {
     return this.webhooks.get(id, caller);
   }
@@ -71,6 +74,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Unsubscribe; its deliveries are removed' })
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
+  @ApiUuidParam()
   async delete(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<void> {
     await this.webhooks.delete(id, caller);
   }
@@ -81,6 +85,7 @@ export class WebhooksController {
   @ApiOkResponse({ type: WebhookWithSecretDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
   @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'code SECRET_ENCRYPTION_KEY_MISSING (no SECRET_ENCRYPTION_KEYS to encrypt the secret with)' })
+  @ApiUuidParam()
   rotateSecret(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<WebhookWithSecretDto> {
     return this.webhooks.rotateSecret(id, caller);
   }
@@ -89,6 +94,7 @@ export class WebhooksController {
   @ApiOperation({ summary: 'The latest 100 deliveries, newest first, each with its attempts' })
   @ApiOkResponse({ type: [WebhookDeliveryDto] })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
+  @ApiUuidParam()
   deliveries(@Param('id') id: string, @CurrentCaller() caller: Caller): Promise<WebhookDeliveryDto[]> {
     return this.webhooks.deliveries(id, caller);
   }
@@ -98,6 +104,8 @@ export class WebhooksController {
   @ApiOperation({ summary: 'Send a delivery again: same webhook-id, a fresh retry schedule' })
   @ApiAcceptedResponse({ type: WebhookDeliveryDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND or DELIVERY_NOT_FOUND' })
+  @ApiUuidParam()
+  @ApiParam({ name: 'deliveryId', schema: { type: 'string', maxLength: 64 }, description: 'The `webhook-id` of the delivery' })
   redeliver(@Param('id') id: string, @Param('deliveryId') deliveryId: string, @CurrentCaller() caller: Caller): Promise<WebhookDeliveryDto> {
     return this.webhooks.redeliver(id, deliveryId, caller);
   }

@@ -34,7 +34,10 @@ export default async function globalSetup(): Promise<void> {
   }
   if (process.env.CI) hasTool('skopeo', ['--version']);
 
-  const environment: TestEnvironment = { redisUrl, postgresServerUrl, stackEnv: stack.env };
+  // Every registry the tests use runs on loopback (the stack's, and the fakes some tests start), which the
+  // service refuses to reach unless allowlisted; a stack started before the variable existed lacks it.
+  const stackEnv = { ...stack.env, REGISTRY_PRIVATE_ALLOWLIST: '127.0.0.1,::1,localhost' };
+  const environment: TestEnvironment = { redisUrl, postgresServerUrl, stackEnv };
   mkdirSync(dirname(TEST_ENVIRONMENT_FILE), { recursive: true });
   writeFileSync(TEST_ENVIRONMENT_FILE, JSON.stringify(environment, null, 2));
 }
