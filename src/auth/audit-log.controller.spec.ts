@@ -1,7 +1,7 @@
 import { ProblemError } from '../common/problem';
 import { auditFilter } from './audit-log.controller';
 import { ROUTE_FILTER } from './audit-log.dto';
-import { routePattern } from './route-actions';
+import { routePattern } from './controller-routes';
 
 describe('GET /v1/audit filters', () => {
   it('reads a route with or without its method', () => {

@@ -1,32 +1,15 @@
-import { Injectable, type OnApplicationBootstrap, RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { ROUTE_ACCESS, type RouteAccess } from '../access/authorize';
 import { PROTECTED_PREFIX } from './authentication.guard';
+import { controllerRoutes } from './controller-routes';
 
-const joinPath = (...parts: string[]): string =>
-  `/${parts
-    .map((p) => p.replace(/^\/+|\/+$/g, ''))
-    .filter(Boolean)
-    .join('/')}`;
-
-/** Every `/v1` handler of the application (and any other with `@Authorize`), with what it declares, by `METHOD /path` (Fastify's route syntax). */
+/** Every `/v1` route of the application (and any other with `@Authorize`), with what it declares, by `METHOD /route`. */
 export function routeAccessTable(discovery: DiscoveryService, scanner: MetadataScanner, reflector: Reflector): Map<string, RouteAccess | undefined> {
   const table = new Map<string, RouteAccess | undefined>();
-  for (const wrapper of discovery.getControllers()) {
-    const { instance, metatype } = wrapper;
-    if (!instance || !metatype) continue;
-    const prefix = String(Reflect.getMetadata(PATH_METADATA, metatype) ?? '');
-    const prototype = Object.getPrototypeOf(instance) as Record<string, unknown>;
-    for (const name of scanner.getAllMethodNames(prototype)) {
-      const handler = prototype[name] as (...args: unknown[]) => unknown;
-      const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
-      if (path === undefined) continue;
-      const full = joinPath(prefix, path);
-      if (!`${full}/`.startsWith(PROTECTED_PREFIX) && !Reflect.hasMetadata(ROUTE_ACCESS, handler)) continue;
-      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod;
-      table.set(`${RequestMethod[method]} ${full}`, reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [handler, metatype]));
-    }
+  for (const { method, route, controller, handler } of controllerRoutes(discovery, scanner)) {
+    if (!`${route}/`.startsWith(PROTECTED_PREFIX) && !Reflect.hasMetadata(ROUTE_ACCESS, handler)) continue;
+    table.set(`${method} ${route}`, reflector.getAllAndOverride<RouteAccess | undefined>(ROUTE_ACCESS, [handler as () => void, controller]));
   }
   return table;
 }
