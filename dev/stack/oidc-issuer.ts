@@ -15,6 +15,10 @@ const REFRESH_AT_FRACTION = 0.8;
 const REFRESH_RETRY_MS = 10_000;
 const MAX_MINT_SECONDS = 86_400;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** Claims the token's own options set; `claims` may not name them. */
+const REGISTERED_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti'] as const;
+const MAX_EXTRA_CLAIMS = 64;
+const MAX_CLAIM_NAME_LENGTH = 128;
 
 export interface MintOptions {
   /** Audience(s); default ["sigstore"]. */
@@ -27,6 +31,17 @@ export interface MintOptions {
   readonly serviceAccount?: string;
   /** `iss` claim; default this issuer (any other value makes a token Fulcio must refuse). */
   readonly issuer?: string;
+  /**
+   * Seconds from now until the token becomes valid (`nbf`); positive for a token that is not yet valid.
+   * Default: valid from the moment it is issued.
+   */
+  readonly notBefore?: number;
+  /**
+   * Further claims, any JSON values, as CI systems add them (GitHub Actions: `repository`, `ref`,
+   * `workflow_ref`…; GitLab CI: `project_path`, `ref`…). They may replace the `kubernetes.io` claim but
+   * not the registered claims, which the options above set (iss, sub, aud, exp, nbf, iat, jti).
+   */
+  readonly claims?: Readonly<Record<string, unknown>>;
 }
 
 export interface OidcIssuerOptions {
@@ -51,8 +66,9 @@ export interface WrittenToken {
  * A local OpenID Connect issuer that behaves like a Kubernetes API server's service-account issuer:
  * discovery document, JWKS, and ES256-signed workload tokens with `aud` ["sigstore"], the
  * `system:serviceaccount:<ns>:<sa>` subject and the `kubernetes.io` claim. It keeps a token file fresh
- * (atomic replace well before expiry) and offers `POST /mint` so tests can get expired or
- * wrong-audience tokens.
+ * (atomic replace well before expiry) and offers `POST /mint` so tests and development can get expired,
+ * not-yet-valid or wrong-audience tokens, and tokens carrying a CI system's claims (`claims`: repository,
+ * ref…) for the service's trusted-publisher rules.
  */
 export class LocalOidcIssuer {
   private refreshTimer: NodeJS.Timeout | undefined;
@@ -108,7 +124,7 @@ export class LocalOidcIssuer {
     return { keys: [this.publicJwk] };
   }
 
-  /** Mints a signed workload token. */
+  /** Mints a signed workload token (with `claims` added, e.g. a CI system's repository and ref). */
   async mint(options: MintOptions = {}): Promise<WrittenToken> {
     const namespace = options.namespace ?? this.options.namespace;
     const serviceAccount = options.serviceAccount ?? this.options.serviceAccount;
@@ -118,18 +134,22 @@ export class LocalOidcIssuer {
     // A token minted already expired still had a plausible lifetime: it was issued one TTL before it expired.
     const iat = lifetime > 0 ? now : exp - this.options.tokenTtlSeconds;
     const audience = options.aud === undefined ? [SIGSTORE_AUDIENCE] : typeof options.aud === 'string' ? [options.aud] : [...options.aud];
+    const extra = options.claims ?? {};
+    const registered = REGISTERED_CLAIMS.filter((name) => Object.hasOwn(extra, name));
+    if (registered.length > 0) throw new Error(`claims may not set ${registered.join(', ')}: use the mint options for them`);
     const token = await new SignJWT({
       'kubernetes.io': {
         namespace,
         serviceaccount: { name: serviceAccount, uid: stableUid(namespace, serviceAccount) },
       },
+      ...extra,
     })
       .setProtectedHeader({ alg: 'ES256', kid: this.publicJwk.kid, typ: 'JWT' })
       .setIssuer(options.issuer ?? this.issuer)
       .setSubject(options.sub ?? `system:serviceaccount:${namespace}:${serviceAccount}`)
       .setAudience(audience)
       .setIssuedAt(iat)
-      .setNotBefore(iat)
+      .setNotBefore(options.notBefore === undefined ? iat : now + options.notBefore)
       .setExpirationTime(exp)
       .setJti(randomUUID())
       .sign(this.key.privateKey);
@@ -209,7 +229,7 @@ export function parseMintOptions(input: unknown): MintOptions {
     throw new HttpStatusError(400, 'mint request must be a JSON object');
   }
   const body = input as Record<string, unknown>;
-  const known = new Set(['aud', 'expiresIn', 'sub', 'namespace', 'serviceAccount', 'issuer']);
+  const known = new Set(['aud', 'expiresIn', 'notBefore', 'sub', 'namespace', 'serviceAccount', 'issuer', 'claims']);
   const unknown = Object.keys(body).filter((k) => !known.has(k));
   if (unknown.length > 0) throw new HttpStatusError(400, `unknown mint option(s): ${unknown.join(', ')}`);
 
@@ -229,6 +249,14 @@ export function parseMintOptions(input: unknown): MintOptions {
     }
     options.expiresIn = value;
   }
+  if (body.notBefore !== undefined) {
+    const value = body.notBefore;
+    if (typeof value !== 'number' || !Number.isInteger(value) || Math.abs(value) > MAX_MINT_SECONDS) {
+      throw new HttpStatusError(400, `notBefore must be an integer number of seconds from now within ±${MAX_MINT_SECONDS}`);
+    }
+    options.notBefore = value;
+  }
+  if (body.claims !== undefined) options.claims = parseExtraClaims(body.claims);
   for (const name of ['sub', 'issuer'] as const) {
     const value = body[name];
     if (value !== undefined) {
@@ -246,6 +274,20 @@ export function parseMintOptions(input: unknown): MintOptions {
     }
   }
   return options;
+}
+
+function parseExtraClaims(value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new HttpStatusError(400, 'claims must be a JSON object of claim names to values');
+  const claims = value as Record<string, unknown>;
+  const names = Object.keys(claims);
+  if (names.length > MAX_EXTRA_CLAIMS) throw new HttpStatusError(400, `claims may hold at most ${MAX_EXTRA_CLAIMS} claims`);
+  const badName = names.find((name) => name.length === 0 || name.length > MAX_CLAIM_NAME_LENGTH);
+  if (badName !== undefined) throw new HttpStatusError(400, `claim names have 1-${MAX_CLAIM_NAME_LENGTH} characters`);
+  const registered = REGISTERED_CLAIMS.filter((name) => Object.hasOwn(claims, name));
+  if (registered.length > 0) {
+    throw new HttpStatusError(400, `claims may not set ${registered.join(', ')}: use the options issuer, sub, aud, expiresIn and notBefore`);
+  }
+  return claims;
 }
 
 /** A UID that stays the same for a service account across restarts, formatted like a Kubernetes UID. */
