@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app';
+import { checkTrustedPublishersFile } from './auth/trusted-publishers';
 import { ConfigError } from './config/config-error';
 import { type AppConfig, loadConfig } from './config/config.schema';
 import { LifecycleState } from './lifecycle/lifecycle-state';
@@ -10,15 +11,18 @@ const EXIT_CONFIG = 78;
 
 async function main(): Promise<void> {
   let config: AppConfig;
+  let app: Awaited<ReturnType<typeof createApp>>;
   try {
     config = loadConfig();
+    checkTrustedPublishersFile(config);
+    // Modules read the files the configuration names as they are built; one changed since is refused too.
+    app = await createApp(config);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`wasm-signer: ${error.message}\n`);
     process.exit(EXIT_CONFIG);
   }
 
-  const app = await createApp(config);
   await app.listen({ port: config.http.port, host: config.http.host });
   const logger = new Logger('main');
   logger.log({ role: config.role, url: await app.getUrl() }, 'wasm-signer started');

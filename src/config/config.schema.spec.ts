@@ -152,6 +152,19 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('admits no OIDC token by default, and reads the trusted-publisher settings', () => {
+    expect(loadConfig({}).auth.trustedPublishers).toEqual({ file: undefined, audience: 'wasm-signer', issuerTimeoutMs: 5_000 });
+    expect(loadConfig({ TRUSTED_PUBLISHERS_FILE: 'rules.json', OIDC_AUDIENCE: 'https://signer.example', OIDC_ISSUER_TIMEOUT_MS: '2000' }).auth.trustedPublishers).toEqual({
+      file: resolve('rules.json'),
+      audience: 'https://signer.example',
+      issuerTimeoutMs: 2_000,
+    });
+    expect(problemsOf({ OIDC_AUDIENCE: 'two words', OIDC_ISSUER_TIMEOUT_MS: '5' })).toEqual([
+      { variable: 'OIDC_AUDIENCE', message: 'must be printable ASCII without spaces' },
+      { variable: 'OIDC_ISSUER_TIMEOUT_MS', message: 'must be at least 100' },
+    ]);
+  });
+
   it('documents every variable in the README table', () => {
     const readme = readFileSync(resolve(__dirname, '../../README.md'), 'utf8');
     for (const variable of CONFIG_VARIABLES) {

@@ -90,6 +90,15 @@ export interface AppConfig {
     /** API_KEY_DEFAULT_TTL_DAYS / API_KEY_MAX_TTL_DAYS: lifetime of new API keys. */
     apiKeyDefaultTtlDays: number;
     apiKeyMaxTtlDays: number;
+    /** CI and workload OIDC tokens admitted by rules (src/auth/trusted-publisher-rules.ts). */
+    trustedPublishers: {
+      /** TRUSTED_PUBLISHERS_FILE: the JSON rules; undefined: no token is admitted. */
+      file: string | undefined;
+      /** OIDC_AUDIENCE: what `aud` must hold, unless a rule names its own audience. */
+      audience: string;
+      /** OIDC_ISSUER_TIMEOUT_MS: each fetch of an issuer's discovery document or JWKS. */
+      issuerTimeoutMs: number;
+    };
   };
   metrics: {
     /** METRICS_REQUIRE_AUTH: /metrics needs a credential with the scope metrics:read. */
@@ -274,6 +283,22 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'METRICS_REQUIRE_AUTH',
     default: 'false',
     meaning: '`true`: `/metrics` needs `Authorization: Bearer` with a credential holding the scope `metrics:read` (health and the API documents stay open).',
+  },
+  {
+    name: 'TRUSTED_PUBLISHERS_FILE',
+    default: '(unset)',
+    meaning:
+      'JSON rules admitting CI and workload OIDC tokens (GitHub Actions, GitLab CI, Kubernetes) as callers: each maps an issuer and claims to scopes and repositories (see "CI and workload tokens"). Checked at start, re-read on the next request after a change; a changed file that is not valid refuses every token (503 `TRUSTED_PUBLISHER_RULES_INVALID`) until fixed. Unset: no token is admitted.',
+  },
+  {
+    name: 'OIDC_AUDIENCE',
+    default: 'wasm-signer',
+    meaning: "The audience (`aud`) a caller's OIDC token must be minted for, unless its rule names another; tokens for other audiences are refused (401 `TOKEN_AUDIENCE_INVALID`).",
+  },
+  {
+    name: 'OIDC_ISSUER_TIMEOUT_MS',
+    default: '5000',
+    meaning: "Timeout of each fetch of a token issuer's discovery document or JWKS; an issuer that does not answer in time gets the request 503 `OIDC_ISSUER_UNAVAILABLE`.",
   },
   {
     name: 'WEBHOOK_ALLOWLIST',
@@ -484,6 +509,16 @@ const schema = z.object({
   API_KEY_DEFAULT_TTL_DAYS: integer(1, 3650, 90),
   API_KEY_MAX_TTL_DAYS: integer(1, 3650, 400),
   METRICS_REQUIRE_AUTH: z.preprocess(emptyToUndefined, z.enum(['true', 'false'], 'must be true or false').default('false')),
+  TRUSTED_PUBLISHERS_FILE: optionalText(),
+  OIDC_AUDIENCE: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .max(256, 'must be at most 256 characters')
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+      .default('wasm-signer'),
+  ),
+  OIDC_ISSUER_TIMEOUT_MS: integer(100, 60_000, 5_000),
   WEBHOOK_ALLOWLIST: z.preprocess(
     emptyToUndefined,
     z
@@ -649,6 +684,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       bootstrapAdminKey: v.BOOTSTRAP_ADMIN_API_KEY,
       apiKeyDefaultTtlDays: Math.min(v.API_KEY_DEFAULT_TTL_DAYS, v.API_KEY_MAX_TTL_DAYS),
       apiKeyMaxTtlDays: v.API_KEY_MAX_TTL_DAYS,
+      trustedPublishers: {
+        file: v.TRUSTED_PUBLISHERS_FILE === undefined ? undefined : resolve(v.TRUSTED_PUBLISHERS_FILE),
+        audience: v.OIDC_AUDIENCE,
+        issuerTimeoutMs: v.OIDC_ISSUER_TIMEOUT_MS,
+      },
     },
     metrics: { requireAuth: v.METRICS_REQUIRE_AUTH === 'true' },
     webhooks: {
