@@ -138,6 +138,7 @@ describe('OidcTokenVerifier', () => {
     it.each([
       ['not a JWT', 'a.b.c', 'TOKEN_MALFORMED'],
       ['no iss', 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', 'TOKEN_MALFORMED'],
+      ['no alg', 'eyJub3QiOiJqc29uIn0.e30.c2ln', 'TOKEN_MALFORMED'],
       ['alg none', new UnsecuredJWT({ iss: 'https://token.actions.githubusercontent.com', sub: 'x' }).encode(), 'TOKEN_ALGORITHM_NOT_ALLOWED'],
     ])('refuses %s', (_what, token, code) => {
       expect(() => readUnverifiedToken(token)).toThrow(expect.objectContaining({ code }));

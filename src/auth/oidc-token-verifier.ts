@@ -41,10 +41,11 @@ export function readUnverifiedToken(token: string): UnverifiedToken {
   } catch (error) {
     throw new TokenVerificationError('TOKEN_MALFORMED', `the bearer token is not a JWT: ${(error as Error).message}`);
   }
-  if (typeof header.alg !== 'string' || !(TOKEN_ALGORITHMS as readonly string[]).includes(header.alg)) {
+  if (typeof header.alg !== 'string') throw new TokenVerificationError('TOKEN_MALFORMED', 'the token names no signature algorithm (alg)');
+  if (!(TOKEN_ALGORITHMS as readonly string[]).includes(header.alg)) {
     throw new TokenVerificationError(
       'TOKEN_ALGORITHM_NOT_ALLOWED',
-      `the token is signed with ${JSON.stringify(String(header.alg).slice(0, 20))}; only asymmetric algorithms are accepted (${TOKEN_ALGORITHMS.join(', ')})`,
+      `the token is signed with ${JSON.stringify(header.alg.slice(0, 20))}; only asymmetric algorithms are accepted (${TOKEN_ALGORITHMS.join(', ')})`,
     );
   }
   if (typeof payload.iss !== 'string' || payload.iss === '') throw new TokenVerificationError('TOKEN_MALFORMED', 'the token has no iss (issuer) claim');
