@@ -58,6 +58,27 @@ if (!env.SECRET_ENCRYPTION_KEYS && !env.SECRET_ENCRYPTION_KEYS_FILE) {
   log(`webhook secrets are stored encrypted with the key in ${relative(process.cwd(), file) || file} (${created ? 'made now' : 'kept from an earlier run'})`);
 }
 
+// Trusted publishers: tokens the local stack's OIDC issuer mints for the repository demo/hello-http (the
+// README's example) may publish, sign and verify under <registry>/demo/. Written afresh on every run, so
+// that it follows the stack's ports; set TRUSTED_PUBLISHERS_FILE to use rules of your own.
+if (!env.TRUSTED_PUBLISHERS_FILE && stack.env.LOCAL_OIDC_ISSUER_URL) {
+  const registryHost = stack.env.LOCAL_REGISTRY ?? '127.0.0.1:5000';
+  const rules = {
+    rules: [
+      {
+        name: 'local-demo',
+        issuer: stack.env.LOCAL_OIDC_ISSUER_URL,
+        claims: { repository: 'demo/hello-http' },
+        scopes: ['artifacts:write', 'signatures:write', 'verifications:write', 'records:read'],
+        repositories: [`${registryHost}/demo/**`],
+      },
+    ],
+  };
+  mkdirSync(env.DATA_DIR, { recursive: true });
+  env.TRUSTED_PUBLISHERS_FILE = join(env.DATA_DIR, 'trusted-publishers.json');
+  writeFileSync(env.TRUSTED_PUBLISHERS_FILE, `${JSON.stringify(rules, null, 2)}\n`);
+}
+
 const inboxPort = Number(env.DEV_WEBHOOK_INBOX_PORT ?? '5580');
 const inbox = await startWebhookInbox({ host: '127.0.0.1', port: inboxPort, callbackSecret: env.WEBHOOK_CALLBACK_SECRET, log });
 
@@ -71,6 +92,7 @@ log(
 );
 log(`webhooks   ${inbox.url}/ lists what the inbox received; callbacks are signed with WEBHOOK_CALLBACK_SECRET=${env.WEBHOOK_CALLBACK_SECRET}`);
 log(`queue prefix ${env.QUEUE_PREFIX}, data ${env.DATABASE_URL ? 'DATABASE_URL' : env.DATA_DIR}`);
+log(`trusted publishers ${env.TRUSTED_PUBLISHERS_FILE ?? '(none)'}: edit it while the service runs, the next request uses it`);
 
 const service = spawn(process.execPath, [dist('src/main.js')], { env, stdio: 'inherit' });
 let stopping = false;

@@ -112,6 +112,41 @@ describe('npm run dev', () => {
     fetch(`http://127.0.0.1:${env.PORT}${path}`, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${adminKey}` } });
   const whenReady = () => eventually(async () => ((await api('/health/ready').catch(() => undefined))?.ok ? true : undefined), 90_000, 'npm run dev to be ready');
 
+  it('admits the README’s trusted-publisher token: the local issuer’s token publishes into demo/hello-http, and nowhere else', async () => {
+    // The mint request exactly as the README prints it, on this run's ports.
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### CI and workload tokens (trusted publishers)'));
+    const mintBody = /curl -s -X POST localhost:5550\/mint [^\n]*\\\n\s*-d '([^']+)'/.exec(section)?.[1];
+    expect(mintBody).toBeDefined();
+    const registry = `127.0.0.1:${env.STACK_REGISTRY_PORT}`;
+
+    runner = DevRunner.start(env);
+    await whenReady();
+    const minted = await fetch(`http://127.0.0.1:${env.STACK_OIDC_PORT}/mint`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: mintBody });
+    expect(minted.status).toBe(200);
+    const { token } = (await minted.json()) as { token: string };
+    const authorization = { authorization: `Bearer ${token}`, 'content-type': 'application/wasm' };
+
+    const accepted = await api(`/v1/artifacts?repository=${registry}/demo/hello-http&tag=v1.1.0`, { method: 'POST', headers: authorization, body: component });
+    expect(accepted.status).toBe(202);
+    const { id } = (await accepted.json()) as JobView;
+    const job = await eventually(
+      async () => {
+        const view = (await (await api(`/v1/jobs/${id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as JobView;
+        return view.state === 'succeeded' || view.state === 'failed' ? view : undefined;
+      },
+      60_000,
+      `job ${id} to finish`,
+    );
+    expect(job.state).toBe('succeeded');
+    const elsewhere = await api(`/v1/artifacts?repository=${registry}/other/app`, { method: 'POST', headers: authorization, body: component });
+    expect(elsewhere.status).toBe(403);
+
+    runner.interrupt();
+    expect(await runner.exit()).toBe(0);
+    runner = undefined;
+  }, 180_000);
+
   it('stops the service before the stack on Ctrl-C, so no step fails on its way down', async () => {
     runner = DevRunner.start(env);
     await whenReady();
