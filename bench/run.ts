@@ -21,11 +21,12 @@ import type { Benchmark, BenchContext } from './support/benchmark';
 import { Cleanup } from './support/cleanup';
 import { startEnvironment } from './support/environment';
 import { BenchSettingError } from './support/settings';
+import { authCost } from './auth-cost';
 import { publishThroughput } from './publish-throughput';
 import { uploadThroughput } from './upload-throughput';
 import { verifyThroughput } from './verify-throughput';
 
-const BENCHMARKS: readonly Benchmark[] = [publishThroughput, uploadThroughput, verifyThroughput];
+const BENCHMARKS: readonly Benchmark[] = [publishThroughput, uploadThroughput, verifyThroughput, authCost];
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 
