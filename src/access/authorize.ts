@@ -42,8 +42,8 @@ export function Authorize(scope: RequiredScope, options: { rateLimit?: RateLimit
       type: ProblemDto,
       description:
         scope === 'authenticated'
-          ? 'the credential may not use this repository (REPOSITORY_NOT_ALLOWED)'
-          : `the credential lacks the scope ${scope} (SCOPE_MISSING), or may not use the repository (REPOSITORY_NOT_ALLOWED)`,
+          ? 'the credential may not use this repository (REPOSITORY_NOT_ALLOWED), or is an OIDC token no trusted-publisher rule admits (NO_MATCHING_PUBLISHER_RULE)'
+          : `the credential lacks the scope ${scope} (SCOPE_MISSING), may not use the repository (REPOSITORY_NOT_ALLOWED), or is an OIDC token no trusted-publisher rule admits (NO_MATCHING_PUBLISHER_RULE)`,
     }),
     ...(options.rateLimit ? rateLimitResponses(options.rateLimit) : []),
   );
