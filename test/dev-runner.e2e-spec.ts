@@ -120,26 +120,30 @@ describe('npm run dev', () => {
     expect(mintBody).toBeDefined();
     const registry = `127.0.0.1:${env.STACK_REGISTRY_PORT}`;
 
-    runner = DevRunner.start(env);
+    // A data directory of its own: the next test sees the first start of a fresh one.
+    runner = DevRunner.start({ ...env, DATA_DIR: tempDir('dev-publisher-data') });
     await whenReady();
     const minted = await fetch(`http://127.0.0.1:${env.STACK_OIDC_PORT}/mint`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: mintBody });
     expect(minted.status).toBe(200);
     const { token } = (await minted.json()) as { token: string };
-    const authorization = { authorization: `Bearer ${token}`, 'content-type': 'application/wasm' };
+    // With the token only, never the development admin key.
+    const asPublisher = (path: string, init: RequestInit = {}) =>
+      fetch(`http://127.0.0.1:${env.PORT}${path}`, { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } });
+    const upload = { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: component };
 
-    const accepted = await api(`/v1/artifacts?repository=${registry}/demo/hello-http&tag=v1.1.0`, { method: 'POST', headers: authorization, body: component });
+    const accepted = await asPublisher(`/v1/artifacts?repository=${registry}/demo/hello-http&tag=v1.1.0`, upload);
     expect(accepted.status).toBe(202);
     const { id } = (await accepted.json()) as JobView;
     const job = await eventually(
       async () => {
-        const view = (await (await api(`/v1/jobs/${id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as JobView;
+        const view = (await (await asPublisher(`/v1/jobs/${id}`)).json()) as JobView;
         return view.state === 'succeeded' || view.state === 'failed' ? view : undefined;
       },
       60_000,
       `job ${id} to finish`,
     );
     expect(job.state).toBe('succeeded');
-    const elsewhere = await api(`/v1/artifacts?repository=${registry}/other/app`, { method: 'POST', headers: authorization, body: component });
+    const elsewhere = await asPublisher(`/v1/artifacts?repository=${registry}/other/app`, upload);
     expect(elsewhere.status).toBe(403);
 
     runner.interrupt();
