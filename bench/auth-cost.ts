@@ -5,7 +5,7 @@
  * against the bootstrap admin key in the same run (a constant-time compare with a configured value: the
  * request's cost without authentication work).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,7 @@ import { runPool } from './support/pool';
 import { type ProcessSet, cpuSnapshot, cpuUsage, processCpuSeconds } from './support/proc';
 import { heading, noiseWarning, note, printTable, verdict } from './support/report';
 import { ServiceUnderTest } from './support/service';
-import { serviceEnvironment, serviceStorage } from './support/service-storage';
+import { BENCH_ADMIN_KEY, serviceEnvironment, serviceStorage } from './support/service-storage';
 import { integerSetting } from './support/settings';
 import { fixed, percentile } from './support/stats';
 
@@ -77,17 +77,18 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
       rules: [{ name: 'bench', issuer, claims: { repository: 'bench/auth-cost' }, scopes: ['records:read'], repositories: [`${env.registryHost}/bench/**`] }],
     }),
   );
-  const bootstrapKey = randomBytes(32).toString('base64url');
   const storage = await serviceStorage(cleanup, env, 'auth');
   const service = await ServiceUnderTest.start({
     main: env.serviceMain,
-    env: serviceEnvironment(env, storage, `bench-${runId}`, { BOOTSTRAP_ADMIN_API_KEY: bootstrapKey, TRUSTED_PUBLISHERS_FILE: rulesFile }),
+    env: serviceEnvironment(env, storage, `bench-${runId}`, { TRUSTED_PUBLISHERS_FILE: rulesFile }),
   });
   cleanup.defer('stop the service', async () => void (await service.stop()));
 
-  const apiKey = await createApiKey(service, bootstrapKey);
+  // The API key every benchmark's load generator uses, made by the service's start through the API.
+  const apiKey = /^Bearer (\S+)$/.exec(service.authorization.authorization ?? '')?.[1];
+  if (!apiKey) throw new Error('the service under benchmark made no API key');
   const token = await mintToken(issuer);
-  const credentials: Record<Variant, string> = { 'bootstrap key': bootstrapKey, 'API key': apiKey, 'OIDC token': token };
+  const credentials: Record<Variant, string> = { 'bootstrap key': BENCH_ADMIN_KEY, 'API key': apiKey, 'OIDC token': token };
 
   const client = new Agent({ keepAlive: true, maxSockets: settings.concurrency, maxFreeSockets: settings.concurrency });
   cleanup.defer('close the client connections', async () => client.destroy());
@@ -180,16 +181,6 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
 function atMost(value: number, limit: number, unit: string): string {
   if (value <= limit) return `${fixed(value, 0)} ${unit} ≤ ${limit}`;
   return `${fixed(value, 0)} ${unit}, ${fixed((value / limit - 1) * 100, 0)}% over ${limit}`;
-}
-
-async function createApiKey(service: ServiceUnderTest, bootstrapKey: string): Promise<string> {
-  const response = await fetch(service.url('/v1/api-keys'), {
-    method: 'POST',
-    headers: { authorization: `Bearer ${bootstrapKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench-auth-cost', scopes: ['records:read'], repositories: ['**'] }),
-  });
-  if (response.status !== 201) throw new Error(`POST /v1/api-keys answered ${response.status}: ${await response.text()}`);
-  return ((await response.json()) as { key: string }).key;
 }
 
 /** A token from the private stack's OIDC issuer, as a CI job of bench/auth-cost would hold it. */
