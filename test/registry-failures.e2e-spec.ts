@@ -163,7 +163,7 @@ describe('registry failures', () => {
   });
 
   it.each([
-    ['a very long repository', `registry.example.com/${'a'.repeat(6_000)}`],
+    ['a repository name over 255 characters', `registry.example.com/${'a'.repeat(300)}`],
     ['a repository with characters outside the grammar', 'registry.example.com/Team/Ünïcode'],
     ['a repository with a parent segment', 'registry.example.com/a/../b'],
     ['a port out of range', '127.0.0.1:99999/team/app'],
@@ -172,6 +172,13 @@ describe('registry failures', () => {
   ])('refuses %s with 400 on both paths, without touching a registry', async (_case, repository) => {
     for (const reply of [await answer(await uploadRaw(repository)), await answer(await uploadMultipart(repository))]) {
       expect(reply).toMatchObject({ status: 400, body: { code: 'INVALID_REFERENCE' } });
+    }
+  });
+
+  it('refuses a repository field over its length limit with 400 on both paths, naming the field', async () => {
+    const repository = `registry.example.com/${'a'.repeat(6_000)}`;
+    for (const reply of [await answer(await uploadRaw(repository)), await answer(await uploadMultipart(repository))]) {
+      expect(reply).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED', errors: [{ field: 'repository' }] } });
     }
   });
 
