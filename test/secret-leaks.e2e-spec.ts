@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { AuthRegistry, htpasswdFile } from './support/auth-registry';
 import { finishedJob, type JobView } from './support/jobs';
-import { eventually, ServiceProcess } from './support/service-process';
+import { eventually, ServiceProcess, tempDir } from './support/service-process';
 import { TestDatabase } from './support/test-database';
 import { REPO_ROOT, TEST_ADMIN_KEY, testEnvironment, testServiceEnv } from './support/test-environment';
 import { WebhookReceiver } from './support/webhook-receiver';
@@ -14,7 +14,8 @@ const REGISTRY_USER = 'leak-test';
 const REGISTRY_PASSWORD = `registry-password-${randomUUID()}`;
 
 /**
- * A full flow — an API key made, a component published into a registry that demands a password, signed,
+ * A full flow — an API key made, a component published (with it, and with a CI token) into a registry that
+ * demands a password, signed,
  * verified, a webhook subscribed and delivered, a few refusals — with secrets the test knows. Afterwards
  * none of them may appear in what the service wrote or answered: its logs (at debug level), the database
  * (jobs, records, audit log, deliveries: every table), problem responses and webhook payloads.
@@ -32,12 +33,23 @@ describe('no secret leaks', () => {
     registry = await AuthRegistry.start(['  htpasswd:', '    realm: leak-test', `    path: ${JSON.stringify(htpasswdFile(REGISTRY_USER, REGISTRY_PASSWORD))}`].join('\n'));
     receiver = await WebhookReceiver.start();
     database = await TestDatabase.create(env.postgresServerUrl);
+    // CI tokens of the repository leaks/app minted by the local stack's issuer may publish there.
+    const rulesFile = join(tempDir('leak-rules'), 'trusted-publishers.json');
+    const rule = {
+      name: 'leak-ci',
+      issuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL,
+      claims: { repository: 'leaks/app' },
+      scopes: ['artifacts:write'],
+      repositories: [`${registry.address}/leaks/**`],
+    };
+    writeFileSync(rulesFile, JSON.stringify({ rules: [rule] }));
     service = await ServiceProcess.start(
       testServiceEnv(database.url, 'leaks', {
         LOG_LEVEL: 'debug',
         REGISTRY_INSECURE_HOSTS: registry.address,
         REGISTRY_CREDENTIALS: JSON.stringify({ [registry.address]: { username: REGISTRY_USER, password: REGISTRY_PASSWORD } }),
         WEBHOOK_ALLOWLIST: '127.0.0.1',
+        TRUSTED_PUBLISHERS_FILE: rulesFile,
       }),
     );
   }, 60_000);
@@ -93,6 +105,23 @@ describe('no secret leaks', () => {
     expect(job.state).toBe('succeeded');
     answers.push(JSON.stringify(job));
 
+    // A CI token publishes too.
+    const minted = await fetch(`${env.stackEnv.LOCAL_OIDC_ISSUER_URL}/mint`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ aud: 'wasm-signer', sub: 'repo:leaks/app:ref:refs/heads/main', claims: { repository: 'leaks/app', ref: 'refs/heads/main' } }),
+    });
+    secrets.oidcToken = ((await minted.json()) as { token: string }).token;
+    const byToken = await call(`/v1/artifacts?repository=${encodeURIComponent(`${repository}-ci`)}&tag=v1`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secrets.oidcToken}`, 'content-type': 'application/wasm' },
+      body: component,
+    });
+    expect(byToken.status).toBe(202);
+    expect((await finishedJob(service, byToken.body.id, 90_000)).state).toBe('succeeded');
+    // A tampered token is refused (401 TOKEN_SIGNATURE_INVALID) without the token landing anywhere.
+    await call('/v1/signatures', { headers: { authorization: `Bearer ${secrets.oidcToken.slice(0, -6)}AAAAAA` } });
+
     const signed = await call('/v1/signatures', {
       method: 'POST',
       headers: { ...asKey, 'content-type': 'application/json' },
@@ -141,7 +170,13 @@ describe('no secret leaks', () => {
       webhookPayloads: deliveries.map((d) => `${JSON.stringify(d.headers)}\n${d.body}`).join('\n'),
     };
     expect(places.logs.length).toBeGreaterThan(1000);
-    const forms = (secret: string) => [secret, Buffer.from(secret).toString('base64'), secret.replace(/^whsec_/, '')];
+    // Each secret as sent, base64-encoded, without its prefix; a JWT also by its signature alone.
+    const forms = (secret: string) => [
+      secret,
+      Buffer.from(secret).toString('base64'),
+      secret.replace(/^whsec_/, ''),
+      ...(secret.split('.').length === 3 ? [secret.split('.')[2]!] : []),
+    ];
     const found: string[] = [];
     for (const [name, secret] of Object.entries(secrets)) {
       for (const form of forms(secret)) {
