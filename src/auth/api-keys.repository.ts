@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { isUuid } from '../common/uuid';
 import { DatabaseService } from '../database/database.service';
-import type { PageCursor } from '../database/page-cursor';
+import { afterCursor, createdAtExact, type PageCursor, pageOf } from '../database/page-cursor';
 import type { ApiKeyRow, ApiKeyTables } from './api-key-tables';
 
 export interface NewApiKeyRow {
@@ -54,22 +54,14 @@ export class ApiKeysRepository {
 
   /** One page, newest first (created_at desc, id desc), starting after `after`. */
   async list(limit: number, after?: PageCursor): Promise<{ rows: ApiKeyRow[]; next: PageCursor | undefined }> {
-    let query = this.db
-      .selectFrom('api_keys')
-      .selectAll()
-      .select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_at_exact'));
-    if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+    let query = this.db.selectFrom('api_keys').selectAll().select(createdAtExact.as('created_at_exact'));
+    if (after) query = query.where(afterCursor(after));
     const rows = await query
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(limit + 1)
       .execute();
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      rows: page.map(({ created_at_exact: _exact, ...row }) => row),
-      next: rows.length > limit && last ? { createdAt: last.created_at_exact, id: last.id } : undefined,
-    };
+    return pageOf(rows, limit);
   }
 
   /** Revokes once: a second revocation keeps the first time and revoker. */

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { DatabaseService } from '../database/database.service';
-import type { PageCursor } from '../database/page-cursor';
+import { afterCursor, createdAtExact, type PageCursor, pageOf } from '../database/page-cursor';
 import type { AuditEntry, AuditOutcome } from './audit-entry';
 import type { AuditEventRow, AuditLogTables } from './audit-log-tables';
 
@@ -81,11 +81,7 @@ export class AuditLogRepository {
 
   /** One page, newest first (created_at desc, id desc), starting after `after`. */
   async list(filter: AuditFilter, limit: number, after?: PageCursor): Promise<AuditEventPage> {
-    let query = this.db
-      .selectFrom('audit_events')
-      .selectAll()
-      // The exact timestamp (microseconds; a JS Date keeps milliseconds) so that the cursor is exact.
-      .select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_at_exact'));
+    let query = this.db.selectFrom('audit_events').selectAll().select(createdAtExact.as('created_at_exact'));
     if (filter.callerPrincipal !== undefined) query = query.where('caller_principal', '=', filter.callerPrincipal);
     if (filter.action !== undefined) query = query.where('action', '=', filter.action);
     if (filter.method !== undefined) query = query.where('method', '=', filter.method);
@@ -95,17 +91,12 @@ export class AuditLogRepository {
     if (filter.target !== undefined) query = query.where((eb) => eb.or([eb('target_id', '=', filter.target!), eb('target_repository', '=', filter.target!)]));
     if (filter.since !== undefined) query = query.where(sql<boolean>`created_at >= ${filter.since}::timestamptz`);
     if (filter.until !== undefined) query = query.where(sql<boolean>`created_at < ${filter.until}::timestamptz`);
-    if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+    if (after) query = query.where(afterCursor(after));
     const rows = await query
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(limit + 1)
       .execute();
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      rows: page.map(({ created_at_exact: _exact, ...row }) => row),
-      next: rows.length > limit && last ? { createdAt: last.created_at_exact, id: last.id } : undefined,
-    };
+    return pageOf(rows, limit);
   }
 }

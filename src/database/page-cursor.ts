@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { isCanonicalUuid } from '../common/uuid';
 
 /**
@@ -30,4 +31,23 @@ export function decodePageCursor(text: string): PageCursor | undefined {
   if (typeof c !== 'string' || typeof i !== 'string' || !CREATED_AT.test(c) || !isCanonicalUuid(i)) return undefined;
   if (Number.isNaN(Date.parse(c))) return undefined;
   return { createdAt: c, id: i };
+}
+
+/**
+ * The pieces of a keyset page over (created_at desc, id desc), shared by every cursor-paged listing:
+ * select `createdAtExact` as `created_at_exact` (microseconds; a JS Date keeps milliseconds, so a cursor
+ * made from one would skip or repeat rows), filter with `afterCursor`, fetch `limit + 1` rows, then
+ * `pageOf` cuts the page and makes the next cursor.
+ */
+export const createdAtExact = sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+export const afterCursor = (after: PageCursor) => sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`;
+
+export function pageOf<R extends { id: string; created_at_exact: string }>(rows: R[], limit: number): { rows: Omit<R, 'created_at_exact'>[]; next: PageCursor | undefined } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    rows: page.map(({ created_at_exact: _exact, ...row }) => row),
+    next: rows.length > limit && last ? { createdAt: last.created_at_exact, id: last.id } : undefined,
+  };
 }

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { DatabaseService } from '../database/database.service';
 import type { SignatureFormat, SignatureRow } from '../database/database.types';
 import { isUuid } from '../common/uuid';
-import type { PageCursor } from './page-cursor';
+import { afterCursor, createdAtExact, type PageCursor, pageOf } from './page-cursor';
 
 export interface SignatureFilter {
   /** A manifest digest or a .wasm digest. */
@@ -31,11 +31,7 @@ export class SignatureRecordQueries {
 
   /** One page, newest first (created_at desc, id desc), starting after `after`. */
   async list(filter: SignatureFilter, limit: number, after?: PageCursor): Promise<SignaturePage> {
-    let query = this.database.db
-      .selectFrom('signatures')
-      .selectAll()
-      // The exact timestamp (microseconds; a JS Date keeps milliseconds) so that the cursor is exact.
-      .select(sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`.as('created_at_exact'));
+    let query = this.database.db.selectFrom('signatures').selectAll().select(createdAtExact.as('created_at_exact'));
     if (filter.digest !== undefined) query = query.where((eb) => eb.or([eb('manifest_digest', '=', filter.digest!), eb('wasm_digest', '=', filter.digest!)]));
     if (filter.repository !== undefined) query = query.where('repository', '=', filter.repository);
     if (filter.identity !== undefined) query = query.where('identity', '=', filter.identity);
@@ -43,18 +39,13 @@ export class SignatureRecordQueries {
     if (filter.format !== undefined) query = query.where('format', '=', filter.format);
     if (filter.since !== undefined) query = query.where(sql<boolean>`created_at >= ${filter.since}::timestamptz`);
     if (filter.until !== undefined) query = query.where(sql<boolean>`created_at < ${filter.until}::timestamptz`);
-    if (after) query = query.where(sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`);
+    if (after) query = query.where(afterCursor(after));
     const rows = await query
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .limit(limit + 1)
       .execute();
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      rows: page.map(({ created_at_exact: _exact, ...row }) => row),
-      next: rows.length > limit && last ? { createdAt: last.created_at_exact, id: last.id } : undefined,
-    };
+    return pageOf(rows, limit);
   }
 
   async find(id: string): Promise<SignatureRow | undefined> {
