@@ -18,6 +18,9 @@ export const BOOTSTRAP_KEY_ID = 'bootstrap';
 export const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** Longer credentials are refused before any parsing (GitHub and Kubernetes tokens are ~1-2 KiB). */
 export const MAX_CREDENTIAL_LENGTH = 8192;
+const LAST_USE_NOTED_EVERY_MS = 60_000;
+/** Bound on the per-process memory of last uses (cleared when full: at worst some extra writes). */
+const MAX_NOTED_KEYS = 10_000;
 
 /**
  * Who is calling: the bearer credential of a request, checked against the bootstrap admin key, the API
@@ -28,6 +31,7 @@ export const MAX_CREDENTIAL_LENGTH = 8192;
 export class CallerAuthenticator {
   private readonly logger = new Logger('auth');
   private readonly bootstrapKeyHash: Buffer | undefined;
+  private readonly lastNoted = new Map<string, number>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -50,6 +54,18 @@ export class CallerAuthenticator {
     throw accessProblems.unauthenticated('CREDENTIAL_MALFORMED', 'the bearer credential is neither an API key (wsk_…) nor a JWT');
   }
 
+  /**
+   * Records a key's last use at most once a minute per key and process (the repository also keeps the
+   * write to once a minute across processes), so a busy key costs no write per request.
+   */
+  private noteUse(keyId: string): void {
+    const now = Date.now();
+    if (now - (this.lastNoted.get(keyId) ?? 0) < LAST_USE_NOTED_EVERY_MS) return;
+    if (this.lastNoted.size >= MAX_NOTED_KEYS) this.lastNoted.clear();
+    this.lastNoted.set(keyId, now);
+    this.apiKeys.touch(keyId).catch((error: unknown) => this.logger.warn({ err: error, keyId }, 'could not record the last use of an API key'));
+  }
+
   private isBootstrapKey(credential: string): boolean {
     // Compared as hashes, in constant time: equal lengths whatever was sent.
     return this.bootstrapKeyHash !== undefined && timingSafeEqual(sha256(credential), this.bootstrapKeyHash);
@@ -62,7 +78,7 @@ export class CallerAuthenticator {
     if (row.revoked_at) throw accessProblems.unauthenticated('API_KEY_REVOKED', `API key ${row.id} (${row.name}) was revoked`);
     if (row.expires_at.getTime() <= Date.now())
       throw accessProblems.unauthenticated('API_KEY_EXPIRED', `API key ${row.id} (${row.name}) expired at ${row.expires_at.toISOString()}`);
-    this.apiKeys.touch(row.id).catch((error: unknown) => this.logger.warn({ err: error, keyId: row.id }, 'could not record the last use of an API key'));
+    this.noteUse(row.id);
     return apiKeyCaller(row);
   }
 }
