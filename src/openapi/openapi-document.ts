@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { version } from '../../package.json';
-import { BEARER_SCHEME } from '../access/authorize';
+import { BEARER_SCHEME, REQUIRED_SCOPE_EXTENSION } from '../access/authorize';
 import { documentProblemResponses } from './problem-responses';
 
 /** An operation's id: its controller's name without `Controller`, and the handler's (`ApiKeys_create`). The audit log names actions by it. */
@@ -41,7 +41,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controllerKey, methodKey) => operationId(controllerKey, methodKey),
   });
-  return documentProblemResponses(documentAuditLogRefusal(document));
+  return documentProblemResponses(documentAuditLogRefusal(documentTokenIssuerFailures(document)));
 }
 
 const AUDIT_LOG_REFUSAL = 'AUDIT_LOG_UNAVAILABLE: the audit log (database) could not record the request; it was not carried out';
@@ -55,14 +55,30 @@ function documentAuditLogRefusal(document: OpenAPIObject): OpenAPIObject {
     if (!path.startsWith('/v1/')) continue;
     for (const method of ['post', 'put', 'patch', 'delete'] as const) {
       const responses = item[method]?.responses as Record<string, { description?: string }> | undefined;
-      if (!responses) continue;
-      const unavailable = responses['503'];
-      if (unavailable) unavailable.description = `${unavailable.description ?? ''}; ${AUDIT_LOG_REFUSAL}`.replace(/^; /, '');
-      else
-        responses['503'] = { description: AUDIT_LOG_REFUSAL, content: { 'application/json': { schema: { $ref: '#/components/schemas/ProblemDto' } } } } as { description: string };
+      if (responses) addUnavailable(responses, AUDIT_LOG_REFUSAL);
     }
   }
   return document;
+}
+
+const TOKEN_ISSUER_FAILURES =
+  'OIDC_ISSUER_UNAVAILABLE: an OIDC token’s issuer (discovery document or keys) could not be reached; TRUSTED_PUBLISHER_RULES_INVALID: the trusted-publisher rules file changed and is not valid (OIDC tokens are refused until it is fixed)';
+
+/** Every operation that takes a credential can meet the two failures of checking an OIDC token. */
+function documentTokenIssuerFailures(document: OpenAPIObject): OpenAPIObject {
+  for (const item of Object.values(document.paths)) {
+    for (const operation of Object.values(item as Record<string, { responses?: Record<string, { description?: string }>; [REQUIRED_SCOPE_EXTENSION]?: string }>)) {
+      if (operation?.[REQUIRED_SCOPE_EXTENSION] !== undefined && operation.responses) addUnavailable(operation.responses, TOKEN_ISSUER_FAILURES);
+    }
+  }
+  return document;
+}
+
+/** Adds a cause to an operation's 503, making the response when it documents none. */
+function addUnavailable(responses: Record<string, { description?: string }>, cause: string): void {
+  const unavailable = responses['503'];
+  if (unavailable) unavailable.description = `${unavailable.description ?? ''}; ${cause}`.replace(/^; /, '');
+  else responses['503'] = { description: cause, content: { 'application/json': { schema: { $ref: '#/components/schemas/ProblemDto' } } } } as { description: string };
 }
 
 /** JSON with object keys sorted at every level, so the committed document only changes when the API does. */
