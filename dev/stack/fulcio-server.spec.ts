@@ -1,6 +1,5 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from '@sigstore/core';
@@ -10,14 +9,7 @@ import { FulcioServer, OID_ISSUER_V1, OID_ISSUER_V2 } from './fulcio-server';
 import type { HttpService } from './http-service';
 import { LocalOidcIssuer, SIGSTORE_AUDIENCE } from './oidc-issuer';
 import { OidcTokenVerifier } from './oidc-token-verifier';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from '../../test/support/service-process';
 
 describe('local OIDC issuer and Fulcio', () => {
   let dir: string;

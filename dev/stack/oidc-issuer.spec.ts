@@ -1,21 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import type { HttpService } from './http-service';
 import { DISCOVERY_PATH, LocalOidcIssuer, MINT_PATH, parseMintOptions } from './oidc-issuer';
+import { freePort } from '../../test/support/service-process';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const NOW_SECONDS = NOW.getTime() / 1000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('LocalOidcIssuer POST /mint', () => {
   let dir: string;

@@ -5,7 +5,6 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { envelopeToJSON, type Bundle } from '@sigstore/bundle';
@@ -16,6 +15,7 @@ import { DSSEBundleBuilder, RekorWitness, type Signer } from '@sigstore/sign';
 import { toSignedEntity, toTrustMaterial, VerificationError, Verifier } from '@sigstore/verify';
 import { canonicalizeProposedEntry, ProposedEntryError } from './rekor-entry-canonicalizer';
 import { RekorServer } from './rekor-server';
+import { freePort } from '../../test/support/service-process';
 
 const KEY_HINT = 'spec-signing-key';
 const signingKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -38,14 +38,6 @@ const statement = Buffer.from(
     predicate: {},
   }),
 );
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function signDsse(rekorUrl: string): Promise<Bundle> {
   return new DSSEBundleBuilder({ signer: keySigner, witnesses: [new RekorWitness({ rekorBaseURL: rekorUrl })] }).create({

@@ -1,20 +1,12 @@
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { json } from '@sigstore/core';
 import type { HttpService } from './http-service';
 import { hashChildren } from './merkle-tree';
 import { RekorServer, type RekorLogEntry } from './rekor-server';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+import { freePort } from '../../test/support/service-process';
 
 /** Root from a leaf and its audit path (RFC 9162 §2.1.3.2), independent of the server's tree code. */
 function rootFromProof(index: number, size: number, leafHash: Buffer, proof: Buffer[]): Buffer {

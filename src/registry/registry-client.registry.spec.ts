@@ -1,7 +1,6 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -11,6 +10,7 @@ import { OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from './o
 import { referrersTag } from './referrers-tag-fallback';
 import { RegistryClient } from './registry-client';
 import { RegistryError } from './registry-error';
+import { freePort } from '../../test/support/service-process';
 
 /**
  * RegistryClient against a real registry: Debian's `docker-registry` (distribution 2.8, no referrers
@@ -37,17 +37,6 @@ const describeWithRegistry = registryBinary ? describe : describe.skip;
 const suiteName = registryBinary
   ? 'RegistryClient against distribution 2.8 (docker-registry)'
   : 'RegistryClient against distribution 2.8 — SKIPPED: the docker-registry binary is not installed (apt-get install docker-registry)';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const MiB = 1024 * 1024;
 const CHUNK = 64 * 1024;
