@@ -11,7 +11,7 @@ import { AppModule } from './app.module';
 import { authenticateBeforeBody } from './auth/authentication.guard';
 import { CallerAuthenticator } from './auth/caller-authenticator';
 import { RouteAccessCheck } from './auth/route-access-check';
-import { MAX_FORM_FIELDS } from './artifacts/upload-fields';
+import { MAX_FORM_FIELDS } from './pipeline/artifact-target-fields';
 import { AuditLogRecorder } from './auth/audit-log.recorder';
 import { problems } from './common/problem';
 import { ProblemFilter } from './common/problem.filter';

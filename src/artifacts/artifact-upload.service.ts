@@ -12,7 +12,7 @@ import { canonicalRepositoryName, parseRepository } from '../registry/oci-refere
 import { assertRepositoryAllowed } from '../access/repository-access';
 import type { Caller } from '../access/caller';
 import { RegistryClient } from '../registry/registry-client';
-import { ANNOTATION_CREATED, sanitizeLayerTitle } from './oci-wasm-layout';
+import { sanitizeLayerTitle } from './oci-wasm-layout';
 import type { PublishJobInput } from './publish-job';
 import { type UploadIdentity, digestOfBody, uploadFingerprint } from './upload-fingerprint';
 import { WasmFormatError, WasmInspector } from './wasm-inspector';
@@ -149,8 +149,6 @@ export function parseRepositoryOrProblem(text: string) {
   }
 }
 
-/** Annotations a caller may not set: the service writes them. */
-export const RESERVED_ANNOTATIONS = new Set([ANNOTATION_CREATED]);
 
 const tooLarge = (maxBytes: number) => new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', `the .wasm exceeds MAX_UPLOAD_BYTES (${maxBytes} bytes)`);
 

@@ -18,7 +18,6 @@ import {
   ApiForbiddenResponse,
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Multipart } from '@fastify/multipart';
 import { IDEMPOTENCY_KEY_SCHEMA, parseIdempotencyKey } from '../common/idempotency-key';
 import { ProblemError } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
@@ -27,8 +26,9 @@ import { REGISTRY_REFUSAL_DESCRIPTION } from '../pipeline/registry-problem';
 import { JobDto } from '../pipeline/job.dto';
 import { ArtifactUploadService } from './artifact-upload.service';
 import { unsupportedMediaType } from '../common/content-types';
+import { type FormShape, formFieldOrderProblem, formParts, formProblem, malformedForm, refuseTrailingParts } from '../common/multipart-form';
 import { EXAMPLES } from '../openapi/examples';
-import { MAX_ANNOTATIONS, MAX_FORM_FIELDS, parseUploadFields } from './upload-fields';
+import { MAX_ANNOTATIONS, MAX_FORM_FIELDS, parseArtifactTargetFields } from '../pipeline/artifact-target-fields';
 
 const UPLOAD_DESCRIPTION = `Publishes a .wasm (WebAssembly component or core module) to an OCI registry in the layout wkg and
 wasmCloud read, then signs it keyless with Sigstore and verifies the signatures, as a queued job.
@@ -39,6 +39,14 @@ Two ways to send it:
 
 Annotations: \`annotation.<key>=<value>\` query parameters or form fields, or a form field \`annotations\` holding a JSON object.
 The upload streams into the registry while it is checked; a file that is not valid WebAssembly, or larger than MAX_UPLOAD_BYTES, is refused and nothing is pushed.`;
+
+const UPLOAD_FORM: FormShape = {
+  fileField: 'file',
+  fileDescription: 'the .wasm',
+  fieldsBeforeFile: 'repository, tag, annotations, annotation.<key> and callbackUrl',
+  maxFields: MAX_FORM_FIELDS,
+  fieldsSummary: `repository, tag, annotations, callbackUrl and at most ${MAX_ANNOTATIONS} annotation.<key> fields`,
+};
 
 @ApiTags('artifacts')
 @Controller('v1/artifacts')
@@ -146,7 +154,7 @@ export class ArtifactsController {
     if (contentType !== 'application/wasm') {
       throw unsupportedMediaType(request);
     }
-    const fields = parseUploadFields(request.query as Record<string, unknown>);
+    const fields = parseArtifactTargetFields(request.query as Record<string, unknown>);
     const length = request.headers['content-length'];
     return this.uploads.upload({ ...fields, caller, idempotencyKey, declaredLength: length === undefined ? undefined : Number(length) }, request.body as Readable);
   }
@@ -159,13 +167,13 @@ export class ArtifactsController {
       // a client still sending it is not left blocked and gets the answer on its connection.
       request.raw.unpipe();
       request.raw.resume();
-      throw formProblem(error);
+      throw formProblem(error, UPLOAD_FORM);
     }
   }
 
   private async readForm(request: FastifyRequest, idempotencyKey: string | undefined, caller: Caller) {
     const raw: Record<string, unknown> = {};
-    const parts = formParts(request);
+    const parts = formParts(request, UPLOAD_FORM);
     for await (const part of parts) {
       if (part.type === 'field') {
         raw[part.fieldname] = part.fieldname in raw ? [raw[part.fieldname], part.value] : part.value;
@@ -178,21 +186,16 @@ export class ArtifactsController {
       // The file streams straight into the registry, so the fields that say where to must come first.
       if (raw.repository === undefined) {
         part.file.resume();
-        throw new ProblemError(
-          400,
-          'FORM_FIELD_ORDER',
-          'The form fields are out of order',
-          'field "file" came before "repository": send repository, tag, annotations, annotation.<key> and callbackUrl before file (with curl, put -F file=@… last)',
-        );
+        throw formFieldOrderProblem(UPLOAD_FORM, 'repository');
       }
       // The audit log's entry was written before the form was read: it learns the repository here.
       if (typeof raw.repository === 'string') noteAuditTarget(request, { repository: raw.repository });
-      const fields = parseUploadFields(raw);
+      const fields = parseArtifactTargetFields(raw);
       // A body that breaks off inside the file fails the file's stream: that, not what it made fail, is the answer.
       let broken: Error | undefined;
       part.file.once('error', (error: Error) => (broken ??= error));
       const result = await this.uploads
-        .upload({ ...fields, caller, idempotencyKey, fileName: part.filename, afterBody: () => refuseTrailingParts(parts) }, part.file)
+        .upload({ ...fields, caller, idempotencyKey, fileName: part.filename, afterBody: () => refuseTrailingParts(parts, UPLOAD_FORM) }, part.file)
         .catch((error: unknown) => {
           throw broken ? malformedForm(broken) : error;
         });
@@ -202,98 +205,5 @@ export class ArtifactsController {
     throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', 'file: is required (the .wasm, as form field "file" after the other fields)', {
       errors: [{ field: 'file', message: 'is required' }],
     });
-  }
-}
-
-/**
- * The form's parts, one at a time; a failure to read the next one (a body that is not multipart as its
- * Content-Type says, a broken part header, a body that ends inside the form) is the caller's: 400.
- */
-async function* formParts(request: FastifyRequest): AsyncGenerator<Multipart> {
-  let parts: AsyncIterator<Multipart>;
-  try {
-    parts = request.parts()[Symbol.asyncIterator]();
-  } catch (error) {
-    throw formProblem(error);
-  }
-  for (;;) {
-    let next: IteratorResult<Multipart>;
-    try {
-      next = await parts.next();
-    } catch (error) {
-      throw formProblem(error);
-    }
-    if (next.done) return;
-    yield next.value;
-  }
-}
-
-/**
- * A failure while reading a form, as the caller should see it: @fastify/multipart's limits in words that
- * say which limit and what to send instead, and anything the parser refused as a malformed form (400).
- * Problems pass unchanged.
- */
-function formProblem(error: unknown): unknown {
-  if (error instanceof ProblemError) return error;
-  const code = (error as { code?: unknown })?.code;
-  switch (code) {
-    case 'FST_FIELDS_LIMIT':
-    case 'FST_PARTS_LIMIT':
-      return new ProblemError(
-        413,
-        'TOO_MANY_FIELDS',
-        'The form has too many fields',
-        `a form may have at most ${MAX_FORM_FIELDS} fields besides "file": repository, tag, annotations, callbackUrl and at most ${MAX_ANNOTATIONS} annotation.<key> fields`,
-        { maxAnnotations: MAX_ANNOTATIONS },
-      );
-    case 'FST_FILES_LIMIT':
-      return new ProblemError(413, 'TOO_MANY_FILES', 'The form has too many files', 'a form carries one file, the .wasm, in field "file"');
-    case 'FST_PROTO_VIOLATION':
-      return new ProblemError(
-        400,
-        'VALIDATION_FAILED',
-        'The request is not valid',
-        'a form field is named after an object property (such as __proto__); use the documented field names',
-      );
-    case 'FST_INVALID_JSON_FIELD_ERROR':
-      return new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', 'a form field declared as application/json is not valid JSON; send fields as text');
-    case 'FST_MP_PREMATURE_CLOSE':
-      return new ProblemError(400, 'UPLOAD_ABORTED', 'The upload was interrupted', 'the request body ended before the form was complete');
-    default:
-      // What busboy throws has no code: every such error is about the body it was reading.
-      return code === undefined && error instanceof Error ? malformedForm(error) : error;
-  }
-}
-
-const malformedForm = (error: Error) =>
-  new ProblemError(
-    400,
-    'MALFORMED_MULTIPART',
-    'The form is not well-formed multipart',
-    `the multipart/form-data body could not be read (${error.message.slice(0, 200)}): send a boundary in Content-Type, and parts each with a Content-Disposition naming its field, closed by the final boundary`,
-  );
-
-/**
- * The parts of a form after its file: the file has streamed into the registry by then, so a field sent
- * after it could not be applied. Rather than drop it silently, the upload is refused (nothing is
- * committed) with the order to send.
- */
-async function refuseTrailingParts(parts: AsyncGenerator<Multipart>): Promise<void> {
-  const late: string[] = [];
-  for await (const part of parts) {
-    if (part.type === 'file') {
-      part.file.resume();
-      late.push(`${part.fieldname} (a second file)`);
-    } else {
-      late.push(part.fieldname);
-    }
-  }
-  if (late.length > 0) {
-    throw new ProblemError(
-      400,
-      'FORM_FIELD_ORDER',
-      'The form fields are out of order',
-      `field(s) ${late.map((name) => `"${name}"`).join(', ')} came after "file": send repository, tag, annotations, annotation.<key> and callbackUrl before file (with curl, put -F file=@… last)`,
-    );
   }
 }

@@ -104,6 +104,26 @@ export interface AppConfig {
     /** METRICS_REQUIRE_AUTH: /metrics needs a credential with the scope metrics:read. */
     requireAuth: boolean;
   };
+  builds: {
+    /** BUILD_WORKER: whether this process's workers take build steps: `off`, `also` (besides every other step) or `only`. */
+    worker: 'off' | 'also' | 'only';
+    /** BUILD_WORK_DIR: where each build gets its fresh work directory. */
+    workDir: string;
+    /** BUILD_RUST_TOOLCHAIN_PREFIX: the Rust toolchain mounted read-only into the sandbox (`<prefix>/bin/cargo`). */
+    rustToolchainPrefix: string;
+    /** Limits of one build in its sandbox. */
+    limits: { wallTimeMs: number; cpuSeconds: number; memoryBytes: number; maxProcesses: number; maxLogBytes: number; maxWorkDirBytes: number; maxOutputBytes: number };
+    /** Limits on an uploaded source archive (checked before the job is accepted, and again when unpacked). */
+    source: { maxArchiveBytes: number; maxUnpackedBytes: number; maxFiles: number; maxCompressionRatio: number };
+    git: {
+      /** BUILD_GIT_ALLOWED_HOSTS: `host[:port]` patterns of git servers builds may fetch from; empty: git sources are off. */
+      allowedHosts: string[];
+      /** BUILD_GIT_PRIVATE_ALLOWLIST: host names and CIDR ranges git servers may be at although internal. */
+      privateAllowlist: string[];
+      timeoutMs: number;
+      maxBytes: number;
+    };
+  };
   webhooks: {
     /** WEBHOOK_ALLOWLIST: host names and CIDR ranges that may be private and plain HTTP. */
     allowlist: string[];
@@ -300,6 +320,29 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     default: '5000',
     meaning: "Timeout of each fetch of a token issuer's discovery document or JWKS; an issuer that does not answer in time gets the request 503 `OIDC_ISSUER_UNAVAILABLE`.",
   },
+  {
+    name: 'BUILD_WORKER',
+    default: 'off',
+    meaning:
+      'Whether this process takes build jobs (it needs `bwrap` and the toolchains): `off`, `also` (builds and every other step) or `only` (a build node: builds only, no signing). Builds have their own queue, so they can run on separate nodes.',
+  },
+  { name: 'BUILD_WORK_DIR', default: '`$DATA_DIR/builds`', meaning: 'Where each build gets a fresh work directory (removed after the build, and at start when a crashed worker left one).' },
+  { name: 'BUILD_RUST_TOOLCHAIN_PREFIX', default: '/usr', meaning: 'Install prefix of the Rust toolchain for the `cargo` builder (`<prefix>/bin/cargo`, `<prefix>/bin/rustc`), mounted read-only into the sandbox.' },
+  { name: 'BUILD_TIMEOUT_MS', default: '600000', meaning: 'Wall time of one build; then its whole process tree is killed and the job fails with BUILD_LIMIT_EXCEEDED.' },
+  { name: 'BUILD_CPU_SECONDS', default: '600', meaning: 'CPU time each process of a build may use (RLIMIT_CPU).' },
+  { name: 'BUILD_MEMORY_BYTES', default: '4294967296', meaning: 'Memory (resident) the whole process tree of a build may use.' },
+  { name: 'BUILD_MAX_PROCESSES', default: '256', meaning: 'Processes a build may run at once.' },
+  { name: 'BUILD_MAX_LOG_BYTES', default: '1048576', meaning: 'Build log kept per job (the rest is counted and dropped).' },
+  { name: 'BUILD_MAX_WORK_DIR_BYTES', default: '2147483648', meaning: 'Disk a build may fill in its work directory (sources, target directory, output).' },
+  { name: 'BUILD_MAX_OUTPUT_BYTES', default: '268435456', meaning: 'Largest component a build may produce.' },
+  { name: 'BUILD_SOURCE_MAX_BYTES', default: '67108864', meaning: 'Largest source archive `POST /v1/builds` accepts.' },
+  { name: 'BUILD_SOURCE_MAX_UNPACKED_BYTES', default: '536870912', meaning: 'Bytes a source archive (or a git checkout) may unpack to.' },
+  { name: 'BUILD_SOURCE_MAX_FILES', default: '50000', meaning: 'Entries (files, directories, links) a source archive may hold.' },
+  { name: 'BUILD_SOURCE_MAX_COMPRESSION_RATIO', default: '200', meaning: 'Largest ratio of unpacked to archive bytes (a zip bomb is refused as it unpacks).' },
+  { name: 'BUILD_GIT_ALLOWED_HOSTS', default: '(empty: git sources off)', meaning: '`host[:port]` patterns (as `REGISTRY_ALLOWED_HOSTS`) of git servers builds may fetch sources from, over HTTPS (or HTTP).' },
+  { name: 'BUILD_GIT_PRIVATE_ALLOWLIST', default: '(empty)', meaning: 'Host names and CIDR ranges git servers may be at although their addresses are internal (loopback, private, link-local).' },
+  { name: 'BUILD_GIT_TIMEOUT_MS', default: '120000', meaning: 'Time to fetch one commit from a git server.' },
+  { name: 'BUILD_GIT_MAX_BYTES', default: '268435456', meaning: 'Bytes a git fetch may write before it is stopped.' },
   {
     name: 'WEBHOOK_ALLOWLIST',
     default: '(none)',
@@ -519,6 +562,24 @@ const schema = z.object({
       .default('wasm-signer'),
   ),
   OIDC_ISSUER_TIMEOUT_MS: integer(100, 60_000, 5_000),
+  BUILD_WORKER: z.preprocess(emptyToUndefined, z.enum(['off', 'also', 'only'], 'must be one of off, also, only').default('off')),
+  BUILD_WORK_DIR: optionalText(),
+  BUILD_RUST_TOOLCHAIN_PREFIX: text('/usr'),
+  BUILD_TIMEOUT_MS: integer(1_000, 24 * 3_600_000, 600_000),
+  BUILD_CPU_SECONDS: integer(1, 24 * 3600, 600),
+  BUILD_MEMORY_BYTES: integer(64 * 1024 * 1024, 1024 * 1024 * 1024 * 1024, 4 * 1024 * 1024 * 1024),
+  BUILD_MAX_PROCESSES: integer(8, 100_000, 256),
+  BUILD_MAX_LOG_BYTES: integer(1024, 1024 * 1024 * 1024, 1024 * 1024),
+  BUILD_MAX_WORK_DIR_BYTES: integer(1024 * 1024, 1024 * 1024 * 1024 * 1024, 2 * 1024 * 1024 * 1024),
+  BUILD_MAX_OUTPUT_BYTES: integer(1024, 64 * 1024 * 1024 * 1024, 256 * 1024 * 1024),
+  BUILD_SOURCE_MAX_BYTES: integer(1024, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
+  BUILD_SOURCE_MAX_UNPACKED_BYTES: integer(1024, 1024 * 1024 * 1024 * 1024, 512 * 1024 * 1024),
+  BUILD_SOURCE_MAX_FILES: integer(1, 10_000_000, 50_000),
+  BUILD_SOURCE_MAX_COMPRESSION_RATIO: integer(1, 1_000_000, 200),
+  BUILD_GIT_ALLOWED_HOSTS: list((entry) => new HostPatterns([entry], 'BUILD_GIT_ALLOWED_HOSTS')),
+  BUILD_GIT_PRIVATE_ALLOWLIST: list((entry) => new AddressAllowlist([entry], 'BUILD_GIT_PRIVATE_ALLOWLIST')),
+  BUILD_GIT_TIMEOUT_MS: integer(1_000, 3_600_000, 120_000),
+  BUILD_GIT_MAX_BYTES: integer(1024 * 1024, 1024 * 1024 * 1024 * 1024, 256 * 1024 * 1024),
   WEBHOOK_ALLOWLIST: z.preprocess(
     emptyToUndefined,
     z
@@ -691,6 +752,27 @@ export function loadConfig(env: Env = process.env): AppConfig {
       },
     },
     metrics: { requireAuth: v.METRICS_REQUIRE_AUTH === 'true' },
+    builds: {
+      worker: v.BUILD_WORKER,
+      workDir: v.BUILD_WORK_DIR === undefined ? join(resolve(v.DATA_DIR), 'builds') : resolve(v.BUILD_WORK_DIR),
+      rustToolchainPrefix: resolve(v.BUILD_RUST_TOOLCHAIN_PREFIX),
+      limits: {
+        wallTimeMs: v.BUILD_TIMEOUT_MS,
+        cpuSeconds: v.BUILD_CPU_SECONDS,
+        memoryBytes: v.BUILD_MEMORY_BYTES,
+        maxProcesses: v.BUILD_MAX_PROCESSES,
+        maxLogBytes: v.BUILD_MAX_LOG_BYTES,
+        maxWorkDirBytes: v.BUILD_MAX_WORK_DIR_BYTES,
+        maxOutputBytes: v.BUILD_MAX_OUTPUT_BYTES,
+      },
+      source: {
+        maxArchiveBytes: v.BUILD_SOURCE_MAX_BYTES,
+        maxUnpackedBytes: v.BUILD_SOURCE_MAX_UNPACKED_BYTES,
+        maxFiles: v.BUILD_SOURCE_MAX_FILES,
+        maxCompressionRatio: v.BUILD_SOURCE_MAX_COMPRESSION_RATIO,
+      },
+      git: { allowedHosts: v.BUILD_GIT_ALLOWED_HOSTS, privateAllowlist: v.BUILD_GIT_PRIVATE_ALLOWLIST, timeoutMs: v.BUILD_GIT_TIMEOUT_MS, maxBytes: v.BUILD_GIT_MAX_BYTES },
+    },
     webhooks: {
       allowlist: v.WEBHOOK_ALLOWLIST,
       callbackSecret: v.WEBHOOK_CALLBACK_SECRET,

@@ -9,7 +9,7 @@ type Json<T> = ColumnType<T, string, string>;
 
 export type JobType = 'publish' | 'sign' | 'build' | 'verify' | 'probe';
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed';
-export type StepName = 'build' | 'push' | 'sign' | 'verify' | 'notify';
+export type StepName = 'build' | 'push' | 'sign' | 'attest' | 'verify' | 'notify';
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
 export interface JobStep {

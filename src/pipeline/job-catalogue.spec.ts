@@ -1,5 +1,5 @@
 import type { JobRow } from '../database/database.types';
-import { JOB_STEPS, PLANNED_JOB_STEPS, asCatalogueJob, catalogueSteps } from './job-catalogue';
+import { JOB_STEPS, asCatalogueJob, catalogueSteps } from './job-catalogue';
 import { StepHandlerRegistry } from './step-handler.registry';
 import { STEP_QUEUES } from './step-queues';
 
@@ -8,26 +8,26 @@ describe('the job catalogue', () => {
     expect(JOB_STEPS).toEqual({
       publish: ['push', 'sign', 'verify'],
       sign: ['sign', 'verify'],
+      build: ['build', 'push', 'sign', 'attest', 'verify'],
       verify: ['verify'],
-      probe: ['push', 'sign', 'verify', 'notify'],
+      probe: ['push', 'sign', 'attest', 'verify', 'notify'],
     });
   });
 
-  it('makes a queue for each step a runnable job type has, and none for a step only a planned type names', () => {
-    expect(PLANNED_JOB_STEPS.build).toContain('build');
-    expect(STEP_QUEUES).toEqual(['push', 'sign', 'verify', 'notify']);
+  it('makes one queue per step, in pipeline order, builds on their own queue', () => {
+    expect(STEP_QUEUES).toEqual(['build', 'push', 'sign', 'attest', 'verify', 'notify']);
   });
 
   it('lists every (job type, step) a handler is needed for', () => {
-    expect(catalogueSteps()).toHaveLength(3 + 2 + 1 + 4);
+    expect(catalogueSteps()).toHaveLength(3 + 2 + 5 + 1 + 5);
     expect(catalogueSteps()).toContainEqual({ jobType: 'sign', step: 'verify' });
-    expect(catalogueSteps().some((entry) => (entry.jobType as string) === 'build')).toBe(false);
+    expect(catalogueSteps()).toContainEqual({ jobType: 'build', step: 'attest' });
   });
 
-  it('types stored rows of runnable job types only', () => {
+  it('types stored rows of catalogue job types only', () => {
     const row = { id: 'j', type: 'probe', input: { holdMs: 0 }, result: null } as unknown as JobRow;
     expect(asCatalogueJob(row)?.input).toEqual({ holdMs: 0 });
-    expect(asCatalogueJob({ ...row, type: 'build' })).toBeUndefined();
+    expect(asCatalogueJob({ ...row, type: 'retired' } as unknown as JobRow)).toBeUndefined();
   });
 });
 

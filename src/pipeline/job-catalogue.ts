@@ -1,5 +1,5 @@
 import type { CallerIdentity } from '../access/caller';
-import type { JobRow, JobType, SignatureFormat, SignatureVerdict, StepName } from '../database/database.types';
+import type { JobRow, SignatureFormat, SignatureVerdict, StepName } from '../database/database.types';
 
 /**
  * The job catalogue: every job type, its steps in order, what each job carries (`input`) and what each
@@ -47,6 +47,24 @@ export interface SignJobInput {
   requestedBy?: CallerIdentity;
 }
 
+/** Where a build's source comes from: an archive the caller uploaded (kept by digest), or a git commit. */
+export type BuildSource =
+  | { kind: 'archive'; digest: string; size: number; format: 'tar.gz' | 'zip'; fileName: string | null }
+  | { kind: 'git'; url: string; commit: string };
+
+/** What a build job carries: the source, the builder and its options, and where the component goes. */
+export interface BuildJobInput {
+  repository: string;
+  tag: string | null;
+  annotations: Record<string, string>;
+  /** Fixed at submission, so that a re-run push step writes byte-identical config and manifest. */
+  createdAt: string;
+  source: BuildSource;
+  builder: { name: 'componentize-js' | 'cargo'; options: Record<string, unknown> };
+  /** On whose behalf: recorded with the signatures and carried in the signed payloads. */
+  requestedBy?: CallerIdentity;
+}
+
 /** What a verify job carries (the policy as the caller wrote it; it holds no secret). */
 export interface VerifyJobInput {
   reference: string;
@@ -73,6 +91,53 @@ export interface PushResult {
   wasmDigest: string;
   tag: string | null;
   artifactId: string;
+}
+
+/** One part of a build toolchain, as provenance names it. */
+export interface ToolchainComponent {
+  name: string;
+  version: string;
+  /** A package URL (purl). */
+  uri: string;
+  digest?: { sha256: string };
+}
+
+/** What the build step adds: how the component was built, and the component (its blob already in the registry). */
+export interface BuildResult {
+  build: {
+    builder: string;
+    toolchain: ToolchainComponent[];
+    /** The source as built: archive digest, or git URL, commit and tree. */
+    source: { kind: 'archive'; digest: string; fileName: string | null } | { kind: 'git'; url: string; commit: string; tree: string };
+    /** sha256:<hex> of Cargo.lock, when the crate has one. */
+    cargoLockDigest: string | null;
+    /** sha256:<hex> of the build log as kept (BUILD_MAX_LOG_BYTES). */
+    logDigest: string;
+    logBytes: number;
+    logTruncated: boolean;
+    startedAt: string;
+    finishedAt: string;
+    /** The sandbox limits the build ran under. */
+    limits: Record<string, number>;
+    /** The layer's title annotation: the file name. */
+    title: string;
+    wasm: PublishJobInput['wasm'];
+  };
+}
+
+/** What the attest step adds: the signed SLSA provenance, attached as a referrer of the manifest. */
+export interface AttestResult {
+  provenance: {
+    predicateType: string;
+    logIndex: number;
+    entryUuid: string | null;
+    integratedTime: string;
+    /** The signing identity (certificate SAN): also the provenance's runDetails.builder.id. */
+    builderId: string;
+    issuer: string;
+    /** The referrer manifest holding the bundle. */
+    referrerDigest: string;
+  };
 }
 
 /** A signature as a job result lists it. */
@@ -122,8 +187,12 @@ export interface ProbeResult {
 export interface JobCatalogue {
   publish: { input: PublishJobInput; steps: { push: PushResult; sign: SignResult; verify: SignedArtifactVerificationResult } };
   sign: { input: SignJobInput; steps: { sign: SignResult; verify: SignedArtifactVerificationResult } };
+  build: {
+    input: BuildJobInput;
+    steps: { build: BuildResult; push: PushResult; sign: SignResult; attest: AttestResult; verify: SignedArtifactVerificationResult };
+  };
   verify: { input: VerifyJobInput; steps: { verify: VerificationAnswer } };
-  probe: { input: ProbeJobInput; steps: { push: ProbeResult; sign: ProbeResult; verify: ProbeResult; notify: ProbeResult } };
+  probe: { input: ProbeJobInput; steps: { push: ProbeResult; sign: ProbeResult; attest: ProbeResult; verify: ProbeResult; notify: ProbeResult } };
 }
 
 /** Job types that can run: each of their steps has a handler (checked when workers start). */
@@ -140,23 +209,17 @@ export type JobResultOf<T extends CatalogueJobType> = UnionToIntersection<JobCat
 export const JOB_STEPS = {
   publish: ['push', 'sign', 'verify'],
   sign: ['sign', 'verify'],
+  build: ['build', 'push', 'sign', 'attest', 'verify'],
   verify: ['verify'],
-  // A probe goes through every step queue there is, so it checks that each has a consuming worker.
-  probe: ['push', 'sign', 'verify', 'notify'],
+  // A probe goes through every step queue that every deployment consumes, so it checks that each has a
+  // worker; not `build`, whose workers are optional (BUILD_WORKER).
+  probe: ['push', 'sign', 'attest', 'verify', 'notify'],
 } as const satisfies { [T in CatalogueJobType]: readonly JobStepOf<T>[] };
 
 // Every step the catalogue types is listed above (and the list names no other): a compile error otherwise.
 type Unlisted = { [T in CatalogueJobType]: Exclude<JobStepOf<T>, (typeof JOB_STEPS)[T][number]> }[CatalogueJobType];
 const everyStepListed: [Unlisted] extends [never] ? true : { unlisted: Unlisted } = true;
 void everyStepListed;
-
-/**
- * Job types declared for what comes next, with the steps they will have. They have no handler, so no
- * queue is made for their steps (unless another job type has them) and no job of theirs is accepted.
- */
-export const PLANNED_JOB_STEPS = {
-  build: ['build', 'push', 'sign', 'verify'],
-} as const satisfies Partial<Record<Exclude<JobType, CatalogueJobType>, readonly StepName[]>>;
 
 /** A job as its step handlers see it: input and result typed by the catalogue. */
 export type CatalogueJob<T extends CatalogueJobType = CatalogueJobType> = T extends CatalogueJobType

@@ -3,7 +3,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
-import type { JobRow } from '../database/database.types';
+import type { JobRow, StepName } from '../database/database.types';
 import { asCatalogueJob } from './job-catalogue';
 import { JobObservers } from './job-observers';
 import { JobsRepository } from './jobs.repository';
@@ -11,6 +11,15 @@ import { workerRedisOptions } from '../common/redis-connection';
 import { StepError, asStepError, retryDelayMs } from './step-error';
 import { StepHandlerRegistry } from './step-handler.registry';
 import { STEP_QUEUES, type StepJobData } from './step-queues';
+
+/**
+ * The step queues a worker consumes: builds only where BUILD_WORKER says so (`only`: a build node that
+ * never signs), every other step elsewhere.
+ */
+export function consumedQueues(buildWorker: AppConfig['builds']['worker']): StepName[] {
+  if (buildWorker === 'only') return ['build'];
+  return STEP_QUEUES.filter((queue) => buildWorker === 'also' || queue !== 'build');
+}
 
 /**
  * The consumer side: one BullMQ worker per step queue. Each attempt is recorded on the job; permanent
@@ -38,11 +47,13 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
   /** After every onModuleInit: the step handlers are registered by then. */
   onApplicationBootstrap(): void {
     this.handlers.assertComplete();
-    for (const queue of STEP_QUEUES) {
+    const queues = consumedQueues(this.config.builds.worker);
+    for (const queue of queues) {
       const worker = new Worker<StepJobData>(queue, (job) => this.process(job), {
         connection: workerRedisOptions(this.config.redis.url),
         prefix: this.config.queues.prefix,
-        concurrency: this.config.queues.workerConcurrency,
+        // A build holds a core or two for minutes: one at a time per worker.
+        concurrency: queue === 'build' ? 1 : this.config.queues.workerConcurrency,
         // A worker that dies (SIGKILL, lost node) stops renewing its locks: its jobs count as stalled
         // and another worker takes them over after about one lock duration.
         lockDuration: this.config.queues.lockDurationMs,
@@ -52,7 +63,7 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
       worker.on('error', (error) => this.logger.warn({ err: error, queue }, 'worker error'));
       this.workers.push(worker);
     }
-    this.logger.log({ queues: STEP_QUEUES, concurrency: this.config.queues.workerConcurrency }, 'workers started');
+    this.logger.log({ queues, concurrency: this.config.queues.workerConcurrency }, 'workers started');
   }
 
   private async process(bullJob: Job<StepJobData>): Promise<void> {

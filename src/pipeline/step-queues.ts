@@ -2,12 +2,11 @@ import type { StepName } from '../database/database.types';
 import { catalogueSteps } from './job-catalogue';
 
 /** Every step name, in the order steps run in a pipeline. */
-const STEP_ORDER = ['build', 'push', 'sign', 'verify', 'notify'] as const satisfies readonly StepName[];
+const STEP_ORDER = ['build', 'push', 'sign', 'attest', 'verify', 'notify'] as const satisfies readonly StepName[];
 
 /**
- * One BullMQ queue per pipeline step, so each step scales and retries on its own: the steps of the
- * catalogue's runnable job types. A step only a planned job type names (`build`) has no queue until it
- * has a handler.
+ * One BullMQ queue per pipeline step, so each step scales and retries on its own (and `build` runs only
+ * on workers started with BUILD_WORKER): the steps of the catalogue's job types.
  */
 export const STEP_QUEUES: readonly StepName[] = STEP_ORDER.filter((step) => catalogueSteps().some((entry) => entry.step === step));
 

@@ -5,6 +5,7 @@ import * as verifications from './0003-verifications';
 import * as accessControl from './0004-access-control';
 import * as sealedWebhookSecrets from './0005-sealed-webhook-secrets';
 import * as auditLog from './0006-audit-log';
+import * as builds from './0007-builds';
 
 /**
  * The migrations, in order. Listed in code rather than read from a folder so that the compiled
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-access-control': accessControl,
   '0005-sealed-webhook-secrets': sealedWebhookSecrets,
   '0006-audit-log': auditLog,
+  '0007-builds': builds,
 };
 
 export const migrationProvider: MigrationProvider = {

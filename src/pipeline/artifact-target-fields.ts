@@ -2,10 +2,15 @@ import { MAX_ANNOTATION_KEY_LENGTH, MAX_ANNOTATION_VALUE_LENGTH, MAX_ANNOTATIONS
 import { ProblemError } from '../common/problem';
 import { isValidTag } from '../registry/oci-reference';
 import { reservedTagReason } from '../registry/reserved-tags';
-import { RESERVED_ANNOTATIONS } from './artifact-upload.service';
 
-/** The upload's fields, from query parameters (raw body) or form fields (multipart). */
-export interface UploadFields {
+/** Annotations a caller may not set: the service writes them (the manifest's creation time). */
+export const RESERVED_ANNOTATIONS: ReadonlySet<string> = new Set(['org.opencontainers.image.created']);
+
+/**
+ * Where a job puts the artifact it makes (publish and build jobs), from query parameters (raw body) or
+ * form fields (multipart).
+ */
+export interface ArtifactTargetFields {
   repository: string;
   tag?: string;
   annotations: Record<string, string>;
@@ -17,14 +22,15 @@ const ANNOTATION_PREFIX = 'annotation.';
 const ANNOTATION_KEY = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,${MAX_ANNOTATION_KEY_LENGTH - 1}}$`);
 export { MAX_ANNOTATIONS };
 const FIELDS = ['repository', 'tag', 'annotations', 'callbackUrl'];
-/** Form fields a multipart upload may have besides the file: one per annotation, and the others. */
-export const MAX_FORM_FIELDS = MAX_ANNOTATIONS + FIELDS.length;
+/** Form fields a multipart request may have besides the file: one per annotation, these, and a build's few more. */
+export const MAX_FORM_FIELDS = MAX_ANNOTATIONS + FIELDS.length + 4;
 
 /**
  * Reads and checks the fields. Annotations come as `annotation.<key>=<value>` entries, or (in a form)
- * as one `annotations` field holding a JSON object of strings.
+ * as one `annotations` field holding a JSON object of strings. `otherFields` are known to the request
+ * (it reads them itself); any other name is refused.
  */
-export function parseUploadFields(raw: Record<string, unknown>): UploadFields {
+export function parseArtifactTargetFields(raw: Record<string, unknown>, otherFields: readonly string[] = []): ArtifactTargetFields {
   const errors: { field: string; message: string }[] = [];
   const text = (name: string, maxLength = Number.POSITIVE_INFINITY): string | undefined => {
     const value = raw[name];
@@ -76,7 +82,7 @@ export function parseUploadFields(raw: Record<string, unknown>): UploadFields {
   if (Object.keys(annotations).length > MAX_ANNOTATIONS)
     errors.push({ field: 'annotations', message: `at most ${MAX_ANNOTATIONS} annotations, ${Object.keys(annotations).length} given` });
 
-  const known = new Set(FIELDS);
+  const known = new Set([...FIELDS, ...otherFields]);
   for (const name of Object.keys(raw)) {
     if (!known.has(name) && !name.startsWith(ANNOTATION_PREFIX)) errors.push({ field: name.length > 64 ? `${name.slice(0, 64)}…` : name, message: 'is not a known field' });
   }

@@ -1,5 +1,5 @@
 import { ProblemError } from '../common/problem';
-import { parseUploadFields } from './upload-fields';
+import { parseArtifactTargetFields } from './artifact-target-fields';
 
 type FieldError = { field: string; message: string };
 
@@ -7,7 +7,7 @@ type FieldError = { field: string; message: string };
 function validationErrors(raw: Record<string, unknown>): FieldError[] {
   let thrown: unknown;
   try {
-    parseUploadFields(raw);
+    parseArtifactTargetFields(raw);
   } catch (error) {
     thrown = error;
   }
@@ -24,10 +24,10 @@ function validationErrors(raw: Record<string, unknown>): FieldError[] {
 
 const fieldsOf = (errors: FieldError[]) => errors.map((e) => e.field);
 
-describe('parseUploadFields', () => {
+describe('parseArtifactTargetFields', () => {
   it('returns the fields of a valid upload', () => {
     expect(
-      parseUploadFields({
+      parseArtifactTargetFields({
         repository: 'registry.example:5000/team/hello-http',
         tag: 'v1.2.3',
         callbackUrl: 'https://ci.example/hooks/publish?id=7',
@@ -42,13 +42,13 @@ describe('parseUploadFields', () => {
   });
 
   it('needs only the repository; empty optional fields count as absent', () => {
-    expect(parseUploadFields({ repository: 'localhost:5000/comp' })).toEqual({
+    expect(parseArtifactTargetFields({ repository: 'localhost:5000/comp' })).toEqual({
       repository: 'localhost:5000/comp',
       tag: undefined,
       callbackUrl: undefined,
       annotations: {},
     });
-    expect(parseUploadFields({ repository: 'localhost:5000/comp', tag: '', callbackUrl: '', annotations: '' })).toEqual({
+    expect(parseArtifactTargetFields({ repository: 'localhost:5000/comp', tag: '', callbackUrl: '', annotations: '' })).toEqual({
       repository: 'localhost:5000/comp',
       tag: undefined,
       callbackUrl: undefined,
@@ -64,7 +64,7 @@ describe('parseUploadFields', () => {
 
   describe('tag', () => {
     it.each(['v1', '1.0.0', 'latest', '_internal', 'A-b_c.d', 'x'.repeat(128)])('accepts %s', (tag) => {
-      expect(parseUploadFields({ repository: 'r.example/c', tag }).tag).toBe(tag);
+      expect(parseArtifactTargetFields({ repository: 'r.example/c', tag }).tag).toBe(tag);
     });
 
     it.each(['-v1', '.hidden', 'v1:2', 'v1/2', 'with space', 'x'.repeat(129), 'ümlaut', 'sha256:abc'])('refuses %s', (tag) => {
@@ -76,7 +76,7 @@ describe('parseUploadFields', () => {
 
   describe('callbackUrl', () => {
     it.each(['http://hooks.internal/x', 'https://ci.example/hooks'])('accepts %s', (callbackUrl) => {
-      expect(parseUploadFields({ repository: 'r.example/c', callbackUrl }).callbackUrl).toBe(callbackUrl);
+      expect(parseArtifactTargetFields({ repository: 'r.example/c', callbackUrl }).callbackUrl).toBe(callbackUrl);
     });
 
     it.each(['ftp://files.example/x', 'file:///etc/passwd', 'javascript:alert(1)', 'hooks.example/x', '//hooks.example/x', 'HTTPS//x'])('refuses %s', (callbackUrl) => {
@@ -87,7 +87,7 @@ describe('parseUploadFields', () => {
   describe('annotations', () => {
     it('reads annotation.<key> entries', () => {
       expect(
-        parseUploadFields({
+        parseArtifactTargetFields({
           repository: 'r.example/c',
           'annotation.org.opencontainers.image.version': '1.2.3',
           'annotation.com.example/team': 'platform',
@@ -97,7 +97,7 @@ describe('parseUploadFields', () => {
     });
 
     it('reads the JSON annotations field', () => {
-      expect(parseUploadFields({ repository: 'r.example/c', annotations: '{"org.opencontainers.image.description":"Hello \\"HTTP\\"","a":"1"}' }).annotations).toEqual({
+      expect(parseArtifactTargetFields({ repository: 'r.example/c', annotations: '{"org.opencontainers.image.description":"Hello \\"HTTP\\"","a":"1"}' }).annotations).toEqual({
         'org.opencontainers.image.description': 'Hello "HTTP"',
         a: '1',
       });
@@ -105,7 +105,7 @@ describe('parseUploadFields', () => {
 
     it('merges both forms, an annotation.<key> entry winning over the same key in the JSON field', () => {
       expect(
-        parseUploadFields({
+        parseArtifactTargetFields({
           repository: 'r.example/c',
           annotations: JSON.stringify({ 'org.example.from-json': 'j', 'org.example.both': 'from json' }),
           'annotation.org.example.from-entry': 'e',
@@ -142,12 +142,12 @@ describe('parseUploadFields', () => {
         ]);
       }
       expect(fieldsOf(validationErrors({ repository: 'r.example/c', 'annotation.bad key': 'v' }))).toEqual(['annotation.bad key']);
-      expect(parseUploadFields({ repository: 'r.example/c', ['annotation.' + 'k'.repeat(255)]: 'v' }).annotations).toHaveProperty(['k'.repeat(255)], 'v');
+      expect(parseArtifactTargetFields({ repository: 'r.example/c', ['annotation.' + 'k'.repeat(255)]: 'v' }).annotations).toHaveProperty(['k'.repeat(255)], 'v');
     });
 
     it('allows at most 64 annotations, counted after merging', () => {
       const entries = (from: number, count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`annotation.key${from + i}`, 'v']));
-      expect(Object.keys(parseUploadFields({ repository: 'r.example/c', ...entries(0, 64) }).annotations)).toHaveLength(64);
+      expect(Object.keys(parseArtifactTargetFields({ repository: 'r.example/c', ...entries(0, 64) }).annotations)).toHaveLength(64);
       expect(validationErrors({ repository: 'r.example/c', ...entries(0, 65) })).toEqual([{ field: 'annotations', message: 'at most 64 annotations, 65 given' }]);
       const json = JSON.stringify(Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`json${i}`, 'v'])));
       expect(validationErrors({ repository: 'r.example/c', annotations: json, ...entries(0, 25) })).toEqual([
@@ -201,7 +201,7 @@ describe('parseUploadFields', () => {
   it('turns into a problem document carrying the errors', () => {
     let problem: ProblemError | undefined;
     try {
-      parseUploadFields({ tag: '-bad' });
+      parseArtifactTargetFields({ tag: '-bad' });
     } catch (error) {
       problem = error as ProblemError;
     }
@@ -222,7 +222,7 @@ describe('parseUploadFields', () => {
     (tag) => {
       let problem: ProblemError | undefined;
       try {
-        parseUploadFields({ repository: 'registry.example.com/team/app', tag });
+        parseArtifactTargetFields({ repository: 'registry.example.com/team/app', tag });
       } catch (error) {
         problem = error as ProblemError;
       }
@@ -234,13 +234,13 @@ describe('parseUploadFields', () => {
   );
 
   it('reports format errors (400) before the reserved-tag rule', () => {
-    expect(() => parseUploadFields({ tag: `sha256-${'a'.repeat(64)}` })).toThrow(expect.objectContaining({ status: 400, code: 'VALIDATION_FAILED' }));
+    expect(() => parseArtifactTargetFields({ tag: `sha256-${'a'.repeat(64)}` })).toThrow(expect.objectContaining({ status: 400, code: 'VALIDATION_FAILED' }));
   });
 
   describe('field lengths', () => {
     const problemOf = (raw: Record<string, unknown>) => {
       try {
-        parseUploadFields({ repository: 'registry.example.com/team/app', ...raw });
+        parseArtifactTargetFields({ repository: 'registry.example.com/team/app', ...raw });
       } catch (error) {
         return error as ProblemError;
       }
@@ -262,7 +262,7 @@ describe('parseUploadFields', () => {
     });
 
     it('accepts values at the limits', () => {
-      const fields = parseUploadFields({
+      const fields = parseArtifactTargetFields({
         repository: `registry.example.com/${'a'.repeat(255)}`,
         tag: 'T'.repeat(128),
         callbackUrl: `https://hooks.example.com/${'a'.repeat(2048 - 26)}`,
