@@ -7,7 +7,7 @@
  */
 const FEATURES = ['artifacts', 'signing', 'verification', 'transparency', 'webhooks', 'probes', 'builds', 'auth'];
 const ENGINE = ['pipeline'];
-const LIBRARIES = ['registry', 'signature-formats', 'sigstore', 'x509'];
+const LIBRARIES = ['registry', 'signature-formats', 'sigstore', 'wasm', 'x509'];
 const PLATFORM = ['access', 'common', 'config', 'database', 'logging', 'metrics', 'health', 'lifecycle', 'admin', 'openapi'];
 /** Above every layer: the entry points (cli/) and the library surface for embedding programs (embedding/, with src/index.ts). */
 const COMPOSITION = ['cli', 'embedding'];

@@ -52,7 +52,7 @@ describe('bench/ imports from src/ only its library surface (src/index.ts)', () 
     const text = [
       "import { RegistryClient } from '../../src/registry/registry-client';",
       "import type { OciRepository } from '../../src/registry/oci-reference';",
-      "export { WasmInspector } from '../../src/artifacts/wasm-inspector';",
+      "export { WasmInspector } from '../../src/wasm/wasm-inspector';",
       "const lazy = () => import('../../src/verification/signature-discovery');",
       "const old = require('../../src/main');",
       "import { parseRepository } from '../../src/index';",
@@ -64,7 +64,7 @@ describe('bench/ imports from src/ only its library surface (src/index.ts)', () 
     expect(internalImports(file, text)).toEqual([
       '../../src/registry/registry-client',
       '../../src/registry/oci-reference',
-      '../../src/artifacts/wasm-inspector',
+      '../../src/wasm/wasm-inspector',
       '../../src/verification/signature-discovery',
       '../../src/main',
       '../../src/index/more',

@@ -23,7 +23,7 @@ export { RegistryClient, type RegistryClientOptions } from './registry/registry-
 export { type OciReference, type OciRepository, InvalidReferenceError, dockerReference, parseOciReference, parseRepository } from './registry/oci-reference';
 
 // Publishing: a .wasm streamed into the registry (inspected as it passes), then the oci-wasm manifest.
-export { WasmFormatError, type WasmInspection } from './artifacts/wasm-inspector';
+export { WasmFormatError, type WasmInspection } from './wasm/wasm-inspector';
 export {
   DEFAULT_MAX_WASM_BYTES,
   type PublishArtifactOptions,

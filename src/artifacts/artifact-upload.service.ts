@@ -15,7 +15,7 @@ import { RegistryClient } from '../registry/registry-client';
 import { sanitizeLayerTitle } from './oci-wasm-layout';
 import type { PublishJobInput } from './publish-job';
 import { type UploadIdentity, digestOfBody, uploadFingerprint } from './upload-fingerprint';
-import { WasmFormatError, WasmInspector } from './wasm-inspector';
+import { WasmFormatError, WasmInspector } from '../wasm/wasm-inspector';
 
 export interface UploadRequest {
   repository: string;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
 import { WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE } from '../registry/oci-media-types';
 import { buildWasmConfig, buildWasmManifest, sanitizeLayerTitle } from './oci-wasm-layout';
-import { WasmInspector } from './wasm-inspector';
+import { WasmInspector } from '../wasm/wasm-inspector';
 
 const fixture = (name: string): Buffer => readFileSync(join(__dirname, '__fixtures__', name));
 const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');

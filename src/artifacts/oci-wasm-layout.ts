@@ -7,7 +7,7 @@
  * input always gives the same bytes and digests.
  */
 import { OCI_MANIFEST_MEDIA_TYPE, WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
-import type { WasmInspection } from './wasm-inspector';
+import type { WasmInspection } from '../wasm/wasm-inspector';
 
 export const ANNOTATION_TITLE = 'org.opencontainers.image.title';
 export const ANNOTATION_CREATED = 'org.opencontainers.image.created';

@@ -2,7 +2,7 @@ import { OCI_MANIFEST_MEDIA_TYPE } from '../registry/oci-media-types';
 import type { OciRepository } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
 import { type OciBlob, type WasmConfigJson, type WasmManifestJson, buildWasmConfig, buildWasmManifest } from './oci-wasm-layout';
-import type { WasmInspection } from './wasm-inspector';
+import type { WasmInspection } from '../wasm/wasm-inspector';
 
 export interface WasmArtifactInput {
   /** The .wasm already in the repository as a blob. */

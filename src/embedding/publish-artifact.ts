@@ -1,6 +1,6 @@
 import { sanitizeLayerTitle } from '../artifacts/oci-wasm-layout';
 import { writeWasmArtifact } from '../artifacts/write-wasm-artifact';
-import { type WasmInspection, WasmInspector } from '../artifacts/wasm-inspector';
+import { type WasmInspection, WasmInspector } from '../wasm/wasm-inspector';
 import { OCI_MANIFEST_MEDIA_TYPE } from '../registry/oci-media-types';
 import { type OciRepository, dockerReference } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';

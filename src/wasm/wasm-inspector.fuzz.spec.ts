@@ -9,7 +9,7 @@ import { WasmFormatError, type WasmInspection, WasmInspector } from './wasm-insp
  * binaries, in any chunking, it returns an inspection or throws a WasmFormatError, quickly, and the
  * outcome does not depend on how the bytes were chunked.
  */
-const FIXTURES = ['hello-http.wasm', 'hello-module.wasm', 'plain-names.wasm'].map((name) => new Uint8Array(readFileSync(join(__dirname, '__fixtures__', name))));
+const FIXTURES = ['hello-http.wasm', 'hello-module.wasm', 'plain-names.wasm'].map((name) => new Uint8Array(readFileSync(join(__dirname, '..', 'artifacts', '__fixtures__', name))));
 const PREAMBLES = [
   [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // core module
   [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00], // component

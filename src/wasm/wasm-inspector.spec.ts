@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 import { WasmFormatError, WasmFormatErrorCode, WasmInspection, WasmInspector, WasmInspectorOptions } from './wasm-inspector';
 
-const FIXTURES = join(__dirname, '__fixtures__');
+const FIXTURES = join(__dirname, '..', 'artifacts', '__fixtures__');
 const fixture = (name: string): Buffer => readFileSync(join(FIXTURES, name));
 
 const httpComponent = fixture('hello-http.wasm');
