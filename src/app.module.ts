@@ -10,6 +10,7 @@ import { MetricsModule } from './metrics/metrics.module';
 import { PipelineApiModule, PipelineModule, PipelineWorkerModule } from './pipeline/pipeline.module';
 import { ProbesApiModule, ProbesWorkerModule } from './probes/probes.module';
 import { ArtifactsApiModule, ArtifactsWorkerModule } from './artifacts/artifacts.module';
+import { BuildsApiModule, BuildsWorkerModule } from './builds/builds.module';
 import { LibraryClientsModule } from './library-clients.module';
 import { SignatureRecordsModule } from './signing/signature-records.module';
 import { SigningApiModule, SigningWorkerModule } from './signing/signing.module';
@@ -24,6 +25,7 @@ const API_MODULES = [
   PipelineApiModule,
   ProbesApiModule,
   ArtifactsApiModule,
+  BuildsApiModule,
   SigningApiModule,
   SignatureRecordsModule,
   TransparencyModule,
@@ -32,7 +34,7 @@ const API_MODULES = [
   WebhooksApiModule,
 ];
 /** Modules of the worker role: queue workers and the step handlers they run. */
-const WORKER_MODULES = [PipelineWorkerModule, ProbesWorkerModule, ArtifactsWorkerModule, SigningWorkerModule, VerificationWorkerModule, WebhooksWorkerModule];
+const WORKER_MODULES = [PipelineWorkerModule, ProbesWorkerModule, ArtifactsWorkerModule, BuildsWorkerModule, SigningWorkerModule, VerificationWorkerModule, WebhooksWorkerModule];
 
 /** One codebase, three roles: `api`, `worker`, or `all` (both in one process). */
 @Module({})

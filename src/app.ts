@@ -16,7 +16,7 @@ import { AuditLogRecorder } from './auth/audit-log.recorder';
 import { problems } from './common/problem';
 import { ProblemFilter } from './common/problem.filter';
 import { jobSubmissionProblem } from './pipeline/job-submission-problem';
-import { enforceContentTypes } from './common/content-types';
+import { SOURCE_ARCHIVE_MEDIA_TYPES, enforceContentTypes } from './common/content-types';
 import { registerJsonParser } from './common/json-body';
 import { registerSecurityHeaders } from './common/security-headers';
 import { clientErrorHandler, limitBodyIdleTime, serverTimeoutOptions } from './common/request-timeouts';
@@ -90,6 +90,8 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
   if (config.role !== 'worker') {
     // .wasm uploads stream: the raw body reaches the handler unread, and so do multipart file parts.
     fastify.addContentTypeParser('application/wasm', (_request, payload, done) => done(null, payload));
+    // So do source archives (POST /v1/builds): spooled and checked by the build request.
+    fastify.addContentTypeParser(SOURCE_ARCHIVE_MEDIA_TYPES, (_request, payload, done) => done(null, payload));
     await app.register(multipart, { limits: { fileSize: config.uploads.maxBytes + 1, files: 1, fields: MAX_FORM_FIELDS, fieldSize: 64 * 1024 } });
     let initDocument: OpenAPIObject | undefined;
     SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {

@@ -6,7 +6,7 @@ import type { Caller } from './caller';
 import type { Scope } from './scopes';
 
 /** Request budgets, counted per caller across replicas: each limited route draws from one. */
-export type RateLimitCategory = 'uploads' | 'signatures' | 'verifications';
+export type RateLimitCategory = 'uploads' | 'signatures' | 'verifications' | 'builds';
 
 /** `authenticated`: any caller, no scope (what it sees is limited to what it owns, e.g. its own jobs). */
 export type RequiredScope = Scope | 'authenticated';

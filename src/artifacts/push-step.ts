@@ -8,7 +8,10 @@ import { RegistryClient } from '../registry/registry-client';
 import { reservedTagReason } from '../registry/reserved-tags';
 import { ArtifactRecords } from './artifact-records.repository';
 import { writeWasmArtifact } from './write-wasm-artifact';
-import type { PushResult } from './publish-job';
+import type { PublishJobInput, PushResult } from './publish-job';
+
+/** What the push step writes: a .wasm already in the repository as a blob, with its facts. */
+type PushInput = Pick<PublishJobInput, 'repository' | 'tag' | 'annotations' | 'createdAt' | 'title' | 'wasm'>;
 
 /**
  * The push step of a publish job: the .wasm layer was streamed to the registry during the upload;
@@ -24,11 +27,21 @@ export class PushStep implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.handlers.register({ jobType: 'publish', step: 'push', run: (job, context) => this.push(job, context.signal) });
+    this.handlers.register({ jobType: 'publish', step: 'push', run: (job, context) => this.push(job, job.input, context.signal) });
+    // A build's component: its blob was pushed by the build step, which also inspected it.
+    this.handlers.register({
+      jobType: 'build',
+      step: 'push',
+      run: (job, context) => {
+        const built = job.result?.build;
+        if (!built) throw StepError.permanent('BUILD_RESULT_MISSING', `job ${job.id} has no built component to push`);
+        const { repository, tag, annotations, createdAt } = job.input;
+        return this.push(job, { repository, tag, annotations, createdAt, title: built.title, wasm: built.wasm }, context.signal);
+      },
+    });
   }
 
-  async push(job: CatalogueJob<'publish'>, signal: AbortSignal): Promise<PushResult> {
-    const { input } = job;
+  async push(job: CatalogueJob<'publish' | 'build'>, input: PushInput, signal: AbortSignal): Promise<PushResult> {
     const repo = parseRepository(input.repository);
     const created = new Date(input.createdAt);
     // Uploads refuse reserved tags; a job queued before they did must not overwrite signatures either.

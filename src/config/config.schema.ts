@@ -53,7 +53,7 @@ export interface AppConfig {
   /** Per-caller budgets, counted in Redis across API replicas; 0 turns a limit off. */
   rateLimits: {
     /** RATE_LIMIT_<CATEGORY>_PER_MINUTE: requests a caller may make per minute, by route category. */
-    perMinute: { uploads: number; signatures: number; verifications: number };
+    perMinute: { uploads: number; signatures: number; verifications: number; builds: number };
     /** MAX_CONCURRENT_UPLOADS_PER_CALLER: uploads one caller may have in progress at once. */
     maxConcurrentUploads: number;
   };
@@ -226,6 +226,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     default: '600',
     meaning: 'Verifications (`POST /v1/verifications`, `POST /v1/verifications/bundle`, one budget for both) one caller may request per minute; 0: no limit.',
   },
+  { name: 'RATE_LIMIT_BUILDS_PER_MINUTE', default: '10', meaning: 'Builds (`POST /v1/builds`) one caller may request per minute; 0: no limit.' },
   {
     name: 'MAX_CONCURRENT_UPLOADS_PER_CALLER',
     default: '4',
@@ -489,6 +490,7 @@ const schema = z.object({
   RATE_LIMIT_UPLOADS_PER_MINUTE: integer(0, 1_000_000, 60),
   RATE_LIMIT_SIGNATURES_PER_MINUTE: integer(0, 1_000_000, 120),
   RATE_LIMIT_VERIFICATIONS_PER_MINUTE: integer(0, 1_000_000, 600),
+  RATE_LIMIT_BUILDS_PER_MINUTE: integer(0, 1_000_000, 10),
   MAX_CONCURRENT_UPLOADS_PER_CALLER: integer(0, 10_000, 4),
   REGISTRY_INSECURE_HOSTS: text(''),
   REGISTRY_CREDENTIALS: z.preprocess(
@@ -718,7 +720,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     instanceId: v.INSTANCE_ID ?? `${hostname()}:${process.pid}`,
     uploads: { maxBytes: v.MAX_UPLOAD_BYTES },
     rateLimits: {
-      perMinute: { uploads: v.RATE_LIMIT_UPLOADS_PER_MINUTE, signatures: v.RATE_LIMIT_SIGNATURES_PER_MINUTE, verifications: v.RATE_LIMIT_VERIFICATIONS_PER_MINUTE },
+      perMinute: {
+        uploads: v.RATE_LIMIT_UPLOADS_PER_MINUTE,
+        signatures: v.RATE_LIMIT_SIGNATURES_PER_MINUTE,
+        verifications: v.RATE_LIMIT_VERIFICATIONS_PER_MINUTE,
+        builds: v.RATE_LIMIT_BUILDS_PER_MINUTE,
+      },
       maxConcurrentUploads: v.MAX_CONCURRENT_UPLOADS_PER_CALLER,
     },
     registry: {

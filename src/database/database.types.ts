@@ -126,11 +126,33 @@ export interface VerificationsTable {
   created_at: CreatedAt;
 }
 
+/** Attestations the service signed (the SLSA provenance of builds), with their Rekor entries. */
+export interface AttestationsTable {
+  id: Generated<string>;
+  job_id: string | null;
+  repository: string;
+  /** The manifest the attestation is about: its in-toto subject and its referrer's subject. */
+  manifest_digest: string;
+  predicate_type: string;
+  /** sha256 of the signed in-toto statement. */
+  statement_digest: string;
+  rekor_log_index: ColumnType<number, number | string, number | string>;
+  rekor_entry_uuid: string | null;
+  rekor_integrated_time: Timestamp;
+  /** The certificate identity: for provenance, also its builder id. */
+  identity: string;
+  issuer: string;
+  bundle: Json<Record<string, unknown>>;
+  caller: string | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   jobs: JobsTable;
   artifacts: ArtifactsTable;
   signatures: SignaturesTable;
   verifications: VerificationsTable;
+  attestations: AttestationsTable;
 }
 
 export type JobRow = Selectable<JobsTable>;
@@ -139,3 +161,4 @@ export type JobUpdate = Updateable<JobsTable>;
 export type ArtifactRow = Selectable<ArtifactsTable>;
 export type SignatureRow = Selectable<SignaturesTable>;
 export type VerificationRow = Selectable<VerificationsTable>;
+export type AttestationRow = Selectable<AttestationsTable>;

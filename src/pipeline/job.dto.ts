@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import type { JobRow } from '../database/database.types';
 
 export class JobStepDto {
-  @ApiProperty({ enum: ['build', 'push', 'sign', 'verify', 'notify'] }) name!: string;
+  @ApiProperty({ enum: ['build', 'push', 'sign', 'attest', 'verify', 'notify'] }) name!: string;
   @ApiProperty({ enum: ['pending', 'running', 'succeeded', 'failed', 'skipped'] }) state!: string;
   @ApiProperty({ description: 'Attempts made so far' }) attempts!: number;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) startedAt!: string | null;
@@ -36,6 +36,18 @@ export class JobResultDto {
   @ApiPropertyOptional({ type: String, nullable: true }) tag?: string | null;
   @ApiPropertyOptional({ type: [JobSignatureDto], description: 'The signatures the sign step made, one record per format' }) signatures?: JobSignatureDto[];
   @ApiPropertyOptional({ type: Object, additionalProperties: true, description: 'What the verify step checked' }) verification?: Record<string, unknown>;
+  @ApiPropertyOptional({
+    type: Object,
+    additionalProperties: true,
+    description: 'Build jobs: how the component was built (builder, toolchain versions, source, build log digest, the component); GET /v1/builds/{id} has the whole record',
+  })
+  build?: Record<string, unknown>;
+  @ApiPropertyOptional({
+    type: Object,
+    additionalProperties: true,
+    description: 'Build jobs: the signed SLSA provenance attached to the manifest (predicate type, Rekor log index, builder id, referrer digest)',
+  })
+  provenance?: Record<string, unknown>;
 }
 
 export class JobDto {
@@ -43,7 +55,7 @@ export class JobDto {
   @ApiProperty({ enum: ['publish', 'sign', 'build', 'verify', 'probe'] }) type!: string;
   @ApiProperty({ enum: ['queued', 'running', 'succeeded', 'failed'] }) state!: string;
   @ApiProperty({ type: [JobStepDto] }) steps!: JobStepDto[];
-  @ApiProperty({ type: JobResultDto, nullable: true, description: 'What the job produced so far (publish and sign jobs); probes list the worker of each step' })
+  @ApiProperty({ type: JobResultDto, nullable: true, description: 'What the job produced so far (publish, sign and build jobs); probes list the worker of each step' })
   result!: Record<string, unknown> | null;
   @ApiProperty({ type: JobErrorDto, nullable: true }) error!: JobErrorDto | null;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt!: string;

@@ -5,7 +5,7 @@ import { ArtifactSigner } from './artifact-signer';
 import { signatureSummary } from './signature-summary';
 import { signingTarget } from './signing-targets';
 
-/** The sign step of publish and sign jobs (their verify step is the verification feature's: SignedArtifactVerifyStep). */
+/** The sign step of publish, sign and build jobs (their verify step is the verification feature's: SignedArtifactVerifyStep). */
 @Injectable()
 export class SignSteps implements OnModuleInit {
   constructor(
@@ -14,7 +14,7 @@ export class SignSteps implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    for (const jobType of ['publish', 'sign'] as const) {
+    for (const jobType of ['publish', 'sign', 'build'] as const) {
       this.handlers.register({ jobType, step: 'sign', run: (job, context) => this.sign(job, context.signal) });
     }
   }
@@ -23,7 +23,7 @@ export class SignSteps implements OnModuleInit {
    * The result names what was signed, by digest (`reference`, `manifestDigest`), and the signature
    * records made (`signatures[].id`, as GET /v1/signatures/{id} shows them).
    */
-  async sign(job: CatalogueJob<'publish' | 'sign'>, signal: AbortSignal): Promise<SignResult> {
+  async sign(job: CatalogueJob<'publish' | 'sign' | 'build'>, signal: AbortSignal): Promise<SignResult> {
     const target = signingTarget(job);
     const rows = await this.signer.sign(target, signal);
     return {

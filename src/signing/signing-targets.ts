@@ -4,9 +4,9 @@ import type { SigningTarget } from './artifact-signer';
 
 export type { SignJobInput };
 
-/** The manifest a job signs: from the push step's result (publish) or the request (sign). */
-export function signingTarget(job: CatalogueJob<'publish' | 'sign'>): SigningTarget {
-  if (job.type === 'publish') {
+/** The manifest a job signs: from the push step's result (publish, build) or the request (sign). */
+export function signingTarget(job: CatalogueJob<'publish' | 'sign' | 'build'>): SigningTarget {
+  if (job.type === 'publish' || job.type === 'build') {
     const pushed = job.result;
     if (!pushed?.manifestDigest || !pushed.repository || !pushed.manifestMediaType || pushed.manifestSize === undefined || !pushed.wasmDigest || !pushed.artifactId) {
       throw new Error(`job ${job.id} has no pushed manifest to sign`);

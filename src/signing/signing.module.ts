@@ -9,6 +9,8 @@ import { ArtifactSigner } from './artifact-signer';
 import { GcpMetadataSource, GitHubActionsSource, type IdentityTokenSource, StaticTokenSource, TokenFileSource } from './identity/identity-providers';
 import { SignRequestService } from './sign-request.service';
 import { SignSteps } from './sign-steps';
+import { AttestStep } from './attest-step';
+import { AttestationRecords } from './attestation-records.repository';
 import { SignaturesController } from './signatures.controller';
 import { SignatureRecords } from './signature-records.repository';
 import { type SigningEndpoints, resolveSigningEndpoints } from '../sigstore/signing-endpoints';
@@ -53,6 +55,8 @@ const SIGNING_ENDPOINTS = Symbol('SIGNING_ENDPOINTS');
       ) => new ArtifactSigner(config.signing.formats, signer, records, registry, verifier, rekor, locks),
     },
     SignSteps,
+    AttestationRecords,
+    AttestStep,
   ],
 })
 export class SigningWorkerModule {}

@@ -1,0 +1,126 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import IORedis from 'ioredis';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { endSharedConnection, producerRedisOptions } from '../common/redis-connection';
+import type { ToolchainComponent } from '../pipeline/job-catalogue';
+import { BUILDER_NAMES, type BuilderAvailability, type BuilderName, probeBuilders } from './builders';
+import { buildToolchains } from './build-toolchains';
+
+/** How often a build worker reports what it can build, and how long a report counts. */
+const REPORT_INTERVAL_MS = 15_000;
+const REPORT_TTL_SECONDS = 45;
+
+/** What one build worker reported. */
+interface WorkerReport {
+  instanceId: string;
+  reportedAt: string;
+  builders: BuilderAvailability[];
+}
+
+/** A builder as GET /v1/builders shows it: available on how many build workers, with which toolchain, or why not. */
+export interface BuilderStatus {
+  name: BuilderName;
+  available: boolean;
+  /** Build workers that reported this builder available in the last 45 s. */
+  workers: number;
+  toolchain: ToolchainComponent[];
+  /** Why no worker can run it: no build worker, or what the workers said. */
+  reason: string | null;
+}
+
+/**
+ * Which builders the build workers can run. A worker started with BUILD_WORKER probes its sandbox and
+ * toolchains at start and every 15 s, and reports to Redis under a key that expires; the API (any
+ * replica) reads the live reports, so it can refuse a build no worker could run, and say why.
+ */
+@Injectable()
+export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('builders');
+  private connection: IORedis | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  private redis(): IORedis {
+    if (!this.connection) {
+      this.connection = new IORedis(producerRedisOptions(this.config.redis.url));
+      this.connection.on('error', (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
+    }
+    return this.connection;
+  }
+
+  private get keyPrefix(): string {
+    return `${this.config.queues.prefix}:builders:`;
+  }
+
+  /** Build workers start reporting (the first report is awaited, so a build accepted right after start finds it). */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.role === 'api' || this.config.builds.worker === 'off') return;
+    await this.report();
+    this.timer = setInterval(() => void this.report(), REPORT_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  private async report(): Promise<void> {
+    try {
+      const builders = await probeBuilders(buildToolchains(this.config));
+      const report: WorkerReport = { instanceId: this.config.instanceId, reportedAt: new Date().toISOString(), builders };
+      await this.redis().set(`${this.keyPrefix}${this.config.instanceId}`, JSON.stringify(report), 'EX', REPORT_TTL_SECONDS);
+      for (const builder of builders) if (!builder.available) this.logger.warn({ builder: builder.name, reason: builder.reason }, 'builder unavailable on this worker');
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not report the builders of this worker');
+    }
+  }
+
+  /** Every builder, with what the live build workers report of it. */
+  async statuses(): Promise<BuilderStatus[]> {
+    const reports = await this.liveReports();
+    return BUILDER_NAMES.map((name) => {
+      const entries = reports.flatMap((report) => report.builders.filter((b) => b.name === name));
+      const available = entries.filter((b) => b.available);
+      const reasons = [...new Set(entries.filter((b) => !b.available).map((b) => b.reason ?? 'unavailable'))];
+      return {
+        name,
+        available: available.length > 0,
+        workers: available.length,
+        toolchain: (available[0] ?? entries[0])?.toolchain ?? [],
+        reason:
+          available.length > 0
+            ? null
+            : reports.length === 0
+              ? 'no build worker is running: start a worker with BUILD_WORKER=also or only (none reported in the last 45 s)'
+              : reasons.join('; '),
+      };
+    });
+  }
+
+  private async liveReports(): Promise<WorkerReport[]> {
+    const redis = this.redis();
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${this.keyPrefix}*`, 'COUNT', 500);
+      keys.push(...found);
+      cursor = next;
+    } while (cursor !== '0' && keys.length < 10_000);
+    if (keys.length === 0) return [];
+    const values = await redis.mget(...keys);
+    return values.flatMap((value) => {
+      try {
+        return value ? [JSON.parse(value) as WorkerReport] : [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    if (this.connection) {
+      // A worker that stops is no longer a place builds can go.
+      if (this.config.role !== 'api' && this.config.builds.worker !== 'off') await this.redis().del(`${this.keyPrefix}${this.config.instanceId}`).catch(() => undefined);
+      await endSharedConnection(this.connection);
+    }
+  }
+}
