@@ -38,6 +38,7 @@ RUN groupadd --system --gid 10001 wasm-signer \
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/package.json ./dist/package.json
+COPY builders ./builders
 COPY package.json ./
 USER wasm-signer
 EXPOSE 3000
@@ -47,3 +48,14 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/src/main.js"]
+
+# --- build-worker: the runtime plus what builds need (BUILD_WORKER=only): bubblewrap (the sandbox), git
+# (git sources) and a Rust toolchain with a WASI target. bubblewrap needs unprivileged user namespaces:
+# run this container with a seccomp profile that allows them (docker-compose.yml shows how). ---
+FROM runtime AS build-worker
+USER root
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bubblewrap git ca-certificates rustc cargo libstd-rust-dev-wasm32 \
+ && rm -rf /var/lib/apt/lists/*
+USER wasm-signer
+ENV BUILD_WORKER=only

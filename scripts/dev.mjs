@@ -48,6 +48,9 @@ const defaults = {
   WEBHOOK_ALLOWLIST: '127.0.0.1,::1,localhost',
   // Registries may be on this machine too (the stack's, on 127.0.0.1); production allows public ones only.
   REGISTRY_PRIVATE_ALLOWLIST: '127.0.0.1,::1,localhost',
+  // This one process also builds (POST /v1/builds), in its bubblewrap sandbox; production puts builds on
+  // their own workers (BUILD_WORKER=only).
+  BUILD_WORKER: 'also',
 };
 const env = { ...stack.env, ...defaults, ...process.env };
 // Webhook subscription secrets are stored encrypted with this key. Made once and kept under the data

@@ -8,7 +8,7 @@ import { DEFAULT_TRUST_ROOT } from './trust-roots';
 import { VerificationRecords } from './verification-records.repository';
 
 /**
- * The verify step of publish and sign jobs: checks what the sign step wrote the way a consumer will,
+ * The verify step of publish, sign and build jobs: checks what the sign step wrote the way a consumer will,
  * through the registry (POST /v1/verifications), with the signer's own identity as the policy. Every
  * signature the sign step recorded (its result lists them) must be among those that verify.
  */
@@ -21,12 +21,12 @@ export class SignedArtifactVerifyStep implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    for (const jobType of ['publish', 'sign'] as const) {
+    for (const jobType of ['publish', 'sign', 'build'] as const) {
       this.handlers.register({ jobType, step: 'verify', run: (job, context) => this.run(job, context.signal) });
     }
   }
 
-  async run(job: CatalogueJob<'publish' | 'sign'>, signal: AbortSignal): Promise<SignedArtifactVerificationResult> {
+  async run(job: CatalogueJob<'publish' | 'sign' | 'build'>, signal: AbortSignal): Promise<SignedArtifactVerificationResult> {
     const signed = signedArtifact(job);
     if (signed.signatures.length === 0) throw StepError.permanent('NO_SIGNATURES', 'the sign step recorded no signature');
     const { identity, issuer } = signed.signatures[0]!;
@@ -64,9 +64,9 @@ export class SignedArtifactVerifyStep implements OnModuleInit {
   }
 }
 
-/** What the job signed, from its recorded results: the push step's (publish) or the request (sign), and the sign step's. */
-function signedArtifact(job: CatalogueJob<'publish' | 'sign'>) {
-  if (job.type === 'publish') {
+/** What the job signed, from its recorded results: the push step's (publish, build) or the request (sign), and the sign step's. */
+function signedArtifact(job: CatalogueJob<'publish' | 'sign' | 'build'>) {
+  if (job.type === 'publish' || job.type === 'build') {
     const result = job.result;
     if (!result?.manifestDigest || !result.signatures || !result.repository) throw StepError.permanent('NOT_SIGNED', `job ${job.id} has no signed manifest to verify`);
     return {
