@@ -42,6 +42,15 @@ const POLICY_USING: Record<string, Record<string, unknown>> = {
   certificateOidcIssuerRegExp: { certificateIdentity: BASE.certificateIdentity, certificateOidcIssuerRegExp: 'https://issuer\\..*' },
   publicKey: { publicKey: PUBLIC_KEY },
   annotations: { ...BASE, annotations: { team: 'platform' } },
+  provenance: { ...BASE, provenance: { builder: 'cargo' } },
+};
+/** A valid policy.provenance that uses this field. */
+const PROVENANCE_USING: Record<string, Record<string, unknown>> = {
+  builderId: { builderId: BASE.certificateIdentity },
+  builderIdRegExp: { builderIdRegExp: 'https://example\\.com/.*' },
+  sourceDigest: { sourceDigest: `sha256:${'a'.repeat(64)}` },
+  sourceRepository: { sourceRepository: 'https://git.example/org/repo' },
+  builder: { builder: 'cargo' },
 };
 
 describe.each([
@@ -68,6 +77,18 @@ describe.each([
 
   it('names no field this test does not know how to try', () => {
     expect(Object.keys(properties).filter((field) => !(field in POLICY_USING))).toEqual([]);
+  });
+});
+
+describe('POST /v1/verifications: policy.provenance', () => {
+  const properties = resolve(policySchema('/v1/verifications').provenance!).properties!;
+
+  it('documents exactly the fields the parser takes', () => {
+    expect(Object.keys(properties).sort()).toEqual(Object.keys(PROVENANCE_USING).sort());
+    for (const [field, provenance] of Object.entries(PROVENANCE_USING)) {
+      expect({ field, provenance: readPolicy({ ...BASE, provenance }).provenance }).toEqual({ field, provenance: expect.any(Object) });
+    }
+    expect(() => readPolicy({ ...BASE, provenance: { undocumented: 'x' } })).toThrow();
   });
 });
 

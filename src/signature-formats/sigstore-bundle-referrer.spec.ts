@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 
+import { referrerEntry } from '../registry/referrers-tag-fallback';
+import { SLSA_PROVENANCE_PREDICATE_TYPE } from './slsa-provenance';
 import {
   BUNDLE_MEDIA_TYPE,
+  BUNDLE_PREDICATE_TYPE_ANNOTATION,
   bundleReferrerManifest,
   COSIGN_SIGN_PREDICATE_TYPE,
   cosignSignStatement,
@@ -118,5 +121,33 @@ describe('bundleReferrerManifest', () => {
     const other = bundleReferrerManifest({ bundleJson: Buffer.from(`${bundleJson.toString()} `), subject, created });
     expect(other.manifestDigest).not.toBe(a.manifestDigest);
     expect(other.bundleDigest).not.toBe(a.bundleDigest);
+  });
+
+  it('names the predicate type given (an SLSA provenance attestation), in the same place', () => {
+    const attestation = bundleReferrerManifest({ bundleJson, subject, created, predicateType: SLSA_PROVENANCE_PREDICATE_TYPE });
+    const signature = bundleReferrerManifest({ bundleJson, subject, created });
+    expect(attestation.manifest.toString('utf8')).toBe(
+      signature.manifest
+        .toString('utf8')
+        .replace('"dev.sigstore.bundle.predicateType":"https://sigstore.dev/cosign/sign/v1"', '"dev.sigstore.bundle.predicateType":"https://slsa.dev/provenance/v1"'),
+    );
+    expect(attestation.manifestDigest).not.toBe(signature.manifestDigest);
+  });
+
+  it('gives the fallback index descriptor the predicate type and content annotations (FORMATS §6)', () => {
+    const attestation = bundleReferrerManifest({ bundleJson, subject, created, predicateType: SLSA_PROVENANCE_PREDICATE_TYPE });
+    const entry = referrerEntry(attestation.manifest, 'application/vnd.oci.image.manifest.v1+json')!;
+    expect(entry.subjectDigest).toBe(SIGNED_DIGEST);
+    expect(entry.descriptor).toEqual({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      size: attestation.manifest.length,
+      digest: attestation.manifestDigest,
+      artifactType: BUNDLE_MEDIA_TYPE,
+      annotations: {
+        'dev.sigstore.bundle.content': 'dsse-envelope',
+        [BUNDLE_PREDICATE_TYPE_ANNOTATION]: 'https://slsa.dev/provenance/v1',
+        'org.opencontainers.image.created': '2026-03-04T05:06:07Z',
+      },
+    });
   });
 });

@@ -13,6 +13,8 @@ export const OCI_EMPTY_BLOB = Buffer.from('{}');
 export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
 export const IN_TOTO_STATEMENT_TYPE = 'https://in-toto.io/Statement/v1';
 export const COSIGN_SIGN_PREDICATE_TYPE = 'https://sigstore.dev/cosign/sign/v1';
+/** The referrer manifest annotation (and fallback-index descriptor annotation) naming the bundle's predicate type. */
+export const BUNDLE_PREDICATE_TYPE_ANNOTATION = 'dev.sigstore.bundle.predicateType';
 
 /** The in-toto statement signed inside the bundle's DSSE envelope: the artifact digest is its subject. */
 export function cosignSignStatement(input: { manifestDigest: string; annotations?: Record<string, string> }): Buffer {
@@ -29,7 +31,18 @@ export interface BundleReferrer {
   bundleDigest: string;
 }
 
-export function bundleReferrerManifest(input: { bundleJson: Buffer; subject: { mediaType: string; digest: string; size: number }; created: Date }): BundleReferrer {
+/**
+ * The referrer manifest of a DSSE bundle. `predicateType` is the signed statement's (default cosign's
+ * sign type; `https://slsa.dev/provenance/v1` for build provenance), written as cosign writes it for
+ * attestations; the fallback index copies it into the referrer's descriptor, and discovery tells
+ * signatures from attestations by it.
+ */
+export function bundleReferrerManifest(input: {
+  bundleJson: Buffer;
+  subject: { mediaType: string; digest: string; size: number };
+  created: Date;
+  predicateType?: string;
+}): BundleReferrer {
   const bundleDigest = sha256Digest(input.bundleJson);
   const manifest = Buffer.from(
     JSON.stringify({
@@ -40,7 +53,7 @@ export function bundleReferrerManifest(input: { bundleJson: Buffer; subject: { m
       layers: [orderedDescriptor({ mediaType: BUNDLE_MEDIA_TYPE, size: input.bundleJson.length, digest: bundleDigest })],
       annotations: {
         'dev.sigstore.bundle.content': 'dsse-envelope',
-        'dev.sigstore.bundle.predicateType': COSIGN_SIGN_PREDICATE_TYPE,
+        [BUNDLE_PREDICATE_TYPE_ANNOTATION]: input.predicateType ?? COSIGN_SIGN_PREDICATE_TYPE,
         'org.opencontainers.image.created': input.created.toISOString().replace(/\.\d{3}Z$/, 'Z'),
       },
       subject: orderedDescriptor(input.subject),

@@ -37,7 +37,7 @@ export class ArtifactVerificationController {
   @ApiOperation({
     summary: 'Verify an artifact in a registry against an identity policy',
     description:
-      'Finds every signature of the artifact (cosign classic `.sig` layers and Sigstore bundle referrers) and verifies each with the trust root: certificate chain, SCT, Rekor SET or inclusion proof, timestamps, the signature, the binding to this digest, the identity policy (regular expressions use RE2 syntax, as in cosign, and match the whole value) and required annotations. Answers 200 with verified true or false.',
+      'Finds every signature of the artifact (cosign classic `.sig` layers and Sigstore bundle referrers) and verifies each with the trust root: certificate chain, SCT, Rekor SET or inclusion proof, timestamps, the signature, the binding to this digest, the identity policy (regular expressions use RE2 syntax, as in cosign, and match the whole value) and required annotations. With `policy.provenance`, the SLSA build provenance this service attaches to what it builds must verify too (signed by the builder it names, who must satisfy the identity policy; the codes PROVENANCE_… say what failed). Answers 200 with verified true or false.',
   })
   @ApiBody({
     type: VerifyArtifactDto,
@@ -55,6 +55,13 @@ export class ArtifactVerificationController {
         value: {
           reference: EXAMPLES.reference,
           policy: { certificateIdentity: 'https://kubernetes.io/namespaces/other/serviceaccounts/signer', certificateOidcIssuer: EXAMPLES.certificateOidcIssuer },
+        },
+      },
+      provenance: {
+        summary: 'Require build provenance: 200 with verified false and PROVENANCE_MISSING for a component that was uploaded, not built by the service',
+        value: {
+          reference: EXAMPLES.reference,
+          policy: { certificateIdentity: EXAMPLES.certificateIdentity, certificateOidcIssuer: EXAMPLES.certificateOidcIssuer, provenance: { builder: 'componentize-js' } },
         },
       },
       async: {

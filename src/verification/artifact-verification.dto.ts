@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import type { SignatureFormat } from '../database/database.types';
 import { IsBoolean, IsObject, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
 import { MAX_REGEXP_LENGTH } from '../common/caller-regexp';
@@ -6,12 +6,42 @@ import {
   MAX_ANNOTATION_KEY_LENGTH,
   MAX_ANNOTATION_VALUE_LENGTH,
   MAX_ANNOTATIONS,
+  MAX_DIGEST_LENGTH,
   MAX_POLICY_FIELD_LENGTH,
   MAX_REFERENCE_LENGTH,
   MAX_TRUST_ROOT_NAME_LENGTH,
   MAX_URL_LENGTH,
 } from '../common/field-limits';
 import { EXAMPLES } from '../openapi/examples';
+import { type ProvenanceSource, SLSA_PROVENANCE_PREDICATE_TYPE, WASM_COMPONENT_BUILD_TYPE } from '../signature-formats/slsa-provenance';
+import { PROVENANCE_ERROR_CODES, type ProvenanceErrorCode } from './provenance-verification';
+
+/** Documentation of what a policy requires of the build provenance; read by buildProvenancePolicy. */
+export class ProvenancePolicyDto {
+  @ApiPropertyOptional({
+    description:
+      'The builder id (`runDetails.builder.id`) exactly. Whatever this says, the builder id must be the identity of the certificate that signed the attestation, which must satisfy the signer policy',
+    example: EXAMPLES.certificateIdentity,
+    maxLength: MAX_POLICY_FIELD_LENGTH,
+  })
+  builderId?: string;
+  @ApiPropertyOptional({ description: 'Regular expression the whole builder id must match (RE2, anchored); not with builderId', maxLength: MAX_REGEXP_LENGTH })
+  builderIdRegExp?: string;
+  @ApiPropertyOptional({
+    description: 'The component must have been built from the source archive of this digest',
+    pattern: '^sha256:[0-9a-fA-F]{64}$',
+    maxLength: MAX_DIGEST_LENGTH,
+  })
+  sourceDigest?: string;
+  @ApiPropertyOptional({
+    description: 'The component must have been built from this git repository (compared without a `git+` prefix, `.git` suffix or trailing slash)',
+    example: 'https://git.example/org/repo',
+    maxLength: MAX_POLICY_FIELD_LENGTH,
+  })
+  sourceRepository?: string;
+  @ApiPropertyOptional({ description: 'The builder that must have built it (`GET /v1/builders`)', example: 'cargo', maxLength: MAX_POLICY_FIELD_LENGTH })
+  builder?: string;
+}
 
 /** Documentation of the artifact verification policy: the signer, and the annotations the signed payload must carry; read by readPolicy. */
 export class ArtifactVerificationPolicyDto {
@@ -32,6 +62,11 @@ export class ArtifactVerificationPolicyDto {
     description: `Annotations the signed payload must carry (at most ${MAX_ANNOTATIONS}, keys of at most ${MAX_ANNOTATION_KEY_LENGTH} characters)`,
   })
   annotations?: Record<string, string>;
+  @ApiPropertyOptional({
+    type: ProvenancePolicyDto,
+    description: `Require SLSA build provenance as this service attaches it to what it builds: a Sigstore bundle referrer of predicate type ${SLSA_PROVENANCE_PREDICATE_TYPE}, signed by a certificate that satisfies the signer policy above and whose identity is the builder id the statement names, with the artifact as a subject and the build type ${WASM_COMPONENT_BUILD_TYPE}. \`{}\` requires nothing more`,
+  })
+  provenance?: ProvenancePolicyDto;
 }
 
 export class VerifyArtifactDto {
@@ -77,11 +112,60 @@ export class SignatureVerdictDto {
   @ApiProperty({ type: Object, nullable: true, description: '{code, message} when the signature does not verify' }) error!: { code: string; message: string } | null;
 }
 
+export class ArchiveSourceDto {
+  @ApiProperty({ enum: ['archive'] }) kind!: 'archive';
+  @ApiProperty({ description: 'The digest of the source archive', example: 'sha256:…' }) digest!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'Its file name as uploaded', example: 'hello.tar.gz' }) fileName!: string | null;
+}
+
+export class GitSourceDto {
+  @ApiProperty({ enum: ['git'] }) kind!: 'git';
+  @ApiProperty({ example: 'https://git.example/org/repo' }) url!: string;
+  @ApiProperty({ description: 'The commit built', example: 'c27d339ee6075c1f744c5d4b200f7901aad2c369' }) commit!: string;
+}
+
+export class ProvenanceErrorDto {
+  @ApiProperty({ enum: Object.keys(PROVENANCE_ERROR_CODES), example: 'PROVENANCE_MISSING' }) code!: ProvenanceErrorCode;
+  @ApiProperty() message!: string;
+}
+
+export class ProvenanceVerdictDto {
+  @ApiProperty({ description: 'True when a provenance attestation verifies and satisfies policy.provenance' }) verified!: boolean;
+  @ApiProperty({ type: Number, nullable: true, description: "The attestation's Rekor log index" }) logIndex!: number | null;
+  @ApiProperty({ type: String, nullable: true, description: 'runDetails.builder.id: the identity that built and signed', example: EXAMPLES.certificateIdentity }) builderId!:
+    string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'The builder used (externalParameters.builder.name)', example: 'cargo' }) builder!: string | null;
+  @ApiProperty({
+    oneOf: [{ $ref: getSchemaPath(ArchiveSourceDto) }, { $ref: getSchemaPath(GitSourceDto) }],
+    nullable: true,
+    description: 'The source it was built from (externalParameters.source)',
+  })
+  source!: ProvenanceSource | null;
+  @ApiProperty({ type: String, nullable: true, description: 'The build job (runDetails.metadata.invocationId)' }) invocationId!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'The referrer the attestation was found in; null when there is none', example: 'referrer sha256:…' })
+  location!: string | null;
+  @ApiProperty({
+    type: ProvenanceErrorDto,
+    nullable: true,
+    description: 'Why no provenance verifies (of several attestations, the one that got furthest through the checks, in the order the codes are listed)',
+  })
+  error!: ProvenanceErrorDto | null;
+}
+
+@ApiExtraModels(ArchiveSourceDto, GitSourceDto)
 export class ArtifactVerificationDto {
-  @ApiProperty({ description: 'True when at least one signature verifies and satisfies the policy' }) verified!: boolean;
+  @ApiProperty({ description: 'True when at least one signature verifies and satisfies the policy, and (when the policy asks for it) a provenance attestation does too' })
+  verified!: boolean;
   @ApiProperty({ description: 'The reference that was verified, by digest' }) reference!: string;
   @ApiProperty({ example: 'sha256:…' }) digest!: string;
   @ApiProperty({ type: [SignatureVerdictDto] }) signatures!: SignatureVerdictDto[];
-  @ApiProperty({ type: Object, nullable: true, description: 'Why nothing verified: code NO_SIGNATURES when there is no signature at all' })
+  @ApiProperty({ type: ProvenanceVerdictDto, nullable: true, description: 'The verdict on the build provenance; null when the policy asks for none' })
+  provenance!: ProvenanceVerdictDto | null;
+  @ApiProperty({
+    type: Object,
+    nullable: true,
+    description:
+      'Why it is not verified: NO_SIGNATURES when there is no signature at all, NO_VERIFIED_SIGNATURE; when a signature verifies but the provenance does not, the provenance error (PROVENANCE_…)',
+  })
   error!: { code: string; message: string } | null;
 }

@@ -16,6 +16,8 @@ import { type ArtifactPolicy, ArtifactVerifier } from './artifact-verification';
 import type { ArtifactVerificationDto } from './artifact-verification.dto';
 import { ImmutableContentCache, discoverSignatures } from './signature-discovery';
 import { buildSignerPolicy } from './signer-policy-request';
+import { buildProvenancePolicy } from './provenance-policy-request';
+import { ProvenanceVerifier, verifyProvenance } from './provenance-verification';
 import { DEFAULT_TRUST_ROOT, TrustRoots } from './trust-roots';
 import { VerificationError, verificationProblem } from './verification-errors';
 import { VerificationRecords } from './verification-records.repository';
@@ -31,6 +33,7 @@ import { VerificationRecordDto } from './verification-record.dto';
 @Injectable()
 export class ArtifactVerificationService {
   private readonly verifier = new ArtifactVerifier();
+  private readonly provenanceVerifier = new ProvenanceVerifier();
   private readonly content = new ImmutableContentCache();
 
   constructor(
@@ -99,7 +102,8 @@ export class ArtifactVerificationService {
 
   /**
    * The verdict on one manifest digest: its signatures found live in the registry, each judged against
-   * the policy and the named trust root. Registry and trust root failures are thrown as CodedErrors
+   * the policy and the named trust root, and when the policy asks for it its build provenance (verified
+   * then only when both are). Registry and trust root failures are thrown as CodedErrors
    * (transient or not): requests and the verify steps both run this.
    */
   async verifyDigest(repo: OciRepository, digest: string, policy: ArtifactPolicy, trustName = DEFAULT_TRUST_ROOT, signal?: AbortSignal): Promise<ArtifactVerificationDto> {
@@ -113,17 +117,29 @@ export class ArtifactVerificationService {
       .catch((error: unknown) => {
         throw new VerificationError('TRUST_ROOT_UNAVAILABLE', `${trustName}: ${(error as Error).message}`, { transient: true, cause: error });
       });
-    const found = await discoverSignatures(this.registry, repo, digest, signal, this.content);
-    // One signature per event-loop turn: a burst of verifications never holds the loop for long.
-    const signatures = await Promise.all(found.map((signature) => cpuTurns.run(() => this.verifier.verdict(signature, digest, policy, { name: trustName, material }))));
-    const verified = signatures.some((s) => s.verified);
+    const trust = { name: trustName, material };
+    const provenancePolicy = policy.provenance;
+    const [signatures, provenance] = await Promise.all([
+      discoverSignatures(this.registry, repo, digest, signal, this.content).then((found) =>
+        // One signature per event-loop turn: a burst of verifications never holds the loop for long.
+        Promise.all(found.map((signature) => cpuTurns.run(() => this.verifier.verdict(signature, digest, policy, trust)))),
+      ),
+      provenancePolicy
+        ? verifyProvenance(this.registry, repo, digest, { signer: policy.signer, provenance: provenancePolicy }, trust, signal, {
+            cache: this.content,
+            verifier: this.provenanceVerifier,
+          })
+        : null,
+    ]);
+    const signed = signatures.some((s) => s.verified);
     return {
-      verified,
+      verified: signed && (provenance === null || provenance.verified),
       reference: `${repo.registry}/${repo.repository}@${digest}`,
       digest,
       signatures,
-      error: verified
-        ? null
+      provenance,
+      error: signed
+        ? (provenance?.error ?? null)
         : signatures.length === 0
           ? { code: 'NO_SIGNATURES', message: `no cosign or Sigstore bundle signature was found for ${digest}` }
           : { code: 'NO_VERIFIED_SIGNATURE', message: `none of the ${signatures.length} signature(s) satisfies the policy` },
@@ -159,7 +175,7 @@ export interface VerificationRequest {
 export type { VerifyJobInput };
 
 export function readPolicy(input: Record<string, unknown>): ArtifactPolicy {
-  const { annotations, ...signerFields } = input;
+  const { annotations, provenance, ...signerFields } = input;
   if (
     annotations !== undefined &&
     (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))
@@ -176,5 +192,10 @@ export function readPolicy(input: Record<string, unknown>): ArtifactPolicy {
       `policy.annotations may hold at most ${MAX_ANNOTATIONS} entries, keys of at most ${MAX_ANNOTATION_KEY_LENGTH} characters and values of at most ${MAX_ANNOTATION_VALUE_LENGTH}`,
     );
   }
-  return { signer: buildSignerPolicy(signerFields), annotations: (annotations as Record<string, string> | undefined) ?? {} };
+  const signer = buildSignerPolicy(signerFields);
+  return {
+    signer,
+    annotations: (annotations as Record<string, string> | undefined) ?? {},
+    ...(provenance === undefined ? {} : { provenance: buildProvenancePolicy(provenance, signer) }),
+  };
 }

@@ -7,6 +7,9 @@ import { type VerificationOutcome, verifyBundleDocument } from '../sigstore/bund
 import { parseCosignPayload } from './classic-signature-bundle';
 import type { DiscoveredSignature } from './signature-discovery';
 import type { SignerPolicy } from '../sigstore/signer-policy';
+import type { ProvenancePolicy } from './provenance-verification';
+import { tlogEntryFacts } from './tlog-entry-facts';
+import { signerPolicyKey } from './verification-memo-key';
 
 /** What a caller learns about one signature of an artifact: the shape verification records keep. */
 export type { SignatureVerdict };
@@ -15,6 +18,8 @@ export interface ArtifactPolicy {
   signer: SignerPolicy;
   /** Annotations the signed payload must carry (classic `optional`, in-toto subject annotations). */
   annotations: Record<string, string>;
+  /** When given: a build provenance attestation must also verify (see verifyProvenance). */
+  provenance?: ProvenancePolicy;
 }
 
 type CachedOutcome = Pick<VerificationOutcome, 'verified' | 'identity' | 'issuer'> & { error: { code: string; message: string } | null };
@@ -36,7 +41,7 @@ export class ArtifactVerifier {
   }
 
   verdict(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, trust: { name: string; material: TrustMaterial }): SignatureVerdict {
-    const entry = tlogFacts(found.bundle);
+    const entry = tlogEntryFacts(found.bundle);
     const base = { format: found.format, location: found.location, ...entry };
     if (found.unreadable) return { ...base, verified: false, identity: null, issuer: null, error: found.unreadable };
 
@@ -96,29 +101,8 @@ function signedClaims(found: DiscoveredSignature): { digest?: string; annotation
   }
 }
 
-function tlogFacts(bundle: unknown): { logIndex: number | null; integratedTime: string | null } {
-  const entry = (bundle as { verificationMaterial?: { tlogEntries?: { logIndex?: string; integratedTime?: string }[] } })?.verificationMaterial?.tlogEntries?.[0];
-  // Proto3 JSON leaves out a zero log index (the first entry of a log).
-  const index = Number(entry?.logIndex ?? 0);
-  const time = Number(entry?.integratedTime);
-  return {
-    logIndex: entry && Number.isSafeInteger(index) ? index : null,
-    integratedTime: entry && Number.isFinite(time) && time > 0 ? new Date(time * 1000).toISOString() : null,
-  };
-}
-
 function memoKey(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, trustRoot: string): string {
-  const policyKey =
-    policy.signer.kind === 'public-key'
-      ? ['key', policy.signer.publicKeyPem]
-      : [
-          'cert',
-          policy.signer.identity.kind,
-          policy.signer.identity.kind === 'exact' ? policy.signer.identity.value : policy.signer.identity.source,
-          policy.signer.issuer.kind,
-          policy.signer.issuer.kind === 'exact' ? policy.signer.issuer.value : policy.signer.issuer.source,
-        ];
   return createHash('sha256')
-    .update(JSON.stringify([found.format, found.bundle, found.payload?.toString('base64') ?? null, digest, policyKey, policy.annotations, trustRoot]))
+    .update(JSON.stringify([found.format, found.bundle, found.payload?.toString('base64') ?? null, digest, signerPolicyKey(policy.signer), policy.annotations, trustRoot]))
     .digest('hex');
 }
