@@ -173,6 +173,8 @@ export interface SignedArtifactVerificationResult {
     verified: boolean;
     policy: { certificateIdentity: string; certificateOidcIssuer: string; trustRoot: string };
     signatures: SignatureVerdict[];
+    /** Build jobs: the verdict on the build's provenance attestation. */
+    provenance?: Record<string, unknown>;
   };
 }
 

@@ -70,7 +70,7 @@ export class AttestStep implements OnModuleInit {
         resolvedDependencies: [
           resolvedSourceDependency(built.source.kind === 'archive' ? { kind: 'archive', digest: built.source.digest, fileName: built.source.fileName } : { kind: 'git', url: built.source.url, commit: built.source.commit }),
           ...(built.cargoLockDigest ? [{ name: 'Cargo.lock', digest: { sha256: built.cargoLockDigest.slice('sha256:'.length) } }] : []),
-          ...built.toolchain.map((t) => ({ name: t.name, uri: t.uri, digest: t.digest ? { sha256: t.digest.sha256 } : {} })),
+          ...built.toolchain.map((t) => ({ name: t.name, uri: t.uri, digest: t.digest ? { sha256: t.digest.sha256 } : ({} as Record<string, string>) })),
         ],
         builderId,
         invocationId: job.id,

@@ -5,6 +5,8 @@ import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
 import { parseRepository } from '../registry/oci-reference';
 import { ArtifactVerificationService } from './artifact-verification.service';
 import { DEFAULT_TRUST_ROOT } from './trust-roots';
+import type { ArtifactPolicy } from './artifact-verification';
+import type { ProvenancePolicy } from './provenance-verification';
 import { VerificationRecords } from './verification-records.repository';
 
 /**
@@ -30,9 +32,11 @@ export class SignedArtifactVerifyStep implements OnModuleInit {
     const signed = signedArtifact(job);
     if (signed.signatures.length === 0) throw StepError.permanent('NO_SIGNATURES', 'the sign step recorded no signature');
     const { identity, issuer } = signed.signatures[0]!;
-    const policy = {
+    const policy: ArtifactPolicy = {
       signer: { kind: 'certificate' as const, identity: { kind: 'exact' as const, value: identity }, issuer: { kind: 'exact' as const, value: issuer } },
       annotations: {},
+      // A build's provenance is checked as a consumer would: built by this service, from this source, by this builder.
+      ...(job.type === 'build' ? { provenance: buildProvenancePolicy(job, identity) } : {}),
     };
     const answer = await this.verifications.verifyDigest(parseRepository(signed.repository), signed.manifestDigest, policy, DEFAULT_TRUST_ROOT, signal);
     const record = () =>
@@ -44,6 +48,12 @@ export class SignedArtifactVerifyStep implements OnModuleInit {
         jobId: job.id,
         caller: job.caller,
       });
+    if (answer.provenance && !answer.provenance.verified) {
+      // Just attached, perhaps not visible yet (a registry behind a cache): retried; any other failure is a verdict.
+      if (answer.provenance.error?.code === 'PROVENANCE_MISSING') throw StepError.transient('PROVENANCE_NOT_ATTACHED', 'the build provenance is not in the registry yet');
+      await record();
+      throw StepError.permanent(answer.provenance.error?.code ?? 'PROVENANCE_INVALID', `the build provenance does not verify: ${answer.provenance.error?.message ?? 'unknown reason'}`);
+    }
     for (const signature of signed.signatures) {
       const found = answer.signatures.find((s) => s.format === signature.format && s.logIndex === signature.logIndex);
       // Not attached yet is retried, so not a verdict to record; a signature that does not verify is.
@@ -59,9 +69,20 @@ export class SignedArtifactVerifyStep implements OnModuleInit {
         verified: answer.verified,
         policy: { certificateIdentity: identity, certificateOidcIssuer: issuer, trustRoot: DEFAULT_TRUST_ROOT },
         signatures: answer.signatures,
+        ...(answer.provenance ? { provenance: { ...answer.provenance } } : {}),
       },
     };
   }
+}
+
+/** What a build's own provenance must say: this signing identity built it, from the job's source, with the job's builder. */
+function buildProvenancePolicy(job: CatalogueJob<'build'>, identity: string): ProvenancePolicy {
+  const { source, builder } = job.input;
+  return {
+    builderId: { kind: 'exact', value: identity },
+    ...(source.kind === 'archive' ? { sourceDigest: source.digest } : { sourceRepository: source.url }),
+    builder: builder.name,
+  };
 }
 
 /** What the job signed, from its recorded results: the push step's (publish, build) or the request (sign), and the sign step's. */
