@@ -428,7 +428,7 @@ export async function runInSandbox(run: SandboxRun): Promise<SandboxOutcome> {
       }
       resolve({
         exitCode: limitExceeded === null ? code : null,
-        limitExceeded: limitExceeded ?? limitFromExitCode(code),
+        limitExceeded: limitExceeded ?? limitFromExitCode(code) ?? (code !== 0 ? await fileSizeLimitReached(run.workDir, limits.maxFileBytes) : null),
         durationMs: Math.round(performance.now() - started),
         peakMemoryBytes,
         logBytes,
@@ -446,6 +446,19 @@ function limitFromExitCode(code: number | null): SandboxOutcome['limitExceeded']
   if (code === 128 + 24) return { limit: 'cpu', message: 'a process used up its CPU time (RLIMIT_CPU, SIGXCPU)' };
   if (code === 128 + 25) return { limit: 'disk', message: 'a process wrote a file larger than maxFileBytes (RLIMIT_FSIZE, SIGXFSZ)' };
   return null;
+}
+
+/**
+ * A failed build that left a file of exactly maxFileBytes hit RLIMIT_FSIZE: programs that ignore SIGXFSZ
+ * (node does) see their write fail with EFBIG instead of dying of the signal.
+ */
+async function fileSizeLimitReached(workDir: string, maxFileBytes: number): Promise<SandboxOutcome['limitExceeded']> {
+  try {
+    const { largestFileBytes } = await measureDirectory(workDir);
+    return largestFileBytes >= maxFileBytes ? { limit: 'disk', message: `a file reached maxFileBytes (${maxFileBytes} bytes), the most a build may write to one file` } : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

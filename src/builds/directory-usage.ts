@@ -13,6 +13,8 @@ export const MIN_ENTRY_BYTES = 4096;
 export interface DirectoryUsage {
   bytes: number;
   entries: number;
+  /** Size of the largest regular file. */
+  largestFileBytes: number;
   /** The walk stopped early because `bytes` already passed the `stopAbove` it was given. */
   stoppedEarly: boolean;
 }
@@ -39,7 +41,7 @@ function ignoreVanished(error: unknown): void {
 
 /** Allocated bytes (st_blocks, so sparse files count what they hold) of a tree, each entry at least MIN_ENTRY_BYTES. */
 export async function measureDirectory(root: string, stopAbove = Number.POSITIVE_INFINITY): Promise<DirectoryUsage> {
-  const usage: DirectoryUsage = { bytes: 0, entries: 0, stoppedEarly: false };
+  const usage: DirectoryUsage = { bytes: 0, entries: 0, largestFileBytes: 0, stoppedEarly: false };
   const pending = [root];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
     let entries: Dirent[];
@@ -55,6 +57,7 @@ export async function measureDirectory(root: string, stopAbove = Number.POSITIVE
         const stats = await lstat(path);
         usage.bytes += Math.max(stats.blocks * 512, MIN_ENTRY_BYTES);
         usage.entries += 1;
+        if (stats.isFile()) usage.largestFileBytes = Math.max(usage.largestFileBytes, stats.size);
       } catch (error) {
         ignoreVanished(error);
         continue;
