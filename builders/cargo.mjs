@@ -76,7 +76,7 @@ async function main() {
   const args = ['build', '--offline', '--release', '--target', options.target, '--message-format=json-render-diagnostics', '--package', pkg.name, ...chosen.args];
   if (options.locked) args.push('--locked');
   if (options.features.length > 0) args.push('--features', options.features.join(','));
-  log(`building ${pkg.name} ${pkg.version}, ${chosen.kind} ${chosen.target.name}, for ${options.target}: cargo ${args.join(' ')}`);
+  log(`building ${pkg.name} ${pkg.version}, ${chosen.kind} ${chosen.target.name}, for ${options.target}: ${options.cargo} ${args.join(' ')}`);
 
   let artifact;
   const status = await runCargo(options.cargo, args, (line) => {

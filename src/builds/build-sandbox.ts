@@ -10,11 +10,14 @@ import { isProcessRunning, measureSandboxProcesses, readProcessStat } from './sa
 
 /**
  * Runs a command we did not write under bubblewrap: its own user, pid, mount, network, IPC, UTS and
- * cgroup namespaces, no network at all, only the environment given (and PWD=/build, which bwrap sets
- * with the working directory), no file descriptor of the worker's, and of the host only /usr (read-only), the
- * read-only mounts the caller names, and the work directory (read-write, at /build). The root, /dev and
- * /etc are bwrap's own tmpfs, remounted read-only once set up; /etc holds a synthetic passwd and group
- * and the host's /etc/alternatives (the `cc` that Rust build scripts link with is a link through it).
+ * cgroup namespaces (no further user namespaces inside), no network at all, only the environment given
+ * (and PWD=/build, which bwrap sets with the working directory), no file descriptor of the worker's, and
+ * of the host only /usr (read-only), the read-only mounts the caller names, and the work directory
+ * (read-write, at /build). The root, /dev and /etc are bwrap's own tmpfs, remounted read-only once set
+ * up; /etc holds a synthetic passwd and group and the host's /etc/alternatives (the `cc` that Rust build
+ * scripts link with is a link through it). The host needs bwrap on the PATH, /bin/sh, util-linux's
+ * /usr/bin/prlimit, a merged /usr (/bin, /lib and /lib64 inside are links into it) and unprivileged user
+ * namespaces. No seccomp filter is installed.
  *
  * Identity. The build runs as uid/gid 65534 inside. When the worker is root, bwrap itself is started as
  * uid/gid 65534 on the host (and the work directory handed to that user), because a user namespace made
@@ -23,28 +26,33 @@ import { isProcessRunning, measureSandboxProcesses, readProcessStat } from './sa
  * user, the sandbox's uid maps to the worker's own uid. Either way no capability is left inside, and
  * no_new_privs is set.
  *
+ * Stopping. bwrap leads its own process group; at any limit, and on abort, the group is SIGKILLed. Pid 1
+ * of the sandbox dies with bwrap (--die-with-parent), and the kernel kills every process of a pid
+ * namespace whose pid 1 dies; runInSandbox resolves only once that pid 1 is gone.
+ *
  * Limits, and how far a build can overshoot each:
- * - wall time: a timer; the whole sandbox is SIGKILLed when it fires (overshoot: timer latency).
+ * - wall time: a timer (overshoot: timer latency).
  * - processes: RLIMIT_NPROC = maxProcesses, set inside the sandbox's user namespace, where the kernel
- *   counts only that namespace's tasks (threads count); fork fails beyond it. The watchdog also stops the
- *   build when it sees the count reach the limit. No overshoot.
+ *   counts only that namespace's tasks (threads count, and bwrap's pid 1); fork fails beyond it. The
+ *   watchdog also stops the build when it sees the count reach the limit. No overshoot.
  * - CPU: RLIMIT_CPU = cpuSeconds per process (SIGXCPU, then SIGKILL one second later), and the watchdog
  *   stops the build when the tree's total (live processes plus what they reaped) passes cpuSeconds.
  *   Children whose parent ignores SIGCHLD are reaped without being added to anyone's total, so the tree
  *   total is best effort; the per-process limit and the wall time are the hard bounds.
  * - memory: the watchdog sums RssAnon + RssShmem of the sandbox's processes every WATCHDOG_INTERVAL_MS
- *   and kills at memoryBytes. Overshoot: what the build can allocate in one interval (at a few GB/s, up
- *   to about a GB on a fast machine). Kernel memory (page tables, pipe and socket buffers) is not
+ *   and kills above memoryBytes. Overshoot: what the build can allocate in one interval (at a few GB/s,
+ *   up to about a GB on a fast machine). Kernel memory (page tables, pipe and socket buffers) is not
  *   counted. The tmpfs /tmp and /dev/shm are RAM too; they are capped by size (maxTmpBytes and
  *   SHM_BYTES), not by memoryBytes. RLIMIT_AS and RLIMIT_DATA cannot be used: V8 and wasmtime reserve
  *   far more address space than they use, and node's worker threads fail under RLIMIT_DATA.
- * - disk: RLIMIT_FSIZE = maxFileBytes per file (a write beyond it fails with SIGXFSZ/EFBIG), and the
+ * - disk: RLIMIT_FSIZE = maxFileBytes per file (a write beyond it fails with SIGXFSZ or EFBIG), and the
  *   watchdog walks the work directory (at most every DISK_INTERVAL_MS, never two walks at once) and
  *   kills above maxWorkDirBytes. Overshoot: what the build writes during one walk and interval.
  * - log: the first maxLogBytes of output (stdout and stderr merged in the order written) are kept and
  *   forwarded, the rest counted and dropped; only past logHardCapBytes is the build stopped.
- * cgroups are not used: they are only safe to use when delegated to the worker, and the fallbacks above
- * work for root and non-root alike.
+ * cgroups are not used: only a cgroup v2 subtree delegated to the worker would be safe to write to,
+ * which workers (in containers, on cgroup v1 hosts) cannot count on; the bounds above hold for root and
+ * non-root workers alike.
  *
  * Everything is asynchronous: the event loop never waits on the build.
  */
@@ -311,8 +319,6 @@ export async function runInSandbox(run: SandboxRun): Promise<SandboxOutcome> {
     let watchdog: NodeJS.Timeout | undefined;
 
     const killSandbox = (): void => {
-      // bwrap leads its own process group (detached); its child, pid 1 of the sandbox, dies with it
-      // (--die-with-parent), and the kernel kills every process of a pid namespace whose pid 1 dies.
       try {
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
       } catch {

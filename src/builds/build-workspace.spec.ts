@@ -6,6 +6,8 @@ import { runInSandbox } from './build-sandbox';
 import { createWorkspace, sweepStaleWorkspaces } from './build-workspace';
 
 const PROJECT_ROOT = resolve(__dirname, '..', '..');
+/** Tests of what differs when the worker runs as root (run as another user, the other tests cover that case). */
+const asRoot = process.getuid?.() === 0 ? it : it.skip;
 const WORKSPACE_MODULE = join(__dirname, 'build-workspace.ts');
 
 let base: string;
@@ -59,8 +61,7 @@ describe('createWorkspace', () => {
     }
   });
 
-  it('refuses, when running as root, a base directory the sandbox user cannot reach', async () => {
-    if (process.getuid?.() !== 0) return;
+  asRoot('refuses, when running as root, a base directory the sandbox user cannot reach', async () => {
     const closed = await mkdtemp(join(base, 'closed-'));
     await chmod(closed, 0o700);
     await expect(createWorkspace(join(closed, 'builds'), 'job')).rejects.toMatchObject({ code: 'WORKSPACE_UNREACHABLE', message: expect.stringContaining(closed) });
@@ -86,9 +87,8 @@ describe('BuildWorkspace.dispose', () => {
     await workspace.dispose();
   });
 
-  it('removes read-only trees when the worker is not root', async () => {
-    if (process.getuid?.() !== 0) return; // then the test above ran as a non-root worker already
-    // Run the same as an unprivileged user: root would remove anything anyway.
+  asRoot('removes read-only trees when the worker is not root', async () => {
+    // Root removes anything: run the same as an unprivileged user.
     const userBase = await mkdtemp(join(base, 'unprivileged-'));
     await chown(userBase, 65534, 65534);
     const script = join(userBase, 'dispose.ts');

@@ -196,6 +196,17 @@ describe('the cargo builder', () => {
     expect(ran).toEqual({ code: 0, output: 'hello from a sandboxed build\n' });
   });
 
+  it('uses a Rust toolchain installed outside /usr, mounted read-only into the sandbox', async () => {
+    const prefix = await mkdtemp(join(base, 'rust-'));
+    await chmod(prefix, 0o755);
+    await mkdir(join(prefix, 'bin'));
+    for (const tool of ['cargo', 'rustc']) await symlink(join(toolchains.rustToolchainPrefix, 'bin', tool), join(prefix, 'bin', tool));
+    const { outcome, log } = await build('cargo', await workspaceWith('hello-command'), {}, {}, { rustToolchainPrefix: prefix });
+
+    expect(log).toMatch(/building hello-command 0\.1\.0, bin hello-command, for wasm32-wasi\S*: \/opt\/rust\/bin\/cargo build /);
+    expect(await preamble(outcome?.wasmPath ?? '')).toBe(COMPONENT_PREAMBLE);
+  });
+
   it('builds a crate whose dependency is vendored, offline', async () => {
     const crateDir = join(FIXTURES, 'vendored-dependency', 'vendor', 'greeting');
     const computed = await vendoredChecksums(crateDir);
