@@ -286,7 +286,7 @@ describe('builds', () => {
       const response = await buildArchive({ repository: newRepository(), builder: 'cargo' }, body, contentType);
       const problem = await problemOf(response);
       expect(response.headers.get('location')).toBeNull();
-      return { status: response.status, ...problem };
+      return { ...problem, status: response.status };
     };
 
     it('a tar-slip entry', async () => {

@@ -123,7 +123,7 @@ export class BuildRequestService {
     const builder = request.builder as BuilderName;
     let options: Record<string, unknown>;
     try {
-      options = parseBuilderOptions(builder, request.options) as Record<string, unknown>;
+      options = { ...parseBuilderOptions(builder, request.options) };
     } catch (error) {
       throw buildProblem(error);
     }

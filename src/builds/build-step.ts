@@ -16,9 +16,10 @@ import { WasmFormatError, WasmInspector } from '../wasm/wasm-inspector';
 import { BuildLogs } from './build-logs';
 import { BuildRecordsRepository } from './build-records.repository';
 import { BuildSourcesRepository } from './build-sources.repository';
-import { buildToolchains } from './build-toolchains';
+import { defaultBuildToolchains } from './build-toolchains';
 import { type BuildWorkspace, createWorkspace, sweepStaleWorkspaces } from './build-workspace';
-import { type BuilderName, probeBuilders, runBuilder } from './builders';
+import { BuildFailure, type BuilderName, probeBuilders, runBuilder } from './builders';
+import type { SandboxLimits } from './build-sandbox';
 import { CappedLog } from './capped-log';
 import { fetchGitSource, parseGitSource } from './git-source';
 import { unpackSourceArchive } from './source-archive';
@@ -64,17 +65,20 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
     const { input } = job;
     const builder = input.builder.name as BuilderName;
     await this.records.create({ jobId: job.id, builder, builderOptions: input.builder.options, source: input.source, repository: input.repository, caller: job.caller });
-    const log = new CappedLog(this.config.builds.limits.maxLogBytes, (text) => void this.logs.append(job.id, text));
+    // The sandbox keeps BUILD_MAX_LOG_BYTES of what the build prints (and says when it drops the rest);
+    // the room above it is for the step's own lines.
+    const log = new CappedLog(this.config.builds.limits.maxLogBytes + 16 * 1024, (text) => void this.logs.append(job.id, text));
+    let sandboxTruncated = false;
     const say = (line: string) => log.add(Buffer.from(`==> ${line}\n`));
     const startedAt = new Date();
     await this.logs.begin(job.id, attempt);
     const workspace = await createWorkspace(this.config.builds.workDir, job.id);
     let recordedSource: BuildResult['build']['source'] =
       input.source.kind === 'archive' ? { kind: 'archive', digest: input.source.digest, fileName: input.source.fileName } : { kind: 'git', url: input.source.url, commit: input.source.commit, tree: '' };
-    let outcome: { toolchain: BuildResult['build']['toolchain']; cargoLockDigest: string | null; wasmDigest: string | null } = { toolchain: [], cargoLockDigest: null, wasmDigest: null };
+    const outcome: { toolchain: BuildResult['build']['toolchain']; cargoLockDigest: string | null; wasmDigest: string | null } = { toolchain: [], cargoLockDigest: null, wasmDigest: null };
     try {
       recordedSource = await this.fetchSource(job, workspace, say, signal);
-      const toolchains = buildToolchains(this.config);
+      const toolchains = await defaultBuildToolchains({ rustToolchainPrefix: this.config.builds.rustToolchainPrefix });
       const availability = (await probeBuilders(toolchains)).find((b) => b.name === builder);
       if (!availability?.available) throw StepError.transient('BUILDER_UNAVAILABLE', `${builder} cannot run on this worker: ${availability?.reason ?? 'unknown builder'}`);
       outcome.toolchain = availability.toolchain;
@@ -84,15 +88,17 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
         options: input.builder.options as never,
         workspace,
         toolchains,
-        limits: this.config.builds.limits,
+        limits: sandboxLimits(this.config.builds.limits),
         signal,
         onLog: (chunk) => log.add(chunk),
       });
       outcome.cargoLockDigest = built.cargoLockDigest ?? null;
+      outcome.toolchain = built.toolchain;
+      sandboxTruncated = built.sandbox.logTruncated;
       const wasm = await this.pushOutput(job, built.wasmPath, say, signal);
       outcome.wasmDigest = wasm.digest;
       const finishedAt = new Date();
-      const kept = log.finish();
+      const kept = { ...log.finish(), truncated: log.truncated || sandboxTruncated };
       await this.records.finished(job.id, { ...outcome, source: recordedSource, log: kept.text, logDigest: kept.digest, logBytes: kept.bytes, logTruncated: kept.truncated, startedAt, finishedAt });
       await this.logs.end(job.id, { truncated: kept.truncated, bytes: kept.bytes });
       return {
@@ -114,7 +120,7 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
     } catch (error) {
       const failure = asBuildStepError(error);
       say(`build failed: ${failure.code}: ${failure.message}`);
-      const kept = log.finish();
+      const kept = { ...log.finish(), truncated: log.truncated || sandboxTruncated || (error instanceof BuildFailure && error.sandbox?.logTruncated === true) };
       await this.records
         .finished(job.id, { ...outcome, source: recordedSource, log: kept.text, logDigest: kept.digest, logBytes: kept.bytes, logTruncated: kept.truncated, startedAt, finishedAt: new Date() })
         .catch(() => undefined);
@@ -176,6 +182,12 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
     const title = `${basename(job.input.repository.split('/').pop() ?? 'component')}.wasm`;
     return { digest: blob.digest, title, facts: { digest: blob.digest, ...inspection, size: blob.size } };
   }
+}
+
+/** The sandbox's limits from the configuration: no single file larger than the whole work directory may hold. */
+function sandboxLimits(limits: AppConfig['builds']['limits']): SandboxLimits {
+  const { maxOutputBytes: _output, ...sandbox } = limits;
+  return { ...sandbox, maxFileBytes: limits.maxWorkDirBytes };
 }
 
 /** A build failure as the pipeline reads it: failed builds and refused sources are permanent. */

@@ -5,7 +5,7 @@ import type { AppConfig } from '../config/config.schema';
 import { endSharedConnection, producerRedisOptions } from '../common/redis-connection';
 import type { ToolchainComponent } from '../pipeline/job-catalogue';
 import { BUILDER_NAMES, type BuilderAvailability, type BuilderName, probeBuilders } from './builders';
-import { buildToolchains } from './build-toolchains';
+import { defaultBuildToolchains } from './build-toolchains';
 
 /** How often a build worker reports what it can build, and how long a report counts. */
 const REPORT_INTERVAL_MS = 15_000;
@@ -64,7 +64,7 @@ export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApp
 
   private async report(): Promise<void> {
     try {
-      const builders = await probeBuilders(buildToolchains(this.config));
+      const builders = await probeBuilders(await defaultBuildToolchains({ rustToolchainPrefix: this.config.builds.rustToolchainPrefix }));
       const report: WorkerReport = { instanceId: this.config.instanceId, reportedAt: new Date().toISOString(), builders };
       await this.redis().set(`${this.keyPrefix}${this.config.instanceId}`, JSON.stringify(report), 'EX', REPORT_TTL_SECONDS);
       for (const builder of builders) if (!builder.available) this.logger.warn({ builder: builder.name, reason: builder.reason }, 'builder unavailable on this worker');
