@@ -117,7 +117,10 @@ describe('builds', () => {
 
     beforeAll(async () => {
       archive = await tarGzBytes(JS_SOURCE);
-      const response = await buildArchive({ repository, tag: 'v1.0.0', builder: 'componentize-js', options: JSON.stringify({ entry: 'index.js', wit: 'wit', world: 'hello' }) }, archive);
+      const response = await buildArchive(
+        { repository, tag: 'v1.0.0', builder: 'componentize-js', options: JSON.stringify({ entry: 'index.js', wit: 'wit', world: 'hello' }) },
+        archive,
+      );
       expect(response.status).toBe(202);
       const accepted = (await response.json()) as JobView;
       expect(accepted.steps.map((s) => s.name)).toEqual(['build', 'push', 'sign', 'attest', 'verify']);
@@ -152,7 +155,10 @@ describe('builds', () => {
     it('streamed the log while it ran and ended the stream with the build', async () => {
       expect(events.length).toBeGreaterThan(1);
       expect(events[events.length - 1]!.event).toBe('end');
-      const streamed = events.filter((e) => e.event === 'log').map((e) => e.data).join('');
+      const streamed = events
+        .filter((e) => e.event === 'log')
+        .map((e) => e.data)
+        .join('');
       expect(streamed).toMatch(/building with componentize-js/);
       const log = await service.fetch(`/v1/jobs/${job.id}/logs`);
       expect(log.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -212,7 +218,11 @@ describe('builds', () => {
       const dir = mkdtempSync(join(tmpdir(), 'wasm-signer-built-js-'));
       writeFileSync(join(dir, 'hello.wasm'), wasm);
       await run(process.execPath, [JCO, 'transpile', join(dir, 'hello.wasm'), '-o', join(dir, 'out'), '--quiet'], { timeout: 60_000 });
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(`file://${join(dir, 'out', 'hello.js')}`)}); console.log(m.greet('e2e'));`]);
+      const { stdout } = await run(process.execPath, [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(`file://${join(dir, 'out', 'hello.js')}`)}); console.log(m.greet('e2e'));`,
+      ]);
       expect(stdout.trim()).toBe('Hello from a build, e2e!');
     }, 90_000);
   });

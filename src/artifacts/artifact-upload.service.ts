@@ -149,7 +149,6 @@ export function parseRepositoryOrProblem(text: string) {
   }
 }
 
-
 const tooLarge = (maxBytes: number) => new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', `the .wasm exceeds MAX_UPLOAD_BYTES (${maxBytes} bytes)`);
 
 function uploadProblem(error: unknown, maxBytes: number): Error {

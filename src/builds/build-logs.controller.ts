@@ -32,10 +32,21 @@ export class BuildLogsController {
   })
   @ApiProduces('text/plain', 'text/event-stream')
   @ApiUuidParam()
-  @ApiHeader({ name: 'Accept', required: false, description: '`text/event-stream` to follow the log while the build runs', schema: { type: 'string', enum: ['text/plain', 'text/event-stream'] } })
+  @ApiHeader({
+    name: 'Accept',
+    required: false,
+    description: '`text/event-stream` to follow the log while the build runs',
+    schema: { type: 'string', enum: ['text/plain', 'text/event-stream'] },
+  })
   @ApiOkResponse({ description: 'The log (text/plain), or a text/event-stream of `log` and `end` events', schema: { type: 'string' } })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'JOB_NOT_FOUND (no such job, another caller’s, or not a build job)' })
-  async log(@Param('id') id: string, @Headers('accept') accept: string | undefined, @Req() request: FastifyRequest, @Res() reply: FastifyReply, @CurrentCaller() caller: Caller): Promise<void> {
+  async log(
+    @Param('id') id: string,
+    @Headers('accept') accept: string | undefined,
+    @Req() request: FastifyRequest,
+    @Res() reply: FastifyReply,
+    @CurrentCaller() caller: Caller,
+  ): Promise<void> {
     const job = await this.jobs.find(id);
     if (!job || !callerOwns(caller, job.caller) || job.type !== 'build') throw problems.notFound('Job', id);
     if ((accept ?? '').includes('text/event-stream')) return this.stream(job, request, reply);
@@ -49,10 +60,7 @@ export class BuildLogsController {
       const entries = await this.readAll(id);
       text = entries.map((e) => ('text' in e ? e.text : '')).join('');
     }
-    void reply
-      .header('content-type', 'text/plain; charset=utf-8')
-      .header('x-build-log-truncated', String(truncated))
-      .send(text);
+    void reply.header('content-type', 'text/plain; charset=utf-8').header('x-build-log-truncated', String(truncated)).send(text);
   }
 
   /** All entries of the live log, page by page. */
@@ -81,7 +89,13 @@ export class BuildLogsController {
     });
     let closed = false;
     request.raw.once('close', () => (closed = true));
-    const send = (event: string, data: string) => raw.write(`event: ${event}\n${data.split('\n').map((line) => `data: ${line}`).join('\n')}\n\n`);
+    const send = (event: string, data: string) =>
+      raw.write(
+        `event: ${event}\n${data
+          .split('\n')
+          .map((line) => `data: ${line}`)
+          .join('\n')}\n\n`,
+      );
     try {
       const stored = await this.records.storedLog(job.id);
       if (stored) {

@@ -38,7 +38,14 @@ export class BuildRecordsRepository {
     return this.database.db.withTables<BuildTables>();
   }
 
-  async create(record: { jobId: string; builder: string; builderOptions: Record<string, unknown>; source: Record<string, unknown>; repository: string; caller: string | null }): Promise<void> {
+  async create(record: {
+    jobId: string;
+    builder: string;
+    builderOptions: Record<string, unknown>;
+    source: Record<string, unknown>;
+    repository: string;
+    caller: string | null;
+  }): Promise<void> {
     await this.db
       .insertInto('builds')
       .values({

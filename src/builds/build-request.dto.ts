@@ -3,10 +3,18 @@ import { MAX_ANNOTATIONS, MAX_REFERENCE_LENGTH, MAX_TAG_LENGTH, MAX_URL_LENGTH }
 import { EXAMPLES } from '../openapi/examples';
 
 export class GitSourceDto {
-  @ApiProperty({ description: 'HTTPS (or HTTP) URL of the repository; its host must be in BUILD_GIT_ALLOWED_HOSTS', example: 'https://git.example.com/team/hello.git', maxLength: MAX_URL_LENGTH })
+  @ApiProperty({
+    description: 'HTTPS (or HTTP) URL of the repository; its host must be in BUILD_GIT_ALLOWED_HOSTS',
+    example: 'https://git.example.com/team/hello.git',
+    maxLength: MAX_URL_LENGTH,
+  })
   url!: string;
 
-  @ApiProperty({ description: 'The full commit id (40 hex digits, or 64 for SHA-256 repositories); a branch, tag or short id is refused', example: '0123456789abcdef0123456789abcdef01234567', maxLength: 64 })
+  @ApiProperty({
+    description: 'The full commit id (40 hex digits, or 64 for SHA-256 repositories); a branch, tag or short id is refused',
+    example: '0123456789abcdef0123456789abcdef01234567',
+    maxLength: 64,
+  })
   commit!: string;
 }
 
@@ -25,7 +33,7 @@ export class BuildRequestDto {
     type: Object,
     additionalProperties: true,
     description:
-      'The builder\'s options. componentize-js: `entry` (the JS module, default `index.js`), `wit` (WIT file or directory, default `wit`), `world`, `disableFeatures`. cargo: `package`, `bin`, `features`, `adapter` (`command` or `reactor`, for toolchains without wasm32-wasip2).',
+      "The builder's options. componentize-js: `entry` (the JS module, default `index.js`), `wit` (WIT file or directory, default `wit`), `world`, `disableFeatures`. cargo: `package`, `bin`, `features`, `adapter` (`command` or `reactor`, for toolchains without wasm32-wasip2).",
     example: { entry: 'index.js', wit: 'wit', world: 'hello' },
   })
   options?: Record<string, unknown>;

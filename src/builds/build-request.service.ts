@@ -81,7 +81,10 @@ export class BuildRequestService {
   }
 
   /** A build from an uploaded archive (raw body or the form's file). */
-  async fromArchive(request: BuildRequestFields & { fileName?: string; declaredLength?: number; afterBody?: () => Promise<void> }, body: Readable): Promise<{ job: JobRow; created: boolean }> {
+  async fromArchive(
+    request: BuildRequestFields & { fileName?: string; declaredLength?: number; afterBody?: () => Promise<void> },
+    body: Readable,
+  ): Promise<{ job: JobRow; created: boolean }> {
     let checked: Awaited<ReturnType<BuildRequestService['check']>>;
     try {
       const maxBytes = this.config.builds.source.maxArchiveBytes;
@@ -188,7 +191,9 @@ export class BuildRequestService {
       await pipeline(body, counted, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
     } catch (error) {
       body.resume();
-      throw error instanceof ProblemError ? error : new ProblemError(400, 'UPLOAD_ABORTED', 'The upload was interrupted', `the source archive could not be read: ${(error as Error).message}`);
+      throw error instanceof ProblemError
+        ? error
+        : new ProblemError(400, 'UPLOAD_ABORTED', 'The upload was interrupted', `the source archive could not be read: ${(error as Error).message}`);
     }
     if (declaredLength !== undefined && size !== declaredLength) {
       throw new ProblemError(400, 'UPLOAD_ABORTED', 'The upload was interrupted', `the body ended after ${size} of ${declaredLength} bytes`);

@@ -74,8 +74,14 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
     await this.logs.begin(job.id, attempt);
     const workspace = await createWorkspace(this.config.builds.workDir, job.id);
     let recordedSource: BuildResult['build']['source'] =
-      input.source.kind === 'archive' ? { kind: 'archive', digest: input.source.digest, fileName: input.source.fileName } : { kind: 'git', url: input.source.url, commit: input.source.commit, tree: '' };
-    const outcome: { toolchain: BuildResult['build']['toolchain']; cargoLockDigest: string | null; wasmDigest: string | null } = { toolchain: [], cargoLockDigest: null, wasmDigest: null };
+      input.source.kind === 'archive'
+        ? { kind: 'archive', digest: input.source.digest, fileName: input.source.fileName }
+        : { kind: 'git', url: input.source.url, commit: input.source.commit, tree: '' };
+    const outcome: { toolchain: BuildResult['build']['toolchain']; cargoLockDigest: string | null; wasmDigest: string | null } = {
+      toolchain: [],
+      cargoLockDigest: null,
+      wasmDigest: null,
+    };
     try {
       recordedSource = await this.fetchSource(job, workspace, say, signal);
       const toolchains = await defaultBuildToolchains({ rustToolchainPrefix: this.config.builds.rustToolchainPrefix });
@@ -99,7 +105,16 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
       outcome.wasmDigest = wasm.digest;
       const finishedAt = new Date();
       const kept = { ...log.finish(), truncated: log.truncated || sandboxTruncated };
-      await this.records.finished(job.id, { ...outcome, source: recordedSource, log: kept.text, logDigest: kept.digest, logBytes: kept.bytes, logTruncated: kept.truncated, startedAt, finishedAt });
+      await this.records.finished(job.id, {
+        ...outcome,
+        source: recordedSource,
+        log: kept.text,
+        logDigest: kept.digest,
+        logBytes: kept.bytes,
+        logTruncated: kept.truncated,
+        startedAt,
+        finishedAt,
+      });
       await this.logs.end(job.id, { truncated: kept.truncated, bytes: kept.bytes });
       return {
         build: {
@@ -122,7 +137,16 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
       say(`build failed: ${failure.code}: ${failure.message}`);
       const kept = { ...log.finish(), truncated: log.truncated || sandboxTruncated || (error instanceof BuildFailure && error.sandbox?.logTruncated === true) };
       await this.records
-        .finished(job.id, { ...outcome, source: recordedSource, log: kept.text, logDigest: kept.digest, logBytes: kept.bytes, logTruncated: kept.truncated, startedAt, finishedAt: new Date() })
+        .finished(job.id, {
+          ...outcome,
+          source: recordedSource,
+          log: kept.text,
+          logDigest: kept.digest,
+          logBytes: kept.bytes,
+          logTruncated: kept.truncated,
+          startedAt,
+          finishedAt: new Date(),
+        })
         .catch(() => undefined);
       await this.logs.end(job.id, { truncated: kept.truncated, bytes: kept.bytes });
       throw failure;

@@ -93,7 +93,12 @@ export class BuildsController {
           examples: {
             git: {
               summary: 'Build a Rust crate from a git commit',
-              value: { repository: EXAMPLES.repository, tag: EXAMPLES.tag, builder: 'cargo', git: { url: 'https://git.example.com/team/hello.git', commit: '0123456789abcdef0123456789abcdef01234567' } },
+              value: {
+                repository: EXAMPLES.repository,
+                tag: EXAMPLES.tag,
+                builder: 'cargo',
+                git: { url: 'https://git.example.com/team/hello.git', commit: '0123456789abcdef0123456789abcdef01234567' },
+              },
             },
           },
         },
@@ -118,11 +123,26 @@ export class BuildsController {
     },
   })
   @ApiConsumes('application/json', 'application/gzip', 'application/zip', 'multipart/form-data')
-  @ApiQuery({ name: 'repository', required: false, description: 'host[:port]/path (raw-body archives)', schema: { type: 'string', maxLength: MAX_REFERENCE_LENGTH, example: EXAMPLES.repository } })
+  @ApiQuery({
+    name: 'repository',
+    required: false,
+    description: 'host[:port]/path (raw-body archives)',
+    schema: { type: 'string', maxLength: MAX_REFERENCE_LENGTH, example: EXAMPLES.repository },
+  })
   @ApiQuery({ name: 'builder', required: false, description: 'componentize-js or cargo (raw-body archives)', schema: { type: 'string', enum: ['componentize-js', 'cargo'] } })
-  @ApiQuery({ name: 'options', required: false, description: 'The builder options as JSON text (raw-body archives)', schema: { type: 'string', maxLength: MAX_OPTIONS_JSON_LENGTH } })
+  @ApiQuery({
+    name: 'options',
+    required: false,
+    description: 'The builder options as JSON text (raw-body archives)',
+    schema: { type: 'string', maxLength: MAX_OPTIONS_JSON_LENGTH },
+  })
   @ApiQuery({ name: 'tag', required: false, description: 'Tag to set (raw-body archives)', schema: { type: 'string', maxLength: MAX_TAG_LENGTH, example: EXAMPLES.tag } })
-  @ApiQuery({ name: 'callbackUrl', required: false, description: 'Notified when the job finishes (raw-body archives)', schema: { type: 'string', format: 'uri', maxLength: MAX_URL_LENGTH } })
+  @ApiQuery({
+    name: 'callbackUrl',
+    required: false,
+    description: 'Notified when the job finishes (raw-body archives)',
+    schema: { type: 'string', format: 'uri', maxLength: MAX_URL_LENGTH },
+  })
   @ApiHeader({ name: 'Idempotency-Key', schema: IDEMPOTENCY_KEY_SCHEMA, required: false, description: 'Replaying a key with the same request returns the job it created' })
   @ApiAcceptedResponse({ type: JobDto, description: 'The build job; `Location` is its URL', headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
   @ApiBadRequestResponse({
@@ -130,13 +150,20 @@ export class BuildsController {
     description: 'VALIDATION_FAILED, INVALID_REFERENCE, INVALID_BUILDER_OPTIONS, GIT_URL_INVALID, GIT_COMMIT_NOT_FULL, FORM_FIELD_ORDER, MALFORMED_MULTIPART, UPLOAD_ABORTED',
   })
   @ApiForbiddenResponse({ type: ProblemDto, description: `GIT_SOURCES_DISABLED, GIT_HOST_NOT_ALLOWED; ${REGISTRY_REFUSAL_DESCRIPTION}` })
-  @ApiPayloadTooLargeResponse({ type: ProblemDto, description: 'PAYLOAD_TOO_LARGE (BUILD_SOURCE_MAX_BYTES), ARCHIVE_TOO_LARGE, ARCHIVE_TOO_MANY_FILES, ARCHIVE_COMPRESSION_RATIO, TOO_MANY_FIELDS' })
+  @ApiPayloadTooLargeResponse({
+    type: ProblemDto,
+    description: 'PAYLOAD_TOO_LARGE (BUILD_SOURCE_MAX_BYTES), ARCHIVE_TOO_LARGE, ARCHIVE_TOO_MANY_FILES, ARCHIVE_COMPRESSION_RATIO, TOO_MANY_FIELDS',
+  })
   @ApiUnsupportedMediaTypeResponse({ type: ProblemDto, description: `UNSUPPORTED_MEDIA_TYPE: send ${BUILD_CONTENT_TYPES}` })
   @ApiUnprocessableEntityResponse({
     type: ProblemDto,
     description: `The source archive was refused, naming the entry: ${ARCHIVE_REFUSAL_CODES}; RESERVED_TAG; IDEMPOTENCY_KEY_REUSED; CALLBACK_SECRET_MISSING; WEBHOOK_URL_FORBIDDEN; or the registry refused access`,
   })
-  @ApiResponse({ status: 503, type: ProblemDto, description: 'BUILDER_UNAVAILABLE (no build worker can run the builder: see GET /v1/builders), QUEUE_UNAVAILABLE, SHUTTING_DOWN, or the registry is unavailable' })
+  @ApiResponse({
+    status: 503,
+    type: ProblemDto,
+    description: 'BUILDER_UNAVAILABLE (no build worker can run the builder: see GET /v1/builders), QUEUE_UNAVAILABLE, SHUTTING_DOWN, or the registry is unavailable',
+  })
   async build(
     @Req() request: FastifyRequest,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
@@ -219,7 +246,8 @@ export class BuildsController {
   @Get('builders')
   @ApiOperation({
     summary: 'The builders, their toolchain versions, and whether a build worker can run them',
-    description: 'What the build workers (BUILD_WORKER=also or only) reported in the last 45 s: each builder is available when at least one worker can run it; otherwise `reason` says why.',
+    description:
+      'What the build workers (BUILD_WORKER=also or only) reported in the last 45 s: each builder is available when at least one worker can run it; otherwise `reason` says why.',
   })
   @ApiOkResponse({ type: [BuilderDto] })
   async list(): Promise<BuilderDto[]> {
@@ -234,10 +262,18 @@ export class BuildsController {
 function buildFields(raw: Record<string, unknown>): Omit<BuildRequestFields, 'caller' | 'idempotencyKey'> {
   const target = parseArtifactTargetFields(raw, BUILD_FIELDS);
   const builder = typeof raw.builder === 'string' ? raw.builder : undefined;
-  if (!builder) throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', 'builder: is required (componentize-js or cargo)', { errors: [{ field: 'builder', message: 'is required' }] });
+  if (!builder)
+    throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', 'builder: is required (componentize-js or cargo)', {
+      errors: [{ field: 'builder', message: 'is required' }],
+    });
   let options: Record<string, unknown> = {};
   if (raw.options !== undefined && raw.options !== '') {
-    const invalid = new ProblemError(400, 'INVALID_BUILDER_OPTIONS', 'The builder options are not valid', `options: must be a JSON object of at most ${MAX_OPTIONS_JSON_LENGTH} characters`);
+    const invalid = new ProblemError(
+      400,
+      'INVALID_BUILDER_OPTIONS',
+      'The builder options are not valid',
+      `options: must be a JSON object of at most ${MAX_OPTIONS_JSON_LENGTH} characters`,
+    );
     if (typeof raw.options !== 'string' || raw.options.length > MAX_OPTIONS_JSON_LENGTH) throw invalid;
     try {
       options = JSON.parse(raw.options) as Record<string, unknown>;
@@ -251,13 +287,15 @@ function buildFields(raw: Record<string, unknown>): Omit<BuildRequestFields, 'ca
 
 /** The fields of a JSON build request (a git source). */
 function jsonFields(body: unknown): Omit<BuildRequestFields, 'caller' | 'idempotencyKey'> & { git: { url: string; commit: string } } {
-  const invalid = (field: string, message: string) => new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', `${field}: ${message}`, { errors: [{ field, message }] });
+  const invalid = (field: string, message: string) =>
+    new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', `${field}: ${message}`, { errors: [{ field, message }] });
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalid('body', 'must be a JSON object');
   const record = body as Record<string, unknown>;
   const unknown = Object.keys(record).find((key) => !JSON_FIELDS.has(key));
   if (unknown !== undefined) throw invalid(unknown.slice(0, 64), 'is not a known field');
   const { annotations, options, git, builder, ...rest } = record;
-  if (annotations !== undefined && (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations))) throw invalid('annotations', 'must be an object of strings');
+  if (annotations !== undefined && (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations)))
+    throw invalid('annotations', 'must be an object of strings');
   const target = parseArtifactTargetFields({ ...rest, ...(annotations === undefined ? {} : { annotations: JSON.stringify(annotations) }) });
   if (typeof builder !== 'string') throw invalid('builder', 'is required (componentize-js or cargo)');
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {

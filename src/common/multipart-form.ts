@@ -20,8 +20,7 @@ export interface FormShape {
 }
 
 /** What to do about fields sent after the file. */
-export const fieldOrderAdvice = (shape: FormShape) =>
-  `send ${shape.fieldsBeforeFile} before ${shape.fileField} (with curl, put -F ${shape.fileField}=@… last)`;
+export const fieldOrderAdvice = (shape: FormShape) => `send ${shape.fieldsBeforeFile} before ${shape.fileField} (with curl, put -F ${shape.fileField}=@… last)`;
 
 /** A form whose file came before a field that says where it goes. */
 export const formFieldOrderProblem = (shape: FormShape, missing: string) =>

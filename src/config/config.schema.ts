@@ -327,8 +327,16 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     meaning:
       'Whether this process takes build jobs (it needs `bwrap` and the toolchains): `off`, `also` (builds and every other step) or `only` (a build node: builds only, no signing). Builds have their own queue, so they can run on separate nodes.',
   },
-  { name: 'BUILD_WORK_DIR', default: '`$DATA_DIR/builds`', meaning: 'Where each build gets a fresh work directory (removed after the build, and at start when a crashed worker left one).' },
-  { name: 'BUILD_RUST_TOOLCHAIN_PREFIX', default: '/usr', meaning: 'Install prefix of the Rust toolchain for the `cargo` builder (`<prefix>/bin/cargo`, `<prefix>/bin/rustc`), mounted read-only into the sandbox.' },
+  {
+    name: 'BUILD_WORK_DIR',
+    default: '`$DATA_DIR/builds`',
+    meaning: 'Where each build gets a fresh work directory (removed after the build, and at start when a crashed worker left one).',
+  },
+  {
+    name: 'BUILD_RUST_TOOLCHAIN_PREFIX',
+    default: '/usr',
+    meaning: 'Install prefix of the Rust toolchain for the `cargo` builder (`<prefix>/bin/cargo`, `<prefix>/bin/rustc`), mounted read-only into the sandbox.',
+  },
   { name: 'BUILD_TIMEOUT_MS', default: '600000', meaning: 'Wall time of one build; then its whole process tree is killed and the job fails with BUILD_LIMIT_EXCEEDED.' },
   { name: 'BUILD_CPU_SECONDS', default: '600', meaning: 'CPU time each process of a build may use (RLIMIT_CPU).' },
   { name: 'BUILD_MEMORY_BYTES', default: '4294967296', meaning: 'Memory (resident) the whole process tree of a build may use.' },
@@ -340,8 +348,16 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'BUILD_SOURCE_MAX_UNPACKED_BYTES', default: '536870912', meaning: 'Bytes a source archive (or a git checkout) may unpack to.' },
   { name: 'BUILD_SOURCE_MAX_FILES', default: '50000', meaning: 'Entries (files, directories, links) a source archive may hold.' },
   { name: 'BUILD_SOURCE_MAX_COMPRESSION_RATIO', default: '200', meaning: 'Largest ratio of unpacked to archive bytes (a zip bomb is refused as it unpacks).' },
-  { name: 'BUILD_GIT_ALLOWED_HOSTS', default: '(empty: git sources off)', meaning: '`host[:port]` patterns (as `REGISTRY_ALLOWED_HOSTS`) of git servers builds may fetch sources from, over HTTPS (or HTTP).' },
-  { name: 'BUILD_GIT_PRIVATE_ALLOWLIST', default: '(empty)', meaning: 'Host names and CIDR ranges git servers may be at although their addresses are internal (loopback, private, link-local).' },
+  {
+    name: 'BUILD_GIT_ALLOWED_HOSTS',
+    default: '(empty: git sources off)',
+    meaning: '`host[:port]` patterns (as `REGISTRY_ALLOWED_HOSTS`) of git servers builds may fetch sources from, over HTTPS (or HTTP).',
+  },
+  {
+    name: 'BUILD_GIT_PRIVATE_ALLOWLIST',
+    default: '(empty)',
+    meaning: 'Host names and CIDR ranges git servers may be at although their addresses are internal (loopback, private, link-local).',
+  },
   { name: 'BUILD_GIT_TIMEOUT_MS', default: '120000', meaning: 'Time to fetch one commit from a git server.' },
   { name: 'BUILD_GIT_MAX_BYTES', default: '268435456', meaning: 'Bytes a git fetch may write before it is stopped.' },
   {

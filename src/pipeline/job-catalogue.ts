@@ -48,9 +48,7 @@ export interface SignJobInput {
 }
 
 /** Where a build's source comes from: an archive the caller uploaded (kept by digest), or a git commit. */
-export type BuildSource =
-  | { kind: 'archive'; digest: string; size: number; format: 'tar.gz' | 'zip'; fileName: string | null }
-  | { kind: 'git'; url: string; commit: string };
+export type BuildSource = { kind: 'archive'; digest: string; size: number; format: 'tar.gz' | 'zip'; fileName: string | null } | { kind: 'git'; url: string; commit: string };
 
 /** What a build job carries: the source, the builder and its options, and where the component goes. */
 export interface BuildJobInput {

@@ -61,14 +61,21 @@ export class AttestStep implements OnModuleInit {
           { name: dockerReference(repo), digest: result.manifestDigest },
         ],
         externalParameters: {
-          source: built.source.kind === 'archive' ? { kind: 'archive', digest: built.source.digest, fileName: built.source.fileName } : { kind: 'git', url: built.source.url, commit: built.source.commit },
+          source:
+            built.source.kind === 'archive'
+              ? { kind: 'archive', digest: built.source.digest, fileName: built.source.fileName }
+              : { kind: 'git', url: built.source.url, commit: built.source.commit },
           builder: { name: built.builder, options: job.input.builder.options },
           repository: job.input.repository,
           tag: job.input.tag,
         },
         internalParameters: { toolchain: built.toolchain, sandbox: built.limits },
         resolvedDependencies: [
-          resolvedSourceDependency(built.source.kind === 'archive' ? { kind: 'archive', digest: built.source.digest, fileName: built.source.fileName } : { kind: 'git', url: built.source.url, commit: built.source.commit }),
+          resolvedSourceDependency(
+            built.source.kind === 'archive'
+              ? { kind: 'archive', digest: built.source.digest, fileName: built.source.fileName }
+              : { kind: 'git', url: built.source.url, commit: built.source.commit },
+          ),
           ...(built.cargoLockDigest ? [{ name: 'Cargo.lock', digest: { sha256: built.cargoLockDigest.slice('sha256:'.length) } }] : []),
           ...built.toolchain.map((t) => ({ name: t.name, uri: t.uri, digest: t.digest ? { sha256: t.digest.sha256 } : ({} as Record<string, string>) })),
         ],

@@ -52,7 +52,10 @@ export class SignedArtifactVerifyStep implements OnModuleInit {
       // Just attached, perhaps not visible yet (a registry behind a cache): retried; any other failure is a verdict.
       if (answer.provenance.error?.code === 'PROVENANCE_MISSING') throw StepError.transient('PROVENANCE_NOT_ATTACHED', 'the build provenance is not in the registry yet');
       await record();
-      throw StepError.permanent(answer.provenance.error?.code ?? 'PROVENANCE_INVALID', `the build provenance does not verify: ${answer.provenance.error?.message ?? 'unknown reason'}`);
+      throw StepError.permanent(
+        answer.provenance.error?.code ?? 'PROVENANCE_INVALID',
+        `the build provenance does not verify: ${answer.provenance.error?.message ?? 'unknown reason'}`,
+      );
     }
     for (const signature of signed.signatures) {
       const found = answer.signatures.find((s) => s.format === signature.format && s.logIndex === signature.logIndex);
