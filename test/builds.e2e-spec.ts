@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,16 @@ const rustCommand = (line: string, extra: Record<string, string> = {}) => ({
 const entries = (files: Record<string, string>) => Object.entries(files).map(([name, content]) => ({ name, content }));
 
 /**
+ * What a build service needs besides the usual: builds on, no build budget, and a work directory the
+ * sandbox's user can reach (the tests run as root, and the service's own data directory is private).
+ */
+function buildServiceEnv(databaseUrl: string, name: string, extra: Record<string, string>) {
+  const workDir = mkdtempSync(join(tmpdir(), `wasm-signer-${name}-work-`));
+  chmodSync(workDir, 0o711);
+  return testServiceEnv(databaseUrl, name, { BUILD_WORKER: 'also', BUILD_WORK_DIR: workDir, RATE_LIMIT_BUILDS_PER_MINUTE: '0', ...extra });
+}
+
+/**
  * Builds end to end: source in (archive upload or git commit), a real toolchain in the bubblewrap
  * sandbox, a component out — pushed, signed, attested with SLSA provenance and verified — against the
  * real registry, the local Sigstore stack and a git server on loopback.
@@ -52,8 +62,7 @@ describe('builds', () => {
     database = await TestDatabase.create(env.postgresServerUrl);
     const gitHost = new URL(git.url).host;
     service = await ServiceProcess.start(
-      testServiceEnv(database.url, 'builds', {
-        BUILD_WORKER: 'also',
+      buildServiceEnv(database.url, 'builds', {
         BUILD_GIT_ALLOWED_HOSTS: gitHost,
         BUILD_GIT_PRIVATE_ALLOWLIST: '127.0.0.1',
         BUILD_SOURCE_MAX_BYTES: String(2 * 1024 * 1024),
@@ -100,10 +109,10 @@ describe('builds', () => {
   it('lists both builders as available on the build worker, with their toolchain versions', async () => {
     const response = await service.fetch('/v1/builders');
     expect(response.status).toBe(200);
-    const builders = (await response.json()) as { name: string; available: boolean; workers: number; toolchain: { name: string; version: string }[] }[];
-    expect(builders.map((b) => [b.name, b.available, b.workers])).toEqual([
-      ['componentize-js', true, 1],
-      ['cargo', true, 1],
+    const builders = (await response.json()) as { name: string; available: boolean; workers: number; reason: string | null; toolchain: { name: string; version: string }[] }[];
+    expect(builders.map((b) => [b.name, b.available, b.workers, b.reason])).toEqual([
+      ['componentize-js', true, 1, null],
+      ['cargo', true, 1, null],
     ]);
     const cargo = builders.find((b) => b.name === 'cargo')!;
     expect(cargo.toolchain.map((t) => t.name)).toEqual(expect.arrayContaining(['cargo', 'rustc']));
@@ -177,7 +186,7 @@ describe('builds', () => {
       expect(buildDefinition.buildType).toBe('https://wasm-signer.dev/build-types/component/v1');
       expect(buildDefinition.externalParameters.source).toMatchObject({ kind: 'archive', digest: sha256(archive) });
       expect(buildDefinition.externalParameters.builder).toMatchObject({ name: 'componentize-js', options: { entry: 'index.js', wit: 'wit', world: 'hello' } });
-      expect(buildDefinition.internalParameters.toolchain.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['componentize-js']));
+      expect(buildDefinition.internalParameters.toolchain.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['node', '@bytecodealliance/componentize-js']));
       expect(buildDefinition.resolvedDependencies[0]).toMatchObject({ name: 'source', digest: { sha256: sha256(archive).slice(7) } });
       expect(runDetails.builder.id).toBe(identity);
       expect(runDetails.metadata.invocationId).toBe(job.id);
@@ -215,7 +224,9 @@ describe('builds', () => {
 
     it('runs: the component pulled by digest answers as its source says', async () => {
       const wasm = await pullLayer(repository, job.result!.manifestDigest);
-      const dir = mkdtempSync(join(tmpdir(), 'wasm-signer-built-js-'));
+      // Inside the checkout: the transpiled module imports @bytecodealliance/preview2-shim from its node_modules.
+      mkdirSync(join(REPO_ROOT, '.local', 'tmp'), { recursive: true });
+      const dir = mkdtempSync(join(REPO_ROOT, '.local', 'tmp', 'built-js-'));
       writeFileSync(join(dir, 'hello.wasm'), wasm);
       await run(process.execPath, [JCO, 'transpile', join(dir, 'hello.wasm'), '-o', join(dir, 'out'), '--quiet'], { timeout: 60_000 });
       const { stdout } = await run(process.execPath, [
@@ -323,7 +334,6 @@ describe('builds', () => {
     it('an archive with more entries than allowed, and one larger than allowed', async () => {
       const many = await refused(await tarGzBytes(Array.from({ length: 150 }, (_, i) => ({ name: `f${i}.txt`, content: 'x' }))));
       expect(many).toMatchObject({ status: 413, code: 'ARCHIVE_TOO_MANY_FILES' });
-      const { randomBytes } = await import('node:crypto');
       const large = await refused(await tarGzBytes([{ name: 'noise.bin', content: randomBytes(3 * 1024 * 1024) }]));
       expect(large).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
     });
@@ -351,7 +361,7 @@ describe('builds that misbehave', () => {
     });
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
     database = await TestDatabase.create(env.postgresServerUrl);
-    service = await ServiceProcess.start(testServiceEnv(database.url, 'hostile-builds', { BUILD_WORKER: 'also', BUILD_TIMEOUT_MS: '8000' }));
+    service = await ServiceProcess.start(buildServiceEnv(database.url, 'hostile-builds', { BUILD_TIMEOUT_MS: '8000' }));
   }, 60_000);
 
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { endSharedConnection, producerRedisOptions } from '../common/redis-connection';
+import { connected, endSharedConnection, producerRedisOptions } from '../common/redis-connection';
 
 /** How long a build's live log stays in Redis after the build; the record keeps it for good. */
 const LIVE_LOG_TTL_SECONDS = 3600;
@@ -23,12 +23,12 @@ export class BuildLogs implements OnApplicationShutdown {
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
-  private redis(): IORedis {
+  private async redis(): Promise<IORedis> {
     if (!this.connection) {
       this.connection = new IORedis(producerRedisOptions(this.config.redis.url));
       this.connection.on('error', (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
     }
-    return this.connection;
+    return connected(this.connection);
   }
 
   private key(jobId: string): string {
@@ -38,26 +38,26 @@ export class BuildLogs implements OnApplicationShutdown {
   /** A build (attempt) starts: what an earlier attempt printed is dropped. */
   async begin(jobId: string, attempt: number): Promise<void> {
     await this.quietly(async () => {
-      await this.redis().del(this.key(jobId));
-      if (attempt > 1) await this.redis().xadd(this.key(jobId), '*', 't', `(attempt ${attempt})\n`);
-      await this.redis().expire(this.key(jobId), LIVE_LOG_TTL_SECONDS);
+      await (await this.redis()).del(this.key(jobId));
+      if (attempt > 1) await (await this.redis()).xadd(this.key(jobId), '*', 't', `(attempt ${attempt})\n`);
+      await (await this.redis()).expire(this.key(jobId), LIVE_LOG_TTL_SECONDS);
     });
   }
 
   async append(jobId: string, text: string): Promise<void> {
-    await this.quietly(() => this.redis().xadd(this.key(jobId), '*', 't', text));
+    await this.quietly(async () => (await this.redis()).xadd(this.key(jobId), '*', 't', text));
   }
 
   async end(jobId: string, end: { truncated: boolean; bytes: number }): Promise<void> {
     await this.quietly(async () => {
-      await this.redis().xadd(this.key(jobId), '*', 'e', JSON.stringify(end));
-      await this.redis().expire(this.key(jobId), LIVE_LOG_TTL_SECONDS);
+      await (await this.redis()).xadd(this.key(jobId), '*', 'e', JSON.stringify(end));
+      await (await this.redis()).expire(this.key(jobId), LIVE_LOG_TTL_SECONDS);
     });
   }
 
   /** The entries after `afterId` (all from the start without one), at most `count`. */
   async read(jobId: string, afterId: string | undefined, count = 500): Promise<BuildLogEntry[]> {
-    const entries = await this.redis().xrange(this.key(jobId), afterId ? `(${afterId}` : '-', '+', 'COUNT', count);
+    const entries = await (await this.redis()).xrange(this.key(jobId), afterId ? `(${afterId}` : '-', '+', 'COUNT', count);
     return entries.map(([id, fields]) => {
       const value = fields[1] ?? '';
       if (fields[0] === 'e') return { id, end: JSON.parse(value) as { truncated: boolean; bytes: number } };

@@ -1,11 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { endSharedConnection, producerRedisOptions } from '../common/redis-connection';
+import { connected, endSharedConnection, producerRedisOptions } from '../common/redis-connection';
 import type { ToolchainComponent } from '../pipeline/job-catalogue';
 import { BUILDER_NAMES, type BuilderAvailability, type BuilderName, probeBuilders } from './builders';
 import { defaultBuildToolchains } from './build-toolchains';
+import { createWorkspace } from './build-workspace';
 
 /** How often a build worker reports what it can build, and how long a report counts. */
 const REPORT_INTERVAL_MS = 15_000;
@@ -42,12 +44,12 @@ export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApp
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
-  private redis(): IORedis {
+  private async redis(): Promise<IORedis> {
     if (!this.connection) {
       this.connection = new IORedis(producerRedisOptions(this.config.redis.url));
       this.connection.on('error', (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
     }
-    return this.connection;
+    return connected(this.connection);
   }
 
   private get keyPrefix(): string {
@@ -64,12 +66,26 @@ export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApp
 
   private async report(): Promise<void> {
     try {
-      const builders = await probeBuilders(await defaultBuildToolchains({ rustToolchainPrefix: this.config.builds.rustToolchainPrefix }));
+      const workspaceProblem = await this.workspaceProblem();
+      const probed = await probeBuilders(await defaultBuildToolchains({ rustToolchainPrefix: this.config.builds.rustToolchainPrefix }));
+      // A build that cannot get a work directory cannot run, whatever the toolchains say.
+      const builders = workspaceProblem ? probed.map((b) => ({ ...b, available: false, reason: workspaceProblem })) : probed;
       const report: WorkerReport = { instanceId: this.config.instanceId, reportedAt: new Date().toISOString(), builders };
-      await this.redis().set(`${this.keyPrefix}${this.config.instanceId}`, JSON.stringify(report), 'EX', REPORT_TTL_SECONDS);
+      await (await this.redis()).set(`${this.keyPrefix}${this.config.instanceId}`, JSON.stringify(report), 'EX', REPORT_TTL_SECONDS);
       for (const builder of builders) if (!builder.available) this.logger.warn({ builder: builder.name, reason: builder.reason }, 'builder unavailable on this worker');
     } catch (error) {
       this.logger.warn({ err: error }, 'could not report the builders of this worker');
+    }
+  }
+
+  /** Why this worker cannot make a build's work directory (BUILD_WORK_DIR), if it cannot. */
+  private async workspaceProblem(): Promise<string | null> {
+    try {
+      const workspace = await createWorkspace(this.config.builds.workDir, `availability-${randomUUID()}`);
+      await workspace.dispose();
+      return null;
+    } catch (error) {
+      return `BUILD_WORK_DIR: ${(error as Error).message}`;
     }
   }
 
@@ -96,7 +112,7 @@ export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApp
   }
 
   private async liveReports(): Promise<WorkerReport[]> {
-    const redis = this.redis();
+    const redis = await this.redis();
     const keys: string[] = [];
     let cursor = '0';
     do {
@@ -120,7 +136,7 @@ export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApp
     if (this.connection) {
       // A worker that stops is no longer a place builds can go.
       if (this.config.role !== 'api' && this.config.builds.worker !== 'off')
-        await this.redis()
+        await (await this.redis())
           .del(`${this.keyPrefix}${this.config.instanceId}`)
           .catch(() => undefined);
       await endSharedConnection(this.connection);

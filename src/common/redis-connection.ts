@@ -77,3 +77,13 @@ export async function handshakeSettled(connection: IORedis, timeoutMs = 2_000): 
     setTimeout(timeoutMs, undefined, { ref: false }),
   ]);
 }
+
+/**
+ * A fail-fast (producer) connection, connected: lazy connections connect on first use, and commands sent
+ * before the handshake ends would be refused (no offline queue) though Redis is up.
+ */
+export async function connected(connection: IORedis): Promise<IORedis> {
+  if (connection.status === 'wait') await connection.connect().catch(() => undefined);
+  await handshakeSettled(connection);
+  return connection;
+}

@@ -22,10 +22,11 @@ export const SLSA_PROVENANCE_ERROR_CODES = errorCodes('PROVENANCE_INPUT_INVALID'
 export type ProvenanceSource = { kind: 'archive'; digest: string; fileName: string | null } | { kind: 'git'; url: string; commit: string };
 
 /** An in-toto ResourceDescriptor: at least a digest (algorithm → lower-case hex). */
+/** An in-toto ResourceDescriptor: a uri, a digest, or both (a toolchain part known only by its purl has no digest). */
 export interface ResourceDescriptor {
   name?: string;
   uri?: string;
-  digest: Record<string, string>;
+  digest?: Record<string, string>;
   mediaType?: string;
 }
 
@@ -194,10 +195,11 @@ function hexDigests(digest: Record<string, string>, field: string): Record<strin
 }
 
 function resourceDescriptor(descriptor: ResourceDescriptor, field: string): ResourceDescriptor {
+  if (descriptor.digest === undefined && descriptor.uri === undefined) invalid(`${field} names neither a uri nor a digest`);
   return {
     ...(descriptor.name === undefined ? {} : { name: descriptor.name }),
     ...(descriptor.uri === undefined ? {} : { uri: descriptor.uri }),
-    digest: hexDigests(descriptor.digest, `${field}.digest`),
+    ...(descriptor.digest === undefined ? {} : { digest: hexDigests(descriptor.digest, `${field}.digest`) }),
     ...(descriptor.mediaType === undefined ? {} : { mediaType: descriptor.mediaType }),
   };
 }

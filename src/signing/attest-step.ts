@@ -77,7 +77,7 @@ export class AttestStep implements OnModuleInit {
               : { kind: 'git', url: built.source.url, commit: built.source.commit },
           ),
           ...(built.cargoLockDigest ? [{ name: 'Cargo.lock', digest: { sha256: built.cargoLockDigest.slice('sha256:'.length) } }] : []),
-          ...built.toolchain.map((t) => ({ name: t.name, uri: t.uri, digest: t.digest ? { sha256: t.digest.sha256 } : ({} as Record<string, string>) })),
+          ...built.toolchain.map((t) => ({ name: t.name, uri: t.uri, ...(t.digest ? { digest: { sha256: t.digest.sha256 } } : {}) })),
         ],
         builderId,
         invocationId: job.id,
