@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { MAX_ANNOTATIONS, MAX_REFERENCE_LENGTH, MAX_TAG_LENGTH, MAX_URL_LENGTH } from '../common/field-limits';
+import { MAX_ANNOTATION_VALUE_LENGTH, MAX_ANNOTATIONS, MAX_REFERENCE_LENGTH, MAX_TAG_LENGTH, MAX_URL_LENGTH } from '../common/field-limits';
 import { EXAMPLES } from '../openapi/examples';
 
-export class GitSourceDto {
+export class BuildGitSourceDto {
   @ApiProperty({
     description: 'HTTPS (or HTTP) URL of the repository; its host must be in BUILD_GIT_ALLOWED_HOSTS',
     example: 'https://git.example.com/team/hello.git',
@@ -38,12 +38,12 @@ export class BuildRequestDto {
   })
   options?: Record<string, unknown>;
 
-  @ApiProperty({ type: GitSourceDto })
-  git!: GitSourceDto;
+  @ApiProperty({ type: BuildGitSourceDto })
+  git!: BuildGitSourceDto;
 
   @ApiPropertyOptional({
     type: Object,
-    additionalProperties: { type: 'string' },
+    additionalProperties: { type: 'string', maxLength: MAX_ANNOTATION_VALUE_LENGTH },
     maxProperties: MAX_ANNOTATIONS,
     description: 'Manifest annotations',
     example: { 'org.opencontainers.image.source': 'https://git.example.com/team/hello' },

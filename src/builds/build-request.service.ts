@@ -64,7 +64,7 @@ export class BuildRequestService {
 
   /** A build from a git commit (JSON request). */
   async fromGit(request: BuildRequestFields & { git: { url: string; commit: string } }): Promise<{ job: JobRow; created: boolean }> {
-    const checked = await this.check(request);
+    // The source is the request's own: refused before any dependency (build workers, the registry) is asked.
     let source: BuildSource;
     try {
       const git = parseGitSource(request.git, this.gitHosts);
@@ -72,6 +72,7 @@ export class BuildRequestService {
     } catch (error) {
       throw buildProblem(error);
     }
+    const checked = await this.check(request);
     const fingerprint = requestFingerprint('build', { ...fingerprintFields(request), source });
     if (request.idempotencyKey) {
       const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller.principal, fingerprint);

@@ -135,10 +135,7 @@ export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApp
     clearInterval(this.timer);
     if (this.connection) {
       // A worker that stops is no longer a place builds can go.
-      if (this.config.role !== 'api' && this.config.builds.worker !== 'off')
-        await (await this.redis())
-          .del(`${this.keyPrefix}${this.config.instanceId}`)
-          .catch(() => undefined);
+      if (this.config.role !== 'api' && this.config.builds.worker !== 'off') await (await this.redis()).del(`${this.keyPrefix}${this.config.instanceId}`).catch(() => undefined);
       await endSharedConnection(this.connection);
     }
   }

@@ -92,7 +92,7 @@ export class BuildsController {
           schema: { $ref: getSchemaPath(BuildRequestDto) },
           examples: {
             git: {
-              summary: 'Build a Rust crate from a git commit',
+              summary: 'Build a Rust crate from a git commit (git.example.com is not in BUILD_GIT_ALLOWED_HOSTS of npm run dev): 403',
               value: {
                 repository: EXAMPLES.repository,
                 tag: EXAMPLES.tag,

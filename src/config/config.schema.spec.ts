@@ -141,11 +141,16 @@ describe('loadConfig', () => {
   });
 
   it('reads the per-caller rate limits: defaults, 0 to turn one off, whole numbers only', () => {
-    expect(loadConfig({}).rateLimits).toEqual({ perMinute: { uploads: 60, signatures: 120, verifications: 600 }, maxConcurrentUploads: 4 });
+    expect(loadConfig({}).rateLimits).toEqual({ perMinute: { uploads: 60, signatures: 120, verifications: 600, builds: 10 }, maxConcurrentUploads: 4 });
     expect(
-      loadConfig({ RATE_LIMIT_UPLOADS_PER_MINUTE: '0', RATE_LIMIT_SIGNATURES_PER_MINUTE: '5', RATE_LIMIT_VERIFICATIONS_PER_MINUTE: '3', MAX_CONCURRENT_UPLOADS_PER_CALLER: '0' })
-        .rateLimits,
-    ).toEqual({ perMinute: { uploads: 0, signatures: 5, verifications: 3 }, maxConcurrentUploads: 0 });
+      loadConfig({
+        RATE_LIMIT_UPLOADS_PER_MINUTE: '0',
+        RATE_LIMIT_SIGNATURES_PER_MINUTE: '5',
+        RATE_LIMIT_VERIFICATIONS_PER_MINUTE: '3',
+        RATE_LIMIT_BUILDS_PER_MINUTE: '2',
+        MAX_CONCURRENT_UPLOADS_PER_CALLER: '0',
+      }).rateLimits,
+    ).toEqual({ perMinute: { uploads: 0, signatures: 5, verifications: 3, builds: 2 }, maxConcurrentUploads: 0 });
     expect(problemsOf({ RATE_LIMIT_VERIFICATIONS_PER_MINUTE: '-1', MAX_CONCURRENT_UPLOADS_PER_CALLER: '2.5' })).toEqual([
       { variable: 'RATE_LIMIT_VERIFICATIONS_PER_MINUTE', message: 'must be a whole number' },
       { variable: 'MAX_CONCURRENT_UPLOADS_PER_CALLER', message: 'must be a whole number' },

@@ -22,6 +22,10 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion(version)
     .setLicense('Apache-2.0', 'https://www.apache.org/licenses/LICENSE-2.0')
     .addTag('artifacts', 'Upload a .wasm: pushed to an OCI registry in the oci-wasm layout, signed and verified as one job')
+    .addTag(
+      'builds',
+      'Build a component from source (componentize-js, cargo) in a sandbox; pushed, signed, attested with SLSA provenance and verified as one job; builders and build logs',
+    )
     .addTag('signatures', 'Sign artifacts already in a registry; the signature records with their Rekor entries and certificates')
     .addTag('verifications', 'May this artifact run? Verify registry artifacts and Sigstore bundles against identity policies and trust roots')
     .addTag('transparency log', 'Rekor entries as `rekor-cli get` shows them, their SET and inclusion proof checked')
