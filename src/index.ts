@@ -58,3 +58,6 @@ export {
   verificationPolicy,
   verifyArtifact,
 } from './embedding/verify-artifact';
+
+// Builds: the bubblewrap sandbox a build runs in (no network, read-only toolchain, limits).
+export { type SandboxLimits, type SandboxOutcome, type SandboxRun, runInSandbox } from './builds/build-sandbox';

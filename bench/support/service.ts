@@ -85,7 +85,7 @@ export class ServiceUnderTest {
     const response = await fetch(this.url('/v1/api-keys'), {
       method: 'POST',
       headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench', scopes: ['artifacts:write', 'signatures:write', 'verifications:write', 'records:read'], repositories: ['**'] }),
+      body: JSON.stringify({ name: 'bench', scopes: ['artifacts:write', 'signatures:write', 'builds:write', 'verifications:write', 'records:read'], repositories: ['**'] }),
     });
     if (response.status !== 201) throw new Error(`POST /v1/api-keys answered HTTP ${response.status}: ${await response.text()}`);
     return ((await response.json()) as { key: string }).key;
