@@ -54,7 +54,15 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
 
   // The sandbox's own cost: `true` inside it, against `true` spawned directly.
   log('sandbox start-up');
-  const limits: SandboxLimits = { wallTimeMs: 30_000, cpuSeconds: 30, memoryBytes: 512 * 1024 * 1024, maxProcesses: 64, maxLogBytes: 65_536, maxWorkDirBytes: 64 * 1024 * 1024, maxFileBytes: 64 * 1024 * 1024 };
+  const limits: SandboxLimits = {
+    wallTimeMs: 30_000,
+    cpuSeconds: 30,
+    memoryBytes: 512 * 1024 * 1024,
+    maxProcesses: 64,
+    maxLogBytes: 65_536,
+    maxWorkDirBytes: 64 * 1024 * 1024,
+    maxFileBytes: 64 * 1024 * 1024,
+  };
   const direct: number[] = [];
   const sandboxed: number[] = [];
   for (let i = 0; i < settings.sandboxRuns; i++) {
@@ -92,7 +100,11 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
       log(`${builder}: API build ${i + 1}/${settings.runs}`);
       const started = Date.now();
       const query = new URLSearchParams({ repository: `${env.registryHost}/bench/builds-${builder}`, builder });
-      const response = await fetch(service.url(`/v1/builds?${query}`), { method: 'POST', headers: { ...service.authorization, 'content-type': 'application/gzip' }, body: archive });
+      const response = await fetch(service.url(`/v1/builds?${query}`), {
+        method: 'POST',
+        headers: { ...service.authorization, 'content-type': 'application/gzip' },
+        body: archive,
+      });
       if (response.status !== 202) throw new Error(`POST /v1/builds answered ${response.status}: ${await response.text()}`);
       const { id } = (await response.json()) as { id: string };
       const { job } = await waitForJob(service, id, { mode: 'poll', pollMs: 100, timeoutMs: 600_000 });
@@ -122,11 +134,25 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   });
   printTable(
     ['builder', 'shell s', 'API build s', 'API whole job s', 'builds/min shell', 'builds/min API', 'API/shell'],
-    rows.map((r) => [r.builder, fixed(r.shellMs / 1000, 2), fixed(r.buildMs / 1000, 2), fixed(r.jobMs / 1000, 2), fixed(60_000 / r.shellMs, 1), fixed(60_000 / r.buildMs, 1), fixed(r.ratio, 2)]),
+    rows.map((r) => [
+      r.builder,
+      fixed(r.shellMs / 1000, 2),
+      fixed(r.buildMs / 1000, 2),
+      fixed(r.jobMs / 1000, 2),
+      fixed(60_000 / r.shellMs, 1),
+      fixed(60_000 / r.buildMs, 1),
+      fixed(r.ratio, 2),
+    ]),
   );
-  note('API build: POST of the archive until the build step ended (upload, queue, unpack, sandbox, toolchain, the component pushed); the whole job adds push, sign, attest and verify');
+  note(
+    'API build: POST of the archive until the build step ended (upload, queue, unpack, sandbox, toolchain, the component pushed); the whole job adds push, sign, attest and verify',
+  );
   for (const r of rows) {
-    verdict(`${r.builder}: the service adds at most 10% to a build`, r.ratio <= TARGET_OVERHEAD, `${fixed((r.ratio - 1) * 100, 0)}% (${fixed(r.buildMs - r.shellMs, 0)} ms over ${fixed(r.shellMs, 0)} ms)`);
+    verdict(
+      `${r.builder}: the service adds at most 10% to a build`,
+      r.ratio <= TARGET_OVERHEAD,
+      `${fixed((r.ratio - 1) * 100, 0)}% (${fixed(r.buildMs - r.shellMs, 0)} ms over ${fixed(r.shellMs, 0)} ms)`,
+    );
   }
 }
 

@@ -302,6 +302,27 @@ describe('builds', () => {
     });
   });
 
+  describe('Idempotency-Key', () => {
+    it('replays the job for the same archive and fields, and refuses the key for another archive', async () => {
+      const repository = newRepository();
+      const key = `build-${randomUUID()}`;
+      const post = async (line: string) =>
+        service.fetch(`/v1/builds?${new URLSearchParams({ repository, builder: 'cargo' })}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/gzip', 'idempotency-key': key },
+          body: await tarGzBytes(entries(rustCommand(line))),
+        });
+      const first = await post('same source');
+      expect(first.status).toBe(202);
+      const again = await post('same source');
+      expect(again.status).toBe(202);
+      expect(((await again.json()) as JobView).id).toBe(((await first.json()) as JobView).id);
+      const other = await post('another source');
+      expect(other.status).toBe(422);
+      expect((await problemOf(other)).code).toBe('IDEMPOTENCY_KEY_REUSED');
+    });
+  });
+
   describe('hostile archives are refused before a job exists, naming the entry', () => {
     const refused = async (body: Buffer, contentType = 'application/gzip') => {
       const response = await buildArchive({ repository: newRepository(), builder: 'cargo' }, body, contentType);
@@ -415,4 +436,35 @@ describe('builds that misbehave', () => {
     expect(job.error).toBeNull();
     expect(job.state).toBe('succeeded');
   }, 90_000);
+});
+
+/** Builds go only to workers started with BUILD_WORKER: elsewhere they are refused, saying why, not queued for nobody. */
+describe('builds without a build worker', () => {
+  const env = testEnvironment();
+  let database: TestDatabase;
+  let service: ServiceProcess;
+
+  beforeAll(async () => {
+    database = await TestDatabase.create(env.postgresServerUrl);
+    service = await ServiceProcess.start(testServiceEnv(database.url, 'no-build-worker'));
+  }, 60_000);
+
+  afterAll(async () => {
+    await service?.stop('SIGTERM');
+    await database?.drop();
+  });
+
+  it('lists the builders as unavailable with the reason, and answers a build with 503 BUILDER_UNAVAILABLE', async () => {
+    const builders = (await (await service.fetch('/v1/builders')).json()) as { name: string; available: boolean; reason: string }[];
+    expect(builders.map((b) => b.available)).toEqual([false, false]);
+    expect(builders[0]!.reason).toMatch(/no build worker is running.*BUILD_WORKER/);
+    const response = await service.fetch(`/v1/builds?${new URLSearchParams({ repository: `${env.stackEnv.LOCAL_REGISTRY}/e2e-builds/none`, builder: 'cargo' })}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/gzip' },
+      body: await tarGzBytes(entries(rustCommand('x'))),
+    });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('30');
+    expect(((await response.json()) as { code: string }).code).toBe('BUILDER_UNAVAILABLE');
+  });
 });

@@ -64,14 +64,14 @@ describe('one codebase, three roles', () => {
     });
     expect(dashboard.status).toBe(200);
     const board = (await dashboard.json()) as { queues: { name: string }[] };
-    // One queue per step the job catalogue has a handler for: `build` is declared, not yet handled.
-    expect(board.queues.map((q) => q.name).sort()).toEqual(['notify', 'push', 'sign', 'verify', 'webhooks']);
+    // One queue per step of the job catalogue (builds have theirs, consumed only with BUILD_WORKER), and the webhooks'.
+    expect(board.queues.map((q) => q.name).sort()).toEqual(['attest', 'build', 'notify', 'push', 'sign', 'verify', 'webhooks']);
     const job = await submitProbe(service);
     const done = await eventually(async () => {
       const current = await getJob(service, job.id);
       return current.state === 'succeeded' ? current : undefined;
     });
-    expect(done.steps.map((s) => [s.name, s.state, s.worker])).toEqual(['push', 'sign', 'verify', 'notify'].map((name) => [name, 'succeeded', service.instanceId]));
+    expect(done.steps.map((s) => [s.name, s.state, s.worker])).toEqual(['push', 'sign', 'attest', 'verify', 'notify'].map((name) => [name, 'succeeded', service.instanceId]));
   });
 
   it('a job submitted to an API process is completed by a worker in another process', async () => {

@@ -4,7 +4,7 @@ import type { JobRow, StepName } from '../database/database.types';
 import type { MetricsService } from '../metrics/metrics.service';
 import { JobObservers, type StepOutcome } from './job-observers';
 import type { JobsRepository } from './jobs.repository';
-import { PipelineWorkers } from './pipeline-workers.service';
+import { PipelineWorkers, consumedQueues } from './pipeline-workers.service';
 import { StepHandlerRegistry } from './step-handler.registry';
 import type { StepJobData } from './step-queues';
 
@@ -64,5 +64,13 @@ describe('PipelineWorkers and the job observers', () => {
       ['push', 'succeeded', 'succeeded'],
       ['push', 'succeeded', 'succeeded'],
     ]);
+  });
+});
+
+describe('consumedQueues', () => {
+  it('takes builds only where BUILD_WORKER says so: off (default), also, or only (a build node)', () => {
+    expect(consumedQueues('off')).toEqual(['push', 'sign', 'attest', 'verify', 'notify']);
+    expect(consumedQueues('also')).toEqual(['build', 'push', 'sign', 'attest', 'verify', 'notify']);
+    expect(consumedQueues('only')).toEqual(['build']);
   });
 });

@@ -29,6 +29,7 @@ describe('JobsRepository (PostgreSQL)', () => {
     expect(job.steps.map((s) => [s.name, s.state, s.attempts])).toEqual([
       ['push', 'pending', 0],
       ['sign', 'pending', 0],
+      ['attest', 'pending', 0],
       ['verify', 'pending', 0],
       ['notify', 'pending', 0],
     ]);
@@ -93,13 +94,13 @@ describe('JobsRepository (PostgreSQL)', () => {
     expect(pushed.result).toEqual({ steps: { push: 'done' } });
 
     let last = pushed;
-    for (const step of ['sign', 'verify', 'notify'] as const) {
+    for (const step of ['sign', 'attest', 'verify', 'notify'] as const) {
       await jobs.stepStarted(job.id, step, 'worker-a', 1);
       last = await jobs.stepSucceeded(job.id, step, { [step]: true });
     }
     expect(last.state).toBe('succeeded');
     expect(last.finished_at).toBeInstanceOf(Date);
-    expect(last.result).toEqual({ steps: { push: 'done' }, sign: true, verify: true, notify: true });
+    expect(last.result).toEqual({ steps: { push: 'done' }, sign: true, attest: true, verify: true, notify: true });
     // A finished job is never changed again (a late attempt of a stalled worker).
     const late = await jobs.stepFailed(job.id, 'notify', { code: 'LATE', message: 'too late' }, true);
     expect([late.state, late.error]).toEqual(['succeeded', null]);
@@ -111,7 +112,7 @@ describe('JobsRepository (PostgreSQL)', () => {
     const failed = await jobs.stepFailed(job.id, 'push', { code: 'WASM_BLOB_MISSING', message: 'gone' }, true);
     expect(failed.state).toBe('failed');
     expect(failed.error).toEqual({ code: 'WASM_BLOB_MISSING', message: 'gone', step: 'push' });
-    expect(failed.steps.map((s) => s.state)).toEqual(['failed', 'pending', 'pending', 'pending']);
+    expect(failed.steps.map((s) => s.state)).toEqual(['failed', 'pending', 'pending', 'pending', 'pending']);
     expect(failed.finished_at).toBeInstanceOf(Date);
   });
 

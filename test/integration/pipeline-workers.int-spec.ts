@@ -100,7 +100,7 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
     const { job } = await service.submit({ type: 'probe', input: { holdMs: 1 } });
 
     const done = await finished(job.id);
-    await toldTimes(job.id, 4);
+    await toldTimes(job.id, 5);
     expect(done.state).toBe('succeeded');
     expect(done.error).toBeNull();
     expect(runsOf(job.id)).toEqual([
@@ -108,6 +108,7 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
       ['push', 2],
       ['push', 3],
       ['sign', 1],
+      ['attest', 1],
       ['verify', 1],
       ['notify', 1],
     ]);
@@ -119,6 +120,7 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
     expect(done.steps.map((s) => [s.name, s.state, s.attempts, s.error])).toEqual([
       ['push', 'succeeded', 3, null],
       ['sign', 'succeeded', 1, null],
+      ['attest', 'succeeded', 1, null],
       ['verify', 'succeeded', 1, null],
       ['notify', 'succeeded', 1, null],
     ]);
@@ -127,10 +129,11 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
     expect(toldOf(job.id)).toEqual([
       ['push', 'succeeded'],
       ['sign', 'succeeded'],
+      ['attest', 'succeeded'],
       ['verify', 'succeeded'],
       ['notify', 'succeeded'],
     ]);
-    expect(told.filter((t) => t.jobId === job.id).map((t) => t.jobState)).toEqual(['running', 'running', 'running', 'succeeded']);
+    expect(told.filter((t) => t.jobId === job.id).map((t) => t.jobState)).toEqual(['running', 'running', 'running', 'running', 'succeeded']);
   });
 
   it('fails the job at once on a permanent error, with the error recorded, and runs no later step', async () => {
@@ -144,6 +147,7 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
     expect(done.steps.map((s) => [s.name, s.state, s.attempts])).toEqual([
       ['push', 'failed', 1],
       ['sign', 'pending', 0],
+      ['attest', 'pending', 0],
       ['verify', 'pending', 0],
       ['notify', 'pending', 0],
     ]);
@@ -181,6 +185,7 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
     expect(done.steps.map((s) => [s.name, s.state, s.attempts])).toEqual([
       ['push', 'succeeded', 1],
       ['sign', 'failed', 4],
+      ['attest', 'pending', 0],
       ['verify', 'pending', 0],
       ['notify', 'pending', 0],
     ]);
@@ -196,13 +201,14 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
     const { job } = await jobs.create({ type: 'probe', input: { holdMs: 0 } });
     await jobs.stepStarted(job.id, 'push', 'a-worker-that-died', 1);
     await jobs.stepSucceeded(job.id, 'push', { steps: { push: { worker: 'a-worker-that-died', pid: 1, at: 'before the crash' } } });
-    await queues.enqueuePipeline(job.id, ['push', 'sign', 'verify', 'notify']);
+    await queues.enqueuePipeline(job.id, ['push', 'sign', 'attest', 'verify', 'notify']);
 
     const done = await finished(job.id);
-    await toldTimes(job.id, 4);
+    await toldTimes(job.id, 5);
     expect(done.state).toBe('succeeded');
     expect(runsOf(job.id)).toEqual([
       ['sign', 1],
+      ['attest', 1],
       ['verify', 1],
       ['notify', 1],
     ]);
@@ -211,6 +217,7 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
     expect(toldOf(job.id)).toEqual([
       ['push', 'succeeded'],
       ['sign', 'succeeded'],
+      ['attest', 'succeeded'],
       ['verify', 'succeeded'],
       ['notify', 'succeeded'],
     ]);
@@ -220,16 +227,17 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
     const request = { type: 'probe' as const, input: { holdMs: 0 }, idempotencyKey: `key-${Date.now()}` };
     const first = await service.submit(request);
     const done = await finished(first.job.id);
-    await toldTimes(first.job.id, 4);
+    await toldTimes(first.job.id, 5);
     const replay = await service.submit(request);
     expect([replay.created, replay.job.id, done.state]).toEqual([false, first.job.id, 'succeeded']);
     await sleep(500);
     expect(runsOf(first.job.id)).toEqual([
       ['push', 1],
       ['sign', 1],
+      ['attest', 1],
       ['verify', 1],
       ['notify', 1],
     ]);
-    expect(toldOf(first.job.id)).toHaveLength(4);
+    expect(toldOf(first.job.id)).toHaveLength(5);
   });
 });
