@@ -94,6 +94,11 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   cleanup.defer('stop the service', async () => void (await service.stop()));
   const apiBuild: Record<BuilderName, number[]> = { 'componentize-js': [], cargo: [] };
   const apiJob: Record<BuilderName, number[]> = { 'componentize-js': [], cargo: [] };
+  /** Where the API's time goes: answering the POST, waiting for a build worker, the build step itself. */
+  const phases: Record<BuilderName, { accepted: number[]; waiting: number[]; step: number[] }> = {
+    'componentize-js': { accepted: [], waiting: [], step: [] },
+    cargo: { accepted: [], waiting: [], step: [] },
+  };
   for (const builder of Object.keys(EXAMPLES) as BuilderName[]) {
     const archive = await tarGz(join(REPO_ROOT, EXAMPLES[builder]), scratch);
     for (let i = 0; i < settings.runs; i++) {
@@ -107,11 +112,15 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
       });
       if (response.status !== 202) throw new Error(`POST /v1/builds answered ${response.status}: ${await response.text()}`);
       const { id } = (await response.json()) as { id: string };
+      const acceptedAt = Date.now();
       const { job } = await waitForJob(service, id, { mode: 'poll', pollMs: 100, timeoutMs: 600_000 });
       if (job.state !== 'succeeded') throw new Error(`build job ${id} failed: ${JSON.stringify(job.error)}\n${service.logTail}`);
       const buildStep = job.steps.find((s) => s.name === 'build')!;
       apiBuild[builder].push(between(new Date(started).toISOString(), buildStep.finishedAt));
       apiJob[builder].push(between(new Date(started).toISOString(), job.finishedAt));
+      phases[builder].accepted.push(acceptedAt - started);
+      phases[builder].waiting.push(between(new Date(acceptedAt).toISOString(), buildStep.startedAt));
+      phases[builder].step.push(between(buildStep.startedAt, buildStep.finishedAt));
     }
   }
 
@@ -144,6 +153,10 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
       fixed(r.ratio, 2),
     ]),
   );
+  printTable(
+    ['builder', 'POST answered ms', 'then build step started ms', 'build step s'],
+    rows.map((r) => [r.builder, fixed(median(phases[r.builder].accepted), 0), fixed(median(phases[r.builder].waiting), 0), fixed(median(phases[r.builder].step) / 1000, 2)]),
+  );
   note(
     'API build: POST of the archive until the build step ended (upload, queue, unpack, sandbox, toolchain, the component pushed); the whole job adds push, sign, attest and verify',
   );
@@ -164,12 +177,17 @@ async function shellBuild(builder: BuilderName, dir: string): Promise<void> {
     await shell(process.execPath, [JCO, 'new', join(dir, 'target/wasm32-wasi/release/hello-rust.wasm'), '--wasi-command', '-o', join(dir, 'component.wasm')], dir);
     return;
   }
-  const script = join(dir, 'componentize.mjs');
+  // In the checkout, so that the packages resolve from its node_modules; the source stays in `dir`.
+  mkdirSync(join(REPO_ROOT, '.local', 'tmp'), { recursive: true });
+  const script = join(mkdtempSync(join(REPO_ROOT, '.local', 'tmp', 'bench-componentize-')), 'componentize.mjs');
   writeFileSync(
     script,
-    `import { componentize } from ${JSON.stringify(join(REPO_ROOT, 'node_modules/@bytecodealliance/componentize-js/src/componentize.js'))};
-import { writeFile } from 'node:fs/promises';
-const { component } = await componentize({ sourcePath: 'index.js', witPath: 'wit', worldName: 'hello', env: { HOME: ${JSON.stringify(dir)} } });
+    `import { writeFile } from 'node:fs/promises';
+// As the builder's driver does: componentize-js reads the WIT through preview2-shim's filesystem.
+const shim = await import('@bytecodealliance/preview2-shim/filesystem');
+shim._setPreopens?.({ '/': '/' });
+const { componentize } = await import('@bytecodealliance/componentize-js');
+const { component } = await componentize({ sourcePath: ${JSON.stringify(join(dir, 'index.js'))}, witPath: ${JSON.stringify(join(dir, 'wit'))}, worldName: 'hello', env: { HOME: ${JSON.stringify(dir)} } });
 await writeFile('component.wasm', component);\n`,
   );
   await shell(process.execPath, [script], dir);

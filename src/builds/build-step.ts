@@ -18,7 +18,7 @@ import { BuildRecordsRepository } from './build-records.repository';
 import { BuildSourcesRepository } from './build-sources.repository';
 import { defaultBuildToolchains } from './build-toolchains';
 import { type BuildWorkspace, createWorkspace, sweepStaleWorkspaces } from './build-workspace';
-import { BuildFailure, type BuilderName, probeBuilders, runBuilder } from './builders';
+import { BuildFailure, type BuilderName, runBuilder } from './builders';
 import type { SandboxLimits } from './build-sandbox';
 import { CappedLog } from './capped-log';
 import { fetchGitSource, parseGitSource } from './git-source';
@@ -85,10 +85,7 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
     try {
       recordedSource = await this.fetchSource(job, workspace, say, signal);
       const toolchains = await defaultBuildToolchains({ rustToolchainPrefix: this.config.builds.rustToolchainPrefix });
-      const availability = (await probeBuilders(toolchains)).find((b) => b.name === builder);
-      if (!availability?.available) throw StepError.transient('BUILDER_UNAVAILABLE', `${builder} cannot run on this worker: ${availability?.reason ?? 'unknown builder'}`);
-      outcome.toolchain = availability.toolchain;
-      say(`building with ${builder} (${availability.toolchain.map((t) => `${t.name} ${t.version}`).join(', ')}) in a sandbox`);
+      say(`building with ${builder} in a sandbox`);
       const built = await runBuilder({
         builder,
         options: input.builder.options as never,
@@ -100,6 +97,7 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
       });
       outcome.cargoLockDigest = built.cargoLockDigest ?? null;
       outcome.toolchain = built.toolchain;
+      say(`built with ${built.toolchain.map((t) => `${t.name} ${t.version}`).join(', ')} in ${(built.sandbox.durationMs / 1000).toFixed(1)} s`);
       sandboxTruncated = built.sandbox.logTruncated;
       const wasm = await this.pushOutput(job, built.wasmPath, say, signal);
       outcome.wasmDigest = wasm.digest;
@@ -151,7 +149,9 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
       await this.logs.end(job.id, { truncated: kept.truncated, bytes: kept.bytes });
       throw failure;
     } finally {
-      await workspace.dispose().catch((error: unknown) => this.logger.warn({ err: error, jobId: job.id }, 'could not remove a build work directory'));
+      // Removed after the step answers (a large target/ takes a while): the next step need not wait. A
+      // worker that dies first leaves it to the sweep at the next start.
+      void workspace.dispose().catch((error: unknown) => this.logger.warn({ err: error, jobId: job.id }, 'could not remove a build work directory'));
     }
   }
 
@@ -218,6 +218,8 @@ function sandboxLimits(limits: AppConfig['builds']['limits']): SandboxLimits {
 function asBuildStepError(error: unknown): CodedError {
   if (error instanceof WasmFormatError) return StepError.permanent('BUILD_OUTPUT_INVALID', `the build's output is not valid WebAssembly: ${error.message}`);
   if (error instanceof CodedError) {
+    // This worker cannot build now; another one (or this one, repaired) may.
+    if (error.code === 'BUILDER_UNAVAILABLE' || error.code === 'SANDBOX_UNAVAILABLE') return StepError.transient(error.code, error.message, undefined, error);
     if (PERMANENT_BUILD_CODES.has(error.code) || error.code.startsWith('ARCHIVE_') || error.code.startsWith('GIT_')) {
       return error.transient ? error : StepError.permanent(error.code, error.message, error);
     }

@@ -66,9 +66,35 @@ export interface BuilderOutcome {
   toolchain: ToolchainComponent[];
 }
 
+/**
+ * How long a probe that found its tool usable is trusted. Probing runs the toolchains (`rustc --version`,
+ * a sandboxed `true`, …): about 150 ms a build would otherwise pay each time. Workers re-probe every 15 s
+ * for their reports anyway; a probe that found a problem is never reused, so a fix is seen at once.
+ */
+const PROBE_REUSE_MS = 30_000;
+const recentProbes = new Map<string, { at: number; result: Promise<unknown> }>();
+
+function recently<T extends { reason?: string | null; available?: boolean }>(key: string, probe: () => Promise<T>): Promise<T> {
+  const known = recentProbes.get(key);
+  if (known && Date.now() - known.at < PROBE_REUSE_MS) return known.result as Promise<T>;
+  const result = probe();
+  recentProbes.set(key, { at: Date.now(), result });
+  void result.then(
+    (value) => {
+      if (value.available === false || (value.reason !== undefined && value.reason !== null)) recentProbes.delete(key);
+    },
+    () => recentProbes.delete(key),
+  );
+  return result;
+}
+
+const sandboxProbe = () => recently('sandbox', () => probeSandbox());
+const cargoInspection = (toolchains: BuildToolchains) => recently(`cargo ${JSON.stringify(toolchains)}`, () => inspectCargo(toolchains));
+const componentizeJsInspection = (toolchains: BuildToolchains) => recently(`componentize-js ${JSON.stringify(toolchains)}`, () => inspectComponentizeJs(toolchains));
+
 /** Whether each builder can run here, and with what. */
 export async function probeBuilders(toolchains: BuildToolchains): Promise<BuilderAvailability[]> {
-  const [sandbox, componentizeJs, cargo] = await Promise.all([probeSandbox(), inspectComponentizeJs(toolchains), inspectCargo(toolchains)]);
+  const [sandbox, componentizeJs, cargo] = await Promise.all([sandboxProbe(), componentizeJsInspection(toolchains), cargoInspection(toolchains)]);
   const availability = (name: BuilderName, inspection: { reason: string | null; toolchain: ToolchainComponent[] }): BuilderAvailability => {
     const reason = inspection.reason ?? (sandbox.available ? null : `sandbox: ${sandbox.reason ?? 'unavailable'}`);
     return { name, available: reason === null, reason, toolchain: inspection.toolchain };
@@ -195,15 +221,15 @@ function limitFailure(builder: BuilderName, sandbox: SandboxOutcome, limit: { li
 export async function runBuilder(request: BuildRequest): Promise<BuilderOutcome> {
   const { builder, workspace, toolchains, limits } = request;
   const options = parseBuilderOptions(builder, request.options);
-  const sandboxProbe = await probeSandbox();
-  if (!sandboxProbe.available) throw new BuildFailure('SANDBOX_UNAVAILABLE', `the build sandbox is unavailable: ${sandboxProbe.reason ?? 'unknown reason'}`);
+  const sandboxState = await sandboxProbe();
+  if (!sandboxState.available) throw new BuildFailure('SANDBOX_UNAVAILABLE', `the build sandbox is unavailable: ${sandboxState.reason ?? 'unknown reason'}`);
 
   let plan: BuilderSandboxPlan;
   let toolchain: ToolchainComponent[];
   let target: string | undefined;
   let lockDigest: string | undefined;
   if (builder === 'cargo') {
-    const inspection = await inspectCargo(toolchains);
+    const inspection = await cargoInspection(toolchains);
     if (inspection.reason !== null || inspection.target === null)
       throw new BuildFailure('BUILDER_UNAVAILABLE', `the cargo builder is unavailable: ${inspection.reason ?? 'no target'}`);
     lockDigest = await cargoLockDigest(workspace.sourceDir);
@@ -211,7 +237,7 @@ export async function runBuilder(request: BuildRequest): Promise<BuilderOutcome>
     toolchain = inspection.toolchain;
     plan = cargoSandboxPlan(options as CargoOptions, toolchains, { target: inspection.target, locked: lockDigest !== undefined });
   } else {
-    const inspection = await inspectComponentizeJs(toolchains);
+    const inspection = await componentizeJsInspection(toolchains);
     if (inspection.reason !== null) throw new BuildFailure('BUILDER_UNAVAILABLE', `the componentize-js builder is unavailable: ${inspection.reason}`);
     toolchain = inspection.toolchain;
     plan = componentizeJsSandboxPlan(options as ComponentizeJsOptions, toolchains);
