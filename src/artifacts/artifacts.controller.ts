@@ -26,7 +26,7 @@ import { REGISTRY_REFUSAL_DESCRIPTION } from '../pipeline/registry-problem';
 import { JobDto } from '../pipeline/job.dto';
 import { ArtifactUploadService } from './artifact-upload.service';
 import { unsupportedMediaType } from '../common/content-types';
-import { type FormShape, formFieldOrderProblem, formParts, formProblem, malformedForm, refuseTrailingParts } from '../common/multipart-form';
+import { type FormShape, readStreamedForm } from '../common/multipart-form';
 import { EXAMPLES } from '../openapi/examples';
 import { MAX_ANNOTATIONS, MAX_FORM_FIELDS, parseArtifactTargetFields } from '../pipeline/artifact-target-fields';
 
@@ -159,51 +159,15 @@ export class ArtifactsController {
     return this.uploads.upload({ ...fields, caller, idempotencyKey, declaredLength: length === undefined ? undefined : Number(length) }, request.body as Readable);
   }
 
-  private async fromMultipart(request: FastifyRequest, idempotencyKey: string | undefined, caller: Caller) {
-    try {
-      return await this.readForm(request, idempotencyKey, caller);
-    } catch (error) {
-      // Whatever failed, the rest of the body is read and dropped (the parser no longer reads it), so that
-      // a client still sending it is not left blocked and gets the answer on its connection.
-      request.raw.unpipe();
-      request.raw.resume();
-      throw formProblem(error, UPLOAD_FORM);
-    }
-  }
-
-  private async readForm(request: FastifyRequest, idempotencyKey: string | undefined, caller: Caller) {
-    const raw: Record<string, unknown> = {};
-    const parts = formParts(request, UPLOAD_FORM);
-    for await (const part of parts) {
-      if (part.type === 'field') {
-        raw[part.fieldname] = part.fieldname in raw ? [raw[part.fieldname], part.value] : part.value;
-        continue;
-      }
-      if (part.fieldname !== 'file') {
-        part.file.resume();
-        throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', `file field "${part.fieldname}" is not known; send the .wasm as "file"`);
-      }
-      // The file streams straight into the registry, so the fields that say where to must come first.
-      if (raw.repository === undefined) {
-        part.file.resume();
-        throw formFieldOrderProblem(UPLOAD_FORM, 'repository');
-      }
+  private fromMultipart(request: FastifyRequest, idempotencyKey: string | undefined, caller: Caller) {
+    // The file streams straight into the registry, so the fields that say where to must come first.
+    return readStreamedForm(request, UPLOAD_FORM, ['repository'], async (raw, file, afterFile) => {
       // The audit log's entry was written before the form was read: it learns the repository here.
       if (typeof raw.repository === 'string') noteAuditTarget(request, { repository: raw.repository });
       const fields = parseArtifactTargetFields(raw);
-      // A body that breaks off inside the file fails the file's stream: that, not what it made fail, is the answer.
-      let broken: Error | undefined;
-      part.file.once('error', (error: Error) => (broken ??= error));
-      const result = await this.uploads
-        .upload({ ...fields, caller, idempotencyKey, fileName: part.filename, afterBody: () => refuseTrailingParts(parts, UPLOAD_FORM) }, part.file)
-        .catch((error: unknown) => {
-          throw broken ? malformedForm(broken) : error;
-        });
-      if (part.file.truncated) throw new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', 'the .wasm exceeds MAX_UPLOAD_BYTES');
+      const result = await this.uploads.upload({ ...fields, caller, idempotencyKey, fileName: file.filename, afterBody: afterFile }, file.file);
+      if (file.file.truncated) throw new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The upload is too large', 'the .wasm exceeds MAX_UPLOAD_BYTES');
       return result;
-    }
-    throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', 'file: is required (the .wasm, as form field "file" after the other fields)', {
-      errors: [{ field: 'file', message: 'is required' }],
     });
   }
 }

@@ -6,6 +6,7 @@ import { type Caller, callerOwns } from '../access/caller';
 import { ProblemError, problems } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
 import { ApiUuidParam } from '../openapi/path-params';
+import { openEventStream } from '../common/server-sent-events';
 import type { JobRow } from '../database/database.types';
 import { JobsService } from '../pipeline/jobs.service';
 import { BuildLogs } from './build-logs';
@@ -78,17 +79,8 @@ export class BuildLogsController {
   }
 
   private async stream(job: JobRow, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      'x-request-id': String(request.id),
-    });
-    let closed = false;
-    request.raw.once('close', () => (closed = true));
+    const stream = openEventStream(request, reply);
+    const raw = stream.raw;
     const send = (event: string, data: string) =>
       raw.write(
         `event: ${event}\n${data
@@ -106,7 +98,7 @@ export class BuildLogsController {
       let after: string | undefined;
       let lastBeat = Date.now();
       let lastJobCheck = Date.now();
-      while (!closed) {
+      while (!stream.closed) {
         const entries = await this.logs.read(job.id, after);
         for (const entry of entries) {
           after = entry.id;

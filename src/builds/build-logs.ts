@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import IORedis from 'ioredis';
+import type IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { connected, endSharedConnection, producerRedisOptions } from '../common/redis-connection';
+import { LazyProducerConnection } from '../common/redis-connection';
 
 /** How long a build's live log stays in Redis after the build; the record keeps it for good. */
 const LIVE_LOG_TTL_SECONDS = 3600;
@@ -19,16 +19,14 @@ export type BuildLogEntry = { id: string; text: string } | { id: string; end: { 
 @Injectable()
 export class BuildLogs implements OnApplicationShutdown {
   private readonly logger = new Logger('build-logs');
-  private connection: IORedis | undefined;
+  private readonly connection: LazyProducerConnection;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.connection = new LazyProducerConnection(config.redis.url, (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
+  }
 
-  private async redis(): Promise<IORedis> {
-    if (!this.connection) {
-      this.connection = new IORedis(producerRedisOptions(this.config.redis.url));
-      this.connection.on('error', (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
-    }
-    return connected(this.connection);
+  private redis(): Promise<IORedis> {
+    return this.connection.get();
   }
 
   private key(jobId: string): string {
@@ -74,6 +72,6 @@ export class BuildLogs implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.connection) await endSharedConnection(this.connection);
+    await this.connection.end();
   }
 }

@@ -82,6 +82,18 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
       cargoLockDigest: null,
       wasmDigest: null,
     };
+    // What the build record keeps of a build that ran (or failed): its source, toolchain, log, component.
+    const record = (kept: ReturnType<CappedLog['finish']>, finishedAt: Date) =>
+      this.records.finished(job.id, {
+        ...outcome,
+        source: recordedSource,
+        log: kept.text,
+        logDigest: kept.digest,
+        logBytes: kept.bytes,
+        logTruncated: kept.truncated,
+        startedAt,
+        finishedAt,
+      });
     try {
       recordedSource = await this.fetchSource(job, workspace, say, signal);
       const toolchains = await defaultBuildToolchains({ rustToolchainPrefix: this.config.builds.rustToolchainPrefix });
@@ -103,16 +115,7 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
       outcome.wasmDigest = wasm.digest;
       const finishedAt = new Date();
       const kept = { ...log.finish(), truncated: log.truncated || sandboxTruncated };
-      await this.records.finished(job.id, {
-        ...outcome,
-        source: recordedSource,
-        log: kept.text,
-        logDigest: kept.digest,
-        logBytes: kept.bytes,
-        logTruncated: kept.truncated,
-        startedAt,
-        finishedAt,
-      });
+      await record(kept, finishedAt);
       await this.logs.end(job.id, { truncated: kept.truncated, bytes: kept.bytes });
       return {
         build: {
@@ -134,18 +137,7 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
       const failure = asBuildStepError(error);
       say(`build failed: ${failure.code}: ${failure.message}`);
       const kept = { ...log.finish(), truncated: log.truncated || sandboxTruncated || (error instanceof BuildFailure && error.sandbox?.logTruncated === true) };
-      await this.records
-        .finished(job.id, {
-          ...outcome,
-          source: recordedSource,
-          log: kept.text,
-          logDigest: kept.digest,
-          logBytes: kept.bytes,
-          logTruncated: kept.truncated,
-          startedAt,
-          finishedAt: new Date(),
-        })
-        .catch(() => undefined);
+      await record(kept, new Date()).catch(() => undefined);
       await this.logs.end(job.id, { truncated: kept.truncated, bytes: kept.bytes });
       throw failure;
     } finally {

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import IORedis from 'ioredis';
+import type IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
-import { connected, endSharedConnection, producerRedisOptions } from '../common/redis-connection';
+import { LazyProducerConnection } from '../common/redis-connection';
 import type { ToolchainComponent } from '../pipeline/job-catalogue';
 import { BUILDER_NAMES, type BuilderAvailability, type BuilderName, probeBuilders } from './builders';
 import { defaultBuildToolchains } from './build-toolchains';
@@ -39,17 +39,15 @@ export interface BuilderStatus {
 @Injectable()
 export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('builders');
-  private connection: IORedis | undefined;
+  private readonly connection: LazyProducerConnection;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.connection = new LazyProducerConnection(config.redis.url, (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
+  }
 
-  private async redis(): Promise<IORedis> {
-    if (!this.connection) {
-      this.connection = new IORedis(producerRedisOptions(this.config.redis.url));
-      this.connection.on('error', (error) => this.logger.debug({ error: error.message }, 'Redis connection error'));
-    }
-    return connected(this.connection);
+  private redis(): Promise<IORedis> {
+    return this.connection.get();
   }
 
   private get keyPrefix(): string {
@@ -133,10 +131,10 @@ export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApp
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
-    if (this.connection) {
-      // A worker that stops is no longer a place builds can go.
-      if (this.config.role !== 'api' && this.config.builds.worker !== 'off') await (await this.redis()).del(`${this.keyPrefix}${this.config.instanceId}`).catch(() => undefined);
-      await endSharedConnection(this.connection);
+    // A worker that stops is no longer a place builds can go.
+    if (this.connection.opened && this.config.role !== 'api' && this.config.builds.worker !== 'off') {
+      await (await this.redis()).del(`${this.keyPrefix}${this.config.instanceId}`).catch(() => undefined);
     }
+    await this.connection.end();
   }
 }

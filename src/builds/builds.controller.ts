@@ -25,7 +25,7 @@ import { type Caller, callerOwns } from '../access/caller';
 import { BUILD_CONTENT_TYPES, SOURCE_ARCHIVE_MEDIA_TYPES, unsupportedMediaType } from '../common/content-types';
 import { MAX_ANNOTATIONS, MAX_REFERENCE_LENGTH, MAX_TAG_LENGTH, MAX_URL_LENGTH } from '../common/field-limits';
 import { IDEMPOTENCY_KEY_SCHEMA, parseIdempotencyKey } from '../common/idempotency-key';
-import { type FormShape, formFieldOrderProblem, formParts, formProblem, malformedForm, refuseTrailingParts } from '../common/multipart-form';
+import { type FormShape, readStreamedForm } from '../common/multipart-form';
 import { ProblemError, problems } from '../common/problem';
 import { ProblemDto } from '../common/problem.dto';
 import { EXAMPLES } from '../openapi/examples';
@@ -188,43 +188,16 @@ export class BuildsController {
     return this.requests.fromArchive({ ...fields, caller, idempotencyKey, declaredLength: length === undefined ? undefined : Number(length) }, request.body as Readable);
   }
 
-  private async fromMultipart(request: FastifyRequest, idempotencyKey: string | undefined, caller: Caller) {
-    try {
-      const raw: Record<string, unknown> = {};
-      const parts = formParts(request, BUILD_FORM);
-      for await (const part of parts) {
-        if (part.type === 'field') {
-          raw[part.fieldname] = part.fieldname in raw ? [raw[part.fieldname], part.value] : part.value;
-          continue;
-        }
-        if (part.fieldname !== 'source') {
-          part.file.resume();
-          throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', `file field "${part.fieldname}" is not known; send the archive as "source"`);
-        }
-        for (const required of ['repository', 'builder']) {
-          if (raw[required] === undefined) {
-            part.file.resume();
-            throw formFieldOrderProblem(BUILD_FORM, required);
-          }
-        }
-        if (typeof raw.repository === 'string') noteAuditTarget(request, { repository: raw.repository });
-        const fields = buildFields(raw);
-        let broken: Error | undefined;
-        part.file.once('error', (error: Error) => (broken ??= error));
-        return await this.requests
-          .fromArchive({ ...fields, caller, idempotencyKey, fileName: part.filename, afterBody: () => refuseTrailingParts(parts, BUILD_FORM) }, part.file)
-          .catch((error: unknown) => {
-            throw broken ? malformedForm(broken) : error;
-          });
-      }
-      throw new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', 'source: is required (the archive, as form field "source" after the other fields)', {
-        errors: [{ field: 'source', message: 'is required' }],
-      });
-    } catch (error) {
-      request.raw.unpipe();
-      request.raw.resume();
-      throw formProblem(error, BUILD_FORM);
-    }
+  private fromMultipart(request: FastifyRequest, idempotencyKey: string | undefined, caller: Caller) {
+    return readStreamedForm(request, BUILD_FORM, ['repository', 'builder'], (raw, file, afterFile) => {
+      if (typeof raw.repository === 'string') noteAuditTarget(request, { repository: raw.repository });
+      const afterBody = async () => {
+        // The form parser stops a file at MAX_UPLOAD_BYTES: a cut archive is refused, not built.
+        if (file.file.truncated) throw new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The source archive is too large', 'the source archive exceeds MAX_UPLOAD_BYTES');
+        await afterFile();
+      };
+      return this.requests.fromArchive({ ...buildFields(raw), caller, idempotencyKey, fileName: file.filename, afterBody }, file.file);
+    });
   }
 
   @Authorize('authenticated')

@@ -1,4 +1,4 @@
-import type { Multipart } from '@fastify/multipart';
+import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { ProblemError } from './problem';
 
@@ -17,6 +17,64 @@ export interface FormShape {
   /** Fields the form may have besides the file (the parser's limit), and in words. */
   maxFields: number;
   fieldsSummary: string;
+}
+
+/**
+ * Reads a streamed form: its fields, then its one file, which `handle` consumes (given the fields, the
+ * file part, and a check to call once the file has ended that refuses parts sent after it). The fields
+ * in `requiredBeforeFile` must come before the file, since the file streams on at once. Whatever fails,
+ * the rest of the body is read and dropped (the parser no longer reads it), so that a client still
+ * sending it is not left blocked and gets the answer on its connection; and the failure is answered as a
+ * form problem (a body that breaks off inside the file is MALFORMED_MULTIPART, not what it made fail).
+ */
+export async function readStreamedForm<T>(
+  request: FastifyRequest,
+  shape: FormShape,
+  requiredBeforeFile: readonly string[],
+  handle: (fields: Record<string, unknown>, file: MultipartFile, afterFile: () => Promise<void>) => Promise<T>,
+): Promise<T> {
+  try {
+    const fields: Record<string, unknown> = {};
+    const parts = formParts(request, shape);
+    for await (const part of parts) {
+      if (part.type === 'field') {
+        fields[part.fieldname] = part.fieldname in fields ? [fields[part.fieldname], part.value] : part.value;
+        continue;
+      }
+      if (part.fieldname !== shape.fileField) {
+        part.file.resume();
+        throw new ProblemError(
+          400,
+          'VALIDATION_FAILED',
+          'The request is not valid',
+          `file field "${part.fieldname}" is not known; send ${shape.fileDescription} as "${shape.fileField}"`,
+        );
+      }
+      const missing = requiredBeforeFile.find((name) => fields[name] === undefined);
+      if (missing !== undefined) {
+        part.file.resume();
+        throw formFieldOrderProblem(shape, missing);
+      }
+      let broken: Error | undefined;
+      part.file.once('error', (error: Error) => (broken ??= error));
+      return await handle(fields, part, () => refuseTrailingParts(parts, shape)).catch((error: unknown) => {
+        throw broken ? malformedForm(broken) : error;
+      });
+    }
+    throw new ProblemError(
+      400,
+      'VALIDATION_FAILED',
+      'The request is not valid',
+      `${shape.fileField}: is required (${shape.fileDescription}, as form field "${shape.fileField}" after the other fields)`,
+      {
+        errors: [{ field: shape.fileField, message: 'is required' }],
+      },
+    );
+  } catch (error) {
+    request.raw.unpipe();
+    request.raw.resume();
+    throw formProblem(error, shape);
+  }
 }
 
 /** What to do about fields sent after the file. */

@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { setImmediate, setTimeout } from 'node:timers/promises';
-import type IORedis from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import IORedis, { type RedisOptions } from 'ioredis';
 
 /**
  * ioredis settings for the two kinds of connection BullMQ needs.
@@ -86,4 +85,34 @@ export async function connected(connection: IORedis): Promise<IORedis> {
   if (connection.status === 'wait') await connection.connect().catch(() => undefined);
   await handshakeSettled(connection);
   return connection;
+}
+
+/**
+ * A fail-fast connection made on first use and connected before each use, for services that send a few
+ * commands of their own (build logs, builder reports); errors surface on the commands, never as
+ * unhandled events.
+ */
+export class LazyProducerConnection {
+  private connection: IORedis | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly onError: (error: Error) => void,
+  ) {}
+
+  async get(): Promise<IORedis> {
+    if (!this.connection) {
+      this.connection = new IORedis(producerRedisOptions(this.url));
+      this.connection.on('error', this.onError);
+    }
+    return connected(this.connection);
+  }
+
+  get opened(): boolean {
+    return this.connection !== undefined;
+  }
+
+  async end(): Promise<void> {
+    if (this.connection) await endSharedConnection(this.connection);
+  }
 }

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JobRow } from '../database/database.types';
 import { JobDto } from './job.dto';
+import { openEventStream } from '../common/server-sent-events';
 
 const POLL_INTERVAL_MS = 250;
 const HEARTBEAT_MS = 15_000;
@@ -12,18 +13,8 @@ const HEARTBEAT_MS = 15_000;
  * line every 15 s keeps proxies from closing an idle stream.
  */
 export async function streamJobEvents(request: FastifyRequest, reply: FastifyReply, load: () => Promise<JobRow | undefined>, first: JobRow): Promise<void> {
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-    'x-request-id': String(request.id),
-  });
-  let closed = false;
-  request.raw.once('close', () => (closed = true));
-
+  const stream = openEventStream(request, reply);
+  const raw = stream.raw;
   let sequence = 0;
   const send = (job: JobRow) => {
     sequence += 1;
@@ -33,7 +24,7 @@ export async function streamJobEvents(request: FastifyRequest, reply: FastifyRep
   let current = first;
   send(current);
   try {
-    while (!closed && current.state !== 'succeeded' && current.state !== 'failed') {
+    while (!stream.closed && current.state !== 'succeeded' && current.state !== 'failed') {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
       const next = await load();
       if (!next) break;
