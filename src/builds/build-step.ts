@@ -166,6 +166,7 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
       timeoutMs: git.timeoutMs,
       maxBytes: git.maxBytes,
       addressAllowlist: new AddressAllowlist(git.privateAllowlist, 'BUILD_GIT_PRIVATE_ALLOWLIST'),
+      maxFiles: this.config.builds.source.maxFiles,
       signal,
     });
     say(`checked out ${fetched.commit} (tree ${fetched.tree}, ${fetched.bytes} bytes)`);

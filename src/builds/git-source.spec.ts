@@ -160,6 +160,21 @@ describe('fetchGitSource', () => {
     expect(blob.code).toBe('GIT_COMMIT_NOT_FOUND');
   });
 
+  it('refuses a commit the server serves by id but no branch or tag contains (a pull request head, a fork)', async () => {
+    const repo = await server.createRepository('pull-request-head', { 'evil.rs': 'fn main() {}' }, { ref: 'refs/pull/1/head' });
+    const error = await failure(fetchGitSource(sourceOf(repo.url, repo.commit), dest, options));
+    expect(error.code).toBe('GIT_COMMIT_NOT_FOUND');
+    expect(error.message).toContain('not on any branch or tag');
+  });
+
+  it('refuses a commit with more files than allowed', async () => {
+    const files = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`empty-${i}.txt`, '']));
+    const repo = await server.createRepository('many-files', files);
+    const error = await failure(fetchGitSource(sourceOf(repo.url, repo.commit), dest, { ...options, maxFiles: 20 }));
+    expect(error.code).toBe('GIT_SOURCE_TOO_LARGE');
+    expect(error.message).toContain('30 files');
+  });
+
   it('refuses a commit whose symbolic links leave the tree', async () => {
     const passwd = await server.createRepository('passwd-link', { 'a.txt': 'a' }, { symlinks: { passwd: '/etc/passwd' } });
     const absolute = await failure(fetchGitSource(sourceOf(passwd.url, passwd.commit), dest, options));

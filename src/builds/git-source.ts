@@ -46,6 +46,8 @@ export interface GitFetchOptions {
   maxBytes: number;
   /** Internal hosts or ranges git may connect to (tests: loopback). */
   addressAllowlist?: AddressAllowlist;
+  /** Files and links the commit may hold (BUILD_SOURCE_MAX_FILES): empty files weigh nothing in bytes. */
+  maxFiles?: number;
   signal?: AbortSignal;
 }
 
@@ -155,8 +157,6 @@ function quotedStderr(stderr: string): string {
   return printableText(masked.trim(), STDERR_QUOTED_CHARS);
 }
 
-/** A want the server refused: the commit is not one of its advertised tips (older servers), or does not exist. */
-const WANT_REFUSED = /not our ref|unadvertised object|couldn't find remote ref|no such remote ref/i;
 const TRANSIENT =
   /returned error: 5\d\d|RPC failed|Failed to connect|Connection refused|Connection reset|Could not resolve host|timed out|early EOF|transfer closed|unexpected disconnect|Empty reply|the remote end hung up|SSL|TLS|gnutls/i;
 
@@ -248,41 +248,49 @@ export async function fetchGitSource(source: GitSource, destDir: string, options
 
     const init = await git(['init', '--quiet', `--object-format=${source.objectFormat}`]);
     if (init.code !== 0) throw new Error(`git init failed: ${init.stderr}`);
-    const byId = await git(['fetch', '--quiet', '--depth=1', '--no-tags', '--no-recurse-submodules', '--end-of-options', source.url, source.commit]);
-    if (byId.code !== 0) {
-      if (!WANT_REFUSED.test(byId.stderr)) throw fetchFailure(source, byId);
-      // Servers that only serve advertised tips: fetch every branch and tag, then look for the commit.
-      const all = await git([
-        'fetch',
-        '--quiet',
-        '--no-tags',
-        '--no-recurse-submodules',
-        '--end-of-options',
-        source.url,
-        '+refs/heads/*:refs/remotes/source/*',
-        '+refs/tags/*:refs/tags/*',
-      ]);
-      if (all.code !== 0) throw fetchFailure(source, all);
-    }
+    // Every branch and tag, with their history: the commit must be reachable from one of them. A host may
+    // serve any object it holds by id (a pull request's head, a fork's commit): a commit fetched by id alone
+    // could be one the repository never had, and its provenance would name the wrong repository.
+    const all = await git([
+      'fetch',
+      '--quiet',
+      '--no-tags',
+      '--no-recurse-submodules',
+      '--end-of-options',
+      source.url,
+      '+refs/heads/*:refs/remotes/source/*',
+      '+refs/tags/*:refs/tags/*',
+    ]);
+    if (all.code !== 0) throw fetchFailure(source, all);
     const type = await git(['cat-file', '-t', '--end-of-options', source.commit]);
     if (type.code !== 0 || type.stdout.trim() !== 'commit') {
       throw new GitSourceError(
         'GIT_COMMIT_NOT_FOUND',
-        `Commit ${source.commit} is not in the repository at ${source.url}${type.code === 0 ? ` (it names a ${type.stdout.trim()})` : ''}`,
+        `Commit ${source.commit} is not on any branch or tag of the repository at ${source.url}${type.code === 0 ? ` (it names a ${type.stdout.trim()})` : ''}`,
       );
+    }
+
+    const containing = await git(['for-each-ref', '--count=1', '--format=%(refname)', `--contains=${source.commit}`, 'refs/remotes/source', 'refs/tags']);
+    if (containing.code !== 0 || containing.stdout.trim() === '') {
+      throw new GitSourceError('GIT_COMMIT_NOT_FOUND', `Commit ${source.commit} is not on any branch or tag of the repository at ${source.url}`);
     }
 
     // The checkout's size is known before writing it: the blobs' sizes (a small pack can inflate to a lot).
     let blobBytes = 0;
+    let entries = 0;
     let pending = '';
     const listing = await git(['ls-tree', '-r', '-l', '--full-tree', '--end-of-options', source.commit], (chunk) => {
       const lines = (pending + chunk.toString('utf8')).split('\n');
       pending = lines.pop()!;
+      entries += lines.length;
       for (const line of lines) blobBytes += Number(/^\S+ blob \S+ +(\d+)\t/.exec(line)?.[1] ?? 0);
     });
     if (listing.code !== 0) throw new Error(`git ls-tree failed: ${listing.stderr}`);
     const repositoryBytes = await directoryBytes(workTree);
     if (repositoryBytes + blobBytes > options.maxBytes) throw new SizeExceeded();
+    if (options.maxFiles !== undefined && entries > options.maxFiles) {
+      throw new GitSourceError('GIT_SOURCE_TOO_LARGE', `Commit ${source.commit} holds ${entries} files and links, more than the ${options.maxFiles} a source may have`);
+    }
 
     const checkout = await git(['checkout', '--quiet', '--detach', '--no-recurse-submodules', source.commit]);
     if (checkout.code !== 0) throw new GitSourceError('GIT_FETCH_FAILED', `Checking out ${source.commit} failed: ${quotedStderr(checkout.stderr)}`);

@@ -20,6 +20,11 @@ export interface GitRepositoryOptions {
   /** Paths of `files` committed with mode 100755. */
   executables?: string[];
   objectFormat?: 'sha1' | 'sha256';
+  /**
+   * Where the commit goes: `refs/heads/main` by default. Another ref (`refs/pull/1/head`) makes a commit the
+   * server holds and serves by id, but that no branch or tag of the repository contains.
+   */
+  ref?: string;
 }
 
 export interface GitHttpServer {
@@ -109,7 +114,7 @@ export async function startGitHttpServer(): Promise<GitHttpServer> {
       await git(['update-index', '--add', '--index-info'], repoEnv, `${lines.join('\n')}\n`);
       const tree = await git(['write-tree'], repoEnv);
       const commit = await git(['commit-tree', tree, '-m', `test repository ${name}`], repoEnv);
-      await git(['update-ref', 'refs/heads/main', commit], repoEnv);
+      await git(['update-ref', options.ref ?? 'refs/heads/main', commit], repoEnv);
       await git(['symbolic-ref', 'HEAD', 'refs/heads/main'], repoEnv);
       return { url: `${url}/${name}.git`, commit, tree };
     },
