@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { type GitHttpServer, startGitHttpServer } from './support/git-http-server';
 import { finishedJob, type JobView } from './support/jobs';
@@ -166,13 +167,15 @@ describe('builds', () => {
       expect(events[events.length - 1]!.event).toBe('end');
       const streamed = events
         .filter((e) => e.event === 'log')
-        .map((e) => e.data)
+        .map((e) => (JSON.parse(e.data) as { text: string }).text)
         .join('');
       expect(streamed).toMatch(/building with componentize-js/);
       const log = await service.fetch(`/v1/jobs/${job.id}/logs`);
       expect(log.headers.get('content-type')).toMatch(/^text\/plain/);
       const text = await log.text();
-      expect(text).toMatch(/building with componentize-js/);
+      // What was streamed is the log, exactly.
+      expect(streamed).toBe(text);
+      expect(JSON.parse(events[events.length - 1]!.data)).toEqual({ truncated: false, bytes: Buffer.byteLength(text) });
       expect(text).toMatch(/built a component: sha256:/);
     });
 
@@ -357,6 +360,28 @@ describe('builds', () => {
       expect(many).toMatchObject({ status: 413, code: 'ARCHIVE_TOO_MANY_FILES' });
       const large = await refused(await tarGzBytes([{ name: 'noise.bin', content: randomBytes(3 * 1024 * 1024) }]));
       expect(large).toMatchObject({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    });
+
+    it('a chunked body over the limit: 413 on the same connection, not a reset', async () => {
+      const chunk = randomBytes(256 * 1024);
+      const body = Readable.from(
+        (function* () {
+          for (let i = 0; i < 16; i++) yield chunk;
+        })(),
+      );
+      const response = await service.fetch(`/v1/builds?${new URLSearchParams({ repository: newRepository(), builder: 'cargo' })}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/gzip' },
+        body: Readable.toWeb(body) as ReadableStream,
+        duplex: 'half',
+      } as RequestInit);
+      expect(response.status).toBe(413);
+      expect((await problemOf(response)).code).toBe('PAYLOAD_TOO_LARGE');
+    });
+
+    it('a build id that is not a UUID is simply not found', async () => {
+      const response = await service.fetch('/v1/builds/not-a-uuid');
+      expect(response.status).toBe(404);
     });
 
     it('something that is not an archive', async () => {

@@ -1,5 +1,5 @@
 import { Controller, Get, Headers, Param, Req, Res } from '@nestjs/common';
-import { ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Authorize, CurrentCaller } from '../access/authorize';
 import { type Caller, callerOwns } from '../access/caller';
@@ -29,7 +29,7 @@ export class BuildLogsController {
   @ApiOperation({
     summary: 'The build log of a build job (text, or server-sent events while it runs)',
     description:
-      'What the build printed (stdout and stderr, in order), capped at BUILD_MAX_LOG_BYTES. As `text/plain`: the log so far. With `Accept: text/event-stream`: event `log` for each piece of output (its lines as `data:` lines) as the build prints it, then one event `end` with `{"truncated","bytes"}`; for a finished build, the whole log at once, then `end`.',
+      'What the build printed (stdout and stderr, in order), capped at BUILD_MAX_LOG_BYTES. As `text/plain`: the log so far. With `Accept: text/event-stream`: event `log` with `{"text"}` for each piece of output as the build prints it (the pieces joined are the log), then one event `end` with `{"truncated","bytes"}`; for a finished build, the whole log at once, then `end`.',
   })
   @ApiProduces('text/plain', 'text/event-stream')
   @ApiUuidParam()
@@ -41,6 +41,7 @@ export class BuildLogsController {
   })
   @ApiOkResponse({ description: 'The log (text/plain), or a text/event-stream of `log` and `end` events', schema: { type: 'string' } })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'JOB_NOT_FOUND (no such job, another caller’s, or not a build job)' })
+  @ApiResponse({ status: 503, type: ProblemDto, description: 'QUEUE_UNAVAILABLE: the live log of a running build (in Redis) cannot be read' })
   async log(
     @Param('id') id: string,
     @Headers('accept') accept: string | undefined,
@@ -81,18 +82,13 @@ export class BuildLogsController {
   private async stream(job: JobRow, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const stream = openEventStream(request, reply);
     const raw = stream.raw;
-    const send = (event: string, data: string) =>
-      raw.write(
-        `event: ${event}\n${data
-          .split('\n')
-          .map((line) => `data: ${line}`)
-          .join('\n')}\n\n`,
-      );
+    // Data as JSON: one line whatever the output holds (CR, LF, text that looks like an event).
+    const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     try {
       const stored = await this.records.storedLog(job.id);
       if (stored) {
-        if (stored.log) send('log', stored.log);
-        send('end', JSON.stringify({ truncated: stored.truncated, bytes: stored.bytes }));
+        if (stored.log) send('log', { text: stored.log });
+        send('end', { truncated: stored.truncated, bytes: stored.bytes });
         return;
       }
       let after: string | undefined;
@@ -103,10 +99,10 @@ export class BuildLogsController {
         for (const entry of entries) {
           after = entry.id;
           if ('end' in entry) {
-            send('end', JSON.stringify(entry.end));
+            send('end', entry.end);
             return;
           }
-          send('log', entry.text);
+          send('log', { text: entry.text });
         }
         if (entries.length > 0) continue;
         // A build that ended without an end marker (the live log expired, or the job failed before
@@ -117,7 +113,7 @@ export class BuildLogsController {
           const buildStep = current?.steps.find((s) => s.name === 'build');
           if (!current || current.state === 'failed' || buildStep?.state === 'succeeded' || buildStep?.state === 'failed') {
             const final = await this.records.storedLog(job.id);
-            send('end', JSON.stringify({ truncated: final?.truncated ?? false, bytes: final?.bytes ?? 0 }));
+            send('end', { truncated: final?.truncated ?? false, bytes: final?.bytes ?? 0 });
             return;
           }
         }

@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import { sql } from 'kysely';
+import { isUuid } from '../common/uuid';
 import { DatabaseService } from '../database/database.service';
 import type { ToolchainComponent } from '../pipeline/job-catalogue';
 import type { BuildRow, BuildTables } from './build-tables';
@@ -60,12 +62,22 @@ export class BuildRecordsRepository {
       .execute();
   }
 
+  /** A build attempt starts: the log and outcome an earlier attempt recorded are cleared. */
+  async attemptStarted(jobId: string): Promise<void> {
+    await this.db
+      .updateTable('builds')
+      .set({ log: null, log_digest: null, log_bytes: null, log_truncated: null, wasm_digest: null, toolchain: null, finished_at: null })
+      .where('job_id', '=', jobId)
+      .execute();
+  }
+
   /** Records how the build ran (a re-run of the step overwrites what a crashed attempt left). */
   async finished(jobId: string, outcome: BuildOutcomeRecord & { source: Record<string, unknown> }): Promise<void> {
     await this.db
       .updateTable('builds')
       .set({
-        source: JSON.stringify(outcome.source),
+        // What the build learnt of its source (a git tree) joins what the request said (size, format).
+        source: sql<string>`source || ${JSON.stringify(outcome.source)}::jsonb`,
         toolchain: JSON.stringify(outcome.toolchain),
         cargo_lock_digest: outcome.cargoLockDigest,
         log: outcome.log,
@@ -81,6 +93,7 @@ export class BuildRecordsRepository {
   }
 
   find(jobId: string): Promise<BuildRow | undefined> {
+    if (!isUuid(jobId)) return Promise.resolve(undefined);
     return this.db.selectFrom('builds').selectAll().where('job_id', '=', jobId).executeTakeFirst();
   }
 

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Caller } from '../access/caller';
 import { assertRepositoryAllowed } from '../access/repository-access';
@@ -72,12 +70,13 @@ export class BuildRequestService {
     } catch (error) {
       throw buildProblem(error);
     }
-    const checked = await this.check(request);
+    const checked = this.validate(request);
     const fingerprint = requestFingerprint('build', { ...fingerprintFields(request), source });
     if (request.idempotencyKey) {
       const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller.principal, fingerprint);
       if (replay) return { job: replay, created: false };
     }
+    await this.dependenciesReady(request, checked);
     return this.submit(request, checked, source, fingerprint);
   }
 
@@ -86,11 +85,15 @@ export class BuildRequestService {
     request: BuildRequestFields & { fileName?: string; declaredLength?: number; afterBody?: () => Promise<void> },
     body: Readable,
   ): Promise<{ job: JobRow; created: boolean }> {
-    let checked: Awaited<ReturnType<BuildRequestService['check']>>;
+    let checked: ReturnType<BuildRequestService['validate']>;
     try {
       const maxBytes = this.config.builds.source.maxArchiveBytes;
       if (request.declaredLength !== undefined && request.declaredLength > maxBytes) throw sourceTooLarge(maxBytes);
-      checked = await this.check(request);
+      checked = this.validate(request);
+      // Before the body is read (it may be large): a build no worker can run is refused now. A replay of
+      // an accepted build is answered whatever the workers' state.
+      const replaying = request.idempotencyKey !== undefined && (await this.jobs.findByIdempotencyKey(request.idempotencyKey, request.caller.principal)) !== undefined;
+      if (!replaying) await this.dependenciesReady(request, checked);
     } catch (error) {
       body.resume();
       throw error;
@@ -115,8 +118,8 @@ export class BuildRequestService {
     }
   }
 
-  /** The checks every build request passes before its source is read. */
-  private async check(request: BuildRequestFields): Promise<{ repo: OciRepository; builder: BuilderName; options: Record<string, unknown> }> {
+  /** What every build request must get right itself: repository (and the caller's patterns), builder, options. */
+  private validate(request: BuildRequestFields): { repo: OciRepository; builder: BuilderName; options: Record<string, unknown> } {
     const repo = parseRepositoryOrProblem(request.repository);
     assertRepositoryAllowed(request.caller, canonicalRepositoryName(repo));
     if (!(BUILDER_NAMES as readonly string[]).includes(request.builder)) {
@@ -125,22 +128,41 @@ export class BuildRequestService {
       });
     }
     const builder = request.builder as BuilderName;
-    let options: Record<string, unknown>;
     try {
-      options = { ...parseBuilderOptions(builder, request.options) };
+      return { repo, builder, options: { ...parseBuilderOptions(builder, request.options) } };
     } catch (error) {
       throw buildProblem(error);
     }
+  }
+
+  /** What a new build needs of others: its callback URL allowed, a build worker for its builder, the registry. */
+  private async dependenciesReady(request: BuildRequestFields, checked: { repo: OciRepository; builder: BuilderName }): Promise<void> {
     if (request.callbackUrl) await this.callbackPolicy.assertAllowed(request.callbackUrl);
-    const status = (await this.builders.statuses()).find((s) => s.name === builder)!;
+    const statuses = await this.builders.statuses().catch((error: unknown) => {
+      throw new ProblemError(
+        503,
+        'QUEUE_UNAVAILABLE',
+        'Redis is unavailable',
+        `the build workers' reports cannot be read: ${(error as Error).message}`,
+        {},
+        { 'retry-after': '5' },
+      );
+    });
+    const status = statuses.find((s) => s.name === checked.builder)!;
     if (!status.available) {
-      throw new ProblemError(503, 'BUILDER_UNAVAILABLE', 'No build worker can run this builder', `${builder}: ${status.reason}`, { builder }, { 'retry-after': '30' });
+      throw new ProblemError(
+        503,
+        'BUILDER_UNAVAILABLE',
+        'No build worker can run this builder',
+        `${checked.builder}: ${status.reason}`,
+        { builder: checked.builder },
+        { 'retry-after': '30' },
+      );
     }
     // The registry is checked now (egress policy, credentials), not minutes later after the build.
-    await this.registry.blobExists(repo, EMPTY_BLOB_DIGEST).catch((error: unknown) => {
+    await this.registry.blobExists(checked.repo, EMPTY_BLOB_DIGEST).catch((error: unknown) => {
       throw registryProblem(error);
     });
-    return { repo, builder, options };
   }
 
   private async submit(
@@ -178,23 +200,27 @@ export class BuildRequestService {
     const hash = createHash('sha256');
     let size = 0;
     let head = Buffer.alloc(0);
-    const counted = async function* (source: Readable) {
-      for await (const chunk of source) {
+    // A plain loop, not stream.pipeline: a refused body must be drained, never destroyed (a destroyed
+    // request closes the socket before the 413 reaches the client).
+    const file = await open(path, 'wx', 0o600);
+    try {
+      for await (const chunk of body) {
         const bytes = chunk as Buffer;
         size += bytes.length;
         if (size > maxBytes) throw sourceTooLarge(maxBytes);
         if (head.length < 8) head = Buffer.concat([head, bytes.subarray(0, 8 - head.length)]);
         hash.update(bytes);
-        yield bytes;
+        await file.write(bytes);
       }
-    };
-    try {
-      await pipeline(body, counted, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
     } catch (error) {
       body.resume();
-      throw error instanceof ProblemError
-        ? error
-        : new ProblemError(400, 'UPLOAD_ABORTED', 'The upload was interrupted', `the source archive could not be read: ${(error as Error).message}`);
+      if (error instanceof ProblemError) throw error;
+      // The spool's own failure (a full disk) is the service's, not the caller's.
+      if ((error as NodeJS.ErrnoException).syscall === 'write')
+        throw new ProblemError(503, 'SOURCE_SPOOL_FAILED', 'The source archive could not be kept', `the service could not write the upload: ${(error as Error).message}`);
+      throw new ProblemError(400, 'UPLOAD_ABORTED', 'The upload was interrupted', `the source archive could not be read: ${(error as Error).message}`);
+    } finally {
+      await file.close();
     }
     if (declaredLength !== undefined && size !== declaredLength) {
       throw new ProblemError(400, 'UPLOAD_ABORTED', 'The upload was interrupted', `the body ended after ${size} of ${declaredLength} bytes`);

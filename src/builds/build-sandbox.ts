@@ -50,6 +50,11 @@ import { isProcessRunning, measureSandboxProcesses, readProcessStat } from './sa
  *   kills above maxWorkDirBytes. Overshoot: what the build writes during one walk and interval.
  * - log: the first maxLogBytes of output (stdout and stderr merged in the order written) are kept and
  *   forwarded, the rest counted and dropped; only past logHardCapBytes is the build stopped.
+ * Known gaps, bounded but not closed: memory a process unmaps but keeps (System V shared memory after
+ * shmdt, a memfd no longer mapped) and files deleted while held open are not counted by the walks;
+ * RLIMIT_NOFILE (SANDBOX_MAX_OPEN_FILES) × maxFileBytes bounds the files, the sandbox's own IPC namespace
+ * the shared memory segments only by the kernel's defaults. A seccomp filter (no shmget, memfd_create,
+ * io_uring, userfaultfd, bpf) or a cgroup memory.max would close them.
  * cgroups are not used: only a cgroup v2 subtree delegated to the worker would be safe to write to,
  * which workers (in containers, on cgroup v1 hosts) cannot count on; the bounds above hold for root and
  * non-root workers alike.
@@ -72,6 +77,8 @@ export const DISK_INTERVAL_MS = 1000;
 export const SHM_BYTES = 64 * 1024 * 1024;
 /** How much of the end of the output SandboxOutcome.logTail keeps. */
 export const LOG_TAIL_BYTES = 8192;
+/** Files a build process may hold open (RLIMIT_NOFILE): plenty for cargo and node, far below the host's. */
+export const SANDBOX_MAX_OPEN_FILES = 4096;
 
 export interface SandboxMount {
   hostPath: string;
@@ -248,6 +255,9 @@ function bwrapArguments(run: SandboxRun, tmpBytes: number): { options: string[];
     `--nproc=${limits.maxProcesses}`,
     `--cpu=${Math.ceil(limits.cpuSeconds)}:${Math.ceil(limits.cpuSeconds) + 1}`,
     `--fsize=${limits.maxFileBytes}`,
+    // Bounds what a build can hold outside the watchdog's sight (deleted files kept open, memfds).
+    `--nofile=${SANDBOX_MAX_OPEN_FILES}`,
+    '--msgqueue=0',
     '--core=0',
     '--',
     ...run.command,

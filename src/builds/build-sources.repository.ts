@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Injectable } from '@nestjs/common';
+import { sql } from 'kysely';
 import { CodedError } from '../common/coded-error';
 import { DatabaseService } from '../database/database.service';
 import type { BuildTables } from './build-tables';
@@ -27,6 +28,11 @@ export class BuildSourcesRepository {
     const present = await this.db.selectFrom('build_sources').select('complete').where('digest', '=', source.digest).executeTakeFirst();
     if (present?.complete) return;
     await this.db.transaction().execute(async (trx) => {
+      // One writer per digest: a concurrent upload of the same archive waits here, then finds it complete.
+      // (The embedded database runs one transaction at a time anyway.)
+      if (this.database.kind !== 'pglite') await sql`select pg_advisory_xact_lock(hashtextextended(${`build-source:${source.digest}`}, 0))`.execute(trx);
+      const stored = await trx.selectFrom('build_sources').select('complete').where('digest', '=', source.digest).executeTakeFirst();
+      if (stored?.complete) return;
       await trx.deleteFrom('build_sources').where('digest', '=', source.digest).execute();
       await trx.insertInto('build_sources').values({ digest: source.digest, size: source.size, format: source.format, complete: false }).execute();
       let seq = 0;

@@ -65,6 +65,8 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
     const { input } = job;
     const builder = input.builder.name as BuilderName;
     await this.records.create({ jobId: job.id, builder, builderOptions: input.builder.options, source: input.source, repository: input.repository, caller: job.caller });
+    // A new attempt: what an earlier one recorded (its log, its end) is not this build's any more.
+    await this.records.attemptStarted(job.id);
     // The sandbox keeps BUILD_MAX_LOG_BYTES of what the build prints (and says when it drops the rest);
     // the room above it is for the step's own lines.
     const log = new CappedLog(this.config.builds.limits.maxLogBytes + 16 * 1024, (text) => void this.logs.append(job.id, text));
@@ -72,7 +74,11 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
     const say = (line: string) => log.add(Buffer.from(`==> ${line}\n`));
     const startedAt = new Date();
     await this.logs.begin(job.id, attempt);
-    const workspace = await createWorkspace(this.config.builds.workDir, job.id);
+    // A worker that cannot make a work directory (BUILD_WORK_DIR) is this worker's problem, not the build's.
+    const workspace = await createWorkspace(this.config.builds.workDir, job.id).catch((error: unknown) => {
+      void this.logs.end(job.id, { truncated: false, bytes: 0 });
+      throw StepError.transient('BUILD_WORK_DIR_UNAVAILABLE', `this worker cannot make a build work directory: ${(error as Error).message}`, undefined, error);
+    });
     let recordedSource: BuildResult['build']['source'] =
       input.source.kind === 'archive'
         ? { kind: 'archive', digest: input.source.digest, fileName: input.source.fileName }
@@ -180,20 +186,27 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
     if (size > maxBytes) throw StepError.permanent('BUILD_LIMIT_EXCEEDED', `the build produced ${size} bytes of WebAssembly, over BUILD_MAX_OUTPUT_BYTES (${maxBytes})`);
     const inspector = new WasmInspector({ maxBytes });
     const repo = parseRepository(job.input.repository);
-    const blob = await this.registry.pushBlobStream(repo, createReadStream(wasmPath), {
-      maxBytes,
-      signal,
-      onChunk: (chunk) => inspector.push(chunk),
-      beforeCommit: async () => {
-        const inspection = inspector.finish();
-        if (inspection.kind !== 'component') {
-          throw StepError.permanent(
-            'BUILD_OUTPUT_NOT_COMPONENT',
-            'the build produced a core WebAssembly module, not a component: build for wasm32-wasip2, or export a WIT world (componentize-js) so the output is a component',
-          );
-        }
-      },
-    });
+    const output = createReadStream(wasmPath);
+    let blob: { digest: string; size: number };
+    try {
+      blob = await this.registry.pushBlobStream(repo, output, {
+        maxBytes,
+        signal,
+        onChunk: (chunk) => inspector.push(chunk),
+        beforeCommit: async () => {
+          const inspection = inspector.finish();
+          if (inspection.kind !== 'component') {
+            throw StepError.permanent(
+              'BUILD_OUTPUT_NOT_COMPONENT',
+              'the build produced a core WebAssembly module, not a component: build for wasm32-wasip2, or export a WIT world (componentize-js) so the output is a component',
+            );
+          }
+        },
+      });
+    } finally {
+      // A push that failed half-way must not keep the file (and its disk space) open.
+      output.destroy();
+    }
     const inspection = inspector.finish();
     say(`built a component: ${blob.digest} (${blob.size} bytes), exports ${inspection.exports.join(', ') || 'nothing'}; pushed to ${job.input.repository}`);
     const title = `${basename(job.input.repository.split('/').pop() ?? 'component')}.wasm`;
@@ -213,6 +226,8 @@ function asBuildStepError(error: unknown): CodedError {
   if (error instanceof CodedError) {
     // This worker cannot build now; another one (or this one, repaired) may.
     if (error.code === 'BUILDER_UNAVAILABLE' || error.code === 'SANDBOX_UNAVAILABLE') return StepError.transient(error.code, error.message, undefined, error);
+    // Stopped because this worker is shutting down: the build runs again on another (or this one, restarted).
+    if (error.code === 'BUILD_CANCELLED') return StepError.transient('WORKER_STOPPING', `${error.message}: the worker stopped; the build is retried`, undefined, error);
     if (PERMANENT_BUILD_CODES.has(error.code) || error.code.startsWith('ARCHIVE_') || error.code.startsWith('GIT_')) {
       return error.transient ? error : StepError.permanent(error.code, error.message, error);
     }

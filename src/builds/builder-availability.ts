@@ -50,8 +50,9 @@ export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApp
     return this.connection.get();
   }
 
-  private get keyPrefix(): string {
-    return `${this.config.queues.prefix}:builders:`;
+  /** One hash of the workers' latest reports: read with one HGETALL, never a scan of the keyspace. */
+  private get key(): string {
+    return `${this.config.queues.prefix}:builders`;
   }
 
   /** Build workers start reporting (the first report is awaited, so a build accepted right after start finds it). */
@@ -69,7 +70,7 @@ export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApp
       // A build that cannot get a work directory cannot run, whatever the toolchains say.
       const builders = workspaceProblem ? probed.map((b) => ({ ...b, available: false, reason: workspaceProblem })) : probed;
       const report: WorkerReport = { instanceId: this.config.instanceId, reportedAt: new Date().toISOString(), builders };
-      await (await this.redis()).set(`${this.keyPrefix}${this.config.instanceId}`, JSON.stringify(report), 'EX', REPORT_TTL_SECONDS);
+      await (await this.redis()).hset(this.key, this.config.instanceId, JSON.stringify(report));
       for (const builder of builders) if (!builder.available) this.logger.warn({ builder: builder.name, reason: builder.reason }, 'builder unavailable on this worker');
     } catch (error) {
       this.logger.warn({ err: error }, 'could not report the builders of this worker');
@@ -109,31 +110,31 @@ export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApp
     });
   }
 
+  /** The reports of the last 45 s; older ones (a worker that died without saying so) are dropped. */
   private async liveReports(): Promise<WorkerReport[]> {
     const redis = await this.redis();
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${this.keyPrefix}*`, 'COUNT', 500);
-      keys.push(...found);
-      cursor = next;
-    } while (cursor !== '0' && keys.length < 10_000);
-    if (keys.length === 0) return [];
-    const values = await redis.mget(...keys);
-    return values.flatMap((value) => {
+    const entries = await redis.hgetall(this.key);
+    const live: WorkerReport[] = [];
+    const stale: string[] = [];
+    for (const [instance, value] of Object.entries(entries)) {
+      let report: WorkerReport | undefined;
       try {
-        return value ? [JSON.parse(value) as WorkerReport] : [];
+        report = JSON.parse(value) as WorkerReport;
       } catch {
-        return [];
+        report = undefined;
       }
-    });
+      if (report && Date.now() - Date.parse(report.reportedAt) < REPORT_TTL_SECONDS * 1000) live.push(report);
+      else stale.push(instance);
+    }
+    if (stale.length > 0) await redis.hdel(this.key, ...stale).catch(() => undefined);
+    return live;
   }
 
   async onApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     // A worker that stops is no longer a place builds can go.
     if (this.connection.opened && this.config.role !== 'api' && this.config.builds.worker !== 'off') {
-      await (await this.redis()).del(`${this.keyPrefix}${this.config.instanceId}`).catch(() => undefined);
+      await (await this.redis()).hdel(this.key, this.config.instanceId).catch(() => undefined);
     }
     await this.connection.end();
   }

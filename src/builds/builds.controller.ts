@@ -223,6 +223,7 @@ export class BuildsController {
       'What the build workers (BUILD_WORKER=also or only) reported in the last 45 s: each builder is available when at least one worker can run it; otherwise `reason` says why.',
   })
   @ApiOkResponse({ type: [BuilderDto] })
+  @ApiResponse({ status: 503, type: ProblemDto, description: 'QUEUE_UNAVAILABLE: the build workers’ reports (in Redis) cannot be read' })
   async list(): Promise<BuilderDto[]> {
     const statuses = await this.builders.statuses().catch((error: unknown) => {
       throw new ProblemError(503, 'QUEUE_UNAVAILABLE', 'Redis is unavailable', `the build workers' reports cannot be read: ${(error as Error).message}`);

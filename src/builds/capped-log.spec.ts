@@ -42,4 +42,14 @@ describe('CappedLog', () => {
     expect(kept.text).toBe('a');
     expect(kept.truncated).toBe(true);
   });
+
+  it('shows NUL as U+FFFD (a text column cannot hold it), in the text passed on, the text kept and its digest', () => {
+    const passed: string[] = [];
+    const log = new CappedLog(1024, (text) => passed.push(text));
+    log.add(Buffer.from('a\u0000b\n'));
+    const kept = log.finish();
+    expect(kept.text).toBe('a\ufffdb\n');
+    expect(passed.join('')).toBe(kept.text);
+    expect(kept.digest).toBe(`sha256:${createHash('sha256').update(kept.text, 'utf8').digest('hex')}`);
+  });
 });

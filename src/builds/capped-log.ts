@@ -23,7 +23,8 @@ export class CappedLog {
     if (room <= 0) return;
     const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
     this.kept += part.length;
-    const text = this.decoder.write(part);
+    // NUL cannot be stored in a text column: shown as U+FFFD, here already, so the digest is over what is stored.
+    const text = this.decoder.write(part).replaceAll('\u0000', '\ufffd');
     if (!text) return;
     this.parts.push(text);
     this.onText(text);
@@ -35,7 +36,7 @@ export class CappedLog {
 
   /** The kept text, its digest, and how many bytes the build printed in all. */
   finish(): { text: string; digest: string; bytes: number; truncated: boolean } {
-    const rest = this.decoder.end();
+    const rest = this.decoder.end().replaceAll('\u0000', '\ufffd');
     if (rest && !this.truncated) this.parts.push(rest);
     const text = this.parts.join('');
     return { text, digest: `sha256:${createHash('sha256').update(text, 'utf8').digest('hex')}`, bytes: this.total, truncated: this.truncated };

@@ -1,4 +1,4 @@
-import { findLinkProblem, type SourceNode } from './source-links';
+import { MAX_SYMLINKS, findLinkProblem, type SourceNode } from './source-links';
 
 /** A tree from `path: target` links, `path/` directories and plain files. */
 function tree(...entries: string[]): Map<string, SourceNode> {
@@ -37,5 +37,15 @@ describe('findLinkProblem', () => {
     expect(findLinkProblem(tree('x/to-y -> ../y', 'y/to-x -> ../x'))).toMatchObject({ reason: 'directory loop' });
     // Reached first through a/l, p/c leads back to p, whose subdirectory edge closes the cycle: the link on it is named.
     expect(findLinkProblem(tree('a/', 'p/c/', 'a/l -> ../p/c', 'p/c/up -> ..'))).toMatchObject({ path: 'p/c/up', reason: 'directory loop' });
+  });
+});
+
+describe('the number of links', () => {
+  it(`refuses a tree with more than ${MAX_SYMLINKS} symbolic links, naming the first one too many`, () => {
+    const nodes = new Map<string, SourceNode>([['a.txt', { kind: 'file' }]]);
+    for (let i = 0; i <= MAX_SYMLINKS; i++) nodes.set(`l${i}`, { kind: 'symlink', target: 'a.txt' });
+    expect(findLinkProblem(nodes)).toEqual({ path: `l${MAX_SYMLINKS}`, target: 'a.txt', reason: 'too many links' });
+    nodes.delete(`l${MAX_SYMLINKS}`);
+    expect(findLinkProblem(nodes)).toBeUndefined();
   });
 });

@@ -17,8 +17,15 @@ export interface LinkProblem {
   /** The link's path in the tree. */
   path: string;
   target: string;
-  reason: 'absolute' | 'escapes' | 'too many levels of links' | 'directory loop';
+  reason: 'absolute' | 'escapes' | 'too many levels of links' | 'directory loop' | 'too many links';
 }
+
+/**
+ * Symbolic links a source may hold. Each is resolved (through up to 40 others, over paths of hundreds of
+ * components): synchronous work that a source made of tens of thousands of chained links would stretch
+ * into seconds of a blocked event loop. Real sources hold a handful.
+ */
+export const MAX_SYMLINKS = 1024;
 
 /** What a refusal says of each problem, after the link and its target. */
 export const LINK_PROBLEM_WORDS: Record<LinkProblem['reason'], string> = {
@@ -26,6 +33,7 @@ export const LINK_PROBLEM_WORDS: Record<LinkProblem['reason'], string> = {
   escapes: 'leads outside the tree',
   'too many levels of links': 'goes through too many links (a loop)',
   'directory loop': 'makes a directory loop',
+  'too many links': `is one link too many: a source may hold at most ${MAX_SYMLINKS} symbolic links`,
 };
 
 /** Linux's MAXSYMLINKS: the kernel gives up (ELOOP) after following this many links for one path. */
@@ -68,6 +76,10 @@ const parentOf = (path: string): string => (path.includes('/') ? path.slice(0, p
 
 /** The first problem among the links of the tree described by `nodes` (the top itself is not listed), or undefined. */
 export function findLinkProblem(nodes: ReadonlyMap<string, SourceNode>): LinkProblem | undefined {
+  let count = 0;
+  for (const [path, node] of nodes) {
+    if (node.kind === 'symlink' && ++count > MAX_SYMLINKS) return { path, target: node.target, reason: 'too many links' };
+  }
   // Directory graph: each directory leads to its subdirectories and to the directories its links resolve to.
   const edges = new Map<string, { to: string; link?: string }[]>([['', []]]);
   const edgesOf = (directory: string) => {

@@ -26,7 +26,8 @@ import { SigstoreSigner } from './sigstore-signer';
  *
  * `runDetails.builder.id` is the service's signing identity: the identity the sign step's certificates
  * name; the provenance's own certificate must name the same, or the step fails (workers that sign must
- * share one identity). Idempotent: a recorded attestation is attached again, never signed twice.
+ * share one identity). Idempotent: a recorded attestation is attached again, not signed anew (only a crash
+ * between signing and recording leaves an extra, unused entry in Rekor).
  */
 @Injectable()
 export class AttestStep implements OnModuleInit {
