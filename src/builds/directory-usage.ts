@@ -1,6 +1,6 @@
 import type { Dirent } from 'node:fs';
-import { chmod, lchown, lstat, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, lchown, lstat, readdir, realpath } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 
 /**
  * Disk use of a directory tree a build writes, and the walks that hand such a tree over or take it back.
@@ -23,13 +23,17 @@ export interface DirectoryUsage {
  * Lists a directory; one the worker may not read (a build made it mode 000) is given back owner rwx
  * first. The worker owns everything a build writes: as root, or as the user the sandbox's uid maps to.
  */
-async function entriesOf(dir: string): Promise<Dirent[]> {
+async function entriesOf(dir: string, root: string): Promise<Dirent[]> {
   try {
     return await readdir(dir, { withFileTypes: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EACCES') throw error;
-    await chmod(dir, 0o700);
-    return readdir(dir, { withFileTypes: true });
+    // The build runs while we walk: a directory it swapped for a link to somewhere else is not ours to
+    // change. Checked just before the chmod (chmod follows links; Linux has no lchmod).
+    const real = await realpath(dir);
+    if (real !== root && !real.startsWith(`${root}${sep}`)) throw Object.assign(new Error(`${dir} left the tree`), { code: 'ENOTDIR' });
+    await chmod(real, 0o700);
+    return readdir(real, { withFileTypes: true });
   }
 }
 
@@ -42,11 +46,12 @@ function ignoreVanished(error: unknown): void {
 /** Allocated bytes (st_blocks, so sparse files count what they hold) of a tree, each entry at least MIN_ENTRY_BYTES. */
 export async function measureDirectory(root: string, stopAbove = Number.POSITIVE_INFINITY): Promise<DirectoryUsage> {
   const usage: DirectoryUsage = { bytes: 0, entries: 0, largestFileBytes: 0, stoppedEarly: false };
+  const realRoot = await realpath(root);
   const pending = [root];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
     let entries: Dirent[];
     try {
-      entries = await entriesOf(dir);
+      entries = await entriesOf(dir, realRoot);
     } catch (error) {
       ignoreVanished(error);
       continue;
@@ -72,9 +77,10 @@ export async function measureDirectory(root: string, stopAbove = Number.POSITIVE
 /** Gives a tree to uid:gid (lchown of every entry, links included, targets untouched). */
 export async function chownTree(root: string, uid: number, gid: number): Promise<void> {
   await lchown(root, uid, gid);
+  const realRoot = await realpath(root);
   const pending = [root];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
-    for (const entry of await entriesOf(dir)) {
+    for (const entry of await entriesOf(dir, realRoot)) {
       const path = join(dir, entry.name);
       await lchown(path, uid, gid);
       if (entry.isDirectory()) pending.push(path);
@@ -84,11 +90,12 @@ export async function chownTree(root: string, uid: number, gid: number): Promise
 
 /** Gives the owner rwx on every directory of a tree, so that a non-root worker can remove what a build made read-only. */
 export async function makeTreeRemovable(root: string): Promise<void> {
+  const realRoot = await realpath(root);
   const pending = [root];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
     try {
       await chmod(dir, 0o700);
-      for (const entry of await entriesOf(dir)) if (entry.isDirectory()) pending.push(join(dir, entry.name));
+      for (const entry of await entriesOf(dir, realRoot)) if (entry.isDirectory()) pending.push(join(dir, entry.name));
     } catch (error) {
       ignoreVanished(error);
     }
