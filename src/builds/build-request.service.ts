@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Caller } from '../access/caller';
 import { assertRepositoryAllowed } from '../access/repository-access';
 import { HostPatterns } from '../common/host-patterns';
@@ -45,7 +45,7 @@ export interface BuildRequestFields extends ArtifactTargetFields {
  * the build job (build, push, sign, attest, verify) queued.
  */
 @Injectable()
-export class BuildRequestService {
+export class BuildRequestService implements OnApplicationBootstrap {
   private readonly gitHosts: HostPatterns;
 
   constructor(
@@ -58,6 +58,10 @@ export class BuildRequestService {
     private readonly callbackPolicy: CallbackUrlPolicy,
   ) {
     this.gitHosts = new HostPatterns(config.builds.git.allowedHosts, 'BUILD_GIT_ALLOWED_HOSTS');
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await sweepStaleSpools().catch(() => undefined);
   }
 
   /** A build from a git commit (JSON request). */
@@ -98,7 +102,8 @@ export class BuildRequestService {
       body.resume();
       throw error;
     }
-    const spool = await mkdtemp(join(tmpdir(), 'wasm-signer-source-'));
+    await mkdir(SPOOL_DIR, { recursive: true, mode: 0o700 });
+    const spool = await mkdtemp(join(SPOOL_DIR, 'upload-'));
     try {
       const archive = await this.spool(body, join(spool, 'source'), request.declaredLength);
       await request.afterBody?.();
@@ -231,6 +236,21 @@ export class BuildRequestService {
       throw new ProblemError(422, 'ARCHIVE_FORMAT_UNSUPPORTED', 'The source archive cannot be read', 'send a gzip-compressed tar (.tar.gz) or a .zip archive');
     }
     return { path, digest: `sha256:${hash.digest('hex')}`, size, format };
+  }
+}
+
+/** Where uploads are spooled while they are checked; what a crashed process left is removed at start. */
+const SPOOL_DIR = join(tmpdir(), 'wasm-signer-source-spool');
+/** An upload spooled longer than this ago belongs to no request any more (HTTP_REQUEST_TIMEOUT_MS is at most 24 h). */
+const STALE_SPOOL_MS = 24 * 3600 * 1000;
+
+/** Removes spooled uploads a stopped process left behind (never a recent one: another process may be reading it). */
+export async function sweepStaleSpools(now = Date.now()): Promise<void> {
+  const entries = await readdir(SPOOL_DIR).catch(() => [] as string[]);
+  for (const entry of entries) {
+    const path = join(SPOOL_DIR, entry);
+    const info = await stat(path).catch(() => undefined);
+    if (info && now - info.mtimeMs > STALE_SPOOL_MS) await rm(path, { recursive: true, force: true });
   }
 }
 

@@ -162,3 +162,23 @@ export async function nodeComponent(nodePrefix: string): Promise<ToolchainCompon
   const version = (running ? process.version : await toolOutput(node, ['--version'])).replace(/^v/, '');
   return { name: 'node', version, uri: `pkg:generic/node@${encodeURIComponent(version)}`, digest: { sha256: await fileSha256(node) } };
 }
+
+/**
+ * The builder script the sandbox runs (builders/<name>), as a component: its digest pins exactly which
+ * driver built the component. Null when it is missing.
+ */
+export async function builderScriptComponent(buildersDir: string, file: string): Promise<ToolchainComponent | null> {
+  const path = join(buildersDir, file);
+  if (!(await pathExists(path))) return null;
+  // The package's version when builders/ sits in it; the digest is what pins the script either way.
+  const version = await readFile(join(dirname(buildersDir), 'package.json'), 'utf8')
+    .then((text) => (JSON.parse(text) as { version?: string }).version)
+    .catch(() => undefined);
+  const name = `wasm-signer/builders/${file}`;
+  return {
+    name,
+    version: version ?? '0.0.0',
+    uri: `pkg:generic/wasm-signer-builder-${file.replace(/\.mjs$/, '')}@${encodeURIComponent(version ?? '0.0.0')}`,
+    digest: { sha256: await fileSha256(path) },
+  };
+}

@@ -160,9 +160,16 @@ describe('probeBuilders', () => {
         uri: expect.stringMatching(/^pkg:npm\/%40bytecodealliance\/preview2-shim@/),
         digest: { sha256: expect.any(String) },
       },
+      {
+        // The driver script itself, pinned by its digest.
+        name: 'wasm-signer/builders/componentize-js.mjs',
+        version: expect.any(String),
+        uri: expect.stringMatching(/^pkg:generic\/wasm-signer-builder-componentize-js@/),
+        digest: { sha256: sha256(await readFile(join(toolchains.buildersDir, 'componentize-js.mjs'))) },
+      },
     ]);
     expect(cargo).toMatchObject({ name: 'cargo', available: true, reason: null });
-    expect(cargo?.toolchain.map((component) => component.name)).toEqual(['node', 'cargo', 'rustc', 'rust-std', '@bytecodealliance/jco']);
+    expect(cargo?.toolchain.map((component) => component.name)).toEqual(['node', 'cargo', 'rustc', 'rust-std', '@bytecodealliance/jco', 'wasm-signer/builders/cargo.mjs']);
     expect(cargo?.toolchain.find((component) => component.name === 'rustc')).toMatchObject({
       version: expect.stringMatching(/^\d+\.\d+\.\d+/),
       uri: expect.stringMatching(/^pkg:generic\/rustc@\d+\.\d+\.\d+/),
@@ -261,7 +268,12 @@ describe('the componentize-js builder', () => {
 
     expect(outcome?.wasmPath).toBe(join(workspace.outputDir, 'component.wasm'));
     expect(await preamble(outcome?.wasmPath ?? '')).toBe(COMPONENT_PREAMBLE);
-    expect(outcome?.toolchain.map((component) => component.name)).toEqual(['node', '@bytecodealliance/componentize-js', '@bytecodealliance/preview2-shim']);
+    expect(outcome?.toolchain.map((component) => component.name)).toEqual([
+      'node',
+      '@bytecodealliance/componentize-js',
+      '@bytecodealliance/preview2-shim',
+      'wasm-signer/builders/componentize-js.mjs',
+    ]);
     expect(outcome?.cargoLockDigest).toBeUndefined();
     expect(log).toContain('[componentize-js] wrote the component');
     expect((await readdir(workspace.sourceDir)).sort()).toEqual(['.wasm-signer-out', 'index.js', 'wit']);

@@ -16,6 +16,7 @@ import {
   type BuilderSandboxPlan,
   type BuildToolchains,
   type ToolchainComponent,
+  builderScriptComponent,
 } from './build-toolchains';
 import type { CargoOptions } from './builder-options';
 
@@ -101,7 +102,9 @@ export async function inspectCargo(toolchains: BuildToolchains): Promise<CargoIn
     if (jco === null || !(await pathExists(adapter))) reasons.push(`jco (the WASI preview1 adapters for ${target}): ${join(toolchains.nodeModulesDir, JCO_PACKAGE)} not found`);
     else toolchain.push(jco);
   }
-  if (!(await pathExists(join(toolchains.buildersDir, 'cargo.mjs')))) reasons.push(`cargo: ${join(toolchains.buildersDir, 'cargo.mjs')} not found`);
+  const script = await builderScriptComponent(toolchains.buildersDir, 'cargo.mjs');
+  if (script === null) reasons.push(`cargo: ${join(toolchains.buildersDir, 'cargo.mjs')} not found`);
+  else toolchain.push(script);
   return { reason: reasons.length > 0 ? reasons.join('; ') : null, toolchain, target };
 }
 

@@ -3,7 +3,6 @@ import {
   BUILD_OUTPUT_DIR,
   BUILD_OUTPUT_FILE,
   nodeComponent,
-  pathExists,
   nodeToolchainMounts,
   npmPackageComponent,
   SANDBOX_BUILDERS_DIR,
@@ -11,6 +10,7 @@ import {
   type BuilderSandboxPlan,
   type BuildToolchains,
   type ToolchainComponent,
+  builderScriptComponent,
 } from './build-toolchains';
 import type { ComponentizeJsOptions } from './builder-options';
 
@@ -45,7 +45,9 @@ export async function inspectComponentizeJs(toolchains: BuildToolchains): Promis
   const preview2Shim = await npmPackageComponent(toolchains.nodeModulesDir, PREVIEW2_SHIM);
   if (preview2Shim === null) reasons.push(`componentize-js: ${PREVIEW2_SHIM}, which it imports, is not installed`);
   else toolchain.push(preview2Shim);
-  if (!(await pathExists(join(toolchains.buildersDir, 'componentize-js.mjs')))) reasons.push(`componentize-js: ${join(toolchains.buildersDir, 'componentize-js.mjs')} not found`);
+  const script = await builderScriptComponent(toolchains.buildersDir, 'componentize-js.mjs');
+  if (script === null) reasons.push(`componentize-js: ${join(toolchains.buildersDir, 'componentize-js.mjs')} not found`);
+  else toolchain.push(script);
   return { reason: reasons.length > 0 ? reasons.join('; ') : null, toolchain };
 }
 
