@@ -257,8 +257,20 @@ export async function sweepStaleSpools(now = Date.now()): Promise<void> {
 /** sha256 of the empty blob: asking the registry about it checks access without reading anything. */
 const EMPTY_BLOB_DIGEST = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
+/**
+ * 413 for an archive over the limit. The rest of the body is drained, not read into anything; the
+ * connection closes after the answer, so a client that stops sending once it has the answer (as fetch
+ * does) never leaves a half-sent body in front of its next request.
+ */
 const sourceTooLarge = (maxBytes: number) =>
-  new ProblemError(413, 'PAYLOAD_TOO_LARGE', 'The source archive is too large', `the source archive exceeds BUILD_SOURCE_MAX_BYTES (${maxBytes} bytes)`, { maxBytes });
+  new ProblemError(
+    413,
+    'PAYLOAD_TOO_LARGE',
+    'The source archive is too large',
+    `the source archive exceeds BUILD_SOURCE_MAX_BYTES (${maxBytes} bytes)`,
+    { maxBytes },
+    { connection: 'close' },
+  );
 
 function fingerprintFields(request: BuildRequestFields) {
   return {
