@@ -24,4 +24,13 @@ export class LruCache<K, V> {
     this.entries.set(key, value);
     while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as K);
   }
+
+  delete(key: K): boolean {
+    return this.entries.delete(key);
+  }
+
+  /** Every entry, least recently used first, without making any of them more recent. */
+  entriesByAge(): [K, V][] {
+    return [...this.entries];
+  }
 }

@@ -78,6 +78,17 @@ export interface AppConfig {
   verification: {
     /** TRUST_ROOTS: trusted roots verification requests may name, besides `public-good` and `default`. */
     trustRoots: { name: string; file: string }[];
+    /** How long verdicts of POST /v1/verifications and tag resolutions are reused in each process. */
+    cache: {
+      /** VERIFICATION_CACHE_TTL_SECONDS: a verified verdict. */
+      ttlSeconds: number;
+      /** VERIFICATION_CACHE_FAILED_TTL_SECONDS: a verdict that is not verified. */
+      failedTtlSeconds: number;
+      /** VERIFICATION_CACHE_MAX_ENTRIES: verdicts (and, separately, tag resolutions) kept; 0: no cache. */
+      maxEntries: number;
+      /** TAG_RESOLUTION_CACHE_TTL_SECONDS: a tag's digest; 0: resolved every time. */
+      tagTtlSeconds: number;
+    };
   };
   identity:
     | { provider: 'token-file'; tokenFile: string }
@@ -276,6 +287,23 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     default: '(none)',
     meaning:
       'Further trusted roots verification requests may name, comma-separated `name=path/to/trusted_root.json`. Always there: `public-good` (Sigstore public-good, through TUF, fetched on first use) and `default` (`SIGSTORE_TRUSTED_ROOT_FILE`, else public-good).',
+  },
+  {
+    name: 'VERIFICATION_CACHE_TTL_SECONDS',
+    default: '300',
+    meaning:
+      'How long a verified verdict of `POST /v1/verifications` is reused by the process that computed it, for the same manifest digest, repository, whole policy and trust root (its name and content). A signature or attestation this service attaches drops the verdicts on that digest in every process (over Redis). A request may ask for a younger verdict with `maxAge` (`0`: a live check).',
+  },
+  {
+    name: 'VERIFICATION_CACHE_FAILED_TTL_SECONDS',
+    default: '10',
+    meaning: 'How long a verdict that is not verified is reused: briefly, so a signature attached by another signer is seen soon.',
+  },
+  { name: 'VERIFICATION_CACHE_MAX_ENTRIES', default: '1000', meaning: 'Verdicts each process keeps (least recently used dropped first), and as many tag resolutions; 0: no cache.' },
+  {
+    name: 'TAG_RESOLUTION_CACHE_TTL_SECONDS',
+    default: '10',
+    meaning: 'How long a verification reuses the digest a tag resolved to (a tag can move at any time); 0: resolved on every request.',
   },
   {
     name: 'IDENTITY_PROVIDER',
@@ -549,6 +577,10 @@ const schema = z.object({
   SIGSTORE_TSA_URL: optionalUrl(['https:', 'http:']),
   SIGSTORE_TRUSTED_ROOT_FILE: optionalText(),
   TRUST_ROOTS: z.preprocess(emptyToUndefined, z.string().default('').transform(parseTrustRoots)),
+  VERIFICATION_CACHE_TTL_SECONDS: integer(0, 86400, 300),
+  VERIFICATION_CACHE_FAILED_TTL_SECONDS: integer(0, 86400, 10),
+  VERIFICATION_CACHE_MAX_ENTRIES: integer(0, 1_000_000, 1000),
+  TAG_RESOLUTION_CACHE_TTL_SECONDS: integer(0, 86400, 10),
   IDENTITY_PROVIDER: z.preprocess(
     emptyToUndefined,
     z.enum(['token-file', 'github-actions', 'gcp-metadata', 'static'], 'must be one of token-file, github-actions, gcp-metadata, static').default('token-file'),
@@ -762,7 +794,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
       tsaUrl: v.SIGSTORE_TSA_URL,
       trustedRootFile: v.SIGSTORE_TRUSTED_ROOT_FILE,
     },
-    verification: { trustRoots: v.TRUST_ROOTS },
+    verification: {
+      trustRoots: v.TRUST_ROOTS,
+      cache: {
+        ttlSeconds: v.VERIFICATION_CACHE_TTL_SECONDS,
+        failedTtlSeconds: v.VERIFICATION_CACHE_FAILED_TTL_SECONDS,
+        maxEntries: v.VERIFICATION_CACHE_MAX_ENTRIES,
+        tagTtlSeconds: v.TAG_RESOLUTION_CACHE_TTL_SECONDS,
+      },
+    },
     identity: identityConfig(v),
     auth: {
       bootstrapAdminKey: v.BOOTSTRAP_ADMIN_API_KEY,

@@ -29,6 +29,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly verificationCache = new Counter({
+    name: 'wasm_signer_verification_cache_total',
+    help: 'Verifications (POST /v1/verifications and verify jobs) answered from the verdict cache (hit) or checked live (miss)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -70,6 +70,8 @@ export interface VerifyJobInput {
   digest: string;
   policy: Record<string, unknown>;
   trustRoot: string;
+  /** Seconds: a cached verdict checked longer ago is not used (0: a live check). */
+  maxAge?: number;
 }
 
 /** What a probe job carries: how long each step holds its worker. */
@@ -163,6 +165,9 @@ export interface VerificationAnswer {
   digest: string;
   signatures: SignatureVerdict[];
   error: { code: string; message: string } | null;
+  /** Reused from an earlier check (the verdict cache), checked at checkedAt (RFC 3339). */
+  fromCache: boolean;
+  checkedAt: string;
 }
 
 /** What the verify step of a publish or sign job adds: the signer's own check, through the registry. */

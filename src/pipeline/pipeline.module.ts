@@ -7,12 +7,13 @@ import { JobsService } from './jobs.service';
 import { PipelineQueues } from './pipeline-queues.service';
 import { PipelineWorkers } from './pipeline-workers.service';
 import { StepHandlerRegistry } from './step-handler.registry';
+import { VerdictInvalidations } from './verdict-invalidations';
 
-/** Queues, job records, the step-handler registry and the job observers: shared by every role. */
+/** Queues, job records, the step-handler registry, the job observers and verdict invalidations: shared by every role. */
 @Global()
 @Module({
-  providers: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers, CallbackUrlPolicy],
-  exports: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers, CallbackUrlPolicy],
+  providers: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers, CallbackUrlPolicy, VerdictInvalidations],
+  exports: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers, CallbackUrlPolicy, VerdictInvalidations],
 })
 export class PipelineModule {}
 

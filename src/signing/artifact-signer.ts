@@ -4,6 +4,7 @@ import type { SignatureFormatName } from '../config/config.schema';
 import type { SignatureRow } from '../database/database.types';
 import type { NamedLocks } from '../database/named-lock';
 import { StepError } from '../pipeline/step-error';
+import type { VerdictInvalidations } from '../pipeline/verdict-invalidations';
 import { type OciRepository, dockerReference } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
 import type { BundleVerifier } from '../sigstore/bundle-verifier';
@@ -54,6 +55,8 @@ export class ArtifactSigner {
     private readonly verifier: BundleVerifier,
     private readonly rekor: RekorClient | undefined,
     private readonly locks: NamedLocks,
+    /** Told of each attached signature, so no process answers from a verdict that predates it. */
+    private readonly invalidations?: Pick<VerdictInvalidations, 'publish'>,
   ) {}
 
   async sign(target: SigningTarget, signal?: AbortSignal): Promise<SignatureRow[]> {
@@ -85,6 +88,7 @@ export class ArtifactSigner {
           ? attachClassicSignature(this.registry, target, this.payloadFor(target), bundle, signal)
           : attachBundleReferrer(this.registry, target, bundle, signal),
       );
+      await this.invalidations?.publish(dockerReference(target.repository), target.manifestDigest);
       rows.push(row);
     }
     return rows;

@@ -5,6 +5,7 @@ import { NamedLocks } from '../database/named-lock';
 import type { AttestResult, CatalogueJob } from '../pipeline/job-catalogue';
 import { StepError } from '../pipeline/step-error';
 import { StepHandlerRegistry } from '../pipeline/step-handler.registry';
+import { VerdictInvalidations } from '../pipeline/verdict-invalidations';
 import { OCI_MANIFEST_MEDIA_TYPE, sha256Digest } from '../registry/oci-media-types';
 import { dockerReference, parseRepository } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
@@ -39,6 +40,7 @@ export class AttestStep implements OnModuleInit {
     private readonly verifier: BundleVerifier,
     private readonly rekor: RekorClient,
     private readonly locks: NamedLocks,
+    private readonly invalidations: VerdictInvalidations,
   ) {}
 
   onModuleInit(): void {
@@ -124,6 +126,8 @@ export class AttestStep implements OnModuleInit {
         { signal },
       );
     });
+    // Verdicts that asked for provenance and found none are stale now, in every process.
+    await this.invalidations.publish(dockerReference(repo), manifestDigest);
     return {
       provenance: {
         predicateType: SLSA_PROVENANCE_PREDICATE_TYPE,

@@ -10,6 +10,7 @@ import { GcpMetadataSource, GitHubActionsSource, type IdentityTokenSource, Stati
 import { SignRequestService } from './sign-request.service';
 import { SignSteps } from './sign-steps';
 import { AttestStep } from './attest-step';
+import { VerdictInvalidations } from '../pipeline/verdict-invalidations';
 import { AttestationRecords } from './attestation-records.repository';
 import { SignaturesController } from './signatures.controller';
 import { SignatureRecords } from './signature-records.repository';
@@ -43,7 +44,7 @@ const SIGNING_ENDPOINTS = Symbol('SIGNING_ENDPOINTS');
     SignatureRecords,
     {
       provide: ArtifactSigner,
-      inject: [APP_CONFIG, SigstoreSigner, SignatureRecords, RegistryClient, BundleVerifier, RekorClient, NamedLocks],
+      inject: [APP_CONFIG, SigstoreSigner, SignatureRecords, RegistryClient, BundleVerifier, RekorClient, NamedLocks, VerdictInvalidations],
       useFactory: (
         config: AppConfig,
         signer: SigstoreSigner,
@@ -52,7 +53,8 @@ const SIGNING_ENDPOINTS = Symbol('SIGNING_ENDPOINTS');
         verifier: BundleVerifier,
         rekor: RekorClient,
         locks: NamedLocks,
-      ) => new ArtifactSigner(config.signing.formats, signer, records, registry, verifier, rekor, locks),
+        invalidations: VerdictInvalidations,
+      ) => new ArtifactSigner(config.signing.formats, signer, records, registry, verifier, rekor, locks, invalidations),
     },
     SignSteps,
     AttestationRecords,

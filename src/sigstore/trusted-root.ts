@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { type TrustMaterial, toTrustMaterial } from '@sigstore/verify';
 import { BundleVerificationError } from './verification-error';
@@ -144,4 +145,9 @@ export function describeTrustedRoot(root: TrustedRoot): TrustedRootContents {
     tlogs: root.tlogs.map(log),
     ctlogs: root.ctlogs.map(log),
   };
+}
+
+/** sha256 over a trusted root's JSON form: two roots with the same digest trust the same keys and logs. */
+export function trustedRootDigest(root: TrustedRoot): string {
+  return `sha256:${createHash('sha256').update(JSON.stringify(TrustedRoot.toJSON(root))).digest('hex')}`;
 }

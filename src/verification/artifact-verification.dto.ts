@@ -1,6 +1,6 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import type { SignatureFormat } from '../database/database.types';
-import { IsBoolean, IsObject, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
+import { IsBoolean, IsInt, IsObject, IsOptional, IsString, IsUrl, Max, MaxLength, Min } from 'class-validator';
 import { MAX_REGEXP_LENGTH } from '../common/caller-regexp';
 import {
   MAX_ANNOTATION_KEY_LENGTH,
@@ -69,6 +69,9 @@ export class ArtifactVerificationPolicyDto {
   provenance?: ProvenancePolicyDto;
 }
 
+/** The largest maxAge a request may give (a day; no cache keeps verdicts longer). */
+const MAX_AGE_SECONDS = 86400;
+
 export class VerifyArtifactDto {
   @ApiProperty({
     description: 'The artifact: `host[:port]/path@sha256:<hex>`, or a tag, resolved to its digest first',
@@ -82,6 +85,20 @@ export class VerifyArtifactDto {
   @ApiProperty({ type: ArtifactVerificationPolicyDto })
   @IsObject()
   policy!: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    description:
+      'Seconds: answer from a cached verdict only if it was checked at most this long ago (the same for a cached tag resolution); `0` checks live. Without it any cached verdict is used (see VERIFICATION_CACHE_TTL_SECONDS)',
+    type: 'integer',
+    minimum: 0,
+    maximum: MAX_AGE_SECONDS,
+    example: 60,
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_AGE_SECONDS)
+  maxAge?: number;
 
   @ApiPropertyOptional({ description: 'A configured trust root (GET /v1/trust-roots); default `default`', maxLength: MAX_TRUST_ROOT_NAME_LENGTH })
   @IsOptional()
@@ -168,4 +185,11 @@ export class ArtifactVerificationDto {
       'Why it is not verified: NO_SIGNATURES when there is no signature at all, NO_VERIFIED_SIGNATURE; when a signature verifies but the provenance does not, the provenance error (PROVENANCE_…)',
   })
   error!: { code: string; message: string } | null;
+  @ApiProperty({
+    description:
+      'True when this verdict was reused from an earlier check (same digest, repository, whole policy and trust root) instead of read live from the registry; `maxAge: 0` forces a live check',
+  })
+  fromCache!: boolean;
+  @ApiProperty({ type: String, format: 'date-time', description: 'When the registry was read for this verdict (RFC 3339); the same on every answer from the cache', example: '2025-01-01T12:00:00.000Z' })
+  checkedAt!: string;
 }

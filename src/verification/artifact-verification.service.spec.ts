@@ -6,6 +6,9 @@ import { SLSA_PROVENANCE_PREDICATE_TYPE, resolvedSourceDependency, slsaProvenanc
 import { SigstoreTestSigner, registryWithBundleReferrers } from './__fixtures__/sigstore-test-signer';
 import { ArtifactVerificationService, readPolicy } from './artifact-verification.service';
 import type { TrustRoots } from './trust-roots';
+import { MetricsService } from '../metrics/metrics.service';
+import type { VerdictInvalidations } from '../pipeline/verdict-invalidations';
+import type { AppConfig } from '../config/config.schema';
 
 const BUILDER = 'https://kubernetes.io/namespaces/wasm-signer/serviceaccounts/signer';
 const ISSUER = 'https://oidc.local.example';
@@ -48,9 +51,23 @@ describe('ArtifactVerificationService.verifyDigest: signatures and provenance', 
     await signer?.close();
   });
 
-  const service = (registry: RegistryClient) => {
+  const cacheConfig = (cache: Partial<AppConfig['verification']['cache']> = {}) => ({
+    verification: { trustRoots: [], cache: { ttlSeconds: 300, failedTtlSeconds: 600, maxEntries: 100, tagTtlSeconds: 10, ...cache } },
+  });
+  /** The listener the service subscribed with: what the Redis subscriber calls when a digest's signatures change. */
+  let invalidate: (subject: string) => void = () => undefined;
+  const service = (registry: RegistryClient, config = cacheConfig()) => {
     const trustRoots = { names: ['default'], get: () => ({ trustMaterial: async () => signer.trustMaterial }) } as unknown as TrustRoots;
-    return new ArtifactVerificationService(registry, trustRoots, null as never, null as never, null as never, null as never);
+    const invalidations = { subscribe: (listener: (subject: string) => void) => (invalidate = listener) } as unknown as VerdictInvalidations;
+    const verifications = new ArtifactVerificationService(registry, trustRoots, null as never, null as never, null as never, null as never, config, invalidations, new MetricsService());
+    verifications.onModuleInit();
+    return verifications;
+  };
+  /** A registry whose content the test changes: a signature attached after a first verification. */
+  const changingRegistry = (initial: RegistryClient) => {
+    const current = { registry: initial };
+    const registry = new Proxy({} as RegistryClient, { get: (_target, name) => (current.registry as unknown as Record<string | symbol, unknown>)[name] });
+    return { registry, set: (next: RegistryClient) => (current.registry = next) };
   };
   const policy = (extra: Record<string, unknown> = {}) => readPolicy({ certificateIdentity: BUILDER, certificateOidcIssuer: ISSUER, ...extra });
   const signed = () => ({ bundle: signature });
@@ -98,5 +115,55 @@ describe('ArtifactVerificationService.verifyDigest: signatures and provenance', 
   it('provenance without a signature: the missing signature is the error, the provenance verdict is still given', async () => {
     const answer = await service(registryWithBundleReferrers(MANIFEST, [attested()])).verifyDigest(repo, MANIFEST, policy({ provenance: {} }));
     expect(answer).toMatchObject({ verified: false, signatures: [], provenance: { verified: true }, error: { code: 'NO_SIGNATURES' } });
+  });
+
+  describe('the verdict cache', () => {
+    it('answers the same digest and policy from the cache (same checkedAt), another policy live', async () => {
+      const verifications = service(registryWithBundleReferrers(MANIFEST, [signed()]));
+      const live = await verifications.verifyDigest(repo, MANIFEST, policy());
+      expect(live).toMatchObject({ verified: true, fromCache: false, checkedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/) });
+      const again = await verifications.verifyDigest(repo, MANIFEST, readPolicy({ certificateOidcIssuer: ISSUER, certificateIdentity: BUILDER }));
+      expect(again).toEqual({ ...live, fromCache: true });
+
+      // Another policy: its own conditions, evaluated live (a mismatched identity, then a required annotation).
+      const other = await verifications.verifyDigest(repo, MANIFEST, readPolicy({ certificateIdentity: `${BUILDER}-other`, certificateOidcIssuer: ISSUER }));
+      expect(other).toMatchObject({ verified: false, fromCache: false, error: { code: 'NO_VERIFIED_SIGNATURE' } });
+      const annotated = await verifications.verifyDigest(repo, MANIFEST, policy({ annotations: { stage: 'prod' } }));
+      expect(annotated).toMatchObject({ verified: false, fromCache: false });
+      const withProvenance = await verifications.verifyDigest(repo, MANIFEST, policy({ provenance: {} }));
+      expect(withProvenance).toMatchObject({ verified: false, fromCache: false, error: { code: 'PROVENANCE_MISSING' } });
+      // Another trust root name, or another repository: live.
+      expect(await verifications.verifyDigest({ ...repo, repository: 'team/other' }, MANIFEST, policy())).toMatchObject({ fromCache: false });
+    });
+
+    it('maxAge 0 checks live; a verdict older than maxAge is not used', async () => {
+      const verifications = service(registryWithBundleReferrers(MANIFEST, [signed()]));
+      const first = await verifications.verifyDigest(repo, MANIFEST, policy());
+      expect(await verifications.verifyDigest(repo, MANIFEST, policy(), 'default', undefined, 0)).toMatchObject({ verified: true, fromCache: false });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const latest = await verifications.verifyDigest(repo, MANIFEST, policy(), 'default', undefined, 3600);
+      expect(latest.fromCache).toBe(true);
+      expect(Date.parse(latest.checkedAt)).toBeGreaterThan(Date.parse(first.checkedAt));
+    });
+
+    it('an invalidation of the digest drops its verdicts for every policy: a signature attached since is seen', async () => {
+      const { registry, set } = changingRegistry(registryWithBundleReferrers(MANIFEST, []));
+      const verifications = service(registry);
+      const policies = [policy(), readPolicy({ certificateIdentity: BUILDER, certificateOidcIssuerRegExp: 'https://oidc\\.local\\.example' }), readPolicy({ certificateIdentityRegExp: '.*', certificateOidcIssuer: ISSUER })];
+      for (const p of policies) expect(await verifications.verifyDigest(repo, MANIFEST, p)).toMatchObject({ verified: false, fromCache: false, error: { code: 'NO_SIGNATURES' } });
+      set(registryWithBundleReferrers(MANIFEST, [signed()]));
+      // Kept (FAILED_TTL 600 s here) until told.
+      expect(await verifications.verifyDigest(repo, MANIFEST, policies[0]!)).toMatchObject({ verified: false, fromCache: true });
+      invalidate(`registry.example/team/other@${MANIFEST}`);
+      expect(await verifications.verifyDigest(repo, MANIFEST, policies[0]!)).toMatchObject({ verified: false, fromCache: true });
+      invalidate(`registry.example/team/hello@${MANIFEST}`);
+      for (const p of policies) expect(await verifications.verifyDigest(repo, MANIFEST, p)).toMatchObject({ verified: true, fromCache: false });
+    });
+
+    it('keeps nothing with VERIFICATION_CACHE_MAX_ENTRIES=0', async () => {
+      const verifications = service(registryWithBundleReferrers(MANIFEST, [signed()]), cacheConfig({ maxEntries: 0 }));
+      await verifications.verifyDigest(repo, MANIFEST, policy());
+      expect(await verifications.verifyDigest(repo, MANIFEST, policy())).toMatchObject({ verified: true, fromCache: false });
+    });
   });
 });

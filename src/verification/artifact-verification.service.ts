@@ -1,12 +1,21 @@
 import { cpuTurns } from '../common/cpu-turns';
 import type { Caller } from '../access/caller';
 import { assertRepositoryAllowed } from '../access/repository-access';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import type { TrustMaterial } from '@sigstore/verify';
+import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../config/config.schema';
+import { ExpiringLruCache } from '../common/expiring-lru-cache';
+import { MetricsService } from '../metrics/metrics.service';
+import { VerdictInvalidations } from '../pipeline/verdict-invalidations';
+import { trustedRootDigest } from '../sigstore/trusted-root';
+import type { TrustRootLoader } from '../sigstore/trust-root-loader';
+import { VerdictCache } from './verdict-cache';
 import { MAX_ANNOTATION_KEY_LENGTH, MAX_ANNOTATION_VALUE_LENGTH, MAX_ANNOTATIONS } from '../common/field-limits';
 import { ProblemError } from '../common/problem';
 import { requestFingerprint } from '../common/request-fingerprint';
 import { ALL_MANIFEST_MEDIA_TYPES } from '../registry/oci-media-types';
-import { canonicalRepositoryName, type OciReference, type OciRepository, parseOciReference } from '../registry/oci-reference';
+import { canonicalRepositoryName, dockerReference, type OciReference, type OciRepository, parseOciReference } from '../registry/oci-reference';
 import { RegistryClient } from '../registry/registry-client';
 import type { JobRow } from '../database/database.types';
 import type { VerifyJobInput } from '../pipeline/job-catalogue';
@@ -29,12 +38,21 @@ import { VerificationRecordDto } from './verification-record.dto';
  * POST /v1/verifications: may this artifact run? Resolves the reference, finds every signature live in
  * the registry and judges each against the policy and the trust root. A request that cannot be read is
  * a 4xx; a signature that does not verify is an answer (verified: false, with a code), never an error.
+ *
+ * Verdicts are reused for a while (VerdictCache: same digest, repository, whole policy and trust root);
+ * every answer says whether it was (`fromCache`) and when it was checked (`checkedAt`), and a request
+ * may ask for one checked at most `maxAge` seconds ago. Tag resolutions are reused briefly, separately.
  */
 @Injectable()
-export class ArtifactVerificationService {
+export class ArtifactVerificationService implements OnModuleInit {
   private readonly verifier = new ArtifactVerifier();
   private readonly provenanceVerifier = new ProvenanceVerifier();
   private readonly content = new ImmutableContentCache();
+  private readonly verdicts: VerdictCache<Verdict>;
+  private readonly tags: ExpiringLruCache<string, string>;
+  private readonly tagTtlMs: number;
+  /** Digests of the trust roots' contents, by the material loaded from them (each root is loaded once). */
+  private readonly trustDigests = new WeakMap<TrustMaterial, string>();
 
   constructor(
     private readonly registry: RegistryClient,
@@ -43,14 +61,27 @@ export class ArtifactVerificationService {
     private readonly records: VerificationRecords,
     private readonly observers: JobObservers,
     private readonly callbackPolicy: CallbackUrlPolicy,
-  ) {}
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'verification'>,
+    private readonly invalidations: VerdictInvalidations,
+    private readonly metrics: MetricsService,
+  ) {
+    const { cache } = config.verification;
+    this.verdicts = new VerdictCache({ maxEntries: cache.maxEntries, ttlMs: cache.ttlSeconds * 1000, failedTtlMs: cache.failedTtlSeconds * 1000 });
+    this.tags = new ExpiringLruCache(cache.maxEntries);
+    this.tagTtlMs = cache.tagTtlSeconds * 1000;
+  }
+
+  /** Signatures attached anywhere (this or another process) drop the verdicts on that digest at once. */
+  onModuleInit(): void {
+    this.invalidations.subscribe((subject) => this.verdicts.invalidate(subject));
+  }
 
   /** Answers at once; the verification is recorded and its event (verification.succeeded/failed) emitted. */
   async verify(request: VerificationRequest & { caller: Caller }): Promise<ArtifactVerificationDto> {
     const { repo, digest, policy, trustName } = await this.read(request);
     let answer: ArtifactVerificationDto;
     try {
-      answer = await this.verifyDigest(repo, digest, policy, trustName);
+      answer = await this.verifyDigest(repo, digest, policy, trustName, undefined, request.maxAge);
     } catch (error) {
       throw verificationProblem(registryProblem(error));
     }
@@ -69,13 +100,14 @@ export class ArtifactVerificationService {
       policy: request.policy,
       trustRoot: request.trustRoot,
       callbackUrl: request.callbackUrl,
+      maxAge: request.maxAge,
     });
     if (request.idempotencyKey) {
       const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller.principal, fingerprint);
       if (replay) return replay;
     }
     const { repo, digest, trustName } = await this.read(request);
-    const input: VerifyJobInput = { reference: request.reference, repository: `${repo.registry}/${repo.repository}`, digest, policy: request.policy, trustRoot: trustName };
+    const input: VerifyJobInput = { reference: request.reference, repository: `${repo.registry}/${repo.repository}`, digest, policy: request.policy, trustRoot: trustName, ...(request.maxAge === undefined ? {} : { maxAge: request.maxAge }) };
     const { job } = await this.jobs.submit({
       type: 'verify',
       input,
@@ -96,7 +128,7 @@ export class ArtifactVerificationService {
     const trustName = request.trustRoot ?? DEFAULT_TRUST_ROOT;
     this.trustRoots.get(trustName); // an unknown name is a 422 before any registry call
     const repo = { registry: reference.registry, repository: reference.repository };
-    const digest = reference.digest ?? (await this.resolveTag(repo, reference));
+    const digest = reference.digest ?? (await this.resolveTag(repo, reference, request.maxAge));
     return { repo, digest, policy, trustName };
   }
 
@@ -105,19 +137,41 @@ export class ArtifactVerificationService {
    * the policy and the named trust root, and when the policy asks for it its build provenance (verified
    * then only when both are). Registry and trust root failures are thrown as CodedErrors
    * (transient or not): requests and the verify steps both run this.
+   *
+   * A verdict checked at most maxAgeSeconds ago (any within the cache's TTL when undefined; 0: none)
+   * for the same repository, digest, whole policy and trust root content is answered from the cache.
    */
-  async verifyDigest(repo: OciRepository, digest: string, policy: ArtifactPolicy, trustName = DEFAULT_TRUST_ROOT, signal?: AbortSignal): Promise<ArtifactVerificationDto> {
+  async verifyDigest(
+    repo: OciRepository,
+    digest: string,
+    policy: ArtifactPolicy,
+    trustName = DEFAULT_TRUST_ROOT,
+    signal?: AbortSignal,
+    maxAgeSeconds?: number,
+  ): Promise<ArtifactVerificationDto> {
     // Requests check the name before; a job may meet a root removed from the configuration since.
     if (!this.trustRoots.names.includes(trustName)) {
       throw new VerificationError('TRUST_ROOT_NOT_FOUND', `there is no trust root named ${JSON.stringify(trustName)}; configured: ${this.trustRoots.names.join(', ')}`);
     }
-    const material = await this.trustRoots
-      .get(trustName)
+    const loader = this.trustRoots.get(trustName);
+    const material = await loader
       .trustMaterial()
       .catch((error: unknown) => {
         throw new VerificationError('TRUST_ROOT_UNAVAILABLE', `${trustName}: ${(error as Error).message}`, { transient: true, cause: error });
       });
     const trust = { name: trustName, material };
+    const key = { repository: dockerReference(repo), digest, policy, trustRoot: { name: trustName, contentDigest: this.trustDigest(loader, material) } };
+    if (maxAgeSeconds !== 0) {
+      const hit = this.verdicts.lookup(key, maxAgeSeconds === undefined ? undefined : maxAgeSeconds * 1000);
+      this.metrics.verificationCache.inc({ outcome: hit ? 'hit' : 'miss' });
+      if (hit) return { ...structuredClone(hit.verdict), fromCache: true, checkedAt: new Date(hit.checkedAt).toISOString() };
+    } else {
+      this.metrics.verificationCache.inc({ outcome: 'miss' });
+    }
+    // Taken before the registry is read: the verdict is no older than this, and one computed while an
+    // invalidation arrived is not kept.
+    const token = this.verdicts.begin();
+    const checkedAt = Date.now();
     const provenancePolicy = policy.provenance;
     const [signatures, provenance] = await Promise.all([
       discoverSignatures(this.registry, repo, digest, signal, this.content).then((found) =>
@@ -132,7 +186,7 @@ export class ArtifactVerificationService {
         : null,
     ]);
     const signed = signatures.some((s) => s.verified);
-    return {
+    const verdict: Verdict = {
       verified: signed && (provenance === null || provenance.verified),
       reference: `${repo.registry}/${repo.repository}@${digest}`,
       digest,
@@ -144,13 +198,33 @@ export class ArtifactVerificationService {
           ? { code: 'NO_SIGNATURES', message: `no cosign or Sigstore bundle signature was found for ${digest}` }
           : { code: 'NO_VERIFIED_SIGNATURE', message: `none of the ${signatures.length} signature(s) satisfies the policy` },
     };
+    this.verdicts.store(key, structuredClone(verdict), checkedAt, token);
+    return { ...verdict, fromCache: false, checkedAt: new Date(checkedAt).toISOString() };
   }
 
-  private async resolveTag(repo: OciRepository, reference: OciReference): Promise<string> {
+  /** The trust root's content digest (computed once per load); a root read some other way is known by its material alone. */
+  private trustDigest(loader: TrustRootLoader, material: TrustMaterial): string {
+    let digest = this.trustDigests.get(material);
+    if (!digest) {
+      const root = loader.loaded?.material === material ? loader.loaded.root : undefined;
+      digest = root ? trustedRootDigest(root) : `material-${++trustMaterialSerial}`;
+      this.trustDigests.set(material, digest);
+    }
+    return digest;
+  }
+
+  private async resolveTag(repo: OciRepository, reference: OciReference, maxAgeSeconds?: number): Promise<string> {
+    const key = `${dockerReference(repo)}:${reference.tag!}`;
+    if (maxAgeSeconds !== 0) {
+      const cached = this.tags.get(key, maxAgeSeconds === undefined ? undefined : maxAgeSeconds * 1000);
+      if (cached) return cached.value;
+    }
+    const resolvedAt = Date.now();
     const head = await this.registry.headManifest(repo, reference.tag!, ALL_MANIFEST_MEDIA_TYPES).catch((error: unknown) => {
       throw registryProblem(error);
     });
     if (!head) throw new ProblemError(404, 'MANIFEST_NOT_FOUND', 'No such manifest', `${reference.registry}/${reference.repository}:${reference.tag} does not exist`);
+    this.tags.set(key, head.digest, this.tagTtlMs, resolvedAt);
     return head.digest;
   }
 }
@@ -170,7 +244,15 @@ export interface VerificationRequest {
   reference: string;
   policy: Record<string, unknown>;
   trustRoot?: string;
+  /** Seconds: a cached verdict (or tag resolution) checked longer ago is not used; 0: a live check. */
+  maxAge?: number;
 }
+
+/** The answer without where it came from: what the verdict cache keeps. */
+type Verdict = Omit<ArtifactVerificationDto, 'fromCache' | 'checkedAt'>;
+
+/** Names trust materials that were not loaded from a trusted root document (tests). */
+let trustMaterialSerial = 0;
 
 export type { VerifyJobInput };
 

@@ -38,7 +38,8 @@ export class SignedArtifactVerifyStep implements OnModuleInit {
       // A build's provenance is checked as a consumer would: built by this service, from this source, by this builder.
       ...(job.type === 'build' ? { provenance: buildProvenancePolicy(job, identity) } : {}),
     };
-    const answer = await this.verifications.verifyDigest(parseRepository(signed.repository), signed.manifestDigest, policy, DEFAULT_TRUST_ROOT, signal);
+    // Live (maxAge 0): the signer's own check of what it just attached.
+    const answer = await this.verifications.verifyDigest(parseRepository(signed.repository), signed.manifestDigest, policy, DEFAULT_TRUST_ROOT, signal, 0);
     const record = () =>
       this.records.record({
         reference: signed.reference,

@@ -22,7 +22,7 @@ export class VerifyStep implements OnModuleInit {
 
   async run(job: CatalogueJob<'verify'>, signal: AbortSignal): Promise<VerificationAnswer> {
     const { input } = job;
-    const answer = await this.verifications.verifyDigest(parseRepository(input.repository), input.digest, policyOf(input.policy), input.trustRoot, signal);
+    const answer = await this.verifications.verifyDigest(parseRepository(input.repository), input.digest, policyOf(input.policy), input.trustRoot, signal, input.maxAge);
     await this.records.record({ reference: input.reference, policy: input.policy, trustRoot: input.trustRoot, answer, jobId: job.id, caller: job.caller });
     return answer;
   }
