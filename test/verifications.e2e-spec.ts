@@ -43,8 +43,13 @@ describe('POST /v1/verifications', () => {
     await service?.stop('SIGTERM');
   });
 
-  const verify = async (reference: string, policy: Record<string, unknown>) => {
-    const response = await service.fetch('/v1/verifications', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reference, policy }) });
+  // maxAge 0 where the registry was changed behind the service's back: verdicts are otherwise reused.
+  const verify = async (reference: string, policy: Record<string, unknown>, maxAge?: number) => {
+    const response = await service.fetch('/v1/verifications', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reference, policy, maxAge }),
+    });
     expect(response.status).toBe(200);
     return (await response.json()) as Verification;
   };
@@ -118,7 +123,7 @@ describe('POST /v1/verifications', () => {
       body: sig.bytes!,
     });
     expect(moved.status).toBe(201);
-    const result = await verify(`${repository}@${otherDigest}`, { certificateIdentity: identity, certificateOidcIssuer: issuer });
+    const result = await verify(`${repository}@${otherDigest}`, { certificateIdentity: identity, certificateOidcIssuer: issuer }, 0);
     expect(result.verified).toBe(false);
     expect(result.signatures).toEqual([
       expect.objectContaining({ format: 'cosign-classic', verified: false, error: expect.objectContaining({ code: 'SIGNATURE_DIGEST_MISMATCH' }) }),
@@ -139,7 +144,7 @@ describe('POST /v1/verifications', () => {
     });
     expect(put.status).toBe(201);
 
-    const result = await verify(`${repository}@${digest}`, { certificateIdentity: identity, certificateOidcIssuer: issuer });
+    const result = await verify(`${repository}@${digest}`, { certificateIdentity: identity, certificateOidcIssuer: issuer }, 0);
     const classic = result.signatures.find((s) => s.format === 'cosign-classic')!;
     expect(classic.verified).toBe(false);
     // The TSA timestamp over the signature, the signature itself or the Rekor entry: whichever check meets it first.

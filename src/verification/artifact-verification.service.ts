@@ -81,7 +81,7 @@ export class ArtifactVerificationService implements OnModuleInit {
     const { repo, digest, policy, trustName } = await this.read(request);
     let answer: ArtifactVerificationDto;
     try {
-      answer = await this.verifyDigest(repo, digest, policy, trustName, undefined, request.maxAge);
+      answer = await this.verifyDigest(repo, digest, policy, trustName, undefined, request.maxAge ?? undefined);
     } catch (error) {
       throw verificationProblem(registryProblem(error));
     }
@@ -100,14 +100,14 @@ export class ArtifactVerificationService implements OnModuleInit {
       policy: request.policy,
       trustRoot: request.trustRoot,
       callbackUrl: request.callbackUrl,
-      maxAge: request.maxAge,
+      maxAge: request.maxAge ?? undefined,
     });
     if (request.idempotencyKey) {
       const replay = await this.jobs.replayOf(request.idempotencyKey, request.caller.principal, fingerprint);
       if (replay) return replay;
     }
     const { repo, digest, trustName } = await this.read(request);
-    const input: VerifyJobInput = { reference: request.reference, repository: `${repo.registry}/${repo.repository}`, digest, policy: request.policy, trustRoot: trustName, ...(request.maxAge === undefined ? {} : { maxAge: request.maxAge }) };
+    const input: VerifyJobInput = { reference: request.reference, repository: `${repo.registry}/${repo.repository}`, digest, policy: request.policy, trustRoot: trustName, ...(request.maxAge == null ? {} : { maxAge: request.maxAge }) };
     const { job } = await this.jobs.submit({
       type: 'verify',
       input,
@@ -128,7 +128,7 @@ export class ArtifactVerificationService implements OnModuleInit {
     const trustName = request.trustRoot ?? DEFAULT_TRUST_ROOT;
     this.trustRoots.get(trustName); // an unknown name is a 422 before any registry call
     const repo = { registry: reference.registry, repository: reference.repository };
-    const digest = reference.digest ?? (await this.resolveTag(repo, reference, request.maxAge));
+    const digest = reference.digest ?? (await this.resolveTag(repo, reference, request.maxAge ?? undefined));
     return { repo, digest, policy, trustName };
   }
 
@@ -244,8 +244,8 @@ export interface VerificationRequest {
   reference: string;
   policy: Record<string, unknown>;
   trustRoot?: string;
-  /** Seconds: a cached verdict (or tag resolution) checked longer ago is not used; 0: a live check. */
-  maxAge?: number;
+  /** Seconds: a cached verdict (or tag resolution) checked longer ago is not used; 0: a live check. null: as absent (like every optional field). */
+  maxAge?: number | null;
 }
 
 /** The answer without where it came from: what the verdict cache keeps. */
