@@ -118,7 +118,11 @@ describe('POST /v1/verifications: the verdict cache', () => {
     expect(await verify(api, `${repository}@${lateDigest}`)).toMatchObject({ verified: false, fromCache: false, error: { code: 'NO_SIGNATURES' } });
     expect(await verify(api, `${repository}@${lateDigest}`)).toMatchObject({ verified: false, fromCache: true });
 
-    const sign = await signer.fetch('/v1/signatures', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reference: `${repository}@${lateDigest}` }) });
+    const sign = await signer.fetch('/v1/signatures', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reference: `${repository}@${lateDigest}` }),
+    });
     expect(sign.status).toBe(202);
     const job = await finishedJob(signer, ((await sign.json()) as JobView).id);
     expect(job.state).toBe('succeeded');

@@ -299,7 +299,11 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     default: '10',
     meaning: 'How long a verdict that is not verified is reused: briefly, so a signature attached by another signer is seen soon.',
   },
-  { name: 'VERIFICATION_CACHE_MAX_ENTRIES', default: '1000', meaning: 'Verdicts each process keeps (least recently used dropped first), and as many tag resolutions; 0: no cache.' },
+  {
+    name: 'VERIFICATION_CACHE_MAX_ENTRIES',
+    default: '1000',
+    meaning: 'Verdicts each process keeps (least recently used dropped first), and as many tag resolutions; 0: no cache.',
+  },
   {
     name: 'TAG_RESOLUTION_CACHE_TTL_SECONDS',
     default: '10',

@@ -149,5 +149,7 @@ export function describeTrustedRoot(root: TrustedRoot): TrustedRootContents {
 
 /** sha256 over a trusted root's JSON form: two roots with the same digest trust the same keys and logs. */
 export function trustedRootDigest(root: TrustedRoot): string {
-  return `sha256:${createHash('sha256').update(JSON.stringify(TrustedRoot.toJSON(root))).digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(JSON.stringify(TrustedRoot.toJSON(root)))
+    .digest('hex')}`;
 }

@@ -190,6 +190,11 @@ export class ArtifactVerificationDto {
       'True when this verdict was reused from an earlier check (same digest, repository, whole policy and trust root) instead of read live from the registry; `maxAge: 0` forces a live check',
   })
   fromCache!: boolean;
-  @ApiProperty({ type: String, format: 'date-time', description: 'When the registry was read for this verdict (RFC 3339); the same on every answer from the cache', example: '2025-01-01T12:00:00.000Z' })
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    description: 'When the registry was read for this verdict (RFC 3339); the same on every answer from the cache',
+    example: '2025-01-01T12:00:00.000Z',
+  })
   checkedAt!: string;
 }

@@ -59,7 +59,17 @@ describe('ArtifactVerificationService.verifyDigest: signatures and provenance', 
   const service = (registry: RegistryClient, config = cacheConfig()) => {
     const trustRoots = { names: ['default'], get: () => ({ trustMaterial: async () => signer.trustMaterial }) } as unknown as TrustRoots;
     const invalidations = { subscribe: (listener: (subject: string) => void) => (invalidate = listener) } as unknown as VerdictInvalidations;
-    const verifications = new ArtifactVerificationService(registry, trustRoots, null as never, null as never, null as never, null as never, config, invalidations, new MetricsService());
+    const verifications = new ArtifactVerificationService(
+      registry,
+      trustRoots,
+      null as never,
+      null as never,
+      null as never,
+      null as never,
+      config,
+      invalidations,
+      new MetricsService(),
+    );
     verifications.onModuleInit();
     return verifications;
   };
@@ -149,7 +159,11 @@ describe('ArtifactVerificationService.verifyDigest: signatures and provenance', 
     it('an invalidation of the digest drops its verdicts for every policy: a signature attached since is seen', async () => {
       const { registry, set } = changingRegistry(registryWithBundleReferrers(MANIFEST, []));
       const verifications = service(registry);
-      const policies = [policy(), readPolicy({ certificateIdentity: BUILDER, certificateOidcIssuerRegExp: 'https://oidc\\.local\\.example' }), readPolicy({ certificateIdentityRegExp: '.*', certificateOidcIssuer: ISSUER })];
+      const policies = [
+        policy(),
+        readPolicy({ certificateIdentity: BUILDER, certificateOidcIssuerRegExp: 'https://oidc\\.local\\.example' }),
+        readPolicy({ certificateIdentityRegExp: '.*', certificateOidcIssuer: ISSUER }),
+      ];
       for (const p of policies) expect(await verifications.verifyDigest(repo, MANIFEST, p)).toMatchObject({ verified: false, fromCache: false, error: { code: 'NO_SIGNATURES' } });
       set(registryWithBundleReferrers(MANIFEST, [signed()]));
       // Kept (FAILED_TTL 600 s here) until told.

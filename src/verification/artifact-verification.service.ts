@@ -107,7 +107,14 @@ export class ArtifactVerificationService implements OnModuleInit {
       if (replay) return replay;
     }
     const { repo, digest, trustName } = await this.read(request);
-    const input: VerifyJobInput = { reference: request.reference, repository: `${repo.registry}/${repo.repository}`, digest, policy: request.policy, trustRoot: trustName, ...(request.maxAge == null ? {} : { maxAge: request.maxAge }) };
+    const input: VerifyJobInput = {
+      reference: request.reference,
+      repository: `${repo.registry}/${repo.repository}`,
+      digest,
+      policy: request.policy,
+      trustRoot: trustName,
+      ...(request.maxAge == null ? {} : { maxAge: request.maxAge }),
+    };
     const { job } = await this.jobs.submit({
       type: 'verify',
       input,
@@ -154,11 +161,9 @@ export class ArtifactVerificationService implements OnModuleInit {
       throw new VerificationError('TRUST_ROOT_NOT_FOUND', `there is no trust root named ${JSON.stringify(trustName)}; configured: ${this.trustRoots.names.join(', ')}`);
     }
     const loader = this.trustRoots.get(trustName);
-    const material = await loader
-      .trustMaterial()
-      .catch((error: unknown) => {
-        throw new VerificationError('TRUST_ROOT_UNAVAILABLE', `${trustName}: ${(error as Error).message}`, { transient: true, cause: error });
-      });
+    const material = await loader.trustMaterial().catch((error: unknown) => {
+      throw new VerificationError('TRUST_ROOT_UNAVAILABLE', `${trustName}: ${(error as Error).message}`, { transient: true, cause: error });
+    });
     const trust = { name: trustName, material };
     const key = { repository: dockerReference(repo), digest, policy, trustRoot: { name: trustName, contentDigest: this.trustDigest(loader, material) } };
     if (maxAgeSeconds !== 0) {
