@@ -64,7 +64,7 @@ export class AdmissionController {
     schema: REVIEW_SCHEMA,
     examples: {
       pod: {
-        summary: 'A Pod with one image (the dev service has no ADMISSION_POLICY_FILE): 503',
+        summary: "A Pod running the README's component (npm run dev's ADMISSION_POLICY_FILE covers the registry's demo/**)",
         value: {
           apiVersion: 'admission.k8s.io/v1',
           kind: 'AdmissionReview',
