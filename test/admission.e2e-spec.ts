@@ -29,7 +29,10 @@ describe('POST /v1/admission', () => {
   beforeAll(async () => {
     const dataDir = tempDir('admission');
     const policyFile = join(dataDir, 'admission-policy.json');
-    writeFileSync(policyFile, JSON.stringify({ images: [{ pattern: `${registryHost}/e2e-admission/**`, policy: { certificateIdentity: identity, certificateOidcIssuer: issuer } }] }));
+    writeFileSync(
+      policyFile,
+      JSON.stringify({ images: [{ pattern: `${registryHost}/e2e-admission/**`, policy: { certificateIdentity: identity, certificateOidcIssuer: issuer } }] }),
+    );
     service = await ServiceProcess.start({
       ...env.stackEnv,
       DATA_DIR: dataDir,
@@ -72,8 +75,7 @@ describe('POST /v1/admission', () => {
       object: { apiVersion: 'v1', kind: 'Pod', spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
     },
   });
-  const review = (body: unknown) =>
-    service.fetch('/v1/admission', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const review = (body: unknown) => service.fetch('/v1/admission', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const answerTo = async (body: unknown) => {
     const response = await review(body);
     expect(response.status).toBe(200);

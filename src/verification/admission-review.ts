@@ -20,8 +20,8 @@ export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 /** Image references one object may name; each costs registry round trips and signature checks. */
 export const MAX_ADMISSION_IMAGES = 64;
 /** Kubernetes uids are 36 characters; names and kinds at most 253 (DNS subdomains). */
-const MAX_UID_LENGTH = 128;
-const MAX_NAME_LENGTH = 253;
+export const MAX_UID_LENGTH = 128;
+export const MAX_NAME_LENGTH = 253;
 
 const POD_CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
 

@@ -4,7 +4,7 @@ import { Authorize, CurrentCaller } from '../access/authorize';
 import type { Caller } from '../access/caller';
 import { ProblemDto } from '../common/problem.dto';
 import { EXAMPLES } from '../openapi/examples';
-import { MAX_ADMISSION_IMAGES, type AdmissionReviewAnswer } from './admission-review';
+import { MAX_ADMISSION_IMAGES, MAX_NAME_LENGTH, MAX_UID_LENGTH, type AdmissionReviewAnswer } from './admission-review';
 import { AdmissionService } from './admission.service';
 
 const REVIEW_SCHEMA = {
@@ -17,10 +17,21 @@ const REVIEW_SCHEMA = {
       type: 'object',
       required: ['uid', 'kind', 'operation'],
       properties: {
-        uid: { type: 'string', maxLength: 128 },
-        kind: { type: 'object', properties: { group: { type: 'string' }, version: { type: 'string' }, kind: { type: 'string' } } },
-        operation: { type: 'string', examples: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] },
-        object: { type: 'object', description: 'The Pod or SpinApp (other kinds are allowed untouched)' },
+        uid: { type: 'string', maxLength: MAX_UID_LENGTH },
+        kind: {
+          type: 'object',
+          properties: {
+            group: { type: 'string', maxLength: MAX_NAME_LENGTH },
+            version: { type: 'string', maxLength: MAX_NAME_LENGTH },
+            kind: { type: 'string', maxLength: MAX_NAME_LENGTH },
+          },
+        },
+        operation: { type: 'string', maxLength: MAX_NAME_LENGTH, examples: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] },
+        object: {
+          type: 'object',
+          additionalProperties: true,
+          description: 'The Pod or SpinApp (other kinds are allowed untouched); its image references are at most 1024 characters',
+        },
       },
     },
   },
@@ -79,7 +90,10 @@ export class AdmissionController {
     },
   })
   @ApiOkResponse({ schema: ANSWER_SCHEMA, description: 'The AdmissionReview answer (allowed or denied)' })
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'INVALID_ADMISSION_REVIEW (not an AdmissionReview v1, no uid, object not an object, over-long fields), ADMISSION_TOO_MANY_IMAGES' })
+  @ApiBadRequestResponse({
+    type: ProblemDto,
+    description: 'INVALID_ADMISSION_REVIEW (not an AdmissionReview v1, no uid, object not an object, over-long fields), ADMISSION_TOO_MANY_IMAGES',
+  })
   @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'ADMISSION_POLICY_MISSING: ADMISSION_POLICY_FILE is not set' })
   review(@Body() body: unknown, @CurrentCaller() caller: Caller): Promise<AdmissionReviewAnswer> {
     return this.admission.review(body, caller);
