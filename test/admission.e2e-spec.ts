@@ -123,4 +123,32 @@ describe('POST /v1/admission', () => {
   });
 });
 
+describe('POST /v1/admission without a usable ADMISSION_POLICY_FILE', () => {
+  const env = testEnvironment();
+
+  it('refuses to start on a bad rule, naming the variable, the rule and the problem (exit 78)', async () => {
+    const dataDir = tempDir('admission-bad');
+    const policyFile = join(dataDir, 'admission-policy.json');
+    writeFileSync(policyFile, JSON.stringify({ images: [{ pattern: 'r.example/team/**', policy: { certificateIdentity: 'https://example.com/ci' } }] }));
+    const bad = await ServiceProcess.start(
+      { ...env.stackEnv, DATA_DIR: dataDir, REDIS_URL: env.redisUrl, QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`, ADMISSION_POLICY_FILE: policyFile },
+      { waitForLive: false },
+    );
+    expect(await bad.exited).toBe(78);
+    expect(bad.logs).toContain('invalid configuration');
+    expect(bad.logs).toContain('ADMISSION_POLICY_FILE: images[0].policy: INVALID_POLICY: policy.certificateOidcIssuer');
+  });
+
+  it('answers 503 ADMISSION_POLICY_MISSING when the variable is unset, so the cluster fails closed', async () => {
+    const service = await ServiceProcess.start({ ...env.stackEnv, DATA_DIR: tempDir('admission-none'), REDIS_URL: env.redisUrl, QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}` });
+    try {
+      const response = await service.fetch('/v1/admission', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ code: 'ADMISSION_POLICY_MISSING', detail: expect.stringContaining('ADMISSION_POLICY_FILE is not set') });
+    } finally {
+      await service.stop('SIGTERM');
+    }
+  });
+});
+
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
