@@ -82,6 +82,23 @@ if (!env.TRUSTED_PUBLISHERS_FILE && stack.env.LOCAL_OIDC_ISSUER_URL) {
   writeFileSync(env.TRUSTED_PUBLISHERS_FILE, `${JSON.stringify(rules, null, 2)}\n`);
 }
 
+// The admission webhook (POST /v1/admission): images under <registry>/demo/ must be signed by the identity
+// the local stack signs as. Written afresh on every run; set ADMISSION_POLICY_FILE to use a policy of your own.
+if (!env.ADMISSION_POLICY_FILE && stack.env.LOCAL_CERTIFICATE_IDENTITY && stack.env.LOCAL_OIDC_ISSUER_URL) {
+  const registryHost = stack.env.LOCAL_REGISTRY ?? '127.0.0.1:5000';
+  const policy = {
+    images: [
+      {
+        pattern: `${registryHost}/demo/**`,
+        policy: { certificateIdentity: stack.env.LOCAL_CERTIFICATE_IDENTITY, certificateOidcIssuer: stack.env.LOCAL_OIDC_ISSUER_URL },
+      },
+    ],
+  };
+  mkdirSync(env.DATA_DIR, { recursive: true });
+  env.ADMISSION_POLICY_FILE = join(env.DATA_DIR, 'admission-policy.json');
+  writeFileSync(env.ADMISSION_POLICY_FILE, `${JSON.stringify(policy, null, 2)}\n`);
+}
+
 const inboxPort = Number(env.DEV_WEBHOOK_INBOX_PORT ?? '5580');
 const inbox = await startWebhookInbox({ host: '127.0.0.1', port: inboxPort, callbackSecret: env.WEBHOOK_CALLBACK_SECRET, log });
 
@@ -96,6 +113,7 @@ log(
 log(`webhooks   ${inbox.url}/ lists what the inbox received; callbacks are signed with WEBHOOK_CALLBACK_SECRET=${env.WEBHOOK_CALLBACK_SECRET}`);
 log(`queue prefix ${env.QUEUE_PREFIX}, data ${env.DATABASE_URL ? 'DATABASE_URL' : env.DATA_DIR}`);
 log(`trusted publishers ${env.TRUSTED_PUBLISHERS_FILE ?? '(none)'}: edit it while the service runs, the next request uses it`);
+log(`admission policy ${env.ADMISSION_POLICY_FILE ?? '(none: POST /v1/admission answers 503)'}: read at start`);
 
 const service = spawn(process.execPath, [dist('src/main.js')], { env, stdio: 'inherit' });
 let stopping = false;

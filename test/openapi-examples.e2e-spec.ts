@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXAMPLES } from '../src/openapi/examples';
 import { finishedJob, type JobView } from './support/jobs';
@@ -18,7 +19,7 @@ interface Operation {
 /**
  * Swagger UI's "Try it out" → "Execute" with the prefilled examples, against a service configured as
  * `npm run dev` configures it (the local stack and its registry, loopback webhooks allowed, a callback
- * secret). Every example must succeed, or fail for the reason its summary names (": 422"); every status
+ * secret, an admission policy). Every example must succeed, or fail for the reason its summary names (": 422"); every status
  * must be one the operation documents; none may be a 5xx.
  */
 describe('the API description’s examples, executed', () => {
@@ -33,8 +34,13 @@ describe('the API description’s examples, executed', () => {
       throw new Error(`the examples name the registry of npm run dev (${EXAMPLES.registry}); the local stack's is ${env.stackEnv.LOCAL_REGISTRY}`);
     }
     database = await TestDatabase.create(env.postgresServerUrl);
+    // The admission policy npm run dev writes: <registry>/demo/** signed as the local stack signs.
+    const admissionPolicyFile = join(tmpdir(), `wasm-signer-examples-admission-${randomBytes(4).toString('hex')}.json`);
+    const signer = { certificateIdentity: env.stackEnv.LOCAL_CERTIFICATE_IDENTITY, certificateOidcIssuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL };
+    writeFileSync(admissionPolicyFile, JSON.stringify({ images: [{ pattern: `${EXAMPLES.registry}/demo/**`, policy: signer }] }));
     service = await ServiceProcess.start(
       testServiceEnv(database.url, 'examples', {
+        ADMISSION_POLICY_FILE: admissionPolicyFile,
         WEBHOOK_ALLOWLIST: '127.0.0.1,::1,localhost',
         WEBHOOK_CALLBACK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
       }),

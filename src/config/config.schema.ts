@@ -89,6 +89,8 @@ export interface AppConfig {
       /** TAG_RESOLUTION_CACHE_TTL_SECONDS: a tag's digest; 0: resolved every time. */
       tagTtlSeconds: number;
     };
+    /** ADMISSION_POLICY_FILE: the cluster's admission policy (JSON); undefined: POST /v1/admission answers 503. */
+    admissionPolicyFile: string | undefined;
   };
   identity:
     | { provider: 'token-file'; tokenFile: string }
@@ -308,6 +310,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'TAG_RESOLUTION_CACHE_TTL_SECONDS',
     default: '10',
     meaning: 'How long a verification reuses the digest a tag resolved to (a tag can move at any time); 0: resolved on every request.',
+  },
+  {
+    name: 'ADMISSION_POLICY_FILE',
+    default: '(unset)',
+    meaning:
+      'JSON policy of the Kubernetes admission webhook `POST /v1/admission`: `{"images":[{"pattern":"registry.example/team/**","policy":{…as POST /v1/verifications…},"trustRoot":"default"}]}`, the first matching pattern judging an image (see docs/kubernetes/admission.md). Read and checked at start: a bad rule stops the process. Unset: the webhook answers 503 `ADMISSION_POLICY_MISSING`, so a cluster pointed at it fails closed.',
   },
   {
     name: 'IDENTITY_PROVIDER',
@@ -585,6 +593,7 @@ const schema = z.object({
   VERIFICATION_CACHE_FAILED_TTL_SECONDS: integer(0, 86400, 10),
   VERIFICATION_CACHE_MAX_ENTRIES: integer(0, 1_000_000, 1000),
   TAG_RESOLUTION_CACHE_TTL_SECONDS: integer(0, 86400, 10),
+  ADMISSION_POLICY_FILE: optionalText(),
   IDENTITY_PROVIDER: z.preprocess(
     emptyToUndefined,
     z.enum(['token-file', 'github-actions', 'gcp-metadata', 'static'], 'must be one of token-file, github-actions, gcp-metadata, static').default('token-file'),
@@ -806,6 +815,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         maxEntries: v.VERIFICATION_CACHE_MAX_ENTRIES,
         tagTtlSeconds: v.TAG_RESOLUTION_CACHE_TTL_SECONDS,
       },
+      admissionPolicyFile: v.ADMISSION_POLICY_FILE === undefined ? undefined : resolve(v.ADMISSION_POLICY_FILE),
     },
     identity: identityConfig(v),
     auth: {

@@ -52,7 +52,7 @@ describe('ArtifactVerificationService.verifyDigest: signatures and provenance', 
   });
 
   const cacheConfig = (cache: Partial<AppConfig['verification']['cache']> = {}) => ({
-    verification: { trustRoots: [], cache: { ttlSeconds: 300, failedTtlSeconds: 600, maxEntries: 100, tagTtlSeconds: 10, ...cache } },
+    verification: { trustRoots: [], cache: { ttlSeconds: 300, failedTtlSeconds: 600, maxEntries: 100, tagTtlSeconds: 10, ...cache }, admissionPolicyFile: undefined },
   });
   /** The listener the service subscribed with: what the Redis subscriber calls when a digest's signatures change. */
   let invalidate: (subject: string) => void = () => undefined;

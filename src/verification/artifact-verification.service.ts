@@ -218,7 +218,8 @@ export class ArtifactVerificationService implements OnModuleInit {
     return digest;
   }
 
-  private async resolveTag(repo: OciRepository, reference: OciReference, maxAgeSeconds?: number): Promise<string> {
+  /** The digest a tag names now (reused for TAG_RESOLUTION_CACHE_TTL_SECONDS); registry failures are thrown as problems. */
+  async resolveTag(repo: OciRepository, reference: OciReference, maxAgeSeconds?: number): Promise<string> {
     const key = `${dockerReference(repo)}:${reference.tag!}`;
     if (maxAgeSeconds !== 0) {
       const cached = this.tags.get(key, maxAgeSeconds === undefined ? undefined : maxAgeSeconds * 1000);
