@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SCOPES, type Scope } from '../src/access/scopes';
 import { finishedJob, type JobView } from './support/jobs';
@@ -42,7 +43,20 @@ describe('access control', () => {
 
   beforeAll(async () => {
     database = await TestDatabase.create(env.postgresServerUrl);
-    const serviceEnv = testServiceEnv(database.url, 'access', { METRICS_REQUIRE_AUTH: 'true', WEBHOOK_ALLOWLIST: '127.0.0.1' });
+    // An admission policy, so that POST /v1/admission answers (its 503 without one is a configuration state, not access control).
+    const admissionPolicy = join(mkdtempSync(join(tmpdir(), 'wasm-signer-access-admission-')), 'admission-policy.json');
+    writeFileSync(
+      admissionPolicy,
+      JSON.stringify({
+        images: [
+          {
+            pattern: `${env.stackEnv.LOCAL_REGISTRY}/**`,
+            policy: { certificateIdentity: env.stackEnv.LOCAL_CERTIFICATE_IDENTITY, certificateOidcIssuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL },
+          },
+        ],
+      }),
+    );
+    const serviceEnv = testServiceEnv(database.url, 'access', { METRICS_REQUIRE_AUTH: 'true', WEBHOOK_ALLOWLIST: '127.0.0.1', ADMISSION_POLICY_FILE: admissionPolicy });
     service = await ServiceProcess.start(serviceEnv);
     // A second API process on the same database and Redis, as another replica.
     secondApi = await ServiceProcess.start({ ...serviceEnv, ROLE: 'api' });
