@@ -16,7 +16,7 @@ import { WasmFormatError, WasmInspector } from '../wasm/wasm-inspector';
 import { BuildLogs } from './build-logs';
 import { BuildRecordsRepository } from './build-records.repository';
 import { BuildSourcesRepository } from './build-sources.repository';
-import { defaultBuildToolchains } from './build-toolchains';
+import { installedBuildToolchains } from './build-toolchains';
 import { type BuildWorkspace, createWorkspace, sweepStaleWorkspaces } from './build-workspace';
 import { BuildFailure, type BuilderName, runBuilder } from './builders';
 import type { SandboxLimits } from './build-sandbox';
@@ -102,7 +102,7 @@ export class BuildStep implements OnModuleInit, OnApplicationBootstrap {
       });
     try {
       recordedSource = await this.fetchSource(job, workspace, say, signal);
-      const toolchains = await defaultBuildToolchains({ rustToolchainPrefix: this.config.builds.rustToolchainPrefix });
+      const toolchains = await installedBuildToolchains(this.config.builds.rustToolchainPrefix);
       say(`building with ${builder} in a sandbox`);
       const built = await runBuilder({
         builder,

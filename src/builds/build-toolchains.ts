@@ -89,6 +89,22 @@ export async function defaultBuildToolchains(overrides: Partial<BuildToolchains>
   };
 }
 
+const installed = new Map<string, Promise<BuildToolchains>>();
+
+/**
+ * This installation's toolchains with the configured Rust prefix, located once per process (the project
+ * root does not move while it runs): the build step and the builder reports ask on every build and tick.
+ */
+export function installedBuildToolchains(rustToolchainPrefix: string): Promise<BuildToolchains> {
+  let toolchains = installed.get(rustToolchainPrefix);
+  if (!toolchains) {
+    toolchains = defaultBuildToolchains({ rustToolchainPrefix });
+    installed.set(rustToolchainPrefix, toolchains);
+    toolchains.catch(() => installed.delete(rustToolchainPrefix));
+  }
+  return toolchains;
+}
+
 const digestCache = new Map<string, Promise<string>>();
 
 /** sha256 (hex) of a file, remembered while the file's identity, size and mtime stay the same (the node binary is large). */

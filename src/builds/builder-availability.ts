@@ -6,7 +6,7 @@ import type { AppConfig } from '../config/config.schema';
 import { LazyProducerConnection } from '../common/redis-connection';
 import type { ToolchainComponent } from '../pipeline/job-catalogue';
 import { BUILDER_NAMES, type BuilderAvailability, type BuilderName, probeBuilders } from './builders';
-import { defaultBuildToolchains } from './build-toolchains';
+import { installedBuildToolchains } from './build-toolchains';
 import { createWorkspace } from './build-workspace';
 
 /** How often a build worker reports what it can build, and how long a report counts. */
@@ -66,7 +66,7 @@ export class BuilderAvailabilityReports implements OnApplicationBootstrap, OnApp
   private async report(): Promise<void> {
     try {
       const workspaceProblem = await this.workspaceProblem();
-      const probed = await probeBuilders(await defaultBuildToolchains({ rustToolchainPrefix: this.config.builds.rustToolchainPrefix }));
+      const probed = await probeBuilders(await installedBuildToolchains(this.config.builds.rustToolchainPrefix));
       // A build that cannot get a work directory cannot run, whatever the toolchains say.
       const builders = workspaceProblem ? probed.map((b) => ({ ...b, available: false, reason: workspaceProblem })) : probed;
       const report: WorkerReport = { instanceId: this.config.instanceId, reportedAt: new Date().toISOString(), builders };

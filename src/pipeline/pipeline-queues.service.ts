@@ -4,7 +4,7 @@ import IORedis from 'ioredis';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import type { StepName } from '../database/database.types';
-import { endSharedConnection, handshakeSettled, producerRedisOptions } from '../common/redis-connection';
+import { connected, endSharedConnection, producerRedisOptions } from '../common/redis-connection';
 import { ReadinessChecks } from '../health/readiness-checks';
 import { STEP_QUEUES, stepJobId, type StepJobData } from './step-queues';
 
@@ -89,10 +89,7 @@ export class PipelineQueues implements OnModuleInit, OnApplicationBootstrap, OnA
   }
 
   async ping(): Promise<void> {
-    const { connection } = this.open();
-    if (connection.status === 'wait') await connection.connect().catch(() => undefined);
-    await handshakeSettled(connection);
-    await connection.ping();
+    await (await connected(this.open().connection)).ping();
   }
 
   async onApplicationShutdown(): Promise<void> {
