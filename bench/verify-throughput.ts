@@ -177,23 +177,25 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
   // memo key, signed claims) on the same signatures, in this process, with a fresh memo ──
   const serviceTrust = await loadTrustRoot({ file: env.stackEnv.SIGSTORE_TRUSTED_ROOT_FILE! });
   const artifactPolicy = verificationPolicy({ certificateIdentity: identity, certificateOidcIssuer: issuer });
-  const decide = (verifier: ArtifactVerifier, artifact: Artifact) => {
+  const decide = async (verifier: ArtifactVerifier, artifact: Artifact) => {
     for (const signature of artifact.signatures) {
-      const verdict = verifier.verdict(signature, artifact.digest, artifactPolicy, serviceTrust);
+      const verdict = await verifier.verdict(signature, artifact.digest, artifactPolicy, serviceTrust);
       if (!verdict.verified) throw new Error(`${artifact.reference} ${signature.format}: ${verdict.error?.code} ${verdict.error?.message}`);
     }
   };
   log("reference: the service's ArtifactVerifier in-process on the same signatures");
   const warmupVerifier = new ArtifactVerifier();
-  for (const artifact of warmupArtifacts) decide(warmupVerifier, artifact);
+  for (const artifact of warmupArtifacts) await decide(warmupVerifier, artifact);
   const verifier = new ArtifactVerifier();
-  const decision = await measure('in-process ArtifactVerifier (reference)', baseProcesses, undefined, measured.length, async () =>
-    measured.map((artifact) => {
+  const decision = await measure('in-process ArtifactVerifier (reference)', baseProcesses, undefined, measured.length, async () => {
+    const latencies: number[] = [];
+    for (const artifact of measured) {
       const started = performance.now();
-      decide(verifier, artifact);
-      return performance.now() - started;
-    }),
-  );
+      await decide(verifier, artifact);
+      latencies.push(performance.now() - started);
+    }
+    return latencies;
+  });
 
   // ── Reference: the registry reads of a verification alone, in this process, with the service's client ──
   let discovery: Pass | undefined;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AddressAllowlist, WebhookAllowlist } from '../common/address-policy';
@@ -91,6 +91,15 @@ export interface AppConfig {
     };
     /** ADMISSION_POLICY_FILE: the cluster's admission policy (JSON); undefined: POST /v1/admission answers 503. */
     admissionPolicyFile: string | undefined;
+    /** Where sigstore-js runs: a pool of worker threads in each process. */
+    threads: {
+      /** VERIFICATION_THREADS: worker threads (`auto`: one per core, at most 8); 0: on the event loop. */
+      count: number;
+      /** VERIFICATION_THREAD_TIMEOUT_MS: a bundle verification still running after this stops its thread and fails. */
+      taskTimeoutMs: number;
+      /** VERIFICATION_QUEUE_MAX: verifications waiting for a thread before more are refused (503 VERIFICATION_BUSY). */
+      maxQueue: number;
+    };
   };
   identity:
     | { provider: 'token-file'; tokenFile: string }
@@ -305,6 +314,22 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'VERIFICATION_CACHE_MAX_ENTRIES',
     default: '1000',
     meaning: 'Verdicts each process keeps (least recently used dropped first), and as many tag resolutions; 0: no cache.',
+  },
+  {
+    name: 'VERIFICATION_THREADS',
+    default: 'auto',
+    meaning:
+      'Worker threads each process verifies Sigstore bundles on (certificate chain, SCTs, Rekor entries, timestamps), so that its event loop only does I/O. `auto`: one per core the process may use, at most 8; `0`: on the event loop, one verification per turn.',
+  },
+  {
+    name: 'VERIFICATION_THREAD_TIMEOUT_MS',
+    default: '30000',
+    meaning: 'A bundle verification still running after this long stops its thread (a new one replaces it) and the signature is answered as not verified (`VERIFIER_FAILED`).',
+  },
+  {
+    name: 'VERIFICATION_QUEUE_MAX',
+    default: '10000',
+    meaning: 'Bundle verifications that may wait for a thread in each process; beyond it requests are answered 503 `VERIFICATION_BUSY` with `Retry-After`.',
   },
   {
     name: 'TAG_RESOLUTION_CACHE_TTL_SECONDS',
@@ -594,6 +619,12 @@ const schema = z.object({
   VERIFICATION_CACHE_MAX_ENTRIES: integer(0, 1_000_000, 1000),
   TAG_RESOLUTION_CACHE_TTL_SECONDS: integer(0, 86400, 10),
   ADMISSION_POLICY_FILE: optionalText(),
+  VERIFICATION_THREADS: z.preprocess(
+    (value) => (emptyToUndefined(value) === undefined || value === 'auto' ? String(Math.min(8, availableParallelism())) : value),
+    z.string().regex(/^\d+$/, 'must be `auto` or a whole number').transform(Number).pipe(z.number().int().max(64, 'must be at most 64')),
+  ),
+  VERIFICATION_THREAD_TIMEOUT_MS: integer(1_000, 600_000, 30_000),
+  VERIFICATION_QUEUE_MAX: integer(1, 1_000_000, 10_000),
   IDENTITY_PROVIDER: z.preprocess(
     emptyToUndefined,
     z.enum(['token-file', 'github-actions', 'gcp-metadata', 'static'], 'must be one of token-file, github-actions, gcp-metadata, static').default('token-file'),
@@ -816,6 +847,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         tagTtlSeconds: v.TAG_RESOLUTION_CACHE_TTL_SECONDS,
       },
       admissionPolicyFile: v.ADMISSION_POLICY_FILE === undefined ? undefined : resolve(v.ADMISSION_POLICY_FILE),
+      threads: { count: v.VERIFICATION_THREADS, taskTimeoutMs: v.VERIFICATION_THREAD_TIMEOUT_MS, maxQueue: v.VERIFICATION_QUEUE_MAX },
     },
     identity: identityConfig(v),
     auth: {

@@ -8,7 +8,7 @@ import { cosignSignStatement } from '../signature-formats/sigstore-bundle-referr
 import { type SignedManifest, attachBundleReferrer, attachClassicSignature } from '../signing/signature-attachment';
 import { SigstoreSigner } from '../signing/sigstore-signer';
 import { RekorClient } from '../sigstore/rekor-client';
-import { BundleVerifier } from '../sigstore/bundle-verifier';
+import { OwnSignatureVerifier } from '../sigstore/own-signature-verifier';
 import { type TrustRootSource, TrustRootLoader } from '../sigstore/trust-root-loader';
 import { bundleLeafCertificate } from '../signature-formats/bundle-leaf-certificate';
 
@@ -51,12 +51,12 @@ export interface SignArtifactOptions {
 /** Keyless signing (Fulcio, Rekor, TSA) with the checks the service makes before it attaches anything. */
 export class KeylessSigner {
   readonly sigstore: SigstoreSigner;
-  readonly verifier: BundleVerifier;
+  readonly verifier: OwnSignatureVerifier;
   readonly rekor: RekorClient;
 
   constructor(options: KeylessSignerOptions) {
     this.sigstore = new SigstoreSigner({ fulcioUrl: options.fulcioUrl, rekorUrl: options.rekorUrl, tsaUrl: options.tsaUrl }, options.identity, options.timeoutMs);
-    this.verifier = new BundleVerifier(new TrustRootLoader(options.trustRoot));
+    this.verifier = new OwnSignatureVerifier(new TrustRootLoader(options.trustRoot));
     this.rekor = new RekorClient(options.rekorUrl);
   }
 }

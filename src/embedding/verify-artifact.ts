@@ -1,3 +1,4 @@
+import type { TrustedRoot } from '@sigstore/protobuf-specs';
 import type { TrustMaterial } from '@sigstore/verify';
 import type { SignatureVerdict } from '../database/database.types';
 import type { OciRepository } from '../registry/oci-reference';
@@ -8,10 +9,11 @@ import { readPolicy } from '../verification/artifact-verification.service';
 import { type TrustRootSource, TrustRootLoader } from '../sigstore/trust-root-loader';
 import { DEFAULT_TRUST_ROOT } from '../verification/trust-roots';
 
-/** Sigstore trust material under a name (the name is part of the verifier's memo key). */
+/** Sigstore trust material under a name, and the trusted root it was made from when loaded from one. */
 export interface TrustRoot {
   name: string;
   material: TrustMaterial;
+  root?: TrustedRoot;
 }
 
 /** The policy fields of `POST /v1/verifications`: a certificate identity and issuer (exact or RE2 regexp), or a public key. */
@@ -42,7 +44,8 @@ export interface VerifyArtifactOptions {
 
 /** Loads a trusted_root.json file (`{ file }`) or the public-good root through TUF (`{ tufCacheDir }`). */
 export async function loadTrustRoot(source: TrustRootSource, name = DEFAULT_TRUST_ROOT): Promise<TrustRoot> {
-  return { name, material: await new TrustRootLoader(source).trustMaterial() };
+  const { material, root } = await new TrustRootLoader(source).load();
+  return { name, material, root };
 }
 
 /** Checks a policy as the HTTP API does; throws an Error that says what is wrong with it. */
@@ -63,6 +66,6 @@ export async function verifyArtifact(
 ): Promise<ArtifactVerificationResult> {
   const found = await discoverSignatures(registry, repository, manifestDigest, options.signal);
   const verifier = options.verifier ?? new ArtifactVerifier();
-  const signatures = found.map((signature) => verifier.verdict(signature, manifestDigest, options.policy, options.trustRoot));
+  const signatures = await Promise.all(found.map((signature) => verifier.verdict(signature, manifestDigest, options.policy, options.trustRoot)));
   return { verified: signatures.some((s) => s.verified), manifestDigest, signatures };
 }

@@ -7,7 +7,7 @@ import { StepError } from '../pipeline/step-error';
 import type { VerdictInvalidations } from '../pipeline/verdict-invalidations';
 import { type OciRepository, dockerReference } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
-import type { BundleVerifier } from '../sigstore/bundle-verifier';
+import type { OwnSignatureVerifier } from '../sigstore/own-signature-verifier';
 import type { RekorClient } from '../sigstore/rekor-client';
 import { certificateIdentity } from '../x509/certificate-identity';
 import { cosignPayload } from '../signature-formats/cosign-classic-signature';
@@ -52,7 +52,7 @@ export class ArtifactSigner {
     private readonly signer: SigstoreSigner,
     private readonly records: SignatureRecords,
     private readonly registry: RegistryClient,
-    private readonly verifier: BundleVerifier,
+    private readonly verifier: OwnSignatureVerifier,
     private readonly rekor: RekorClient | undefined,
     private readonly locks: NamedLocks,
     /** Told of each attached signature, so no process answers from a verdict that predates it. */

@@ -12,7 +12,7 @@ import { RegistryClient } from '../registry/registry-client';
 import { bundleLeafCertificate } from '../signature-formats/bundle-leaf-certificate';
 import { SLSA_PROVENANCE_PREDICATE_TYPE, resolvedSourceDependency, slsaProvenanceStatement } from '../signature-formats/slsa-provenance';
 import { BUNDLE_MEDIA_TYPE, OCI_EMPTY_BLOB, bundleReferrerManifest } from '../signature-formats/sigstore-bundle-referrer';
-import { BundleVerifier } from '../sigstore/bundle-verifier';
+import { OwnSignatureVerifier } from '../sigstore/own-signature-verifier';
 import { RekorClient } from '../sigstore/rekor-client';
 import { certificateIdentity } from '../x509/certificate-identity';
 import { AttestationRecords } from './attestation-records.repository';
@@ -37,7 +37,7 @@ export class AttestStep implements OnModuleInit {
     private readonly signer: SigstoreSigner,
     private readonly records: AttestationRecords,
     private readonly registry: RegistryClient,
-    private readonly verifier: BundleVerifier,
+    private readonly verifier: OwnSignatureVerifier,
     private readonly rekor: RekorClient,
     private readonly locks: NamedLocks,
     private readonly invalidations: VerdictInvalidations,

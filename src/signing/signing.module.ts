@@ -4,7 +4,7 @@ import { NamedLocks } from '../database/named-lock';
 import type { AppConfig } from '../config/config.schema';
 import { RegistryClient } from '../registry/registry-client';
 import { RekorClient } from '../sigstore/rekor-client';
-import { BundleVerifier } from '../sigstore/bundle-verifier';
+import { OwnSignatureVerifier } from '../sigstore/own-signature-verifier';
 import { ArtifactSigner } from './artifact-signer';
 import { GcpMetadataSource, GitHubActionsSource, type IdentityTokenSource, StaticTokenSource, TokenFileSource } from './identity/identity-providers';
 import { SignRequestService } from './sign-request.service';
@@ -44,13 +44,13 @@ const SIGNING_ENDPOINTS = Symbol('SIGNING_ENDPOINTS');
     SignatureRecords,
     {
       provide: ArtifactSigner,
-      inject: [APP_CONFIG, SigstoreSigner, SignatureRecords, RegistryClient, BundleVerifier, RekorClient, NamedLocks, VerdictInvalidations],
+      inject: [APP_CONFIG, SigstoreSigner, SignatureRecords, RegistryClient, OwnSignatureVerifier, RekorClient, NamedLocks, VerdictInvalidations],
       useFactory: (
         config: AppConfig,
         signer: SigstoreSigner,
         records: SignatureRecords,
         registry: RegistryClient,
-        verifier: BundleVerifier,
+        verifier: OwnSignatureVerifier,
         rekor: RekorClient,
         locks: NamedLocks,
         invalidations: VerdictInvalidations,

@@ -1,12 +1,11 @@
 import { type KeyObject, createPublicKey } from 'node:crypto';
-import { type Bundle, bundleFromJSON, bundleToJSON } from '@sigstore/bundle';
+import type { Bundle } from '@sigstore/bundle';
 import { type SignedEntity, type Signer, type TrustMaterial, Verifier, toSignedEntity } from '@sigstore/verify';
 import type { WholeStringRegExp } from '../common/caller-regexp';
 import { type ArtifactInput, checkArtifactBinding } from './artifact-binding';
 import { checkCertificateChain, readBundle, signingMaterialKind } from './bundle-document';
 import { PrehashedMessageSignatureContent } from './prehashed-message-signature';
 import { type SignerPolicy, checkSigner, checkSigningMaterial } from './signer-policy';
-import type { TrustRootLoader } from './trust-root-loader';
 import { BundleVerificationError, type VerificationFailure, toVerificationFailure } from './verification-error';
 
 /** Who must have signed: the certificate's identity (SAN, exact or a whole-string RE2 pattern) and the OIDC issuer extension. */
@@ -95,27 +94,4 @@ function withPublicKey(material: TrustMaterial, pem: string): TrustMaterial {
 
 function signerIdentity(signer: Signer | undefined): { identity: string | null; issuer: string | null } {
   return { identity: signer?.identity?.subjectAlternativeName ?? null, issuer: signer?.identity?.extensions?.issuer ?? null };
-}
-
-/** Verifies the bundles this service signs against its `default` trust root (throws when they do not verify). */
-export class BundleVerifier {
-  constructor(private readonly trustRoot: TrustRootLoader) {}
-
-  async verify(bundle: Bundle, policy: IdentityPolicy, artifact?: Buffer): Promise<Signer> {
-    const trustMaterial = await this.trustRoot.trustMaterial();
-    // Round-trip through JSON: the verifier expects a bundle as parsed from the wire.
-    const parsed = bundleFromJSON(bundleToJSON(bundle));
-    const outcome = verifyBundle({
-      bundle: parsed,
-      artifact: artifact ? { kind: 'bytes', bytes: artifact } : undefined,
-      policy: {
-        kind: 'certificate',
-        identity: typeof policy.identity === 'string' ? { kind: 'exact', value: policy.identity } : { kind: 'regexp', source: policy.identity.source, regexp: policy.identity },
-        issuer: { kind: 'exact', value: policy.issuer },
-      },
-      trustMaterial,
-    });
-    if (!outcome.verified) throw new BundleVerificationError(outcome.error.code, outcome.error.message);
-    return outcome.signer;
-  }
 }

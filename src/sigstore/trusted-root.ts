@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { type TrustMaterial, toTrustMaterial } from '@sigstore/verify';
+import { memoizeTrustedChainChecks } from './trusted-chain-memo';
 import { BundleVerificationError } from './verification-error';
 
 const TRUSTED_ROOT_MEDIA_TYPE = /^application\/vnd\.dev\.sigstore\.trustedroot(?:\.v0\.\d+)?\+json(?:;\s*version=0\.\d+)?$/;
@@ -38,7 +39,7 @@ export function parseTrustedRoot(json: unknown): TrustedRoot {
 /** The verification material of a parsed root; key or certificate bytes that do not parse make it invalid. */
 export function trustMaterialOf(root: TrustedRoot): TrustMaterial {
   try {
-    return toTrustMaterial(root);
+    return memoizeTrustedChainChecks(toTrustMaterial(root));
   } catch (error) {
     fail(`its keys or certificates cannot be read: ${(error as Error).message}`, error);
   }

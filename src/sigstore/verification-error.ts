@@ -26,6 +26,7 @@ export const VERIFICATION_ERROR_CODES = {
   TLOG_INCLUSION_MISSING: 'The transparency log entry has neither an inclusion proof nor a promise',
   POLICY_MISMATCH: 'The signer does not match the policy',
   VERIFICATION_FAILED: 'The bundle could not be verified',
+  VERIFIER_FAILED: 'The verifying thread failed or ran out of time on this bundle (it was replaced)',
 } as const;
 
 export type VerificationErrorCode = keyof typeof VERIFICATION_ERROR_CODES;

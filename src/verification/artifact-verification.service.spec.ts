@@ -1,3 +1,4 @@
+import { BundleVerificationPool } from '../sigstore/bundle-verification-pool';
 import 'reflect-metadata';
 import { createHash } from 'node:crypto';
 import type { RegistryClient } from '../registry/registry-client';
@@ -52,12 +53,17 @@ describe('ArtifactVerificationService.verifyDigest: signatures and provenance', 
   });
 
   const cacheConfig = (cache: Partial<AppConfig['verification']['cache']> = {}) => ({
-    verification: { trustRoots: [], cache: { ttlSeconds: 300, failedTtlSeconds: 600, maxEntries: 100, tagTtlSeconds: 10, ...cache }, admissionPolicyFile: undefined },
+    verification: {
+      trustRoots: [],
+      cache: { ttlSeconds: 300, failedTtlSeconds: 600, maxEntries: 100, tagTtlSeconds: 10, ...cache },
+      admissionPolicyFile: undefined,
+      threads: { count: 0, taskTimeoutMs: 30_000, maxQueue: 100 },
+    },
   });
   /** The listener the service subscribed with: what the Redis subscriber calls when a digest's signatures change. */
   let invalidate: (subject: string) => void = () => undefined;
   const service = (registry: RegistryClient, config = cacheConfig()) => {
-    const trustRoots = { names: ['default'], get: () => ({ trustMaterial: async () => signer.trustMaterial }) } as unknown as TrustRoots;
+    const trustRoots = { names: ['default'], get: () => ({ load: async () => ({ material: signer.trustMaterial }) }) } as unknown as TrustRoots;
     const invalidations = { subscribe: (listener: (subject: string) => void) => (invalidate = listener) } as unknown as VerdictInvalidations;
     const verifications = new ArtifactVerificationService(
       registry,
@@ -69,6 +75,7 @@ describe('ArtifactVerificationService.verifyDigest: signatures and provenance', 
       config,
       invalidations,
       new MetricsService(),
+      new BundleVerificationPool(),
     );
     verifications.onModuleInit();
     return verifications;

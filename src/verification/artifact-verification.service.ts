@@ -1,4 +1,3 @@
-import { cpuTurns } from '../common/cpu-turns';
 import type { Caller } from '../access/caller';
 import { assertRepositoryAllowed } from '../access/repository-access';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
@@ -9,6 +8,7 @@ import { ExpiringLruCache } from '../common/expiring-lru-cache';
 import { MetricsService } from '../metrics/metrics.service';
 import { VerdictInvalidations } from '../pipeline/verdict-invalidations';
 import { trustedRootDigest } from '../sigstore/trusted-root';
+import { BundleVerificationPool, VerificationBusyError } from '../sigstore/bundle-verification-pool';
 import type { TrustRootLoader } from '../sigstore/trust-root-loader';
 import { VerdictCache } from './verdict-cache';
 import { MAX_ANNOTATION_KEY_LENGTH, MAX_ANNOTATION_VALUE_LENGTH, MAX_ANNOTATIONS } from '../common/field-limits';
@@ -45,8 +45,8 @@ import { VerificationRecordDto } from './verification-record.dto';
  */
 @Injectable()
 export class ArtifactVerificationService implements OnModuleInit {
-  private readonly verifier = new ArtifactVerifier();
-  private readonly provenanceVerifier = new ProvenanceVerifier();
+  private readonly verifier: ArtifactVerifier;
+  private readonly provenanceVerifier: ProvenanceVerifier;
   private readonly content = new ImmutableContentCache();
   private readonly verdicts: VerdictCache<Verdict>;
   private readonly tags: ExpiringLruCache<string, string>;
@@ -64,7 +64,10 @@ export class ArtifactVerificationService implements OnModuleInit {
     @Inject(APP_CONFIG) config: Pick<AppConfig, 'verification'>,
     private readonly invalidations: VerdictInvalidations,
     private readonly metrics: MetricsService,
+    pool: BundleVerificationPool,
   ) {
+    this.verifier = new ArtifactVerifier({ pool });
+    this.provenanceVerifier = new ProvenanceVerifier({ pool });
     const { cache } = config.verification;
     this.verdicts = new VerdictCache({ maxEntries: cache.maxEntries, ttlMs: cache.ttlSeconds * 1000, failedTtlMs: cache.failedTtlSeconds * 1000 });
     this.tags = new ExpiringLruCache(cache.maxEntries);
@@ -161,10 +164,10 @@ export class ArtifactVerificationService implements OnModuleInit {
       throw new VerificationError('TRUST_ROOT_NOT_FOUND', `there is no trust root named ${JSON.stringify(trustName)}; configured: ${this.trustRoots.names.join(', ')}`);
     }
     const loader = this.trustRoots.get(trustName);
-    const material = await loader.trustMaterial().catch((error: unknown) => {
+    const { material, root } = await loader.load().catch((error: unknown) => {
       throw new VerificationError('TRUST_ROOT_UNAVAILABLE', `${trustName}: ${(error as Error).message}`, { transient: true, cause: error });
     });
-    const trust = { name: trustName, material };
+    const trust = { name: trustName, material, root };
     const key = { repository: dockerReference(repo), digest, policy, trustRoot: { name: trustName, contentDigest: this.trustDigest(loader, material) } };
     if (maxAgeSeconds !== 0) {
       const hit = this.verdicts.lookup(key, maxAgeSeconds === undefined ? undefined : maxAgeSeconds * 1000);
@@ -180,8 +183,7 @@ export class ArtifactVerificationService implements OnModuleInit {
     const provenancePolicy = policy.provenance;
     const [signatures, provenance] = await Promise.all([
       discoverSignatures(this.registry, repo, digest, signal, this.content).then((found) =>
-        // One signature per event-loop turn: a burst of verifications never holds the loop for long.
-        Promise.all(found.map((signature) => cpuTurns.run(() => this.verifier.verdict(signature, digest, policy, trust)))),
+        Promise.all(found.map((signature) => this.verifier.verdict(signature, digest, policy, trust))),
       ),
       provenancePolicy
         ? verifyProvenance(this.registry, repo, digest, { signer: policy.signer, provenance: provenancePolicy }, trust, signal, {
@@ -189,7 +191,12 @@ export class ArtifactVerificationService implements OnModuleInit {
             verifier: this.provenanceVerifier,
           })
         : null,
-    ]);
+    ]).catch((error: unknown) => {
+      // The verification threads' queue is full: the caller may try again shortly (503, Retry-After).
+      if (error instanceof VerificationBusyError)
+        throw new VerificationError('VERIFICATION_BUSY', error.message, { transient: true, retryAfterMs: error.retryAfterMs, cause: error });
+      throw error;
+    });
     const signed = signatures.some((s) => s.verified);
     const verdict: Verdict = {
       verified: signed && (provenance === null || provenance.verified),

@@ -1,15 +1,14 @@
 import type { SignatureVerdict } from '../database/database.types';
 import { createHash } from 'node:crypto';
-import type { TrustMaterial } from '@sigstore/verify';
 import { LruCache } from '../common/lru-cache';
 import type { ArtifactInput } from '../sigstore/artifact-binding';
-import { type VerificationOutcome, verifyBundleDocument } from '../sigstore/bundle-verifier';
+import { type BundleVerdict, BundleVerificationPool, type VerificationTrust } from '../sigstore/bundle-verification-pool';
 import { parseCosignPayload } from './classic-signature-bundle';
 import type { DiscoveredSignature } from './signature-discovery';
 import type { SignerPolicy } from '../sigstore/signer-policy';
 import type { ProvenancePolicy } from './provenance-verification';
 import { tlogEntryFacts } from './tlog-entry-facts';
-import { signerPolicyKey } from './verification-memo-key';
+import { signerPolicyKey, trustMaterialKey } from './verification-memo-key';
 
 /** What a caller learns about one signature of an artifact: the shape verification records keep. */
 export type { SignatureVerdict };
@@ -22,11 +21,11 @@ export interface ArtifactPolicy {
   provenance?: ProvenancePolicy;
 }
 
-type CachedOutcome = Pick<VerificationOutcome, 'verified' | 'identity' | 'issuer'> & { error: { code: string; message: string } | null };
+type CachedOutcome = Pick<BundleVerdict, 'verified' | 'identity' | 'issuer'> & { error: { code: string; message: string } | null };
 
 /**
  * Decides about the signatures of one manifest digest. Each signature is verified with sigstore-js
- * (through verifyBundleDocument) and must also bind to this digest — the classic payload's
+ * (on the BundleVerificationPool's threads, or in-process when it has none) and must also bind to this digest — the classic payload's
  * `docker-manifest-digest`, or the in-toto subject — and carry the required annotations.
  *
  * Verifying one signature is a pure function of its bytes, the digest, the policy and the trust root,
@@ -35,31 +34,34 @@ type CachedOutcome = Pick<VerificationOutcome, 'verified' | 'identity' | 'issuer
  */
 export class ArtifactVerifier {
   private readonly memo: LruCache<string, CachedOutcome>;
+  private readonly pool: BundleVerificationPool;
 
-  constructor(capacity = 10_000) {
-    this.memo = new LruCache(capacity);
+  constructor(options: { pool?: BundleVerificationPool; capacity?: number } = {}) {
+    this.memo = new LruCache(options.capacity ?? 10_000);
+    this.pool = options.pool ?? new BundleVerificationPool();
   }
 
-  verdict(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, trust: { name: string; material: TrustMaterial }): SignatureVerdict {
+  async verdict(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, trust: VerificationTrust): Promise<SignatureVerdict> {
     const entry = tlogEntryFacts(found.bundle);
     const base = { format: found.format, location: found.location, ...entry };
     if (found.unreadable) return { ...base, verified: false, identity: null, issuer: null, error: found.unreadable };
 
-    const key = memoKey(found, digest, policy, trust.name);
+    const key = memoKey(found, digest, policy, trust);
     let outcome = this.memo.get(key);
     if (!outcome) {
-      outcome = this.decide(found, digest, policy, trust.material);
-      this.memo.set(key, outcome);
+      outcome = await this.decide(found, digest, policy, trust);
+      // A thread that failed on the bundle says nothing about it for good: not remembered.
+      if (outcome.error?.code !== 'VERIFIER_FAILED') this.memo.set(key, outcome);
     }
     return { ...base, verified: outcome.verified, identity: outcome.identity, issuer: outcome.issuer, error: outcome.error };
   }
 
-  private decide(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, material: TrustMaterial): CachedOutcome {
+  private async decide(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, trust: VerificationTrust): Promise<CachedOutcome> {
     const artifact: ArtifactInput =
       found.format === 'cosign-classic'
         ? { kind: 'bytes', bytes: found.payload! }
         : { kind: 'digest', algorithm: 'sha256', digest: Buffer.from(digest.slice('sha256:'.length), 'hex') };
-    const outcome = verifyBundleDocument(found.bundle, { artifact, policy: policy.signer, trustMaterial: material });
+    const outcome = await this.pool.verify(found.bundle, { artifact, policy: policy.signer, trust });
     const facts = { identity: outcome.identity, issuer: outcome.issuer };
     if (!outcome.verified) return { verified: false, ...facts, error: { code: outcome.error.code, message: outcome.error.message } };
 
@@ -101,8 +103,10 @@ function signedClaims(found: DiscoveredSignature): { digest?: string; annotation
   }
 }
 
-function memoKey(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, trustRoot: string): string {
+function memoKey(found: DiscoveredSignature, digest: string, policy: ArtifactPolicy, trust: VerificationTrust): string {
   return createHash('sha256')
-    .update(JSON.stringify([found.format, found.bundle, found.payload?.toString('base64') ?? null, digest, signerPolicyKey(policy.signer), policy.annotations, trustRoot]))
+    .update(
+      JSON.stringify([found.format, found.bundle, found.payload?.toString('base64') ?? null, digest, signerPolicyKey(policy.signer), policy.annotations, trustMaterialKey(trust)]),
+    )
     .digest('hex');
 }

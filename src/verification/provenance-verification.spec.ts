@@ -1,3 +1,4 @@
+import { BundleVerificationPool } from '../sigstore/bundle-verification-pool';
 import { createHash } from 'node:crypto';
 import { WholeStringRegExp } from '../common/caller-regexp';
 import type { RegistryClient } from '../registry/registry-client';
@@ -356,16 +357,24 @@ describe('verifyProvenance with signed attestations', () => {
   });
 
   it('keeps the outcome of a bundle it verified (by content): the second verification does not verify again', async () => {
-    const verifier = new ProvenanceVerifier();
+    const pool = new BundleVerificationPool();
+    const bundleVerifications = jest.spyOn(pool, 'verify');
+    const verifier = new ProvenanceVerifier({ pool });
     const registry = registryWith([attested(valid)]);
     const policy = { signer: signerPolicy(), provenance: {} };
-    const first = await verifyProvenance(registry, repo, MANIFEST, policy, trust(), undefined, { verifier });
-    // The same bundle against a trust root that trusts nothing: a fresh verifier refuses it, the memo answers as before.
+    const sameTrust = trust();
+    const first = await verifyProvenance(registry, repo, MANIFEST, policy, sameTrust, undefined, { verifier });
+    expect(first.verified).toBe(true);
+    expect(await verifyProvenance(registry, repo, MANIFEST, policy, sameTrust, undefined, { verifier })).toEqual(first);
+    expect(bundleVerifications).toHaveBeenCalledTimes(1);
+
+    // Other trust material under the same name (a trust root reloaded with other contents) is not
+    // answered from the memo: this one trusts no CA.
     const nothing = { name: 'test', material: { ...signer.trustMaterial, certificateAuthorities: [] } };
-    expect(await verifyProvenance(registry, repo, MANIFEST, policy, nothing, undefined, { verifier: new ProvenanceVerifier() })).toMatchObject({
+    expect(await verifyProvenance(registry, repo, MANIFEST, policy, nothing, undefined, { verifier })).toMatchObject({
+      verified: false,
       error: { code: 'PROVENANCE_SIGNATURE_INVALID' },
     });
-    expect(await verifyProvenance(registry, repo, MANIFEST, policy, nothing, undefined, { verifier })).toEqual(first);
-    expect(first.verified).toBe(true);
+    expect(bundleVerifications).toHaveBeenCalledTimes(2);
   });
 });

@@ -1,17 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { TrustMaterial } from '@sigstore/verify';
 import { errorCodes } from '../common/coded-error';
-import { cpuTurns } from '../common/cpu-turns';
 import { LruCache } from '../common/lru-cache';
 import type { OciRepository } from '../registry/oci-reference';
 import type { RegistryClient } from '../registry/registry-client';
 import { IN_TOTO_PAYLOAD_TYPE } from '../signature-formats/sigstore-bundle-referrer';
 import { type ParsedProvenance, type ProvenanceSource, SLSA_PROVENANCE_PREDICATE_TYPE, WASM_COMPONENT_BUILD_TYPE, parseSlsaProvenance } from '../signature-formats/slsa-provenance';
-import { verifyBundleDocument } from '../sigstore/bundle-verifier';
+import { BundleVerificationPool, type VerificationTrust } from '../sigstore/bundle-verification-pool';
 import { type SignerPolicy, type StringMatcher, describeMatcher, matches } from '../sigstore/signer-policy';
 import { type DiscoveredSignature, type ImmutableContentCache, discoverAttestations } from './signature-discovery';
 import { tlogEntryFacts } from './tlog-entry-facts';
-import { matcherKey, signerPolicyKey } from './verification-memo-key';
+import { matcherKey, signerPolicyKey, trustMaterialKey } from './verification-memo-key';
 
 /**
  * Verifying the build provenance of a manifest digest: an SLSA Provenance v1 attestation (a DSSE bundle
@@ -119,22 +117,26 @@ type AttestationOutcome = Omit<ProvenanceVerdict, 'location' | 'logIndex'>;
  */
 export class ProvenanceVerifier {
   private readonly memo: LruCache<string, AttestationOutcome>;
+  private readonly pool: BundleVerificationPool;
 
-  constructor(capacity = 10_000) {
-    this.memo = new LruCache(capacity);
+  constructor(options: { pool?: BundleVerificationPool; capacity?: number } = {}) {
+    this.memo = new LruCache(options.capacity ?? 10_000);
+    this.pool = options.pool ?? new BundleVerificationPool();
   }
 
-  verdict(found: DiscoveredSignature, digest: string, policy: ProvenanceVerificationPolicy, trust: { name: string; material: TrustMaterial }): ProvenanceVerdict {
+  async verdict(found: DiscoveredSignature, digest: string, policy: ProvenanceVerificationPolicy, trust: VerificationTrust): Promise<ProvenanceVerdict> {
     const base = { location: found.location, logIndex: tlogEntryFacts(found.bundle).logIndex };
     if (found.unreadable) {
       const error = fail('PROVENANCE_SIGNATURE_INVALID', `the attestation cannot be read (${found.unreadable.code}): ${found.unreadable.message}`);
       return { ...base, ...NO_FACTS, verified: false, error };
     }
-    const key = memoKey(found, digest, policy, trust.name);
+    const key = memoKey(found, digest, policy, trust);
     let outcome = this.memo.get(key);
     if (!outcome) {
-      outcome = decide(found.bundle, digest, policy, trust.material);
-      this.memo.set(key, outcome);
+      const decided = await decide(this.pool, found.bundle, digest, policy, trust);
+      outcome = decided.outcome;
+      // A thread that failed on the bundle says nothing about it for good: not remembered.
+      if (!decided.verifierFailed) this.memo.set(key, outcome);
     }
     return { ...base, ...outcome };
   }
@@ -142,10 +144,24 @@ export class ProvenanceVerifier {
 
 const NO_FACTS = { builderId: null, builder: null, source: null, invocationId: null };
 
-function decide(bundle: unknown, digest: string, policy: ProvenanceVerificationPolicy, material: TrustMaterial): AttestationOutcome {
+async function decide(
+  pool: BundleVerificationPool,
+  bundle: unknown,
+  digest: string,
+  policy: ProvenanceVerificationPolicy,
+  trust: VerificationTrust,
+): Promise<{ outcome: AttestationOutcome; verifierFailed: boolean }> {
   // No artifact: the in-toto subject is checked below, so that a mismatch has its own code.
-  const outcome = verifyBundleDocument(bundle, { artifact: undefined, policy: policy.signer, trustMaterial: material });
-  if (!outcome.verified) return { ...NO_FACTS, verified: false, error: fail('PROVENANCE_SIGNATURE_INVALID', `${outcome.error.code}: ${outcome.error.message}`) };
+  const outcome = await pool.verify(bundle, { artifact: undefined, policy: policy.signer, trust });
+  if (!outcome.verified) {
+    const error = fail('PROVENANCE_SIGNATURE_INVALID', `${outcome.error.code}: ${outcome.error.message}`);
+    return { outcome: { ...NO_FACTS, verified: false, error }, verifierFailed: outcome.error.code === 'VERIFIER_FAILED' };
+  }
+  return { outcome: judgeStatement(bundle, digest, policy, outcome.identity), verifierFailed: false };
+}
+
+/** What the verified attestation says, against the policy. */
+function judgeStatement(bundle: unknown, digest: string, policy: ProvenanceVerificationPolicy, signerIdentity: string | null): AttestationOutcome {
   const statement = signedStatement(bundle);
   if (!statement) {
     return {
@@ -155,7 +171,7 @@ function decide(bundle: unknown, digest: string, policy: ProvenanceVerificationP
     };
   }
   const facts = { builderId: statement.builderId, builder: statement.builder, source: statement.source, invocationId: statement.invocationId };
-  const error = provenanceFailure(statement, outcome.identity, digest, policy.provenance);
+  const error = provenanceFailure(statement, signerIdentity, digest, policy.provenance);
   return { ...facts, verified: error === null, error };
 }
 
@@ -177,13 +193,13 @@ export async function verifyProvenance(
   repo: OciRepository,
   digest: string,
   policy: ProvenanceVerificationPolicy,
-  trust: { name: string; material: TrustMaterial },
+  trust: VerificationTrust,
   signal?: AbortSignal,
   context: { cache?: Pick<ImmutableContentCache, 'read'>; verifier?: ProvenanceVerifier } = {},
 ): Promise<ProvenanceVerdict> {
   const verifier = context.verifier ?? sharedVerifier;
   const found = await discoverAttestations(registry, repo, digest, SLSA_PROVENANCE_PREDICATE_TYPE, signal, context.cache);
-  const verdicts = await Promise.all(found.map((attestation) => cpuTurns.run(() => verifier.verdict(attestation, digest, policy, trust))));
+  const verdicts = await Promise.all(found.map((attestation) => verifier.verdict(attestation, digest, policy, trust)));
   return bestVerdict(verdicts, digest);
 }
 
@@ -224,10 +240,10 @@ function repositoryKey(url: string): string {
   return trimmed.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/]*)/i, (origin) => origin.toLowerCase());
 }
 
-function memoKey(found: DiscoveredSignature, digest: string, policy: ProvenanceVerificationPolicy, trustRoot: string): string {
+function memoKey(found: DiscoveredSignature, digest: string, policy: ProvenanceVerificationPolicy, trust: VerificationTrust): string {
   const { builderId, ...rest } = policy.provenance;
   const provenanceKey = [builderId ? matcherKey(builderId) : null, rest.sourceDigest ?? null, rest.sourceRepository ?? null, rest.builder ?? null];
   return createHash('sha256')
-    .update(JSON.stringify(['provenance', found.bundle, digest, signerPolicyKey(policy.signer), provenanceKey, trustRoot]))
+    .update(JSON.stringify(['provenance', found.bundle, digest, signerPolicyKey(policy.signer), provenanceKey, trustMaterialKey(trust)]))
     .digest('hex');
 }

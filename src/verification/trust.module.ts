@@ -1,8 +1,9 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Inject, Module, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { ArtifactVerificationService } from './artifact-verification.service';
-import { BundleVerifier } from '../sigstore/bundle-verifier';
+import { OwnSignatureVerifier } from '../sigstore/own-signature-verifier';
+import { BundleVerificationPool } from '../sigstore/bundle-verification-pool';
 import { TrustRootLoader } from '../sigstore/trust-root-loader';
 import { TrustRoots } from './trust-roots';
 import { TrustRootsController } from './trust-roots.controller';
@@ -10,7 +11,8 @@ import { VerificationRecords } from './verification-records.repository';
 
 /**
  * The named trust roots (each loaded once, on first use), the `default` one signatures of this service
- * are verified with, the bundle verifier that uses it, and the artifact verifier (API and workers).
+ * are verified with, the bundle verifier that uses it, and the artifact verifier (API and workers); all
+ * verify on the process's pool of verification threads.
  */
 @Global()
 @Module({
@@ -21,13 +23,29 @@ import { VerificationRecords } from './verification-records.repository';
       useFactory: (config: AppConfig) => new TrustRoots({ dataDir: config.dataDir, defaultFile: config.signing.trustedRootFile, files: config.verification.trustRoots }),
     },
     { provide: TrustRootLoader, inject: [TrustRoots], useFactory: (roots: TrustRoots) => roots.defaultRoot },
-    { provide: BundleVerifier, inject: [TrustRootLoader], useFactory: (trustRoot: TrustRootLoader) => new BundleVerifier(trustRoot) },
+    {
+      provide: BundleVerificationPool,
+      inject: [APP_CONFIG],
+      useFactory: ({ verification: { threads } }: AppConfig) =>
+        new BundleVerificationPool({ threads: threads.count, taskTimeoutMs: threads.taskTimeoutMs, maxQueue: threads.maxQueue }),
+    },
+    {
+      provide: OwnSignatureVerifier,
+      inject: [TrustRootLoader, BundleVerificationPool],
+      useFactory: (trustRoot: TrustRootLoader, pool: BundleVerificationPool) => new OwnSignatureVerifier(trustRoot, pool),
+    },
     VerificationRecords,
     ArtifactVerificationService,
   ],
-  exports: [TrustRoots, TrustRootLoader, BundleVerifier, VerificationRecords, ArtifactVerificationService],
+  exports: [TrustRoots, TrustRootLoader, BundleVerificationPool, OwnSignatureVerifier, VerificationRecords, ArtifactVerificationService],
 })
-export class TrustModule {}
+export class TrustModule implements OnModuleDestroy {
+  constructor(@Inject(BundleVerificationPool) private readonly pool: BundleVerificationPool) {}
+
+  async onModuleDestroy(): Promise<void> {
+    await this.pool.close();
+  }
+}
 
 /** `GET /v1/trust-roots` (api role). */
 @Module({ controllers: [TrustRootsController] })

@@ -16,7 +16,7 @@ import { resolveSigningEndpoints } from '../../src/sigstore/signing-endpoints';
 import { identityTokenSource } from '../../src/signing/signing.module';
 import { SigstoreSigner } from '../../src/signing/sigstore-signer';
 import { RekorClient } from '../../src/sigstore/rekor-client';
-import { BundleVerifier } from '../../src/sigstore/bundle-verifier';
+import { OwnSignatureVerifier } from '../../src/sigstore/own-signature-verifier';
 import { TrustRoots } from '../../src/verification/trust-roots';
 import { RegistryReader } from '../support/registry-http';
 import { REPO_ROOT } from '../support/test-environment';
@@ -56,7 +56,7 @@ describe('ArtifactSigner (local Sigstore stack, registry, PostgreSQL)', () => {
     jest.spyOn(sigstore, 'signStatement');
     records = new SignatureRecords(it_.database);
     jobs = new JobsRepository(it_.database);
-    const verifier = new BundleVerifier(new TrustRoots({ dataDir, defaultFile: config.signing.trustedRootFile }).defaultRoot);
+    const verifier = new OwnSignatureVerifier(new TrustRoots({ dataDir, defaultFile: config.signing.trustedRootFile }).defaultRoot);
     const rekor = new RekorClient(endpoints.rekorUrl);
     const locks = new NamedLocks(it_.database);
     makeSigner = (registry = registryClient) => new ArtifactSigner(config.signing.formats, sigstore, records, registry, verifier, rekor, locks);
