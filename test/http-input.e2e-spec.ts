@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type Server, type Socket, connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { RegistryReader } from './support/registry-http';
+import { sniffingProxy } from './support/sniffing-proxy';
 import { ServiceProcess, eventually, sleep } from './support/service-process';
 import { TestDatabase } from './support/test-database';
 import { REPO_ROOT, TEST_ADMIN_KEY, testEnvironment, testServiceEnv } from './support/test-environment';
@@ -72,34 +73,6 @@ function rawRequest(port: number, chunks: (string | Buffer)[], options: { gapMs?
       }
     });
   });
-}
-
-/** A TCP proxy in front of the registry that notes the request lines the service sends through it. */
-async function sniffingProxy(target: string): Promise<{ host: string; requests: string[]; close: () => Promise<void> }> {
-  const [targetHost, targetPort] = target.split(':') as [string, string];
-  const requests: string[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect({ host: targetHost, port: Number(targetPort) });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-      socket.on('error', () => undefined);
-    }
-    client.on('data', (chunk: Buffer) => {
-      for (const match of chunk.toString('latin1').matchAll(/^(GET|HEAD|POST|PATCH|PUT|DELETE) (\S+) HTTP\/1\.1\r$/gm)) requests.push(`${match[1]} ${match[2]}`);
-    });
-    client.pipe(upstream).pipe(client);
-    client.once('close', () => upstream.destroy());
-    upstream.once('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const close = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    });
-  return { host: `127.0.0.1:${(server.address() as { port: number }).port}`, requests, close };
 }
 
 /** Bad input from a user or a slow client gets an answer that says what to do, and holds nothing. */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import { DatabaseService } from '../database/database.service';
 import type { JobError, JobRow, JobStep, StepName } from '../database/database.types';
 import { JobSubmissionError } from './job-submission-error';
@@ -82,61 +82,61 @@ export class JobsRepository {
   }
 
   async stepStarted(id: string, step: StepName, worker: string, attempt: number): Promise<JobRow> {
-    return this.updateStep(
-      id,
-      step,
-      (s) => ({ ...s, state: 'running', attempts: attempt, startedAt: s.startedAt ?? new Date().toISOString(), worker, error: null }),
-      (job) => ({
-        state: job.state === 'queued' ? 'running' : job.state,
-        started_at: job.started_at ?? new Date(),
-      }),
-    );
+    const now = new Date();
+    // startedAt is kept from the first attempt.
+    const firstStart = sql`case when jsonb_typeof(s->'startedAt') = 'string' then '{}'::jsonb else jsonb_build_object('startedAt', ${now.toISOString()}::text) end`;
+    const change = stepsWith(step, { state: 'running', attempts: attempt, worker, error: null }, firstStart);
+    return this.updateStep(id, change, {
+      state: sql`case when state = 'queued' then 'running' else state end`,
+      started_at: sql`coalesce(started_at, ${now})`,
+    });
   }
 
   async stepSucceeded(id: string, step: StepName, resultPatch: Record<string, unknown>): Promise<JobRow> {
-    return this.updateStep(
-      id,
-      step,
-      (s) => ({ ...s, state: 'succeeded', finishedAt: new Date().toISOString(), error: null }),
-      (job, steps) => {
-        const done = steps.every((s) => s.state === 'succeeded' || s.state === 'skipped');
-        return {
-          result: JSON.stringify({ ...(job.result ?? {}), ...resultPatch }),
-          ...(done ? { state: 'succeeded' as const, finished_at: new Date() } : {}),
-        };
-      },
-    );
+    const now = new Date();
+    // The job is done when every other step has succeeded or was skipped.
+    const othersDone = sql<boolean>`not exists (select 1 from jsonb_array_elements(steps) as other(s) where s->>'name' <> ${step} and s->>'state' not in ('succeeded', 'skipped'))`;
+    return this.updateStep(id, stepsWith(step, { state: 'succeeded', finishedAt: now.toISOString(), error: null }), {
+      result: sql`coalesce(result, '{}'::jsonb) || ${JSON.stringify(resultPatch)}::jsonb`,
+      state: sql`case when ${othersDone} then 'succeeded' else state end`,
+      finished_at: sql`case when ${othersDone} then ${now}::timestamptz else finished_at end`,
+    });
   }
 
   /** Records a failed attempt; `final` fails the job (no more retries). */
   async stepFailed(id: string, step: StepName, error: JobError, final: boolean): Promise<JobRow> {
+    const now = new Date();
     return this.updateStep(
       id,
-      step,
-      (s) => ({ ...s, state: final ? 'failed' : 'running', finishedAt: final ? new Date().toISOString() : null, error: { code: error.code, message: error.message } }),
-      () => (final ? { state: 'failed' as const, error: JSON.stringify({ ...error, step }), finished_at: new Date() } : {}),
+      stepsWith(step, { state: final ? 'failed' : 'running', finishedAt: final ? now.toISOString() : null, error: { code: error.code, message: error.message } }),
+      final ? { state: 'failed', error: JSON.stringify({ ...error, step }), finished_at: now } : {},
     );
   }
 
-  private async updateStep(
-    id: string,
-    step: StepName,
-    changeStep: (s: JobStep) => JobStep,
-    changeJob: (job: JobRow, steps: JobStep[]) => Record<string, unknown>,
-  ): Promise<JobRow> {
-    return this.database.db.transaction().execute(async (trx) => {
-      const job = await trx.selectFrom('jobs').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-      if (!job) throw new Error(`job ${id} does not exist`);
-      if (job.state === 'succeeded' || job.state === 'failed') return job;
-      const steps = job.steps.map((s) => (s.name === step ? changeStep(s) : s));
-      return trx
-        .updateTable('jobs')
-        .set({ steps: JSON.stringify(steps), updated_at: new Date(), ...changeJob(job, steps) })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-    });
+  /**
+   * One statement per step transition: the step's fields and the job's columns changed in the row
+   * itself (no read-modify-write transaction: one round trip instead of four), computed from the row as
+   * it is when the update takes it, and never on a finished job, which is returned as it is.
+   */
+  private async updateStep(id: string, steps: RawBuilder<unknown>, changeJob: Record<string, unknown>): Promise<JobRow> {
+    const updated = await this.database.db
+      .updateTable('jobs')
+      .set({ ...changeJob, steps: steps as never, updated_at: new Date() })
+      .where('id', '=', id)
+      .where('state', 'not in', ['succeeded', 'failed'])
+      .returningAll()
+      .executeTakeFirst();
+    if (updated) return updated;
+    const job = await this.find(id);
+    if (!job) throw new Error(`job ${id} does not exist`);
+    return job;
   }
+}
+
+/** The job's steps with `patch` merged into the step named `step` (and `extra`, an expression over it as `s`). */
+function stepsWith(step: StepName, patch: Record<string, unknown>, extra?: RawBuilder<unknown>): RawBuilder<unknown> {
+  const merged = extra ? sql`s || ${JSON.stringify(patch)}::jsonb || ${extra}` : sql`s || ${JSON.stringify(patch)}::jsonb`;
+  return sql`(select jsonb_agg(case when s->>'name' = ${step} then ${merged} else s end order by position) from jsonb_array_elements(steps) with ordinality as step(s, position))`;
 }
 
 const pendingStep = (name: StepName): JobStep => ({ name, state: 'pending', attempts: 0, startedAt: null, finishedAt: null, worker: null, error: null });

@@ -22,21 +22,32 @@ describe('hashingUploadBody', () => {
     expect(body.failure()).toBeUndefined();
   });
 
-  it('pulls from the source only as the consumer reads: one batch at a time', async () => {
+  it('pulls from the source only as the consumer reads, one batch at a time, and passes the chunks on uncopied', async () => {
     let produced = 0;
     const chunk = 64 * 1024;
+    const made: Buffer[] = [];
     async function* source() {
       for (let i = 0; i < 100; i++) {
         produced++;
-        yield Buffer.alloc(chunk);
+        const bytes = Buffer.alloc(chunk, i);
+        made.push(bytes);
+        yield bytes;
       }
     }
     const body = hashingUploadBody(source(), { tooLarge });
     const reader = body.stream.getReader();
     const first = await reader.read();
     await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(first.value!.byteLength).toBe(BATCH_BYTES);
+    // One batch was pulled: the consumer holds its first chunk, the rest of the batch is queued, no more.
     expect(produced).toBe(BATCH_BYTES / chunk);
+    // The very bytes the source made, not a copy of them (nor a join of several).
+    expect(first.value).toBe(made[0]);
+    for (let i = 1; i < BATCH_BYTES / chunk; i++) expect((await reader.read()).value).toBe(made[i]);
+    expect(produced).toBe(BATCH_BYTES / chunk);
+    const next = await reader.read();
+    expect(next.value).toBe(made[BATCH_BYTES / chunk]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(produced).toBe((2 * BATCH_BYTES) / chunk);
     await reader.cancel();
   });
 

@@ -4,8 +4,8 @@ import { Readable } from 'node:stream';
 /**
  * The body of a streamed blob upload: pulls chunks from the caller's source only as fast as the socket
  * takes them (a queue of zero batches, so at most the batch in flight, about 1 MiB, is held), hashes and
- * counts them as they pass, lets the caller inspect each one, and enforces a size limit. Nothing is
- * buffered whole.
+ * counts them as they pass, lets the caller inspect each one, and enforces a size limit. Chunks go on to
+ * the socket as they came, never copied or joined; nothing is buffered whole.
  */
 
 export type UploadSource = AsyncIterable<Uint8Array> | Readable;
@@ -53,9 +53,9 @@ export function hashingUploadBody(source: UploadSource, options: HashingBodyOpti
   const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        // Chunks are passed on in batches of about BATCH_BYTES: one socket write per batch instead of
-        // one per (often 16-64 KiB) source chunk, which halves the CPU a streamed upload costs.
-        const batch: Uint8Array[] = [];
+        // Each pull passes on the source's chunks as they are (no copy) until about BATCH_BYTES went
+        // through, then waits for the sender to ask again: the loop (hashing, inspection, size checks)
+        // runs in bursts rather than once per (often 16-64 KiB) chunk, and at most one batch is queued.
         let batched = 0;
         try {
           for (;;) {
@@ -63,7 +63,6 @@ export function hashingUploadBody(source: UploadSource, options: HashingBodyOpti
             if (next.done) {
               closed = true;
               result = { digest: `sha256:${hash.digest('hex')}`, size };
-              if (batched > 0) controller.enqueue(joined(batch, batched));
               controller.close();
               return;
             }
@@ -74,20 +73,17 @@ export function hashingUploadBody(source: UploadSource, options: HashingBodyOpti
             hash.update(chunk);
             size += chunk.byteLength;
             options.onActivity?.();
-            batch.push(chunk);
+            controller.enqueue(chunk);
             batched += chunk.byteLength;
-            if (batched >= BATCH_BYTES) {
-              controller.enqueue(joined(batch, batched));
-              return;
-            }
+            if (batched >= BATCH_BYTES) return;
           }
         } catch (error) {
           // End the body cleanly rather than erroring it: the request then completes, the registry
           // answers with the session's current state, and the upload can be cancelled properly. (A
           // request cut off mid-body leaves distribution 2.8 with a session it refuses to cancel: its
-          // state token no longer matches the bytes it stored.) failure() tells the caller what happened.
+          // state token no longer matches the bytes it stored.) failure() tells the caller what happened;
+          // the chunks accepted before it are already queued.
           failure ??= { error };
-          if (batched > 0) controller.enqueue(joined(batch, batched)); // the bytes accepted before it
           controller.close();
           await close();
         }
@@ -102,12 +98,8 @@ export function hashingUploadBody(source: UploadSource, options: HashingBodyOpti
   return { stream, result: () => result, failure: () => failure, close };
 }
 
-/** Bytes held at most before they are written (plus the chunk that crosses the mark). */
+/** Bytes queued at most before they are written (plus the chunk that crosses the mark). */
 export const BATCH_BYTES = 1024 * 1024;
-
-function joined(chunks: Uint8Array[], total: number): Uint8Array {
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
-}
 
 function toBytes(value: unknown): Uint8Array {
   if (value instanceof Uint8Array) return value;

@@ -6,7 +6,7 @@ import type { JobRow, StepName, VerificationRow } from '../database/database.typ
 import { JobDto } from '../pipeline/job.dto';
 import { type JobObserver, JobObservers } from '../pipeline/job-observers';
 import { WebhookQueue } from './webhook-queue.service';
-import type { WebhookEvent } from './webhook-tables';
+import type { WebhookEvent, WebhookRow } from './webhook-tables';
 import { WebhooksRepository } from './webhooks.repository';
 
 /** The events one job state gives rise to, after `step` ran (succeeded or failed for good). */
@@ -58,7 +58,11 @@ export class WebhookEvents implements JobObserver, OnModuleInit {
   }
 
   async afterStep(job: JobRow, step: StepName): Promise<void> {
-    for (const event of eventsFor(job, step)) await this.emit(job, event);
+    const events = eventsFor(job, step);
+    if (events.length === 0) return;
+    // One query for the subscribers of all of this step's events; nothing is serialised for no one.
+    const subscribers = await this.repository.subscribersToAny(events, job.caller);
+    for (const event of events) await this.emit(job, event, subscribers);
   }
 
   /**
@@ -77,15 +81,18 @@ export class WebhookEvents implements JobObserver, OnModuleInit {
     for (const id of ids) await this.queue.enqueue(id);
   }
 
-  private async emit(job: JobRow, event: WebhookEvent): Promise<void> {
+  private async emit(job: JobRow, event: WebhookEvent, subscribers: WebhookRow[]): Promise<void> {
+    const subscriptions = subscribers.filter((subscription) => subscription.events.includes(event));
+    const callback = job.callback_url && (event === 'job.succeeded' || event === 'job.failed');
+    if (subscriptions.length === 0 && !callback) return;
     const payload = JSON.stringify({ type: event, timestamp: (job.finished_at ?? job.updated_at).toISOString(), data: { job: JobDto.from(job) } });
     const ids: string[] = [];
-    for (const subscription of await this.repository.subscribersTo(event, job.caller)) {
+    for (const subscription of subscriptions) {
       const id = deliveryId(job.id, event, subscription.id);
       await this.repository.insertDelivery({ id, webhookId: subscription.id, callbackUrl: null, jobId: job.id, event, payload });
       ids.push(id);
     }
-    if (job.callback_url && (event === 'job.succeeded' || event === 'job.failed')) {
+    if (callback && job.callback_url) {
       if (this.config.webhooks.callbackSecret) {
         const id = deliveryId(job.id, event, job.callback_url);
         await this.repository.insertDelivery({ id, webhookId: null, callbackUrl: job.callback_url, jobId: job.id, event, payload });

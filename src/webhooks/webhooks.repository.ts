@@ -86,6 +86,17 @@ export class WebhooksRepository {
       .execute();
   }
 
+  /** Enabled subscriptions to any of `events` that may see what `caller` did (one query for a step's events). */
+  subscribersToAny(events: readonly WebhookEvent[], caller: string | null): Promise<WebhookRow[]> {
+    return this.db
+      .selectFrom('webhooks')
+      .selectAll()
+      .where('disabled_at', 'is', null)
+      .where(sql<boolean>`events ?| ${sql.val([...events])}::text[]`)
+      .where((eb) => (caller === null ? eb('receives_all_callers', '=', true) : eb.or([eb('receives_all_callers', '=', true), eb('owner', '=', caller)])))
+      .execute();
+  }
+
   /** Records a delivery unless one with this id exists (emitting an event twice is harmless). */
   async insertDelivery(delivery: NewDelivery): Promise<void> {
     await this.db

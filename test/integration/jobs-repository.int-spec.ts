@@ -89,6 +89,8 @@ describe('JobsRepository (PostgreSQL)', () => {
     await jobs.stepStarted(job.id, 'push', 'worker-b', 2);
     const pushed = await jobs.stepSucceeded(job.id, 'push', { steps: { push: 'done' } });
     expect(pushed.steps[0]).toMatchObject({ state: 'succeeded', attempts: 2, worker: 'worker-b', error: null });
+    // The step started when its first attempt did.
+    expect(pushed.steps[0]!.startedAt).toBe(running.steps[0]!.startedAt);
     expect(pushed.steps[0]!.finishedAt).toEqual(expect.any(String));
     expect(pushed.state).toBe('running');
     expect(pushed.result).toEqual({ steps: { push: 'done' } });
