@@ -18,6 +18,7 @@ import { runPool } from './support/pool';
 import { type CpuSnapshot, type ProcessSet, cpuSnapshot, cpuUsage } from './support/proc';
 import { benchRegistryClient } from './support/registry';
 import { RegistryRequestCounter } from './support/registry-log';
+import { type SigstoreCalls, SigstoreRequestCounter, printSigstoreCallsPerArtifact } from './support/sigstore-requests';
 import { heading, noiseWarning, note, printTable, verdict } from './support/report';
 import { ServiceUnderTest } from './support/service';
 import { booleanSetting, choiceSetting, integerSetting } from './support/settings';
@@ -46,6 +47,8 @@ interface Settings {
   jobTimeoutMs: number;
   directVerify: boolean;
   cpuProfile: boolean;
+  /** The service's SIGNING_CERTIFICATE_SCOPE (BENCH_SERVICE_SIGNING_CERTIFICATE_SCOPE), which the direct path follows too. */
+  certificateScope: 'job' | 'signature';
 }
 
 /** One measured pass: how many, how long, and each item's latency. */
@@ -56,6 +59,8 @@ interface Pass {
   cpu: { before: CpuSnapshot; after: CpuSnapshot };
   /** Requests the registry served during the pass, by method. */
   registryRequests: Record<string, number>;
+  /** Fulcio, Rekor and TSA calls during the pass. */
+  sigstoreCalls?: SigstoreCalls;
 }
 
 interface ApiSample {
@@ -82,6 +87,7 @@ export const publishThroughput: Benchmark = {
       jobTimeoutMs: integerSetting('BENCH_JOB_TIMEOUT_S', 120, 1, 3_600) * 1000,
       directVerify: booleanSetting('BENCH_DIRECT_VERIFY', true),
       cpuProfile: booleanSetting('BENCH_CPU_PROF', false),
+      certificateScope: choiceSetting('BENCH_SERVICE_SIGNING_CERTIFICATE_SCOPE', ['job', 'signature'] as const, 'job'),
     };
     return (context) => run(context, settings);
   },
@@ -100,17 +106,20 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
     'Redis (shared)': async () => env.pids.redis,
   };
   const registryRequests = new RegistryRequestCounter(env.registryLog);
+  const sigstoreRequests = new SigstoreRequestCounter(env.stackEnv);
 
   // ── Direct: the same work in this process ──
-  const direct = new DirectPublisher(benchRegistryClient(env.stackEnv), env.stackEnv, settings.directVerify);
+  const direct = new DirectPublisher(benchRegistryClient(env.stackEnv), env.stackEnv, settings.directVerify, settings.certificateScope);
   const publishDirect = (kind: string, i: number) => direct.publish(parseRepository(repository(kind, i)), tag, component);
   log(`direct: ${settings.warmup} warm-up, then ${settings.count} publishes at concurrency ${settings.concurrency}`);
   await runPool(settings.warmup, settings.concurrency, (i) => publishDirect('direct-warmup', i));
+  await sigstoreRequests.start();
   const directPass = await measure(baseProcesses, registryRequests, settings.count, settings.concurrency, async (i) => {
     const started = performance.now();
     const phases = await publishDirect('direct', i);
     return { latencyMs: performance.now() - started, phases };
   });
+  directPass.sigstoreCalls = await sigstoreRequests.count();
 
   // ── API: the service as its own process ──
   const storage = await serviceStorage(cleanup, env, 'publish');
@@ -148,9 +157,11 @@ async function run(context: BenchContext, settings: Settings): Promise<void> {
     [SERVICE]: service.pid,
     "PostgreSQL (backends of the run's database)": () => database.backendPids(),
   };
+  await sigstoreRequests.start();
   const apiWindowStart = monotonicMicros();
   const apiPass = await measure(apiProcesses, registryRequests, settings.count, settings.concurrency, (i) => publishThroughApi('api', i));
   const apiWindow = [apiWindowStart, monotonicMicros()] as const;
+  apiPass.sigstoreCalls = await sigstoreRequests.count();
 
   const exitCode = await service.stop();
   if (exitCode !== 0) log(`the service exited with ${exitCode}:\n${service.logTail}`);
@@ -255,6 +266,14 @@ function report(settings: Settings, componentBytes: number, direct: Pass & { sam
       const total = Object.values(pass.registryRequests).reduce((sum, n) => sum + n, 0);
       return [label, fixed(total / pass.count, 1), ...METHODS.map((m) => fixed((pass.registryRequests[m] ?? 0) / pass.count, 1))];
     }),
+  );
+
+  heading(`Sigstore calls per artifact (SIGNING_CERTIFICATE_SCOPE=${settings.certificateScope}; the stack's request counts)`);
+  printSigstoreCallsPerArtifact(
+    [
+      { label: 'direct', count: direct.count, calls: direct.sigstoreCalls },
+      { label: 'API', count: api.count, calls: api.sigstoreCalls },
+    ].flatMap((row) => (row.calls ? [{ ...row, calls: row.calls }] : [])),
   );
 
   const usage = { direct: cpuUsage(direct.cpu.before, direct.cpu.after), api: cpuUsage(api.cpu.before, api.cpu.after) };

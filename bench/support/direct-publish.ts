@@ -45,6 +45,8 @@ export class DirectPublisher {
     private readonly registry: RegistryClient,
     stackEnv: Record<string, string>,
     private readonly withVerifyStep: boolean,
+    /** As the service's SIGNING_CERTIFICATE_SCOPE: one Fulcio certificate per publish (`job`) or per signature. */
+    certificateScope: 'job' | 'signature' = 'job',
   ) {
     const required = (name: string) => {
       const value = stackEnv[name];
@@ -58,6 +60,7 @@ export class DirectPublisher {
       tsaUrl: stackEnv.SIGSTORE_TSA_URL,
       identity: new TokenFileSource(required('IDENTITY_TOKEN_FILE')),
       trustRoot: { file: this.trustRootFile },
+      certificateScope,
     });
   }
 

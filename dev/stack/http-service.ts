@@ -5,6 +5,13 @@ import { FAULTS_PATH, FaultInjector, corruptJson } from './fault-injection';
 /** Marks a health response as coming from this stack (callers tell it apart from a foreign server). */
 export const STACK_HEALTH_MARKER = 'wasm-signer-local-stack';
 export const HEALTH_PATH = '/healthz';
+/**
+ * `GET /__requests`: how many requests each route has had since the service started, keyed
+ * `<METHOD> <route path>` (a regular-expression route by its source; requests no route takes count under
+ * `<METHOD> (no route)`), faulted ones included, control and health requests not. Tests and benchmarks
+ * read it before and after some work to count the Fulcio, Rekor and TSA calls the work made.
+ */
+export const REQUESTS_PATH = '/__requests';
 
 export interface HttpRequest {
   readonly method: string;
@@ -66,6 +73,7 @@ export class HttpService {
   private readonly server: Server;
   private readonly maxBodyBytes: number;
   private readonly faults = new FaultInjector();
+  private readonly requestCounts = new Map<string, number>();
 
   constructor(private readonly options: ServiceOptions) {
     this.maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
@@ -123,9 +131,13 @@ export class HttpService {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://localhost');
     let response: HttpResponse;
-    const fault = url.pathname === FAULTS_PATH || url.pathname === HEALTH_PATH ? undefined : this.faults.take(method, url.pathname);
+    const control = url.pathname === FAULTS_PATH || url.pathname === HEALTH_PATH || url.pathname === REQUESTS_PATH;
+    if (!control) this.countRequest(method, url.pathname);
+    const fault = control ? undefined : this.faults.take(method, url.pathname);
     try {
-      if (url.pathname === FAULTS_PATH) {
+      if (url.pathname === REQUESTS_PATH) {
+        response = method === 'GET' ? jsonResponse(200, { requests: Object.fromEntries(this.requestCounts) }) : this.error(405, `method ${method} not allowed`);
+      } else if (url.pathname === FAULTS_PATH) {
         const body = method === 'POST' ? await readJsonBody({ method, url, headers: req.headers, params: [], body: () => readBody(req, 64 * 1024) }) : undefined;
         const answer = this.faults.control(method, req, body);
         response = jsonResponse(answer.status, answer.body);
@@ -154,6 +166,12 @@ export class HttpService {
       ...response.headers,
     });
     res.end(method === 'HEAD' ? undefined : body);
+  }
+
+  private countRequest(method: string, pathname: string): void {
+    const route = this.options.routes.find((r) => matchPath(r.path, pathname) && (r.method === method || (r.method === 'GET' && method === 'HEAD')));
+    const key = `${method} ${route ? (typeof route.path === 'string' ? route.path : route.path.source) : '(no route)'}`;
+    this.requestCounts.set(key, (this.requestCounts.get(key) ?? 0) + 1);
   }
 
   private async dispatch(method: string, url: URL, req: IncomingMessage): Promise<HttpResponse> {

@@ -42,6 +42,13 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('shares one Fulcio certificate per job step unless SIGNING_CERTIFICATE_SCOPE=signature', () => {
+    expect(loadConfig({}).signing.certificateScope).toBe('job');
+    expect(loadConfig({ SIGNING_CERTIFICATE_SCOPE: '' }).signing.certificateScope).toBe('job');
+    expect(loadConfig({ SIGNING_CERTIFICATE_SCOPE: 'signature' }).signing.certificateScope).toBe('signature');
+    expect(problemsOf({ SIGNING_CERTIFICATE_SCOPE: 'artifact' })).toEqual([{ variable: 'SIGNING_CERTIFICATE_SCOPE', message: 'must be one of job, signature' }]);
+  });
+
   it('reads CORS origins and the registry egress policy, and names each entry it refuses', () => {
     const config = loadConfig({
       CORS_ALLOWED_ORIGINS: 'https://console.example.com, http://127.0.0.1:8080',

@@ -69,6 +69,8 @@ export interface AppConfig {
   };
   signing: {
     formats: SignatureFormatName[];
+    /** SIGNING_CERTIFICATE_SCOPE: one Fulcio certificate per job step (`job`) or per signature. */
+    certificateScope: SigningCertificateScope;
     signingConfigFile: string | undefined;
     fulcioUrl: string | undefined;
     rekorUrl: string | undefined;
@@ -158,6 +160,9 @@ export interface AppConfig {
 
 export type SignatureFormatName = 'cosign-classic' | 'sigstore-bundle';
 export const SIGNATURE_FORMAT_NAMES: readonly SignatureFormatName[] = ['cosign-classic', 'sigstore-bundle'];
+/** Whether the signatures of one job step share a Fulcio certificate (`job`) or each get their own (`signature`). */
+export type SigningCertificateScope = 'job' | 'signature';
+export const SIGNING_CERTIFICATE_SCOPES = ['job', 'signature'] as const satisfies readonly SigningCertificateScope[];
 
 interface VariableDoc {
   name: string;
@@ -283,6 +288,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'SIGNATURE_FORMATS',
     default: 'cosign-classic,sigstore-bundle',
     meaning: 'Which signatures each artifact gets: the cosign classic `.sig` tag, the Sigstore bundle referrer, or both.',
+  },
+  {
+    name: 'SIGNING_CERTIFICATE_SCOPE',
+    default: 'job',
+    meaning:
+      'How many Fulcio certificates signing asks for: `job` (the signatures of one job step, the classic `.sig` and the bundle, share one identity token, one ephemeral key held in memory for that step, and one certificate; a new one is fetched when it would expire within 2 minutes) or `signature` (a fresh token, key and certificate per signature). Each signature still gets its own Rekor entry.',
   },
   { name: 'SIGSTORE_SIGNING_CONFIG_FILE', default: '(unset)', meaning: 'A Sigstore `signing_config.json` (v0.2) naming the Fulcio, Rekor and TSA URLs.' },
   { name: 'SIGSTORE_FULCIO_URL', default: 'https://fulcio.sigstore.dev', meaning: 'Fulcio URL; overrides the signing config.' },
@@ -608,6 +619,7 @@ const schema = z.object({
       ])
       .pipe(z.array(z.enum(SIGNATURE_FORMAT_NAMES, 'each must be cosign-classic or sigstore-bundle')).min(1, 'must name at least one format')),
   ),
+  SIGNING_CERTIFICATE_SCOPE: z.preprocess(emptyToUndefined, z.enum(SIGNING_CERTIFICATE_SCOPES, 'must be one of job, signature').default('job')),
   SIGSTORE_SIGNING_CONFIG_FILE: optionalText(),
   SIGSTORE_FULCIO_URL: optionalUrl(['https:', 'http:']),
   SIGSTORE_REKOR_URL: optionalUrl(['https:', 'http:']),
@@ -832,6 +844,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     signing: {
       formats: v.SIGNATURE_FORMATS,
+      certificateScope: v.SIGNING_CERTIFICATE_SCOPE,
       signingConfigFile: v.SIGSTORE_SIGNING_CONFIG_FILE,
       fulcioUrl: v.SIGSTORE_FULCIO_URL,
       rekorUrl: v.SIGSTORE_REKOR_URL,

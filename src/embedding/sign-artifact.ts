@@ -7,6 +7,7 @@ import type { IdentityTokenSource } from '../signing/identity/identity-providers
 import { cosignSignStatement } from '../signature-formats/sigstore-bundle-referrer';
 import { type SignedManifest, attachBundleReferrer, attachClassicSignature } from '../signing/signature-attachment';
 import { SigstoreSigner } from '../signing/sigstore-signer';
+import type { SigningCertificateScope } from '../config/config.schema';
 import { RekorClient } from '../sigstore/rekor-client';
 import { OwnSignatureVerifier } from '../sigstore/own-signature-verifier';
 import { type TrustRootSource, TrustRootLoader } from '../sigstore/trust-root-loader';
@@ -25,6 +26,11 @@ export interface KeylessSignerOptions {
   trustRoot: TrustRootSource;
   /** Deadline of one request to Fulcio, Rekor or the TSA. */
   timeoutMs?: number;
+  /**
+   * `job` (the default): the signatures of one signArtifact call share one ephemeral key and one Fulcio
+   * certificate (one identity token); `signature`: each gets its own (the service's SIGNING_CERTIFICATE_SCOPE).
+   */
+  certificateScope?: SigningCertificateScope;
 }
 
 /** What is signed: a manifest in the registry (publishArtifact's result fits). */
@@ -55,14 +61,20 @@ export class KeylessSigner {
   readonly rekor: RekorClient;
 
   constructor(options: KeylessSignerOptions) {
-    this.sigstore = new SigstoreSigner({ fulcioUrl: options.fulcioUrl, rekorUrl: options.rekorUrl, tsaUrl: options.tsaUrl }, options.identity, options.timeoutMs);
+    this.sigstore = new SigstoreSigner(
+      { fulcioUrl: options.fulcioUrl, rekorUrl: options.rekorUrl, tsaUrl: options.tsaUrl },
+      options.identity,
+      options.timeoutMs,
+      options.certificateScope,
+    );
     this.verifier = new OwnSignatureVerifier(new TrustRootLoader(options.trustRoot));
     this.rekor = new RekorClient(options.rekorUrl);
   }
 }
 
 /**
- * Signs a manifest in each format and attaches the signatures, as the service's sign step does: each
+ * Signs a manifest in each format and attaches the signatures, as the service's sign step does, in one
+ * signing session (by default the formats share one Fulcio certificate, see `certificateScope`): each
  * new signature must verify against the trust root before it is written (cosign v3 prefers bundles and
  * never falls back to `.sig`, so an invalid bundle would hide a valid classic signature), its Rekor entry
  * is looked up, then the `.sig` image is read, appended and written, and the bundle referrer attached
@@ -73,13 +85,11 @@ export class KeylessSigner {
  */
 export async function signArtifact(registry: RegistryClient, target: ManifestToSign, signer: KeylessSigner, options: SignArtifactOptions = {}): Promise<ArtifactSignature[]> {
   const { signal } = options;
+  const session = signer.sigstore.session();
   const signatures: ArtifactSignature[] = [];
   for (const format of options.formats ?? ['cosign-classic', 'sigstore-bundle']) {
     const payload = cosignPayload({ dockerReference: dockerReference(target.repository), manifestDigest: target.manifestDigest });
-    const signed =
-      format === 'cosign-classic'
-        ? await signer.sigstore.signMessage(payload)
-        : await signer.sigstore.signStatement(cosignSignStatement({ manifestDigest: target.manifestDigest }));
+    const signed = format === 'cosign-classic' ? await session.signMessage(payload) : await session.signStatement(cosignSignStatement({ manifestDigest: target.manifestDigest }));
     const leaf = bundleLeafCertificate(signed);
     if (!leaf) throw new Error('the new signature carries no certificate');
     const { identity, issuer } = certificateIdentity(leaf);

@@ -14,7 +14,7 @@ import { cosignPayload } from '../signature-formats/cosign-classic-signature';
 import { attachBundleReferrer, attachClassicSignature } from './signature-attachment';
 import type { SignatureRecords } from './signature-records.repository';
 import { cosignSignStatement } from '../signature-formats/sigstore-bundle-referrer';
-import type { SigstoreSigner } from './sigstore-signer';
+import type { SigningSession, SigstoreSigner } from './sigstore-signer';
 import { bundleLeafCertificate } from '../signature-formats/bundle-leaf-certificate';
 
 /** What is being signed: a manifest already in the registry. */
@@ -61,11 +61,13 @@ export class ArtifactSigner {
 
   async sign(target: SigningTarget, signal?: AbortSignal): Promise<SignatureRow[]> {
     const existing = await this.records.findForJob(target.jobId);
+    // One session per step: the formats share a Fulcio certificate unless SIGNING_CERTIFICATE_SCOPE=signature.
+    const session = this.signer.session();
     const rows: SignatureRow[] = [];
     for (const format of this.formats) {
       let row = existing.find((r) => r.format === format);
       if (!row) {
-        const { bundle, signedBytes } = format === 'cosign-classic' ? await this.signClassic(target) : await this.signBundle(target);
+        const { bundle, signedBytes } = format === 'cosign-classic' ? await this.signClassic(session, target) : await this.signBundle(session, target);
         await this.verifyOwnBundle(bundle, signedBytes);
         row = await this.records.insert({
           jobId: target.jobId,
@@ -98,14 +100,14 @@ export class ArtifactSigner {
     return cosignPayload({ dockerReference: dockerReference(target.repository), manifestDigest: target.manifestDigest, annotations: signedAnnotations(target) });
   }
 
-  private async signClassic(target: SigningTarget): Promise<{ bundle: Bundle; signedBytes: Buffer }> {
+  private async signClassic(session: SigningSession, target: SigningTarget): Promise<{ bundle: Bundle; signedBytes: Buffer }> {
     const payload = this.payloadFor(target);
-    return { bundle: await this.signer.signMessage(payload), signedBytes: payload };
+    return { bundle: await session.signMessage(payload), signedBytes: payload };
   }
 
-  private async signBundle(target: SigningTarget): Promise<{ bundle: Bundle; signedBytes: undefined }> {
+  private async signBundle(session: SigningSession, target: SigningTarget): Promise<{ bundle: Bundle; signedBytes: undefined }> {
     return {
-      bundle: await this.signer.signStatement(cosignSignStatement({ manifestDigest: target.manifestDigest, annotations: signedAnnotations(target) })),
+      bundle: await session.signStatement(cosignSignStatement({ manifestDigest: target.manifestDigest, annotations: signedAnnotations(target) })),
       signedBytes: undefined,
     };
   }

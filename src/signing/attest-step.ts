@@ -88,7 +88,8 @@ export class AttestStep implements OnModuleInit {
         finishedOn: built.finishedAt,
         byproducts: [{ name: 'build.log', digest: { sha256: built.logDigest.slice('sha256:'.length) }, mediaType: 'text/plain; charset=utf-8' }],
       });
-      const bundle = await this.signer.signStatement(statement);
+      // The step's own session: one certificate for its one signature (as the sign step's session).
+      const bundle = await this.signer.session().signStatement(statement);
       const signedAs = await this.verifyOwnBundle(bundle);
       if (signedAs.identity !== builderId) {
         throw StepError.permanent(

@@ -39,7 +39,8 @@ const SIGNING_ENDPOINTS = Symbol('SIGNING_ENDPOINTS');
     {
       provide: SigstoreSigner,
       inject: [APP_CONFIG, SIGNING_ENDPOINTS],
-      useFactory: (config: AppConfig, endpoints: SigningEndpoints) => new SigstoreSigner(endpoints, identityTokenSource(config.identity)),
+      useFactory: (config: AppConfig, endpoints: SigningEndpoints) =>
+        new SigstoreSigner(endpoints, identityTokenSource(config.identity), undefined, config.signing.certificateScope),
     },
     SignatureRecords,
     {

@@ -10,6 +10,7 @@ const SIGNING_CONFIG_MEDIA_TYPE = 'application/vnd.dev.sigstore.signingconfig.v0
 
 const signing = (overrides: Partial<AppConfig['signing']> = {}): AppConfig['signing'] => ({
   formats: ['cosign-classic', 'sigstore-bundle'],
+  certificateScope: 'job',
   signingConfigFile: undefined,
   fulcioUrl: undefined,
   rekorUrl: undefined,

@@ -42,7 +42,8 @@ describe('ArtifactSigner (local Sigstore stack, registry, PostgreSQL)', () => {
   let repo: OciRepository;
   let path: string;
   let manifest: { digest: string; size: number };
-  const signCalls = () => ({ message: (sigstore.signMessage as jest.Mock).mock.calls.length, statement: (sigstore.signStatement as jest.Mock).mock.calls.length });
+  const calls = { message: 0, statement: 0 };
+  const signCalls = () => ({ ...calls });
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'wasm-signer-int-'));
@@ -52,8 +53,14 @@ describe('ArtifactSigner (local Sigstore stack, registry, PostgreSQL)', () => {
     const endpoints = resolveSigningEndpoints(config.signing);
     sigstore = new SigstoreSigner(endpoints, identityTokenSource(config.identity));
     // Counted, not replaced: each call still goes to Fulcio, Rekor and the TSA.
-    jest.spyOn(sigstore, 'signMessage');
-    jest.spyOn(sigstore, 'signStatement');
+    const session = sigstore.session.bind(sigstore);
+    jest.spyOn(sigstore, 'session').mockImplementation(() => {
+      const real = session();
+      return {
+        signMessage: (payload) => ((calls.message += 1), real.signMessage(payload)),
+        signStatement: (statement) => ((calls.statement += 1), real.signStatement(statement)),
+      };
+    });
     records = new SignatureRecords(it_.database);
     jobs = new JobsRepository(it_.database);
     const verifier = new OwnSignatureVerifier(new TrustRoots({ dataDir, defaultFile: config.signing.trustedRootFile }).defaultRoot);
