@@ -218,13 +218,18 @@ describe('access control', () => {
       expect(await attempt({ name: 'x'.repeat(101) })).toMatchObject({ status: 400 });
     });
 
-    it('stop working once expired', async () => {
-      const created = await createKey({ scopes: ['records:read'], repositories: ['**'] });
+    it('stop working once expired, also where they were looked up before', async () => {
+      const expiresAt = new Date(Date.now() + 3_000);
+      const created = await createKey({ scopes: ['records:read'], repositories: ['**'], expiresAt: expiresAt.toISOString() });
+      // Used (so known to both processes) before it expires.
       expect((await service.fetch('/v1/trust-roots', { headers: bearer(created.key) })).status).toBe(403);
-      await database.query(`update api_keys set expires_at = now() - interval '1 second' where id = $1`, [created.id]);
-      const response = await service.fetch('/v1/signatures', { headers: bearer(created.key) });
-      expect(response.status).toBe(401);
-      expect(((await response.json()) as Problem).code).toBe('API_KEY_EXPIRED');
+      expect((await secondApi.fetch('/v1/signatures', { headers: bearer(created.key) })).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt.getTime() - Date.now()) + 200));
+      for (const api of [service, secondApi]) {
+        const response = await api.fetch('/v1/signatures', { headers: bearer(created.key) });
+        expect(response.status).toBe(401);
+        expect(((await response.json()) as Problem).code).toBe('API_KEY_EXPIRED');
+      }
     });
 
     it('are refused on the next request once revoked, by every API process', async () => {

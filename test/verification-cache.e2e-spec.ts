@@ -129,4 +129,39 @@ describe('POST /v1/verifications: the verdict cache', () => {
 
     expect(await verify(api, `${repository}@${lateDigest}`)).toMatchObject({ verified: true, fromCache: false, error: null });
   });
+
+  it('records and audits every one of a burst of concurrent verifications before answering it, none lost', async () => {
+    const burst = `burst-${randomUUID().slice(0, 8)}`;
+    const ids = Array.from({ length: 60 }, (_, i) => `${burst}-${i}`);
+    const [{ records: recordsBefore }] = await database.query<{ records: string }>(`select count(*) as records from verifications where digest = $1 and job_id is null`, [digest]);
+    const answers = await Promise.all(
+      ids.map(async (id, i) => {
+        // Both processes, cached and live answers mixed.
+        const response = await (i % 2 ? api : signer).fetch('/v1/verifications', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': id },
+          body: JSON.stringify({ reference: `${repository}@${digest}`, policy, ...(i % 3 === 0 ? { maxAge: 0 } : {}) }),
+        });
+        expect(response.status).toBe(200);
+        const answer = (await response.json()) as Verification;
+        // Read at once, when the answer is in: the record and the completed audit entry are there already.
+        const [audit] = await database.query<{ outcome: string; status: number; completed_at: Date | null; action: string }>(
+          'select outcome, status, completed_at, action from audit_events where request_id = $1',
+          [id],
+        );
+        expect(audit).toMatchObject({ outcome: 'succeeded', status: 200, completed_at: expect.any(Date) });
+        return answer;
+      }),
+    );
+    expect(answers.every((answer) => answer.verified)).toBe(true);
+    expect(answers.filter((answer) => answer.fromCache).length).toBeGreaterThan(0);
+
+    const [{ entries }] = await database.query<{ entries: string }>(`select count(*) as entries from audit_events where request_id like $1 and completed_at is not null`, [
+      `${burst}-%`,
+    ]);
+    expect(Number(entries)).toBe(ids.length);
+    // One record per verification: as many new records of this digest as requests.
+    const [{ records }] = await database.query<{ records: string }>(`select count(*) as records from verifications where digest = $1 and job_id is null`, [digest]);
+    expect(Number(records) - Number(recordsBefore)).toBe(ids.length);
+  });
 });

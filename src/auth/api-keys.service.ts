@@ -8,6 +8,7 @@ import type { AppConfig } from '../config/config.schema';
 import { decodePageCursor, encodePageCursor } from '../database/page-cursor';
 import { apiKeyHash, apiKeyHint, newApiKey } from './api-key-token';
 import { ApiKeyDto, type ApiKeyPageDto, type CreateApiKeyDto, type CreatedApiKeyDto, DEFAULT_API_KEY_PAGE_SIZE } from './api-key.dto';
+import { ApiKeyRevocations } from './api-key-revocations';
 import { ApiKeysRepository } from './api-keys.repository';
 
 const DAY_MS = 86_400_000;
@@ -18,6 +19,7 @@ export class ApiKeysService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repository: ApiKeysRepository,
+    private readonly revocations: ApiKeyRevocations,
   ) {}
 
   async create(request: CreateApiKeyDto, creator: Caller): Promise<CreatedApiKeyDto> {
@@ -69,10 +71,14 @@ export class ApiKeysService {
     return ApiKeyDto.from(row);
   }
 
-  /** Revokes the key; its next request is refused, on every replica (keys are looked up per request). */
+  /**
+   * Revokes the key; its next request is refused, on every replica: the processes that cached it drop it
+   * (this one before answering, the others as the Redis message reaches them).
+   */
   async revoke(id: string, revoker: Caller): Promise<ApiKeyDto> {
     const row = await this.repository.revoke(id, revoker.principal);
     if (!row) throw problems.notFound('API key', id);
+    await this.revocations.publish(row.id);
     return ApiKeyDto.from(row);
   }
 }

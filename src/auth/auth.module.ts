@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { ApiKeyRevocations } from './api-key-revocations';
 import { ApiKeysController } from './api-keys.controller';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeysService } from './api-keys.service';
@@ -29,6 +30,7 @@ import { TrustedPublishers } from './trusted-publishers';
   providers: [
     RouteAccessCheck,
     ApiKeysRepository,
+    ApiKeyRevocations,
     TrustedPublishers,
     CallerAuthenticator,
     CallerRateLimits,
@@ -39,7 +41,7 @@ import { TrustedPublishers } from './trusted-publishers';
     AuditLogRecorder,
     { provide: APP_INTERCEPTOR, useClass: AuditLogInterceptor },
   ],
-  exports: [ApiKeysRepository, CallerAuthenticator, RouteAccessCheck, AuditLogRepository, AuditLogRecorder],
+  exports: [ApiKeysRepository, ApiKeyRevocations, CallerAuthenticator, RouteAccessCheck, AuditLogRepository, AuditLogRecorder],
 })
 export class AuthModule {}
 

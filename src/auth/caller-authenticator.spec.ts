@@ -3,6 +3,7 @@ import { ProblemError } from '../common/problem';
 import type { AppConfig } from '../config/config.schema';
 import { apiKeyHash, newApiKey } from './api-key-token';
 import type { ApiKeyRow } from './api-key-tables';
+import type { ApiKeyRevocations } from './api-key-revocations';
 import type { ApiKeysRepository } from './api-keys.repository';
 import { CallerAuthenticator } from './caller-authenticator';
 import type { TrustedPublishers } from './trusted-publishers';
@@ -27,16 +28,39 @@ function row(key: string, overrides: Partial<ApiKeyRow> = {}): ApiKeyRow {
   };
 }
 
-function authenticator(rows: ApiKeyRow[], bootstrap: string | null = BOOTSTRAP) {
+/** Revocations as ApiKeyRevocations hands them over; `listening` as the Redis subscription would say. */
+class FakeRevocations {
+  listening = true;
+  private readonly listeners: ((keyId: string | undefined) => void)[] = [];
+  subscribe(listener: (keyId: string | undefined) => void): void {
+    this.listeners.push(listener);
+  }
+  hear(keyId: string | undefined): void {
+    for (const listener of this.listeners) listener(keyId);
+  }
+}
+
+function authenticator(rows: ApiKeyRow[], bootstrap: string | null = BOOTSTRAP, cacheTtlSeconds = 0) {
   const touched: string[] = [];
   const tokens: string[] = [];
+  const lookups: string[] = [];
+  let beforeLookup: (() => void) | undefined;
   const repository = {
-    findByHash: async (hash: string) => rows.find((r) => r.key_hash === hash),
+    findByHash: async (hash: string) => {
+      lookups.push(hash);
+      beforeLookup?.();
+      // A copy, as the database gives: rows changed later (revoked) are not seen through an earlier read.
+      const found = rows.find((r) => r.key_hash === hash);
+      return found && { ...found };
+    },
     touch: async (id: string) => void touched.push(id),
   } as unknown as ApiKeysRepository;
   const publishers = { authenticate: async (token: string) => (tokens.push(token), { principal: 'oidc:x#y' } as Caller) } as unknown as TrustedPublishers;
-  const config = { auth: { bootstrapAdminKey: bootstrap ?? undefined } } as AppConfig;
-  return { subject: new CallerAuthenticator(config, repository, publishers), touched, tokens };
+  const config = { auth: { bootstrapAdminKey: bootstrap ?? undefined, apiKeyCacheTtlSeconds: cacheTtlSeconds } } as AppConfig;
+  const revocations = new FakeRevocations();
+  const subject = new CallerAuthenticator(config, repository, publishers, revocations as unknown as ApiKeyRevocations);
+  subject.onModuleInit();
+  return { subject, touched, tokens, lookups, revocations, onLookup: (hook: () => void) => (beforeLookup = hook) };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<{ status: number; code: string; detail?: string; headers: Record<string, string> }> {
@@ -108,5 +132,83 @@ describe('CallerAuthenticator', () => {
 
   it('has no bootstrap key when none is configured', async () => {
     expect(await refusal(authenticator([], null).subject.authenticate(`Bearer ${BOOTSTRAP}`))).toMatchObject({ code: 'CREDENTIAL_MALFORMED' });
+  });
+
+  describe('with API keys cached (API_KEY_CACHE_TTL_SECONDS)', () => {
+    it('looks a key up once and reuses it, with the same scopes and repositories', async () => {
+      const key = newApiKey();
+      const { subject, lookups } = authenticator([row(key)], BOOTSTRAP, 10);
+      const first = await subject.authenticate(`Bearer ${key}`);
+      const second = await subject.authenticate(`Bearer ${key}`);
+      expect(lookups).toHaveLength(1);
+      expect(second.principal).toBe(first.principal);
+      expect(second.repositories.allows('ghcr.io/my-org/app/x')).toBe(true);
+      expect(second.repositories.allows('ghcr.io/my-org/other')).toBe(false);
+    });
+
+    it('refuses a revoked key on its next request once the revocation is heard', async () => {
+      const key = newApiKey();
+      const rows = [row(key)];
+      const { subject, revocations, lookups } = authenticator(rows, BOOTSTRAP, 10);
+      await subject.authenticate(`Bearer ${key}`);
+      rows[0] = { ...rows[0]!, revoked_at: new Date() };
+      revocations.hear(rows[0].id);
+      expect(await refusal(subject.authenticate(`Bearer ${key}`))).toMatchObject({ status: 401, code: 'API_KEY_REVOKED' });
+      expect(lookups).toHaveLength(2);
+    });
+
+    it('does not cache a key read while a revocation arrived (the read may predate it)', async () => {
+      const key = newApiKey();
+      const rows = [row(key)];
+      const { subject, revocations, onLookup } = authenticator(rows, BOOTSTRAP, 10);
+      // The revocation is heard while the read is under way; the read still returns the row unrevoked.
+      onLookup(() => {
+        onLookup(() => undefined);
+        revocations.hear(rows[0]!.id);
+      });
+      await subject.authenticate(`Bearer ${key}`);
+      rows[0] = { ...rows[0]!, revoked_at: new Date() };
+      expect(await refusal(subject.authenticate(`Bearer ${key}`))).toMatchObject({ code: 'API_KEY_REVOKED' });
+    });
+
+    it('looks every key up while revocations from other processes are not heard, and forgets all when they are again', async () => {
+      const key = newApiKey();
+      const rows = [row(key)];
+      const { subject, revocations, lookups } = authenticator(rows, BOOTSTRAP, 10);
+      revocations.listening = false;
+      await subject.authenticate(`Bearer ${key}`);
+      await subject.authenticate(`Bearer ${key}`);
+      expect(lookups).toHaveLength(2);
+      revocations.listening = true;
+      await subject.authenticate(`Bearer ${key}`);
+      await subject.authenticate(`Bearer ${key}`);
+      expect(lookups).toHaveLength(3);
+      // Heard again after a gap (undefined: revocations may have been missed): every cached key is dropped.
+      rows[0] = { ...rows[0]!, revoked_at: new Date() };
+      revocations.hear(undefined);
+      expect(await refusal(subject.authenticate(`Bearer ${key}`))).toMatchObject({ code: 'API_KEY_REVOKED' });
+    });
+
+    it('still refuses a cached key once it has expired', async () => {
+      jest.useFakeTimers({ now: Date.now(), doNotFake: ['queueMicrotask', 'nextTick', 'setImmediate'] });
+      try {
+        const key = newApiKey();
+        const { subject, lookups } = authenticator([row(key, { expires_at: new Date(Date.now() + 60_000) })], BOOTSTRAP, 300);
+        await subject.authenticate(`Bearer ${key}`);
+        jest.setSystemTime(Date.now() + 61_000);
+        expect(await refusal(subject.authenticate(`Bearer ${key}`))).toMatchObject({ code: 'API_KEY_EXPIRED' });
+        expect(lookups.length).toBeGreaterThanOrEqual(1);
+      } finally {
+        jest.useRealTimers();
+      }
+    });
+
+    it('looks up on every request with a TTL of 0', async () => {
+      const key = newApiKey();
+      const { subject, lookups } = authenticator([row(key)], BOOTSTRAP, 0);
+      await subject.authenticate(`Bearer ${key}`);
+      await subject.authenticate(`Bearer ${key}`);
+      expect(lookups).toHaveLength(2);
+    });
   });
 });

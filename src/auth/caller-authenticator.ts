@@ -1,11 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { accessProblems } from '../access/access-problems';
 import { type Caller, callerPrincipal } from '../access/caller';
 import { RepositoryPatterns } from '../access/repository-patterns';
 import { isScope, SCOPES, type Scope } from '../access/scopes';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
+import { ExpiringLruCache } from '../common/expiring-lru-cache';
+import { ApiKeyRevocations } from './api-key-revocations';
 import { apiKeyHash, isWellFormedApiKey, looksLikeApiKey } from './api-key-token';
 import type { ApiKeyRow } from './api-key-tables';
 import { ApiKeysRepository } from './api-keys.repository';
@@ -21,25 +23,54 @@ export const MAX_CREDENTIAL_LENGTH = 8192;
 const LAST_USE_NOTED_EVERY_MS = 60_000;
 /** Bound on the per-process memory of last uses (cleared when full: at worst some extra writes). */
 const MAX_NOTED_KEYS = 10_000;
+/** API keys a process keeps looked up (least recently used dropped first). */
+const MAX_CACHED_KEYS = 10_000;
+
+/** A looked-up key and the caller it makes (patterns compiled once). */
+interface KnownKey {
+  row: ApiKeyRow;
+  caller: Caller;
+}
 
 /**
  * Who is calling: the bearer credential of a request, checked against the bootstrap admin key, the API
- * keys in the database (looked up on every request, so a revocation holds at once on every replica) or
- * the trusted-publisher rules. Throws 401 problems with a stable code; never logs the credential.
+ * keys in the database or the trusted-publisher rules. Throws 401 problems with a stable code; never logs
+ * the credential.
+ *
+ * An API key looked up is reused for API_KEY_CACHE_TTL_SECONDS (its expiry is still checked on every
+ * request). A revocation holds at once on every replica all the same: it drops the key here and, over
+ * Redis, in every other process (ApiKeyRevocations); a process that does not hear Redis looks every key
+ * up, and drops what it cached when it hears again.
  */
 @Injectable()
-export class CallerAuthenticator {
+export class CallerAuthenticator implements OnModuleInit {
   private readonly logger = new Logger('auth');
   private readonly bootstrapKeyHash: Buffer | undefined;
   private readonly lastNoted = new Map<string, number>();
+  private readonly known: ExpiringLruCache<string, KnownKey>;
+  private readonly knownTtlMs: number;
+  /** Revocations heard so far: a key read from the database while one arrived is not cached (it may predate it). */
+  private revocationsHeard = 0;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly apiKeys: ApiKeysRepository,
     private readonly trustedPublishers: TrustedPublishers,
+    private readonly revocations: ApiKeyRevocations,
   ) {
     const bootstrap = config.auth.bootstrapAdminKey;
     this.bootstrapKeyHash = bootstrap === undefined ? undefined : sha256(bootstrap);
+    this.knownTtlMs = config.auth.apiKeyCacheTtlSeconds * 1000;
+    this.known = new ExpiringLruCache(this.knownTtlMs > 0 ? MAX_CACHED_KEYS : 0);
+  }
+
+  onModuleInit(): void {
+    if (this.knownTtlMs <= 0) return;
+    // A revoked key is dropped; undefined (revocations may have been missed): every key is.
+    this.revocations.subscribe((keyId) => {
+      this.revocationsHeard += 1;
+      this.known.deleteWhere((key) => keyId === undefined || key.row.id === keyId);
+    });
   }
 
   async authenticate(authorization: string | undefined): Promise<Caller> {
@@ -73,13 +104,24 @@ export class CallerAuthenticator {
 
   private async apiKeyCaller(key: string): Promise<Caller> {
     if (!isWellFormedApiKey(key)) throw accessProblems.unauthenticated('API_KEY_INVALID', 'this is not an API key this service issued');
-    const row = await this.apiKeys.findByHash(apiKeyHash(key));
-    if (!row) throw accessProblems.unauthenticated('API_KEY_INVALID', 'this is not an API key this service issued');
-    if (row.revoked_at) throw accessProblems.unauthenticated('API_KEY_REVOKED', `API key ${row.id} (${row.name}) was revoked`);
+    const hash = apiKeyHash(key);
+    // Only while revocations from other processes reach this one.
+    const useCache = this.knownTtlMs > 0 && this.revocations.listening;
+    let known = useCache ? this.known.get(hash)?.value : undefined;
+    if (!known) {
+      const heard = this.revocationsHeard;
+      const row = await this.apiKeys.findByHash(hash);
+      if (!row) throw accessProblems.unauthenticated('API_KEY_INVALID', 'this is not an API key this service issued');
+      if (row.revoked_at) throw accessProblems.unauthenticated('API_KEY_REVOKED', `API key ${row.id} (${row.name}) was revoked`);
+      known = { row, caller: apiKeyCaller(row) };
+      // Not past its expiry: an expired key is looked up (and refused) again.
+      if (useCache && heard === this.revocationsHeard) this.known.set(hash, known, Math.min(this.knownTtlMs, row.expires_at.getTime() - Date.now()));
+    }
+    const { row, caller } = known;
     if (row.expires_at.getTime() <= Date.now())
       throw accessProblems.unauthenticated('API_KEY_EXPIRED', `API key ${row.id} (${row.name}) expired at ${row.expires_at.toISOString()}`);
     this.noteUse(row.id);
-    return apiKeyCaller(row);
+    return caller;
   }
 }
 

@@ -114,6 +114,8 @@ export interface AppConfig {
     /** API_KEY_DEFAULT_TTL_DAYS / API_KEY_MAX_TTL_DAYS: lifetime of new API keys. */
     apiKeyDefaultTtlDays: number;
     apiKeyMaxTtlDays: number;
+    /** API_KEY_CACHE_TTL_SECONDS: how long a looked-up API key is reused by a process (0: looked up on every request). */
+    apiKeyCacheTtlSeconds: number;
     /** CI and workload OIDC tokens admitted by rules (src/auth/trusted-publisher-rules.ts). */
     trustedPublishers: {
       /** TRUSTED_PUBLISHERS_FILE: the JSON rules; undefined: no token is admitted. */
@@ -376,6 +378,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   },
   { name: 'API_KEY_DEFAULT_TTL_DAYS', default: '90', meaning: 'Lifetime of a new API key created without `expiresAt`.' },
   { name: 'API_KEY_MAX_TTL_DAYS', default: '400', meaning: 'Longest lifetime an API key may be given.' },
+  {
+    name: 'API_KEY_CACHE_TTL_SECONDS',
+    default: '10',
+    meaning:
+      'How long a process reuses an API key it looked up (its scopes, repositories, expiry), instead of reading the database on every request. A revocation reaches every process at once over Redis, and a process that is not listening to Redis looks every key up; this bounds how long a process that missed a revocation message could still accept the key. `0`: every request looks its key up.',
+  },
   {
     name: 'METRICS_REQUIRE_AUTH',
     default: 'false',
@@ -657,6 +665,7 @@ const schema = z.object({
   ),
   API_KEY_DEFAULT_TTL_DAYS: integer(1, 3650, 90),
   API_KEY_MAX_TTL_DAYS: integer(1, 3650, 400),
+  API_KEY_CACHE_TTL_SECONDS: integer(0, 300, 10),
   METRICS_REQUIRE_AUTH: z.preprocess(emptyToUndefined, z.enum(['true', 'false'], 'must be true or false').default('false')),
   TRUSTED_PUBLISHERS_FILE: optionalText(),
   OIDC_AUDIENCE: z.preprocess(
@@ -867,6 +876,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       bootstrapAdminKey: v.BOOTSTRAP_ADMIN_API_KEY,
       apiKeyDefaultTtlDays: Math.min(v.API_KEY_DEFAULT_TTL_DAYS, v.API_KEY_MAX_TTL_DAYS),
       apiKeyMaxTtlDays: v.API_KEY_MAX_TTL_DAYS,
+      apiKeyCacheTtlSeconds: v.API_KEY_CACHE_TTL_SECONDS,
       trustedPublishers: {
         file: v.TRUSTED_PUBLISHERS_FILE === undefined ? undefined : resolve(v.TRUSTED_PUBLISHERS_FILE),
         audience: v.OIDC_AUDIENCE,

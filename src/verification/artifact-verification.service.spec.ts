@@ -135,6 +135,21 @@ describe('ArtifactVerificationService.verifyDigest: signatures and provenance', 
   });
 
   describe('the verdict cache', () => {
+    it('keeps the verdict it computed apart from the answer, and hands out the cached one unchangeable', async () => {
+      const verifications = service(registryWithBundleReferrers(MANIFEST, [signed()]));
+      const live = await verifications.verifyDigest(repo, MANIFEST, policy());
+      const expected = structuredClone(live);
+      // Whoever holds the first answer cannot change what is cached.
+      live.signatures[0]!.verified = false;
+      live.signatures.push(live.signatures[0]!);
+      const cached = await verifications.verifyDigest(repo, MANIFEST, policy());
+      expect(cached).toEqual({ ...expected, fromCache: true });
+      // Answers from the cache share its data, frozen: a change throws instead of reaching later answers.
+      expect(() => (cached.signatures[0]!.verified = false)).toThrow(/read only/);
+      expect(() => cached.signatures.push(cached.signatures[0]!)).toThrow(/not extensible/);
+      expect(await verifications.verifyDigest(repo, MANIFEST, policy())).toEqual({ ...expected, fromCache: true });
+    });
+
     it('answers the same digest and policy from the cache (same checkedAt), another policy live', async () => {
       const verifications = service(registryWithBundleReferrers(MANIFEST, [signed()]));
       const live = await verifications.verifyDigest(repo, MANIFEST, policy());

@@ -53,6 +53,8 @@ export class ArtifactVerificationService implements OnModuleInit {
   private readonly tagTtlMs: number;
   /** Digests of the trust roots' contents, by the material loaded from them (each root is loaded once). */
   private readonly trustDigests = new WeakMap<TrustMaterial, string>();
+  /** The record's JSON of a cached verdict's signatures, by that (frozen) array. */
+  private readonly signaturesJsonByVerdict = new WeakMap<object, string>();
 
   constructor(
     private readonly registry: RegistryClient,
@@ -88,7 +90,14 @@ export class ArtifactVerificationService implements OnModuleInit {
     } catch (error) {
       throw verificationProblem(registryProblem(error));
     }
-    const record = await this.records.record({ reference: request.reference, policy: request.policy, trustRoot: trustName, answer, caller: request.caller.principal });
+    const record = await this.records.record({
+      reference: request.reference,
+      policy: request.policy,
+      trustRoot: trustName,
+      answer,
+      caller: request.caller.principal,
+      signaturesJson: this.signaturesJson(answer.signatures),
+    });
     await this.observers.afterVerification(record, { ...VerificationRecordDto.from(record) });
     return answer;
   }
@@ -172,7 +181,8 @@ export class ArtifactVerificationService implements OnModuleInit {
     if (maxAgeSeconds !== 0) {
       const hit = this.verdicts.lookup(key, maxAgeSeconds === undefined ? undefined : maxAgeSeconds * 1000);
       this.metrics.verificationCache.inc({ outcome: hit ? 'hit' : 'miss' });
-      if (hit) return { ...structuredClone(hit.verdict), fromCache: true, checkedAt: new Date(hit.checkedAt).toISOString() };
+      // The cached verdict is deeply frozen: shared by every answer made from it, copied by none.
+      if (hit) return { ...hit.verdict, fromCache: true, checkedAt: new Date(hit.checkedAt).toISOString() };
     } else {
       this.metrics.verificationCache.inc({ outcome: 'miss' });
     }
@@ -210,8 +220,21 @@ export class ArtifactVerificationService implements OnModuleInit {
           ? { code: 'NO_SIGNATURES', message: `no cosign or Sigstore bundle signature was found for ${digest}` }
           : { code: 'NO_VERIFIED_SIGNATURE', message: `none of the ${signatures.length} signature(s) satisfies the policy` },
     };
-    this.verdicts.store(key, structuredClone(verdict), checkedAt, token);
+    this.verdicts.store(key, deepFreeze(structuredClone(verdict)), checkedAt, token);
     return { ...verdict, fromCache: false, checkedAt: new Date(checkedAt).toISOString() };
+  }
+
+  /**
+   * The signatures' verdicts as the record stores them: serialised once per cached verdict (answers
+   * made from one share its frozen array), else for this answer alone.
+   */
+  private signaturesJson(signatures: ArtifactVerificationDto['signatures']): string {
+    let json = this.signaturesJsonByVerdict.get(signatures);
+    if (json === undefined) {
+      json = JSON.stringify(signatures);
+      if (Object.isFrozen(signatures)) this.signaturesJsonByVerdict.set(signatures, json);
+    }
+    return json;
   }
 
   /** The trust root's content digest (computed once per load); a root read some other way is known by its material alone. */
@@ -263,6 +286,15 @@ export interface VerificationRequest {
 
 /** The answer without where it came from: what the verdict cache keeps. */
 type Verdict = Omit<ArtifactVerificationDto, 'fromCache' | 'checkedAt'>;
+
+/** Freezes value and everything it holds (plain data: a verdict as structuredClone copied it). */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
+}
 
 /** Names trust materials that were not loaded from a trusted root document (tests). */
 let trustMaterialSerial = 0;

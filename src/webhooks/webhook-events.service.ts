@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/config.schema';
 import type { JobRow, StepName, VerificationRow } from '../database/database.types';
 import { JobDto } from '../pipeline/job.dto';
 import { type JobObserver, JobObservers } from '../pipeline/job-observers';
+import { GroupCommit } from '../database/group-commit';
 import { WebhookQueue } from './webhook-queue.service';
 import type { WebhookEvent, WebhookRow } from './webhook-tables';
 import { WebhooksRepository } from './webhooks.repository';
@@ -45,6 +46,16 @@ export const verificationEvent = (verification: Pick<VerificationRow, 'verified'
 @Injectable()
 export class WebhookEvents implements JobObserver, OnModuleInit {
   private readonly logger = new Logger('webhooks');
+  /**
+   * The subscribers of the verifications answered at once: the lookups of concurrent verifications go to
+   * the database together, one query per distinct event and caller, each sent after every verification
+   * it answers was recorded (so none misses a subscription made before it).
+   */
+  private readonly verificationSubscribers = new GroupCommit<{ event: WebhookEvent; caller: string | null }, WebhookRow[]>({
+    writeBatch: (lookups) => this.subscribersOf(lookups),
+    maxRows: 256,
+    maxInFlight: 2,
+  });
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -73,12 +84,23 @@ export class WebhookEvents implements JobObserver, OnModuleInit {
     const event = verificationEvent(verification);
     const payload = JSON.stringify({ type: event, timestamp: verification.created_at.toISOString(), data: { verification: view } });
     const ids: string[] = [];
-    for (const subscription of await this.repository.subscribersTo(event, verification.caller)) {
+    for (const subscription of await this.verificationSubscribers.add({ event, caller: verification.caller })) {
       const id = deliveryId(verification.id, event, subscription.id);
       await this.repository.insertDelivery({ id, webhookId: subscription.id, callbackUrl: null, jobId: null, verificationId: verification.id, event, payload });
       ids.push(id);
     }
     for (const id of ids) await this.queue.enqueue(id);
+  }
+
+  /** One query per distinct (event, caller) among the lookups; each lookup gets its query's rows. */
+  private async subscribersOf(lookups: { event: WebhookEvent; caller: string | null }[]): Promise<WebhookRow[][]> {
+    const keyOf = (lookup: { event: WebhookEvent; caller: string | null }) => `${lookup.event}\n${lookup.caller ?? ''}\n${lookup.caller === null}`;
+    const queries = new Map<string, Promise<WebhookRow[]>>();
+    for (const lookup of lookups) {
+      const key = keyOf(lookup);
+      if (!queries.has(key)) queries.set(key, this.repository.subscribersTo(lookup.event, lookup.caller));
+    }
+    return Promise.all(lookups.map((lookup) => queries.get(keyOf(lookup))!));
   }
 
   private async emit(job: JobRow, event: WebhookEvent, subscribers: WebhookRow[]): Promise<void> {
