@@ -91,6 +91,8 @@ export interface AppConfig {
     };
     /** ADMISSION_POLICY_FILE: the cluster's admission policy (JSON); undefined: POST /v1/admission answers 503. */
     admissionPolicyFile: string | undefined;
+    /** ADMISSION_POLICY_CHECK_INTERVAL_SECONDS: how often the policy file is read again besides on filesystem events. */
+    admissionPolicyCheckIntervalSeconds: number;
   };
   identity:
     | { provider: 'token-file'; tokenFile: string }
@@ -315,7 +317,13 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'ADMISSION_POLICY_FILE',
     default: '(unset)',
     meaning:
-      'JSON policy of the Kubernetes admission webhook `POST /v1/admission`: `{"images":[{"pattern":"registry.example/team/**","policy":{…as POST /v1/verifications…},"trustRoot":"default"}]}`, the first matching pattern judging an image (see docs/kubernetes/admission.md). Read and checked at start: a bad rule stops the process. Unset: the webhook answers 503 `ADMISSION_POLICY_MISSING`, so a cluster pointed at it fails closed.',
+      'JSON policy of the Kubernetes admission webhook `POST /v1/admission`: `{"images":[{"pattern":"registry.example/team/**","policy":{…as POST /v1/verifications…},"trustRoot":"default"}]}`, the first matching pattern judging an image (see docs/kubernetes/admission.md). Read and checked at start: a bad rule stops the process. Read again when it changes (a Kubernetes ConfigMap mount included): a changed file that is not valid leaves the last good policy in force, and `/health/ready` and the metric `wasm_signer_admission_policy_rejected` say so. Unset: the webhook answers 503 `ADMISSION_POLICY_MISSING`, so a cluster pointed at it fails closed.',
+  },
+  {
+    name: 'ADMISSION_POLICY_CHECK_INTERVAL_SECONDS',
+    default: '10',
+    meaning:
+      'How often `ADMISSION_POLICY_FILE` is read again (and compared by content) besides when a filesystem event in its directory says it changed: the longest a change missed by those events goes unnoticed.',
   },
   {
     name: 'IDENTITY_PROVIDER',
@@ -594,6 +602,7 @@ const schema = z.object({
   VERIFICATION_CACHE_MAX_ENTRIES: integer(0, 1_000_000, 1000),
   TAG_RESOLUTION_CACHE_TTL_SECONDS: integer(0, 86400, 10),
   ADMISSION_POLICY_FILE: optionalText(),
+  ADMISSION_POLICY_CHECK_INTERVAL_SECONDS: integer(1, 3600, 10),
   IDENTITY_PROVIDER: z.preprocess(
     emptyToUndefined,
     z.enum(['token-file', 'github-actions', 'gcp-metadata', 'static'], 'must be one of token-file, github-actions, gcp-metadata, static').default('token-file'),
@@ -816,6 +825,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         tagTtlSeconds: v.TAG_RESOLUTION_CACHE_TTL_SECONDS,
       },
       admissionPolicyFile: v.ADMISSION_POLICY_FILE === undefined ? undefined : resolve(v.ADMISSION_POLICY_FILE),
+      admissionPolicyCheckIntervalSeconds: v.ADMISSION_POLICY_CHECK_INTERVAL_SECONDS,
     },
     identity: identityConfig(v),
     auth: {

@@ -52,7 +52,12 @@ describe('ArtifactVerificationService.verifyDigest: signatures and provenance', 
   });
 
   const cacheConfig = (cache: Partial<AppConfig['verification']['cache']> = {}) => ({
-    verification: { trustRoots: [], cache: { ttlSeconds: 300, failedTtlSeconds: 600, maxEntries: 100, tagTtlSeconds: 10, ...cache }, admissionPolicyFile: undefined },
+    verification: {
+      trustRoots: [],
+      cache: { ttlSeconds: 300, failedTtlSeconds: 600, maxEntries: 100, tagTtlSeconds: 10, ...cache },
+      admissionPolicyFile: undefined,
+      admissionPolicyCheckIntervalSeconds: 10,
+    },
   });
   /** The listener the service subscribed with: what the Redis subscriber calls when a digest's signatures change. */
   let invalidate: (subject: string) => void = () => undefined;
