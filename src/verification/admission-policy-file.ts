@@ -73,7 +73,7 @@ export class AdmissionPolicyFile {
 
   /** Starts looking for changes; `onChange` hears of each new version applied or refused. */
   watch(intervalMs: number, onChange: (change: PolicyFileChange) => void, onWatchError: (error: Error) => void): void {
-    const check = () => void this.check(onChange);
+    const check = () => void this.check(onChange).catch((error: unknown) => onWatchError(error as Error));
     try {
       this.watcher = watch(dirname(this.path), { persistent: false }, () => {
         clearTimeout(this.settle);
@@ -139,11 +139,8 @@ export class AdmissionPolicyFile {
       this.rejected = undefined;
       return { applied: this.inForce };
     } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
-      return this.reject(
-        sha256,
-        error.problems.map((problem) => problem.message),
-      );
+      // Whatever went wrong, the running service keeps its last good policy: nothing is thrown from here.
+      return this.reject(sha256, error instanceof ConfigError ? error.problems.map((problem) => problem.message) : [String(error)]);
     }
   }
 

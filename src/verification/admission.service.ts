@@ -47,7 +47,7 @@ export class AdmissionService implements OnModuleDestroy {
     this.file.watch(
       config.verification.admissionPolicyCheckIntervalSeconds * 1000,
       (change) => this.changed(change),
-      (error) => this.logger.warn({ file: path, err: error.message }, 'admission policy file: cannot watch its directory; it is still read periodically'),
+      (error) => this.logger.warn({ file: path, err: error.message }, 'admission policy file: cannot watch or check it; it is still read periodically'),
     );
     // Never down: the last good policy still answers. The details say which version is in force and
     // why the file on disk is not, so an operator sees a refused edit where the pod's status is looked at.
