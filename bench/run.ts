@@ -21,13 +21,14 @@ import type { Benchmark, BenchContext } from './support/benchmark';
 import { Cleanup } from './support/cleanup';
 import { startEnvironment } from './support/environment';
 import { BenchSettingError } from './support/settings';
+import { admission } from './admission';
 import { authCost } from './auth-cost';
 import { builds } from './builds';
 import { publishThroughput } from './publish-throughput';
 import { uploadThroughput } from './upload-throughput';
 import { verifyThroughput } from './verify-throughput';
 
-const BENCHMARKS: readonly Benchmark[] = [publishThroughput, uploadThroughput, verifyThroughput, authCost, builds];
+const BENCHMARKS: readonly Benchmark[] = [publishThroughput, uploadThroughput, verifyThroughput, admission, authCost, builds];
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 

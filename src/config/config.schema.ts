@@ -102,6 +102,8 @@ export interface AppConfig {
       /** VERIFICATION_QUEUE_MAX: verifications waiting for a thread before more are refused (503 VERIFICATION_BUSY). */
       maxQueue: number;
     };
+    /** ADMISSION_POLICY_CHECK_INTERVAL_SECONDS: how often the policy file is read again besides on filesystem events. */
+    admissionPolicyCheckIntervalSeconds: number;
   };
   identity:
     | { provider: 'token-file'; tokenFile: string }
@@ -353,7 +355,13 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'ADMISSION_POLICY_FILE',
     default: '(unset)',
     meaning:
-      'JSON policy of the Kubernetes admission webhook `POST /v1/admission`: `{"images":[{"pattern":"registry.example/team/**","policy":{…as POST /v1/verifications…},"trustRoot":"default"}]}`, the first matching pattern judging an image (see docs/kubernetes/admission.md). Read and checked at start: a bad rule stops the process. Unset: the webhook answers 503 `ADMISSION_POLICY_MISSING`, so a cluster pointed at it fails closed.',
+      'JSON policy of the Kubernetes admission webhook `POST /v1/admission`: `{"images":[{"pattern":"registry.example/team/**","policy":{…as POST /v1/verifications…},"trustRoot":"default"}]}`, the first matching pattern judging an image (see docs/kubernetes/admission.md). Read and checked at start: a bad rule stops the process. Read again when it changes (a Kubernetes ConfigMap mount included): a changed file that is not valid leaves the last good policy in force, and `/health/ready` and the metric `wasm_signer_admission_policy_rejected` say so. Unset: the webhook answers 503 `ADMISSION_POLICY_MISSING`, so a cluster pointed at it fails closed.',
+  },
+  {
+    name: 'ADMISSION_POLICY_CHECK_INTERVAL_SECONDS',
+    default: '10',
+    meaning:
+      'How often `ADMISSION_POLICY_FILE` is read again (and compared by content) besides when a filesystem event in its directory says it changed: the longest a change missed by those events goes unnoticed.',
   },
   {
     name: 'IDENTITY_PROVIDER',
@@ -645,6 +653,7 @@ const schema = z.object({
   ),
   VERIFICATION_THREAD_TIMEOUT_MS: integer(1_000, 600_000, 30_000),
   VERIFICATION_QUEUE_MAX: integer(1, 1_000_000, 10_000),
+  ADMISSION_POLICY_CHECK_INTERVAL_SECONDS: integer(1, 3600, 10),
   IDENTITY_PROVIDER: z.preprocess(
     emptyToUndefined,
     z.enum(['token-file', 'github-actions', 'gcp-metadata', 'static'], 'must be one of token-file, github-actions, gcp-metadata, static').default('token-file'),
@@ -870,6 +879,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       },
       admissionPolicyFile: v.ADMISSION_POLICY_FILE === undefined ? undefined : resolve(v.ADMISSION_POLICY_FILE),
       threads: { count: v.VERIFICATION_THREADS, taskTimeoutMs: v.VERIFICATION_THREAD_TIMEOUT_MS, maxQueue: v.VERIFICATION_QUEUE_MAX },
+      admissionPolicyCheckIntervalSeconds: v.ADMISSION_POLICY_CHECK_INTERVAL_SECONDS,
     },
     identity: identityConfig(v),
     auth: {

@@ -1,7 +1,10 @@
 import { Injectable } from '@nestjs/common';
 
-/** A dependency readiness depends on: resolves when it answers, throws (with why) when not. */
-export type ReadinessCheck = () => Promise<void>;
+/**
+ * A dependency readiness depends on: resolves when it answers (with details shown under its name, if
+ * any), throws (with why) when not.
+ */
+export type ReadinessCheck = () => Promise<void | Record<string, unknown>>;
 
 /**
  * The dependencies `/health/ready` checks besides the database: the layers above register theirs (the

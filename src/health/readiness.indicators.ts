@@ -21,8 +21,8 @@ export class ReadinessIndicators {
     return this.checks.entries().map(([name, check]) => async () => {
       const indicator = this.indicators.check(name);
       try {
-        await withTimeout(check(), TIMEOUT_MS);
-        return indicator.up();
+        const details = await withTimeout(check(), TIMEOUT_MS);
+        return details ? indicator.up(details) : indicator.up();
       } catch (error) {
         return indicator.down({ message: (error as Error).message });
       }

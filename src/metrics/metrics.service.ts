@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The Prometheus registry of this process and the metrics every capability shares. */
 @Injectable()
@@ -33,6 +33,19 @@ export class MetricsService {
     name: 'wasm_signer_verification_cache_total',
     help: 'Verifications (POST /v1/verifications and verify jobs) answered from the verdict cache (hit) or checked live (miss)',
     labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly admissionPolicyReloads = new Counter({
+    name: 'wasm_signer_admission_policy_reloads_total',
+    help: 'Changed versions of ADMISSION_POLICY_FILE read while running: applied, or rejected (the last good policy stays in force)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly admissionPolicyRejected = new Gauge({
+    name: 'wasm_signer_admission_policy_rejected',
+    help: '1 while ADMISSION_POLICY_FILE holds a version that was rejected and the last good admission policy answers instead; 0 otherwise',
     registers: [this.registry],
   });
 

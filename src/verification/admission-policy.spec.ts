@@ -16,6 +16,19 @@ const problemsOf = (text: string) => {
 };
 
 describe('AdmissionPolicy', () => {
+  it('reads an image as the runtime does, with the rule that judges it, the same reading for the same text', () => {
+    const policy = AdmissionPolicy.parse(JSON.stringify({ images: [{ pattern: 'docker.io/library/*', policy: SIGNER }] }), ROOTS);
+    const nginx = policy.read('nginx');
+    expect(nginx).toMatchObject({ reference: { tag: 'latest' }, name: 'docker.io/library/nginx', rule: { pattern: 'docker.io/library/*' } });
+    expect(policy.read('nginx')).toBe(nginx);
+    expect(policy.read('R.example:443/team/app@sha256:' + 'c'.repeat(64))).toMatchObject({
+      name: 'r.example/team/app',
+      rule: undefined,
+      reference: { digest: 'sha256:' + 'c'.repeat(64) },
+    });
+    expect(() => policy.read('r.example/UPPER:v1')).toThrow();
+  });
+
   it('judges a repository by the first rule whose pattern matches its canonical name', () => {
     const policy = AdmissionPolicy.parse(
       JSON.stringify({

@@ -1,7 +1,10 @@
 import { readFileSync, statSync } from 'node:fs';
 import { InvalidRepositoryPatternError, MAX_REPOSITORY_PATTERNS, RepositoryPatterns } from '../access/repository-patterns';
+import { LruCache } from '../common/lru-cache';
 import { ProblemError } from '../common/problem';
 import { ConfigError } from '../config/config-error';
+import { canonicalRepositoryName, type OciReference, type OciRepository, parseOciReference } from '../registry/oci-reference';
+import { normalizeImage } from './admission-review';
 import type { ArtifactPolicy } from './artifact-verification';
 import { readPolicy } from './artifact-verification.service';
 import { DEFAULT_TRUST_ROOT } from './trust-roots';
@@ -9,6 +12,19 @@ import { DEFAULT_TRUST_ROOT } from './trust-roots';
 export const ADMISSION_POLICY_VARIABLE = 'ADMISSION_POLICY_FILE';
 /** A policy file is a few KiB; anything past this is refused rather than read. */
 export const MAX_ADMISSION_POLICY_FILE_BYTES = 1024 * 1024;
+
+/** Images whose reading (below) each policy remembers: a cluster runs the same few images over and over. */
+const REMEMBERED_IMAGES = 1024;
+
+/** An image as a container names it, read: its reference, repository, canonical name and the rule that judges it. */
+export interface AdmissionImage {
+  reference: OciReference;
+  repo: OciRepository;
+  /** canonicalRepositoryName of repo. */
+  name: string;
+  /** undefined: no pattern covers it. */
+  rule: AdmissionRule | undefined;
+}
 
 export interface AdmissionRule {
   /** The pattern as written (canonical form). */
@@ -24,10 +40,29 @@ export interface AdmissionRule {
  * name judges it; an image no rule covers is not judged.
  */
 export class AdmissionPolicy {
+  private readonly images = new LruCache<string, AdmissionImage>(REMEMBERED_IMAGES);
+
   private constructor(
     readonly rules: readonly AdmissionRule[],
     private readonly matchers: readonly RepositoryPatterns[],
   ) {}
+
+  /**
+   * The image normalised as the runtime reads it, parsed, and the rule that judges it; remembered per
+   * image text (the reading and the pattern matching are most of a warm review's own CPU). Throws the
+   * reference parser's error for an image that cannot be read (not remembered).
+   */
+  read(image: string): AdmissionImage {
+    let read = this.images.get(image);
+    if (!read) {
+      const reference = parseOciReference(normalizeImage(image));
+      const repo = { registry: reference.registry, repository: reference.repository };
+      const name = canonicalRepositoryName(repo);
+      read = { reference, repo, name, rule: this.ruleFor(name) };
+      this.images.set(image, read);
+    }
+    return read;
+  }
 
   /** The rule for a repository by its canonical name (`canonicalRepositoryName`); undefined: not covered. */
   ruleFor(canonicalName: string): AdmissionRule | undefined {
@@ -78,15 +113,18 @@ export class AdmissionPolicy {
 
   /** Reads and parses the file now; throws ConfigError when it cannot be read or is not valid. */
   static read(path: string, trustRootNames: readonly string[]): AdmissionPolicy {
-    let text: string;
+    return AdmissionPolicy.parse(AdmissionPolicy.readText(path), trustRootNames);
+  }
+
+  /** The file's text, read now; throws ConfigError when it cannot be read or is too large. */
+  static readText(path: string): string {
     try {
       if (statSync(path).size > MAX_ADMISSION_POLICY_FILE_BYTES) throw configError([`${path} is larger than ${MAX_ADMISSION_POLICY_FILE_BYTES} bytes`]);
-      text = readFileSync(path, 'utf8');
+      return readFileSync(path, 'utf8');
     } catch (error) {
       if (error instanceof ConfigError) throw error;
       throw configError([`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`]);
     }
-    return AdmissionPolicy.parse(text, trustRootNames);
   }
 }
 

@@ -38,8 +38,45 @@ describe('readAdmissionReview', () => {
     expect(readAdmissionReview(spinApp({ image: 'r.example/team/spin:v2', replicas: 2 })).images).toEqual(['r.example/team/spin:v2']);
   });
 
+  const templated = (group: string, kind: string, object: Record<string, unknown>) => review({ kind: { group, version: 'v1', kind }, object });
+  const template = (image: string) => ({ template: { spec: { containers: [{ name: 'a', image }], initContainers: [{ name: 'i', image: `${image}-init` }] } } });
+
+  it.each([
+    ['apps', 'Deployment'],
+    ['apps', 'ReplicaSet'],
+    ['apps', 'StatefulSet'],
+    ['apps', 'DaemonSet'],
+    ['batch', 'Job'],
+    ['', 'ReplicationController'],
+  ])("takes the pod template's images of a %s/%s", (group, kind) => {
+    expect(readAdmissionReview(templated(group, kind, { spec: template('r.example/team/app:v1') }))).toEqual({
+      uid: 'uid-1',
+      kind: `${group}/v1/${kind}`,
+      images: ['r.example/team/app:v1', 'r.example/team/app:v1-init'],
+    });
+  });
+
+  it("takes a CronJob's job template's images and a PodTemplate's", () => {
+    expect(readAdmissionReview(templated('batch', 'CronJob', { spec: { schedule: '* * * * *', jobTemplate: { spec: template('r.example/cron:v1') } } })).images).toEqual([
+      'r.example/cron:v1',
+      'r.example/cron:v1-init',
+    ]);
+    expect(readAdmissionReview(templated('', 'PodTemplate', template('r.example/pt:v1'))).images).toEqual(['r.example/pt:v1', 'r.example/pt:v1-init']);
+  });
+
+  it('names the field of a pod template that is wrong', () => {
+    expect(failure(templated('apps', 'Deployment', { spec: { replicas: 1 } }))).toEqual({
+      code: 'INVALID_ADMISSION_REVIEW',
+      message: 'request.object.spec.template must be an object',
+    });
+    expect(failure(templated('batch', 'CronJob', { spec: { jobTemplate: { spec: { template: { spec: { containers: [{ image: '' }] } } } } } })).message).toBe(
+      'request.object.spec.jobTemplate.spec.template.spec.containers[0].image must be a non-empty string',
+    );
+  });
+
   it('leaves other kinds, DELETE and CONNECT untouched (images null)', () => {
-    expect(readAdmissionReview(review({ kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, object: { spec: {} } })).images).toBeNull();
+    expect(readAdmissionReview(review({ kind: { group: '', version: 'v1', kind: 'Service' }, object: { spec: {} } })).images).toBeNull();
+    expect(readAdmissionReview(review({ kind: { group: 'example.com', version: 'v1', kind: 'Deployment' }, object: 'not looked at' })).images).toBeNull();
     expect(readAdmissionReview(review({ kind: { group: '', version: 'v1', kind: 'ConfigMap' }, object: 'not looked at' })).images).toBeNull();
     expect(readAdmissionReview({ ...pod({}), request: { ...pod({}).request, operation: 'DELETE', object: null } }).images).toBeNull();
     expect(readAdmissionReview({ ...pod({}), request: { ...pod({}).request, operation: 'CONNECT', object: null } }).images).toBeNull();

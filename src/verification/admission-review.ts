@@ -48,24 +48,47 @@ export function readAdmissionReview(body: unknown): AdmissionSubject {
   const operation = text(request.operation, 'request.operation', MAX_NAME_LENGTH);
   const subject = { uid, kind: `${group}/${version}/${kindName}` };
   if (operation === 'DELETE' || operation === 'CONNECT') return { ...subject, images: null };
-  if (group === '' && kindName === 'Pod') return { ...subject, images: podImages(object(request.object, 'request.object')) };
   if (group === 'core.spinkube.dev' && kindName === 'SpinApp') return { ...subject, images: spinAppImages(object(request.object, 'request.object')) };
+  const podSpecPath = POD_SPEC_PATHS[`${group}/${kindName}`];
+  if (podSpecPath) return { ...subject, images: podImages(object(request.object, 'request.object'), podSpecPath) };
   return { ...subject, images: null };
 }
 
-function podImages(pod: Record<string, unknown>): string[] {
-  const spec = object(pod.spec, 'request.object.spec');
+/**
+ * Where the pod spec is in each kind that holds one, by `group/kind`: a Pod, and the workloads that make
+ * Pods from a template (as policy-controller judges them), so that a Deployment naming an unsigned image
+ * is refused when it is applied rather than its ReplicaSet failing to make Pods later.
+ */
+const POD_SPEC_PATHS: Readonly<Record<string, readonly string[]>> = {
+  '/Pod': ['spec'],
+  '/ReplicationController': ['spec', 'template', 'spec'],
+  '/PodTemplate': ['template', 'spec'],
+  'apps/Deployment': ['spec', 'template', 'spec'],
+  'apps/ReplicaSet': ['spec', 'template', 'spec'],
+  'apps/StatefulSet': ['spec', 'template', 'spec'],
+  'apps/DaemonSet': ['spec', 'template', 'spec'],
+  'batch/Job': ['spec', 'template', 'spec'],
+  'batch/CronJob': ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+};
+
+function podImages(owner: Record<string, unknown>, specPath: readonly string[]): string[] {
+  let spec = owner;
+  let where = 'request.object';
+  for (const field of specPath) {
+    where = `${where}.${field}`;
+    spec = object(spec[field], where);
+  }
   const images: string[] = [];
   for (const list of POD_CONTAINER_LISTS) {
     const containers = spec[list];
     if (containers === undefined || containers === null) continue;
-    if (!Array.isArray(containers)) throw invalid(`request.object.spec.${list} must be an array`);
+    if (!Array.isArray(containers)) throw invalid(`${where}.${list} must be an array`);
     if (containers.length > MAX_ADMISSION_IMAGES) throw tooMany(containers.length);
     containers.forEach((entry, index) => {
-      const container = object(entry, `request.object.spec.${list}[${index}]`);
+      const container = object(entry, `${where}.${list}[${index}]`);
       // The API server defaults nothing here: a container without an image is refused by its own validation.
       if (container.image === undefined) return;
-      images.push(text(container.image, `request.object.spec.${list}[${index}].image`, MAX_REFERENCE_LENGTH));
+      images.push(text(container.image, `${where}.${list}[${index}].image`, MAX_REFERENCE_LENGTH));
     });
   }
   return distinct(images);

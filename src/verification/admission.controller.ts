@@ -30,7 +30,7 @@ const REVIEW_SCHEMA = {
         object: {
           type: 'object',
           additionalProperties: true,
-          description: 'The Pod or SpinApp (other kinds are allowed untouched); its image references are at most 1024 characters',
+          description: 'The Pod, pod-template workload or SpinApp (other kinds are allowed untouched); its image references are at most 1024 characters',
         },
       },
     },
@@ -69,7 +69,7 @@ export class AdmissionController {
   @HttpCode(200)
   @ApiOperation({
     summary: 'Kubernetes validating admission webhook for wasm workloads',
-    description: `Takes an AdmissionReview (admission.k8s.io/v1) for a Pod (images of containers, initContainers and ephemeralContainers) or a SpinKube SpinApp (\`spec.image\`) and judges each image against the cluster policy of ADMISSION_POLICY_FILE: the first rule whose pattern matches the image's repository verifies it (a tag resolved to its digest) as POST /v1/verifications does. Any failing image (unsigned, not satisfying the policy, registry unreachable) denies the object; an image no pattern covers is admitted with a warning. Other kinds and DELETE are allowed untouched. At most ${MAX_ADMISSION_IMAGES} images per object. Without ADMISSION_POLICY_FILE every review is refused with 503 ADMISSION_POLICY_MISSING, so a cluster pointed here fails closed. See docs/kubernetes/admission.md.`,
+    description: `Takes an AdmissionReview (admission.k8s.io/v1) for a Pod (images of containers, initContainers and ephemeralContainers), a workload with a pod template (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, ReplicationController, PodTemplate: the same lists in its template) or a SpinKube SpinApp (\`spec.image\`) and judges each image against the cluster policy of ADMISSION_POLICY_FILE (read again when it changes; an invalid new version leaves the last good policy in force): the first rule whose pattern matches the image's repository verifies it (a tag resolved to its digest) as POST /v1/verifications does. Any failing image (unsigned, not satisfying the policy, registry unreachable) denies the object; an image no pattern covers is admitted with a warning. Other kinds and DELETE are allowed untouched. At most ${MAX_ADMISSION_IMAGES} images per object. Without ADMISSION_POLICY_FILE every review is refused with 503 ADMISSION_POLICY_MISSING, so a cluster pointed here fails closed. See docs/kubernetes/admission.md.`,
   })
   @ApiBody({
     schema: REVIEW_SCHEMA,

@@ -58,6 +58,7 @@ describe('ArtifactVerificationService.verifyDigest: signatures and provenance', 
       cache: { ttlSeconds: 300, failedTtlSeconds: 600, maxEntries: 100, tagTtlSeconds: 10, ...cache },
       admissionPolicyFile: undefined,
       threads: { count: 0, taskTimeoutMs: 30_000, maxQueue: 100 },
+      admissionPolicyCheckIntervalSeconds: 10,
     },
   });
   /** The listener the service subscribed with: what the Redis subscriber calls when a digest's signatures change. */
