@@ -167,6 +167,16 @@ describe('audit log', () => {
       });
     });
 
+    it('a verification answered at once: one entry, written with its answer', async () => {
+      const policy = { certificateIdentity: env.stackEnv.LOCAL_CERTIFICATE_IDENTITY!, certificateOidcIssuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL! };
+      const { id, response, body } = await call('verify', '/v1/verifications', json('POST', { reference: `${repository}:v1`, policy }));
+      expect(response.status).toBe(200);
+      expect(body).toMatchObject({ verified: true });
+      const [entry, ...others] = await entriesOf(id);
+      expect(others).toEqual([]);
+      expect(entry).toMatchObject({ action: 'ArtifactVerification_verify', route: '/v1/verifications', caller: admin, outcome: 'succeeded', status: 200, code: null });
+    });
+
     it('two API key creations', async () => {
       const created = async (step: string, name: string, scopes: string[], repositories: string[]) => {
         const { id, response, body } = await call(step, '/v1/api-keys', json('POST', { name, scopes, repositories }));
@@ -379,6 +389,7 @@ describe('audit log', () => {
       // Requests refused before their body was read (401, and 403 for a missing scope) name no repository.
       expect(inRepository.map((entry) => [entry.action, entry.status])).toEqual([
         ['Artifacts_upload', 403],
+        ['ArtifactVerification_verify', 200],
         ['Signatures_sign', 202],
         ['Artifacts_upload', 202],
       ]);
@@ -452,6 +463,18 @@ describe('audit log', () => {
       const unauthenticated = await service.fetch('/v1/signatures', { headers: { authorization: '' } });
       expect(unauthenticated.status).toBe(401);
       expect(service.logs).toContain('could not write the audit entry of a request: refused it');
+    });
+
+    it('answers a verification (it changes nothing but its own record) and logs the entry it could not write; refuses one that would queue a job', async () => {
+      const policy = { certificateIdentity: env.stackEnv.LOCAL_CERTIFICATE_IDENTITY!, certificateOidcIssuer: env.stackEnv.LOCAL_OIDC_ISSUER_URL! };
+      await database.query('alter table audit_events rename to audit_events_away');
+      const answered = await service.fetch('/v1/verifications', json('POST', { reference: `${repository}:v1`, policy }));
+      expect(answered.status).toBe(200);
+      expect(await answered.json()).toMatchObject({ verified: true });
+      const queued = await service.fetch('/v1/verifications', json('POST', { reference: `${repository}:v1`, policy, async: true }));
+      expect(queued.status).toBe(503);
+      expect(await queued.json()).toMatchObject({ code: 'AUDIT_LOG_UNAVAILABLE' });
+      expect(service.logs).toContain('could not write the audit entry of an answered or refused request');
     });
 
     it('answers a change whose outcome cannot be recorded; its entry stays pending', async () => {

@@ -16,7 +16,17 @@ export interface RouteAccess {
   rateLimit?: RateLimitCategory;
   /** Outside /v1: the route needs a credential only when this setting is on (METRICS_REQUIRE_AUTH). */
   onlyWhen?: 'metricsRequireAuth';
+  /**
+   * Whether a request (by its parsed body) changes nothing but its own record of the answer (a
+   * verification, an admission review): its audit entry is then written once, with the outcome, when
+   * the answer is sent, instead of before the handler and again after it. Requests it says false for
+   * (that queue a job, say) are audited before their handler as usual; refusals as for every route.
+   */
+  auditOnAnswer?: (body: unknown) => boolean;
 }
+
+/** auditOnAnswer for routes that only ever answer. */
+export const ALWAYS_AUDIT_ON_ANSWER = (): boolean => true;
 
 export const ROUTE_ACCESS = 'wasm-signer:route-access';
 /** The OpenAPI extension naming an operation's scope; the 401/403 test matrix is generated from it. */
@@ -28,8 +38,16 @@ export const BEARER_SCHEME = 'bearer';
  * Every `/v1` route names the scope it needs (on the handler or its controller). The global
  * authentication guard refuses a `/v1` route without one, so a new route is never open by mistake.
  */
-export function Authorize(scope: RequiredScope, options: { rateLimit?: RateLimitCategory; onlyWhen?: RouteAccess['onlyWhen'] } = {}): MethodDecorator & ClassDecorator {
-  const access: RouteAccess = { scope, ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}), ...(options.onlyWhen ? { onlyWhen: options.onlyWhen } : {}) };
+export function Authorize(
+  scope: RequiredScope,
+  options: { rateLimit?: RateLimitCategory; onlyWhen?: RouteAccess['onlyWhen']; auditOnAnswer?: RouteAccess['auditOnAnswer'] } = {},
+): MethodDecorator & ClassDecorator {
+  const access: RouteAccess = {
+    scope,
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    ...(options.onlyWhen ? { onlyWhen: options.onlyWhen } : {}),
+    ...(options.auditOnAnswer ? { auditOnAnswer: options.auditOnAnswer } : {}),
+  };
   return applyDecorators(
     SetMetadata(ROUTE_ACCESS, access),
     ApiBearerAuth(BEARER_SCHEME),

@@ -24,8 +24,9 @@ const ENTRY_ID = Symbol('audit-entry-id');
  * Writes the audit log as requests run. A mutating /v1 request gets its entry before its handler runs
  * (`recordAttempt`, from the global AuditLogInterceptor, after authentication), and its outcome when the
  * answer is sent (`recordResponse`, from an onSend hook, so it holds for answers made by any path: the
- * guard's refusals, the exception filter, Fastify's own errors). Other /v1 requests get an entry only
- * when refused (401, 403, 429), written when the answer is sent.
+ * guard's refusals, the exception filter, Fastify's own errors). A request that only answers (its
+ * route's `auditOnAnswer`: a verification) gets its one entry then, outcome included. Other /v1
+ * requests get an entry only when refused (401, 403, 429), written when the answer is sent.
  *
  * Failures: fail closed before any change, carry on after. When the entry of a mutating request cannot
  * be written, the request is refused (503 AUDIT_LOG_UNAVAILABLE) and its handler never runs. When an
@@ -69,7 +70,7 @@ export class AuditLogRecorder {
       } catch (error) {
         this.logger.error(
           { err: error, requestId: request.id, auditEntryId: entryId, auditEntry: entry },
-          entryId === undefined ? 'could not write the audit entry of a refused request' : 'could not record the outcome of a request in its audit entry',
+          entryId === undefined ? 'could not write the audit entry of an answered or refused request' : 'could not record the outcome of a request in its audit entry',
         );
       }
     } catch (error) {

@@ -49,7 +49,35 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Reads the verification thread pool's state when metrics are scraped (set by the module that owns the pool). */
+  private verificationPoolState: (() => { threads: number; queued: number }) | undefined;
+
+  readonly verificationThreads: Gauge = new Gauge({
+    name: 'wasm_signer_verification_threads',
+    help: 'Worker threads running Sigstore bundle verification in this process (0: verification runs on the event loop)',
+    registers: [this.registry],
+    collect: (): void => this.verificationThreads.set(this.verificationPoolState?.().threads ?? 0),
+  });
+
+  readonly verificationQueueDepth: Gauge = new Gauge({
+    name: 'wasm_signer_verification_queue_depth',
+    help: 'Bundle verifications waiting for a verification thread in this process',
+    registers: [this.registry],
+    collect: (): void => this.verificationQueueDepth.set(this.verificationPoolState?.().queued ?? 0),
+  });
+
+  readonly verificationThreadFailures = new Counter({
+    name: 'wasm_signer_verification_thread_failures_total',
+    help: 'Verification threads that died or were stopped on a bundle (out of memory, crash, VERIFICATION_THREAD_TIMEOUT_MS) and were replaced',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  observeVerificationPool(state: () => { threads: number; queued: number }): void {
+    this.verificationPoolState = state;
   }
 }

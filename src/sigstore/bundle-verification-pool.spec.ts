@@ -75,8 +75,9 @@ describe('BundleVerificationPool', () => {
 
   describe('when a thread dies on a poisoned bundle', () => {
     let pool: BundleVerificationPool;
+    const failures: string[] = [];
     beforeAll(() => {
-      pool = new BundleVerificationPool({ threads: 2, threadMemoryMb: 64, taskTimeoutMs: 8_000, worker: POISONED_WORKER });
+      pool = new BundleVerificationPool({ threads: 2, threadMemoryMb: 64, taskTimeoutMs: 8_000, worker: POISONED_WORKER, onThreadFailure: (reason) => failures.push(reason) });
     });
     afterAll(() => pool.close());
 
@@ -84,12 +85,14 @@ describe('BundleVerificationPool', () => {
       '%s: the bundle fails with VERIFIER_FAILED after one more try, and the pool keeps answering',
       async (poison) => {
         const crashesBefore = pool.threadCrashes;
+        failures.length = 0;
         const [poisoned, ...others] = await Promise.all([
           pool.verify({ poison }, { artifact: undefined, policy, trust }),
           ...Array.from({ length: 4 }, () => pool.verify(bundle, { artifact: undefined, policy, trust })),
         ]);
         expect(poisoned).toMatchObject({ verified: false, error: { code: 'VERIFIER_FAILED', message: expect.stringContaining('failed twice') } });
         expect(pool.threadCrashes - crashesBefore).toBe(2);
+        expect(failures).toEqual(['crash', 'crash']);
         expect(others.every((answer) => answer.verified)).toBe(true);
         await expect(pool.verify(bundle, { artifact: undefined, policy, trust })).resolves.toMatchObject({ verified: true, identity: IDENTITY });
       },
@@ -97,7 +100,8 @@ describe('BundleVerificationPool', () => {
     );
 
     it('a verification that never finishes is stopped at the timeout, and the pool keeps answering', async () => {
-      const fast = new BundleVerificationPool({ threads: 1, taskTimeoutMs: 1_000, worker: POISONED_WORKER });
+      const stopped: string[] = [];
+      const fast = new BundleVerificationPool({ threads: 1, taskTimeoutMs: 1_000, worker: POISONED_WORKER, onThreadFailure: (reason) => stopped.push(reason) });
       try {
         const started = Date.now();
         await expect(fast.verify({ poison: 'endless' }, { artifact: undefined, policy, trust })).resolves.toMatchObject({
@@ -105,6 +109,7 @@ describe('BundleVerificationPool', () => {
           error: { code: 'VERIFIER_FAILED', message: expect.stringContaining('did not finish within 1000 ms of a thread taking it') },
         });
         expect(Date.now() - started).toBeLessThan(10_000);
+        expect(stopped).toEqual(['timeout']);
         await expect(fast.verify(bundle, { artifact: undefined, policy, trust })).resolves.toMatchObject({ verified: true });
       } finally {
         await fast.close();

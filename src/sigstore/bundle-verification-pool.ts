@@ -51,6 +51,8 @@ export interface BundleVerificationPoolOptions {
   maxQueue: number;
   /** Heap limit of each thread: a bundle that makes a thread exceed it stops that thread only. */
   threadMemoryMb: number;
+  /** Told each time a thread dies on a task (`crash`) or is stopped at the timeout (`timeout`); it is replaced. */
+  onThreadFailure?: (reason: 'crash' | 'timeout') => void;
   /** The worker script and its Node.js options (tests); by default the compiled bundle-verification-worker beside this file. */
   worker?: { file: string; execArgv?: string[] };
 }
@@ -134,8 +136,12 @@ export class BundleVerificationPool {
       } catch (error) {
         if (error instanceof VerificationBusyError || this.closed) throw error;
         const reason = (error as Error).message;
-        if (error instanceof TaskTimedOut) return verifierFailed(`the verification did not finish within ${this.options.taskTimeoutMs} ms of a thread taking it`);
+        if (error instanceof TaskTimedOut) {
+          this.options.onThreadFailure?.('timeout');
+          return verifierFailed(`the verification did not finish within ${this.options.taskTimeoutMs} ms of a thread taking it`);
+        }
         this.crashes++;
+        this.options.onThreadFailure?.('crash');
         if (attempt < 2) continue;
         return verifierFailed(`the verifying thread failed twice on this bundle (${reason})`);
       }

@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { Authorize, CurrentCaller } from '../access/authorize';
+import { ALWAYS_AUDIT_ON_ANSWER, Authorize, CurrentCaller } from '../access/authorize';
 import type { Caller } from '../access/caller';
 import { ProblemDto } from '../common/problem.dto';
 import { EXAMPLES } from '../openapi/examples';
@@ -64,7 +64,7 @@ const ANSWER_SCHEMA = {
 export class AdmissionController {
   constructor(private readonly admission: AdmissionService) {}
 
-  @Authorize('verifications:write', { rateLimit: 'verifications' })
+  @Authorize('verifications:write', { rateLimit: 'verifications', auditOnAnswer: ALWAYS_AUDIT_ON_ANSWER })
   @Post()
   @HttpCode(200)
   @ApiOperation({

@@ -24,6 +24,9 @@ import { ArtifactVerificationDto, VerifyArtifactDto } from './artifact-verificat
 import { ArtifactVerificationService } from './artifact-verification.service';
 import { VerificationEventDto } from './verification-record.dto';
 
+/** A verification answered at once records only its answer; one with `async: true` queues a job. */
+const answersAtOnce = (body: unknown): boolean => (body as { async?: unknown } | null)?.async !== true;
+
 @ApiTags('verifications')
 // The body of the verification webhooks (documented with the webhooks, sent by this feature's records).
 @ApiExtraModels(VerificationEventDto)
@@ -31,7 +34,7 @@ import { VerificationEventDto } from './verification-record.dto';
 export class ArtifactVerificationController {
   constructor(private readonly verifications: ArtifactVerificationService) {}
 
-  @Authorize('verifications:write', { rateLimit: 'verifications' })
+  @Authorize('verifications:write', { rateLimit: 'verifications', auditOnAnswer: answersAtOnce })
   @Post()
   @HttpCode(200)
   @ApiOperation({

@@ -1,5 +1,5 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { Authorize } from '../access/authorize';
+import { ALWAYS_AUDIT_ON_ANSWER, Authorize } from '../access/authorize';
 import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { ProblemDto } from '../common/problem.dto';
 import { BUNDLE_EXAMPLE } from '../openapi/examples';
@@ -11,7 +11,7 @@ import { BundleVerificationService } from './bundle-verification.service';
 export class BundleVerificationController {
   constructor(private readonly verifications: BundleVerificationService) {}
 
-  @Authorize('verifications:write', { rateLimit: 'verifications' })
+  @Authorize('verifications:write', { rateLimit: 'verifications', auditOnAnswer: ALWAYS_AUDIT_ON_ANSWER })
   @Post('bundle')
   @HttpCode(200)
   @ApiOperation({

@@ -1,5 +1,6 @@
 import { Global, Inject, Module, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module';
+import { MetricsService } from '../metrics/metrics.service';
 import type { AppConfig } from '../config/config.schema';
 import { ArtifactVerificationService } from './artifact-verification.service';
 import { OwnSignatureVerifier } from '../sigstore/own-signature-verifier';
@@ -25,9 +26,17 @@ import { VerificationRecords } from './verification-records.repository';
     { provide: TrustRootLoader, inject: [TrustRoots], useFactory: (roots: TrustRoots) => roots.defaultRoot },
     {
       provide: BundleVerificationPool,
-      inject: [APP_CONFIG],
-      useFactory: ({ verification: { threads } }: AppConfig) =>
-        new BundleVerificationPool({ threads: threads.count, taskTimeoutMs: threads.taskTimeoutMs, maxQueue: threads.maxQueue }),
+      inject: [APP_CONFIG, MetricsService],
+      useFactory: ({ verification: { threads } }: AppConfig, metrics: MetricsService) => {
+        const pool = new BundleVerificationPool({
+          threads: threads.count,
+          taskTimeoutMs: threads.taskTimeoutMs,
+          maxQueue: threads.maxQueue,
+          onThreadFailure: (reason) => metrics.verificationThreadFailures.inc({ reason }),
+        });
+        metrics.observeVerificationPool(() => ({ threads: pool.threads, queued: pool.queued }));
+        return pool;
+      },
     },
     {
       provide: OwnSignatureVerifier,
