@@ -9,12 +9,16 @@ import { ApiUuidParam } from '../openapi/path-params';
 import { JobDto } from './job.dto';
 import { streamJobEvents } from './job-event-stream';
 import { JobsService } from './jobs.service';
+import { JobChanges } from './job-changes';
 
 @ApiTags('jobs')
 @Authorize('authenticated')
 @Controller('v1/jobs')
 export class JobsController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly changes: JobChanges,
+  ) {}
 
   @Get(':id')
   @ApiOperation({ summary: 'A job: its state, per-step progress, result and error', description: 'Callers see their own jobs (admins every job); another caller’s job is a 404.' })
@@ -40,6 +44,6 @@ export class JobsController {
   async events(@Param('id') id: string, @Req() request: FastifyRequest, @Res() reply: FastifyReply, @CurrentCaller() caller: Caller): Promise<void> {
     const job = await this.jobs.find(id);
     if (!job || !callerOwns(caller, job.caller)) throw problems.notFound('Job', id);
-    await streamJobEvents(request, reply, () => this.jobs.find(id), job);
+    await streamJobEvents(request, reply, () => this.jobs.find(id), job, this.changes);
   }
 }

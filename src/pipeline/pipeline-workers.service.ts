@@ -5,6 +5,7 @@ import type { AppConfig } from '../config/config.schema';
 import { MetricsService } from '../metrics/metrics.service';
 import type { JobRow, StepName } from '../database/database.types';
 import { asCatalogueJob } from './job-catalogue';
+import { JobChanges } from './job-changes';
 import { JobObservers } from './job-observers';
 import { JobsRepository } from './jobs.repository';
 import { workerRedisOptions } from '../common/redis-connection';
@@ -42,6 +43,7 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly handlers: StepHandlerRegistry,
     private readonly metrics: MetricsService,
     private readonly observers: JobObservers,
+    private readonly changes: JobChanges,
   ) {}
 
   /** After every onModuleInit: the step handlers are registered by then. */
@@ -87,8 +89,10 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
     try {
       if (!typed || !handler) throw StepError.permanent('STEP_NOT_SUPPORTED', `no ${step} step for ${job.type} jobs in this worker`);
       await this.jobs.stepStarted(jobId, step, this.config.instanceId, attempt);
+      void this.changes.announce(jobId);
       const result = await handler.run(typed, { attempt, worker: this.config.instanceId, signal: this.shutdown.signal });
       finished = await this.jobs.stepSucceeded(jobId, step, { ...result });
+      void this.changes.announce(jobId);
       this.metrics.stepDuration.observe({ step, outcome: 'succeeded' }, (performance.now() - started) / 1000);
     } catch (error) {
       const failure = asStepError(error);
@@ -96,6 +100,7 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
       this.metrics.stepDuration.observe({ step, outcome: final ? 'failed' : 'retried' }, (performance.now() - started) / 1000);
       this.logger.warn({ jobId, step, attempt, code: failure.code, err: error, final }, final ? 'step failed' : 'step attempt failed, will retry');
       const failed = await this.jobs.stepFailed(jobId, step, { code: failure.code, message: failure.message }, final);
+      void this.changes.announce(jobId);
       if (final) await this.observers.afterStep(failed, step, 'failed');
       if (!failure.transient) throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
       throw failure;

@@ -1,3 +1,4 @@
+import type { JobChanges } from './job-changes';
 import type { Job } from 'bullmq';
 import type { AppConfig } from '../config/config.schema';
 import type { JobRow, StepName } from '../database/database.types';
@@ -51,7 +52,8 @@ describe('PipelineWorkers and the job observers', () => {
     });
     const config = { instanceId: 'w', queues: {} } as AppConfig;
     const metrics = { stepDuration: { observe: () => undefined } } as unknown as MetricsService;
-    const workers = new PipelineWorkers(config, jobs as unknown as JobsRepository, registry, metrics, observers);
+    const changes = { announce: async () => undefined } as unknown as JobChanges;
+    const workers = new PipelineWorkers(config, jobs as unknown as JobsRepository, registry, metrics, observers, changes);
     const attempt = (attemptsMade: number) => ({ data: { jobId: 'j1', step: 'push' }, attemptsMade, opts: { attempts: 8 } }) as Job<StepJobData>;
 
     await expect(workers['process'](attempt(0))).rejects.toThrow('webhook records unavailable');

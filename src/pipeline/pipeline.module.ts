@@ -8,12 +8,13 @@ import { PipelineQueues } from './pipeline-queues.service';
 import { PipelineWorkers } from './pipeline-workers.service';
 import { StepHandlerRegistry } from './step-handler.registry';
 import { VerdictInvalidations } from './verdict-invalidations';
+import { JobChanges } from './job-changes';
 
 /** Queues, job records, the step-handler registry, the job observers and verdict invalidations: shared by every role. */
 @Global()
 @Module({
-  providers: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers, CallbackUrlPolicy, VerdictInvalidations],
-  exports: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers, CallbackUrlPolicy, VerdictInvalidations],
+  providers: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers, CallbackUrlPolicy, VerdictInvalidations, JobChanges],
+  exports: [JobsRepository, JobsService, PipelineQueues, StepHandlerRegistry, JobObservers, CallbackUrlPolicy, VerdictInvalidations, JobChanges],
 })
 export class PipelineModule {}
 

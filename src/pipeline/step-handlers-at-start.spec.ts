@@ -1,3 +1,4 @@
+import { JobChanges } from './job-changes';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { APP_CONFIG } from '../config/config.module';
@@ -46,6 +47,7 @@ async function startWorkers(leftOut: string[]) {
       },
       { provide: JobsRepository, useValue: {} },
       { provide: MetricsService, useValue: {} },
+      { provide: JobChanges, useValue: {} },
     ],
   }).compile();
   return module.init();

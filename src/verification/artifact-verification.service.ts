@@ -78,7 +78,8 @@ export class ArtifactVerificationService implements OnModuleInit {
 
   /** Signatures attached anywhere (this or another process) drop the verdicts on that digest at once. */
   onModuleInit(): void {
-    this.invalidations.subscribe((subject) => this.verdicts.invalidate(subject));
+    // undefined: invalidations may have been missed while the subscriber was away; none is trusted.
+    this.invalidations.subscribe((subject) => (subject === undefined ? this.verdicts.invalidateAll() : this.verdicts.invalidate(subject)));
   }
 
   /** Answers at once; the verification is recorded and its event (verification.succeeded/failed) emitted. */

@@ -114,4 +114,16 @@ describe('VerdictCache', () => {
     verdicts.store(key(), failed, now, verdicts.begin());
     expect(verdicts.lookup(key())).toBeDefined();
   });
+
+  it('drops everything when invalidations may have been missed, and keeps no verdict computed across it', () => {
+    const verdicts = cache();
+    verdicts.store(key(), verified, now, verdicts.begin());
+    verdicts.store(key({ digest: OTHER_DIGEST }), verified, now, verdicts.begin());
+    const token = verdicts.begin();
+    expect(verdicts.invalidateAll()).toBe(2);
+    expect(verdicts.lookup(key())).toBeUndefined();
+    expect(verdicts.lookup(key({ digest: OTHER_DIGEST }))).toBeUndefined();
+    verdicts.store(key(), verified, now, token);
+    expect(verdicts.lookup(key())).toBeUndefined();
+  });
 });

@@ -69,6 +69,12 @@ export class VerdictCache<V extends CachedVerdict> {
     this.entries.set(verdictKeyText(key), { subject: `${key.repository}@${key.digest}`, verdict }, verdict.verified ? this.options.ttlMs : this.options.failedTtlMs, checkedAt);
   }
 
+  /** Drops every verdict: invalidations may have been missed (the subscriber to them reconnected). */
+  invalidateAll(): number {
+    this.invalidations += 1;
+    return this.entries.deleteWhere(() => true);
+  }
+
   /** Drops every verdict on `repository@digest`, whatever its policy or trust root. */
   invalidate(subject: string): number {
     this.invalidations += 1;

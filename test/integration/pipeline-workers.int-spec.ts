@@ -3,6 +3,7 @@ import type { JobRow, JobStep, StepName } from '../../src/database/database.type
 import { LifecycleState } from '../../src/lifecycle/lifecycle-state';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { type CatalogueJob, catalogueSteps } from '../../src/pipeline/job-catalogue';
+import { JobChanges } from '../../src/pipeline/job-changes';
 import { JobObservers, type StepOutcome } from '../../src/pipeline/job-observers';
 import { JobsRepository } from '../../src/pipeline/jobs.repository';
 import { JobsService } from '../../src/pipeline/jobs.service';
@@ -30,6 +31,7 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
   let queues: PipelineQueues;
   let service: JobsService;
   let workers: PipelineWorkers;
+  let changes: JobChanges;
   // Keyed by the probe's `holdMs` (unused by the fakes): set before the job is submitted, so no worker races it.
   const scripts = new Map<number, Partial<Record<StepName, Script>>>();
   const runs: { jobId: string; step: StepName; attempt: number; recorded: JobStep }[] = [];
@@ -80,12 +82,14 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
     const observers = new JobObservers();
     observers.register({ afterStep: async (job, step, outcome) => void told.push({ jobId: job.id, step, outcome, jobState: job.state }) });
 
-    workers = new PipelineWorkers(it_.config, jobs, handlers, metrics, observers);
+    changes = new JobChanges(it_.config);
+    workers = new PipelineWorkers(it_.config, jobs, handlers, metrics, observers, changes);
     workers.onApplicationBootstrap();
   });
 
   afterAll(async () => {
     await workers?.onModuleDestroy();
+    await changes?.onApplicationShutdown();
     await queues?.onApplicationShutdown();
     await it_?.stop();
   });
