@@ -49,6 +49,31 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** The TUF trust roots' state, read at each scrape (set by the trust module). */
+  trustRootStates: () => Array<{ name: string; stale: boolean; ageSeconds: number | null }> = () => [];
+
+  readonly trustRootStale = new Gauge({
+    name: 'wasm_signer_trust_root_stale',
+    help: '1 while a trust root fetched through TUF (public-good) could not be confirmed by TUF and the last good copy (or the one embedded in @sigstore/tuf) is used; 0 when fresh',
+    labelNames: ['trust_root'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.trustRootStale.reset();
+      for (const { name, stale } of this.trustRootStates()) this.trustRootStale.set({ trust_root: name }, stale ? 1 : 0);
+    },
+  });
+
+  readonly trustRootAge = new Gauge({
+    name: 'wasm_signer_trust_root_age_seconds',
+    help: 'Seconds since the trust root in use was fetched through TUF (absent while it is the copy embedded in @sigstore/tuf, whose age is unknown)',
+    labelNames: ['trust_root'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.trustRootAge.reset();
+      for (const { name, ageSeconds } of this.trustRootStates()) if (ageSeconds !== null) this.trustRootAge.set({ trust_root: name }, ageSeconds);
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
