@@ -80,6 +80,17 @@ export interface AppConfig {
   verification: {
     /** TRUST_ROOTS: trusted roots verification requests may name, besides `public-good` and `default`. */
     trustRoots: { name: string; file: string }[];
+    /** How the public-good root is fetched through TUF and kept current. */
+    tuf: {
+      /** SIGSTORE_TUF_MIRROR_URL: a mirror of the public-good TUF repository. */
+      mirrorUrl: string;
+      /** SIGSTORE_TUF_TIMEOUT_SECONDS: one TUF update gives up after this (the last good root stands in). */
+      timeoutMs: number;
+      /** SIGSTORE_TUF_RETRY_MAX_SECONDS: the longest wait between two tries while the root is stale. */
+      retryMaxMs: number;
+      /** SIGSTORE_TUF_REFRESH_INTERVAL_SECONDS: how often a fresh root is fetched again; 0: never. */
+      refreshIntervalMs: number;
+    };
     /** How long verdicts of POST /v1/verifications and tag resolutions are reused in each process. */
     cache: {
       /** VERIFICATION_CACHE_TTL_SECONDS: a verified verdict. */
@@ -212,7 +223,8 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   {
     name: 'DATA_DIR',
     default: './data',
-    meaning: 'Directory of local state: the embedded PGlite database (`pglite/`, used when `DATABASE_URL` is unset) and the TUF cache of the public-good trust root.',
+    meaning:
+      'Directory of local state: the embedded PGlite database (`pglite/`, used when `DATABASE_URL` is unset), the TUF cache of the public-good trust root (`tuf-cache/`) and its last good copy (`trust/public-good-trusted-root.json`).',
   },
   { name: 'REDIS_URL', default: 'redis://127.0.0.1:6379', meaning: 'Redis holding the job queues (`redis://` or `rediss://`).', secret: true },
   { name: 'QUEUE_PREFIX', default: 'wasm-signer', meaning: 'Prefix of every queue key in Redis; separates deployments sharing one Redis.' },
@@ -309,10 +321,32 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     meaning: 'A Sigstore `trusted_root.json` to verify signatures with (bundles are verified before they are attached).',
   },
   {
+    name: 'SIGSTORE_TUF_MIRROR_URL',
+    default: 'https://tuf-repo-cdn.sigstore.dev',
+    meaning:
+      'Where the public-good trusted root is fetched through TUF: the public-good TUF repository or a mirror of it (same signed metadata, checked from the TUF root embedded in `@sigstore/tuf`).',
+  },
+  {
+    name: 'SIGSTORE_TUF_TIMEOUT_SECONDS',
+    default: '10',
+    meaning:
+      'How long one TUF update of the public-good root may take (each request at most 5 s). When it fails or takes longer, the last good copy (`$DATA_DIR/trust/public-good-trusted-root.json`), else the copy embedded in `@sigstore/tuf`, is used and reported `stale` (see [Offline start](#offline-start-and-the-last-good-trust-root)).',
+  },
+  {
+    name: 'SIGSTORE_TUF_RETRY_MAX_SECONDS',
+    default: '300',
+    meaning: 'While the public-good root is stale, TUF is tried again in the background after 30 s, then after twice as long each time, at most this long.',
+  },
+  {
+    name: 'SIGSTORE_TUF_REFRESH_INTERVAL_SECONDS',
+    default: '86400',
+    meaning: 'How often a public-good root fetched through TUF is fetched again (trust roots rotate). `0`: only while stale.',
+  },
+  {
     name: 'TRUST_ROOTS',
     default: '(none)',
     meaning:
-      'Further trusted roots verification requests may name, comma-separated `name=path/to/trusted_root.json`. Always there: `public-good` (Sigstore public-good, through TUF, fetched on first use) and `default` (`SIGSTORE_TRUSTED_ROOT_FILE`, else public-good).',
+      'Further trusted roots verification requests may name, comma-separated `name=path/to/trusted_root.json`. Always there: `public-good` (Sigstore public-good, through TUF, fetched on first use, or at start when a last good copy is on disk) and `default` (`SIGSTORE_TRUSTED_ROOT_FILE`, else public-good).',
   },
   {
     name: 'VERIFICATION_CACHE_TTL_SECONDS',
@@ -642,6 +676,10 @@ const schema = z.object({
   SIGSTORE_TSA_URL: optionalUrl(['https:', 'http:']),
   SIGSTORE_TRUSTED_ROOT_FILE: optionalText(),
   TRUST_ROOTS: z.preprocess(emptyToUndefined, z.string().default('').transform(parseTrustRoots)),
+  SIGSTORE_TUF_MIRROR_URL: urlWithDefault(['https:', 'http:'], 'https://tuf-repo-cdn.sigstore.dev'),
+  SIGSTORE_TUF_TIMEOUT_SECONDS: integer(1, 600, 10),
+  SIGSTORE_TUF_RETRY_MAX_SECONDS: integer(1, 86400, 300),
+  SIGSTORE_TUF_REFRESH_INTERVAL_SECONDS: integer(0, 30 * 86400, 86400),
   VERIFICATION_CACHE_TTL_SECONDS: integer(0, 86400, 300),
   VERIFICATION_CACHE_FAILED_TTL_SECONDS: integer(0, 86400, 10),
   VERIFICATION_CACHE_MAX_ENTRIES: integer(0, 1_000_000, 1000),
@@ -871,6 +909,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     verification: {
       trustRoots: v.TRUST_ROOTS,
+      tuf: {
+        // The mirror is named without a trailing slash, as @sigstore/tuf keys its seeds and cache.
+        mirrorUrl: v.SIGSTORE_TUF_MIRROR_URL.replace(/\/+$/, ''),
+        timeoutMs: v.SIGSTORE_TUF_TIMEOUT_SECONDS * 1000,
+        retryMaxMs: v.SIGSTORE_TUF_RETRY_MAX_SECONDS * 1000,
+        refreshIntervalMs: v.SIGSTORE_TUF_REFRESH_INTERVAL_SECONDS * 1000,
+      },
       cache: {
         ttlSeconds: v.VERIFICATION_CACHE_TTL_SECONDS,
         failedTtlSeconds: v.VERIFICATION_CACHE_FAILED_TTL_SECONDS,

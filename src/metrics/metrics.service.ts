@@ -49,21 +49,21 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  /** Reads the verification thread pool's state when metrics are scraped (set by the module that owns the pool). */
-  private verificationPoolState: (() => { threads: number; queued: number }) | undefined;
+  /** The verification thread pool's state, read at each scrape (set by the trust module). */
+  verificationPoolState: () => { threads: number; queued: number } = () => ({ threads: 0, queued: 0 });
 
   readonly verificationThreads: Gauge = new Gauge({
     name: 'wasm_signer_verification_threads',
     help: 'Worker threads running Sigstore bundle verification in this process (0: verification runs on the event loop)',
     registers: [this.registry],
-    collect: (): void => this.verificationThreads.set(this.verificationPoolState?.().threads ?? 0),
+    collect: (): void => this.verificationThreads.set(this.verificationPoolState().threads),
   });
 
   readonly verificationQueueDepth: Gauge = new Gauge({
     name: 'wasm_signer_verification_queue_depth',
     help: 'Bundle verifications waiting for a verification thread in this process',
     registers: [this.registry],
-    collect: (): void => this.verificationQueueDepth.set(this.verificationPoolState?.().queued ?? 0),
+    collect: (): void => this.verificationQueueDepth.set(this.verificationPoolState().queued),
   });
 
   readonly verificationThreadFailures = new Counter({
@@ -73,11 +73,32 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** The TUF trust roots' state, read at each scrape (set by the trust module). */
+  trustRootStates: () => Array<{ name: string; stale: boolean; ageSeconds: number | null }> = () => [];
+
+  readonly trustRootStale = new Gauge({
+    name: 'wasm_signer_trust_root_stale',
+    help: '1 while a trust root fetched through TUF (public-good) could not be confirmed by TUF and the last good copy (or the one embedded in @sigstore/tuf) is used; 0 when fresh',
+    labelNames: ['trust_root'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.trustRootStale.reset();
+      for (const { name, stale } of this.trustRootStates()) this.trustRootStale.set({ trust_root: name }, stale ? 1 : 0);
+    },
+  });
+
+  readonly trustRootAge = new Gauge({
+    name: 'wasm_signer_trust_root_age_seconds',
+    help: 'Seconds since the trust root in use was fetched through TUF (absent while it is the copy embedded in @sigstore/tuf, whose age is unknown)',
+    labelNames: ['trust_root'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.trustRootAge.reset();
+      for (const { name, ageSeconds } of this.trustRootStates()) if (ageSeconds !== null) this.trustRootAge.set({ trust_root: name }, ageSeconds);
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-  }
-
-  observeVerificationPool(state: () => { threads: number; queued: number }): void {
-    this.verificationPoolState = state;
   }
 }

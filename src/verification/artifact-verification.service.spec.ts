@@ -55,6 +55,7 @@ describe('ArtifactVerificationService.verifyDigest: signatures and provenance', 
   const cacheConfig = (cache: Partial<AppConfig['verification']['cache']> = {}) => ({
     verification: {
       trustRoots: [],
+      tuf: { mirrorUrl: 'https://tuf-repo-cdn.sigstore.dev', timeoutMs: 10_000, retryMaxMs: 300_000, refreshIntervalMs: 86_400_000 },
       cache: { ttlSeconds: 300, failedTtlSeconds: 600, maxEntries: 100, tagTtlSeconds: 10, ...cache },
       admissionPolicyFile: undefined,
       threads: { count: 0, taskTimeoutMs: 30_000, maxQueue: 100 },

@@ -14,7 +14,8 @@ export class TrustRootsController {
   @ApiOperation({
     summary: 'The trust roots verification requests can name',
     description:
-      '`public-good` (Sigstore, through TUF: described once something has used it), `default` (SIGSTORE_TRUSTED_ROOT_FILE, else public-good) ' +
+      '`public-good` (Sigstore, through TUF: described once something has used it; `stale` while TUF cannot be reached and its last good copy stands in), ' +
+      '`default` (SIGSTORE_TRUSTED_ROOT_FILE, else public-good) ' +
       'and those of TRUST_ROOTS, with their certificate authorities, transparency logs (with log IDs), CT logs and timestamp authorities.',
   })
   @ApiOkResponse({ type: TrustRootListDto })

@@ -77,18 +77,23 @@ describe('TrustRootLoader', () => {
     expect(tuf.calls).toEqual(['/var/lib/wasm-signer/tuf-cache']);
   });
 
-  it('checks the TUF root like a file', async () => {
+  it('checks the TUF root like a file: one it refuses is not used, the embedded copy stands in, stale', async () => {
     const tuf = fakeTuf(() => rootJson('https://rekor.sigstore.dev', {}));
-    await expect(tuf.loader({ tufCacheDir: dir }).load()).rejects.toThrow(/validFor\.start is missing/);
+    const loader = tuf.loader({ tufCacheDir: mkdtempSync(join(dir, 'refused-')) });
+    expect((await loader.load()).origin).toBe('embedded');
+    expect(loader.freshness).toMatchObject({ state: 'stale', lastError: { message: expect.stringMatching(/validFor\.start is missing/) } });
   });
 
-  it('turns a TUF failure into a clear error and retries on the next use', async () => {
+  it('stands in for a TUF root that cannot be fetched, and takes the fetched one on a refresh', async () => {
     let online = false;
     const tuf = fakeTuf(() => (online ? rootJson('https://rekor.sigstore.dev') : new Error('getaddrinfo ENOTFOUND tuf-repo-cdn.sigstore.dev')));
-    const loader = tuf.loader({ tufCacheDir: dir });
-    await expect(loader.load()).rejects.toThrow('Sigstore public-good trusted root (TUF) could not be loaded: getaddrinfo ENOTFOUND tuf-repo-cdn.sigstore.dev');
+    const loader = tuf.loader({ tufCacheDir: mkdtempSync(join(dir, 'later-')) });
+    const standIn = await loader.load();
+    expect(standIn.origin).toBe('embedded');
+    expect(loader.freshness!.lastError!.message).toBe('Sigstore public-good trusted root (TUF) could not be fetched: getaddrinfo ENOTFOUND tuf-repo-cdn.sigstore.dev');
     online = true;
-    await expect(loader.load()).resolves.toMatchObject({ root: expect.any(Object) });
+    await loader.refresh();
+    expect(await loader.load()).toMatchObject({ origin: 'tuf', root: { tlogs: [{ logId: { keyId: Buffer.from(LOG_ID, 'base64') } }] } });
     expect(tuf.calls).toHaveLength(2);
   });
 });
@@ -101,8 +106,8 @@ describe('TrustRoots', () => {
     expect(roots.get('default')).toBe(roots.get('public-good'));
     expect(roots.defaultRoot).toBe(roots.get('public-good'));
     expect(await roots.describe()).toEqual([
-      { name: 'public-good', source: 'tuf', aliasOf: null, state: 'not-loaded', loadedAt: null, error: null, contents: null },
-      { name: 'default', source: 'tuf', aliasOf: 'public-good', state: 'not-loaded', loadedAt: null, error: null, contents: null },
+      { name: 'public-good', source: 'tuf', aliasOf: null, state: 'not-loaded', loadedAt: null, error: null, tuf: null, contents: null },
+      { name: 'default', source: 'tuf', aliasOf: 'public-good', state: 'not-loaded', loadedAt: null, error: null, tuf: null, contents: null },
     ]);
     expect(tuf.calls).toHaveLength(0);
   });
@@ -113,6 +118,36 @@ describe('TrustRoots', () => {
     await roots.get('public-good').trustMaterial();
     const [publicGood] = await roots.describe();
     expect(publicGood).toMatchObject({ name: 'public-good', state: 'loaded', contents: { tlogs: [{ baseUrl: 'https://rekor.sigstore.dev', logId: LOG_ID }] } });
+    expect(publicGood!.tuf).toMatchObject({ servedFrom: 'tuf', ageSeconds: 0, staleSince: null });
+  });
+
+  it('describes a TUF root that stands in while TUF cannot be reached as stale, with why', async () => {
+    const tuf = fakeTuf(() => new Error('connect ECONNREFUSED 127.0.0.1:9'));
+    const roots = new TrustRoots({ dataDir: mkdtempSync(join(dir, 'offline-')), loader: tuf.loader });
+    await roots.get('public-good').load();
+    const [publicGood, defaultRoot] = await roots.describe();
+    expect(publicGood).toMatchObject({
+      state: 'stale',
+      error: { code: 'TRUST_ROOT_UNAVAILABLE', message: expect.stringContaining('ECONNREFUSED') },
+      tuf: { servedFrom: 'embedded', fetchedAt: null, ageSeconds: null, staleSince: expect.any(String) },
+    });
+    expect(publicGood!.contents!.tlogs[0]!.baseUrl).toBe('https://rekor.sigstore.dev');
+    expect(defaultRoot).toMatchObject({ aliasOf: 'public-good', state: 'stale' });
+  });
+
+  it('loads at start only the TUF roots with a last good copy on disk', async () => {
+    const tuf = fakeTuf(() => rootJson('https://rekor.sigstore.dev'));
+    const fresh = mkdtempSync(join(dir, 'never-used-'));
+    const unused = new TrustRoots({ dataDir: fresh, loader: tuf.loader });
+    await unused.loadUsedRoots();
+    expect(tuf.calls).toHaveLength(0);
+
+    mkdirSync(join(fresh, 'trust'));
+    writeFileSync(join(fresh, 'trust', 'public-good-trusted-root.json'), JSON.stringify(rootJson('https://rekor.sigstore.dev')));
+    const used = new TrustRoots({ dataDir: fresh, loader: tuf.loader });
+    await used.loadUsedRoots();
+    expect(tuf.calls).toHaveLength(1);
+    expect(used.get('public-good').loaded).toBeDefined();
   });
 
   it('makes SIGSTORE_TRUSTED_ROOT_FILE the default root and adds the TRUST_ROOTS, loading files to describe them', async () => {

@@ -1,5 +1,5 @@
 import { ProblemError } from '../common/problem';
-import { type TrustRootSource, TrustRootLoader } from '../sigstore/trust-root-loader';
+import { type TrustRootEvent, type TrustRootSource, type TufTrustRootSource, TrustRootLoader } from '../sigstore/trust-root-loader';
 import { type TrustedRootContents, describeTrustedRoot } from '../sigstore/trusted-root';
 
 export const PUBLIC_GOOD = 'public-good';
@@ -17,8 +17,12 @@ export interface TrustRootsOptions {
   defaultFile?: string;
   /** TRUST_ROOTS: further roots by name. */
   files?: readonly NamedTrustRootFile[];
+  /** The TUF mirror, timeout and background refresh of public-good (defaults: the public mirror, no refresh). */
+  tuf?: Omit<TufTrustRootSource, 'tufCacheDir'>;
+  /** Told when a TUF root goes stale or fresh again. */
+  onEvent?: (name: string, event: TrustRootEvent) => void;
   /** Makes a loader; tests replace the TUF fetch through it. */
-  loader?: (source: TrustRootSource) => TrustRootLoader;
+  loader?: (source: TrustRootSource, onEvent?: (event: TrustRootEvent) => void) => TrustRootLoader;
 }
 
 interface Entry {
@@ -32,10 +36,22 @@ export interface TrustRootDescription {
   name: string;
   source: string;
   aliasOf: string | null;
-  state: 'loaded' | 'not-loaded' | 'failed';
+  state: 'loaded' | 'stale' | 'not-loaded' | 'failed';
   loadedAt: string | null;
   error: { code: string; message: string } | null;
+  /** A TUF root once loaded: where the root in use came from and how current it is. */
+  tuf: TufRootStatus | null;
   contents: TrustedRootContents | null;
+}
+
+/** How current a TUF root is (GET /v1/trust-roots, /health/ready). */
+export interface TufRootStatus {
+  /** `tuf`: fetched from the mirror; `disk`: the last good copy; `embedded`: the copy inside @sigstore/tuf. */
+  servedFrom: 'tuf' | 'disk' | 'embedded';
+  fetchedAt: string | null;
+  ageSeconds: number | null;
+  staleSince: string | null;
+  nextAttemptAt: string | null;
 }
 
 /**
@@ -47,8 +63,9 @@ export class TrustRoots {
   private readonly entries = new Map<string, Entry>();
 
   constructor(options: TrustRootsOptions) {
-    const make = options.loader ?? ((source: TrustRootSource) => new TrustRootLoader(source));
-    const publicGood = make({ tufCacheDir: options.dataDir });
+    const make = options.loader ?? ((source: TrustRootSource, onEvent?: (event: TrustRootEvent) => void) => new TrustRootLoader(source, undefined, { onEvent }));
+    const onEvent = options.onEvent;
+    const publicGood = make({ ...options.tuf, tufCacheDir: options.dataDir }, onEvent && ((event) => onEvent(PUBLIC_GOOD, event)));
     this.entries.set(PUBLIC_GOOD, { name: PUBLIC_GOOD, loader: publicGood });
     this.entries.set(
       DEFAULT_TRUST_ROOT,
@@ -80,6 +97,29 @@ export class TrustRoots {
     return entry.loader;
   }
 
+  /** The roots fetched through TUF (public-good), by name, without aliases. */
+  get tufRoots(): { name: string; loader: TrustRootLoader }[] {
+    return [...this.entries.values()].filter((e) => !e.aliasOf && !e.loader.isLocal).map(({ name, loader }) => ({ name, loader }));
+  }
+
+  /**
+   * Loads at start the TUF roots that were used before (a last good copy is on disk, or an operator put
+   * one there), so that readiness tells at once whether they are current; the others still load on
+   * first use. Never throws: a failure is reported like one on first use.
+   */
+  async loadUsedRoots(): Promise<void> {
+    await Promise.all(
+      this.tufRoots.map(async ({ loader }) => {
+        if (await loader.hasLastGoodCopy()) await loader.load().catch(() => undefined);
+      }),
+    );
+  }
+
+  /** Stops the background refreshes (at shutdown). */
+  close(): void {
+    for (const { loader } of this.entries.values()) loader.close();
+  }
+
   /**
    * Every root with what it holds. Roots read from files are loaded for this (no network); a TUF root is
    * described only once something has loaded it.
@@ -89,15 +129,32 @@ export class TrustRoots {
     return [...this.entries.values()].map(({ name, loader, aliasOf }) => {
       const loaded = loader.loaded;
       const failure = loader.lastFailure;
+      const tuf = tufRootStatus(loader);
+      const stale = loader.freshness?.state === 'stale';
+      const lastError = stale ? loader.freshness!.lastError : failure;
       return {
         name,
         source: loader.sourceName,
         aliasOf: aliasOf ?? null,
-        state: loaded ? 'loaded' : failure ? 'failed' : 'not-loaded',
+        state: loaded ? (stale ? 'stale' : 'loaded') : failure ? 'failed' : 'not-loaded',
         loadedAt: loaded ? loaded.loadedAt.toISOString() : null,
-        error: !loaded && failure ? { code: 'TRUST_ROOT_UNAVAILABLE', message: failure.message } : null,
+        error: lastError ? { code: 'TRUST_ROOT_UNAVAILABLE', message: lastError.message } : null,
+        tuf,
         contents: loaded ? describeTrustedRoot(loaded.root) : null,
       };
     });
   }
+}
+
+/** A loaded TUF root's freshness as reported; null for a file root or one not loaded. */
+export function tufRootStatus(loader: TrustRootLoader, now = Date.now()): TufRootStatus | null {
+  const freshness = loader.freshness;
+  if (!freshness || !freshness.origin || freshness.origin === 'file') return null;
+  return {
+    servedFrom: freshness.origin,
+    fetchedAt: freshness.fetchedAt?.toISOString() ?? null,
+    ageSeconds: freshness.fetchedAt ? Math.max(0, Math.round((now - freshness.fetchedAt.getTime()) / 1000)) : null,
+    staleSince: freshness.staleSince?.toISOString() ?? null,
+    nextAttemptAt: freshness.nextAttemptAt?.toISOString() ?? null,
+  };
 }

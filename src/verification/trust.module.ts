@@ -6,14 +6,16 @@ import { ArtifactVerificationService } from './artifact-verification.service';
 import { OwnSignatureVerifier } from '../sigstore/own-signature-verifier';
 import { BundleVerificationPool } from '../sigstore/bundle-verification-pool';
 import { TrustRootLoader } from '../sigstore/trust-root-loader';
+import { TrustRootMonitor, logTrustRootEvent } from './trust-root-monitor';
 import { TrustRoots } from './trust-roots';
 import { TrustRootsController } from './trust-roots.controller';
 import { VerificationRecords } from './verification-records.repository';
 
 /**
- * The named trust roots (each loaded once, on first use), the `default` one signatures of this service
- * are verified with, the bundle verifier that uses it, and the artifact verifier (API and workers); all
- * verify on the process's pool of verification threads.
+ * The named trust roots (files loaded once, on first use; public-good through TUF, kept current in the
+ * background, its last good copy standing in while TUF cannot be reached: see TrustRootMonitor), the
+ * `default` one signatures of this service are verified with, the bundle verifier that uses it, and the
+ * artifact verifier (API and workers); all verify on the process's pool of verification threads.
  */
 @Global()
 @Module({
@@ -21,8 +23,18 @@ import { VerificationRecords } from './verification-records.repository';
     {
       provide: TrustRoots,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new TrustRoots({ dataDir: config.dataDir, defaultFile: config.signing.trustedRootFile, files: config.verification.trustRoots }),
+      useFactory: (config: AppConfig) => {
+        const { mirrorUrl, timeoutMs, retryMaxMs, refreshIntervalMs } = config.verification.tuf;
+        return new TrustRoots({
+          dataDir: config.dataDir,
+          defaultFile: config.signing.trustedRootFile,
+          files: config.verification.trustRoots,
+          tuf: { mirrorUrl, timeoutMs, refresh: { retryMaxMs, intervalMs: refreshIntervalMs } },
+          onEvent: logTrustRootEvent,
+        });
+      },
     },
+    TrustRootMonitor,
     { provide: TrustRootLoader, inject: [TrustRoots], useFactory: (roots: TrustRoots) => roots.defaultRoot },
     {
       provide: BundleVerificationPool,
@@ -34,7 +46,7 @@ import { VerificationRecords } from './verification-records.repository';
           maxQueue: threads.maxQueue,
           onThreadFailure: (reason) => metrics.verificationThreadFailures.inc({ reason }),
         });
-        metrics.observeVerificationPool(() => ({ threads: pool.threads, queued: pool.queued }));
+        metrics.verificationPoolState = () => ({ threads: pool.threads, queued: pool.queued });
         return pool;
       },
     },
