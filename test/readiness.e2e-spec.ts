@@ -66,6 +66,8 @@ describe('/health/ready', () => {
     expect(refused.headers.get('content-type')).toContain('application/problem+json');
     expect(((await refused.json()) as { code: string }).code).toBe('QUEUE_UNAVAILABLE');
     expect(Date.now() - started).toBeLessThan(5_000);
+    // Refused means not recorded: nothing is left for the sweeper to run later.
+    expect(await database.query('select id from jobs')).toEqual([]);
 
     redisProxy.restore();
     await untilStatus(200);

@@ -45,6 +45,10 @@ export interface AppConfig {
     completedRetentionCount: number;
     failedRetentionSeconds: number;
     failedRetentionCount: number;
+    /** ENQUEUE_SWEEP_INTERVAL_MS: how often a worker looks for jobs recorded but never enqueued. */
+    enqueueSweepIntervalMs: number;
+    /** ENQUEUE_SWEEP_GRACE_MS: how old such a job must be before the sweeper enqueues it. */
+    enqueueSweepGraceMs: number;
   };
   shutdownTimeoutMs: number;
   admin: { password: string | undefined };
@@ -245,6 +249,17 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'JOB_RETENTION_COMPLETED_COUNT', default: '1000', meaning: '…or beyond this many per queue. Job records stay in the database.' },
   { name: 'JOB_RETENTION_FAILED_SECONDS', default: '604800', meaning: 'Failed queue jobs are kept in Redis this long…' },
   { name: 'JOB_RETENTION_FAILED_COUNT', default: '10000', meaning: '…and at most this many per queue.' },
+  {
+    name: 'ENQUEUE_SWEEP_INTERVAL_MS',
+    default: '10000',
+    meaning:
+      'How often each worker looks for jobs recorded but never enqueued (the API died or lost Redis between the two writes) and enqueues them. One worker of a deployment sweeps at a time; re-enqueueing is idempotent.',
+  },
+  {
+    name: 'ENQUEUE_SWEEP_GRACE_MS',
+    default: '30000',
+    meaning: 'Age a job recorded but not enqueued must reach before the sweeper enqueues it: longer than an API takes to enqueue a job it has just recorded.',
+  },
   {
     name: 'SHUTDOWN_TIMEOUT_MS',
     default: '30000',
@@ -624,6 +639,8 @@ const schema = z.object({
   JOB_RETENTION_COMPLETED_SECONDS: integer(0, 365 * 86400, 86400),
   JOB_RETENTION_COMPLETED_COUNT: integer(0, 10_000_000, 1000),
   JOB_RETENTION_FAILED_SECONDS: integer(0, 365 * 86400, 7 * 86400),
+  ENQUEUE_SWEEP_INTERVAL_MS: integer(100, 3_600_000, 10_000),
+  ENQUEUE_SWEEP_GRACE_MS: integer(0, 86_400_000, 30_000),
   JOB_RETENTION_FAILED_COUNT: integer(0, 10_000_000, 10_000),
   SHUTDOWN_TIMEOUT_MS: integer(0, 3_600_000, 30_000),
   ADMIN_PASSWORD: z.preprocess(emptyToUndefined, z.string().min(12, 'must be at least 12 characters').optional()),
@@ -874,6 +891,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       completedRetentionCount: v.JOB_RETENTION_COMPLETED_COUNT,
       failedRetentionSeconds: v.JOB_RETENTION_FAILED_SECONDS,
       failedRetentionCount: v.JOB_RETENTION_FAILED_COUNT,
+      enqueueSweepIntervalMs: v.ENQUEUE_SWEEP_INTERVAL_MS,
+      enqueueSweepGraceMs: v.ENQUEUE_SWEEP_GRACE_MS,
     },
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     admin: { password: v.ADMIN_PASSWORD },

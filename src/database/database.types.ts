@@ -46,6 +46,8 @@ export interface JobsTable {
   updated_at: UpdatedAt;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
+  /** When its pipeline was added to the queues; null while it is not (yet) known to be there. */
+  enqueued_at: Timestamp | null;
 }
 
 export interface ArtifactsTable {

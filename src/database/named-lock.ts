@@ -28,6 +28,26 @@ export class NamedLocks {
     });
   }
 
+  /**
+   * Runs `work` under the lock when no one else holds it, else does nothing (undefined): for periodic
+   * chores that one replica at a time is enough to do.
+   */
+  async tryWithLock<T>(name: string, work: () => Promise<T>): Promise<T | undefined> {
+    if (this.database.kind === 'pglite') {
+      if (this.local.has(name)) return undefined;
+      return this.withLocalLock(name, work);
+    }
+    return this.database.db.connection().execute(async (connection) => {
+      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(hashtextextended(${name}, 0)) as locked`.execute(connection);
+      if (!rows[0]?.locked) return undefined;
+      try {
+        return await work();
+      } finally {
+        await sql`select pg_advisory_unlock(hashtextextended(${name}, 0))`.execute(connection);
+      }
+    });
+  }
+
   private async withLocalLock<T>(name: string, work: () => Promise<T>): Promise<T> {
     const previous = this.local.get(name) ?? Promise.resolve();
     const current = previous.catch(() => undefined).then(work);

@@ -29,6 +29,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly jobsReenqueued = new Counter({
+    name: 'jobs_reenqueued_total',
+    help: 'Jobs recorded but never enqueued (their producer died or lost Redis in between) that the sweeper enqueued, by type',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
+
   readonly verificationCache = new Counter({
     name: 'wasm_signer_verification_cache_total',
     help: 'Verifications (POST /v1/verifications and verify jobs) answered from the verdict cache (hit) or checked live (miss)',

@@ -62,9 +62,41 @@ export class JobsRepository {
     return { job: existing, created: false };
   }
 
-  /** Removes a job that could not be enqueued, so a retry with the same key starts afresh. */
-  async deleteUnstarted(id: string): Promise<void> {
-    await this.database.db.deleteFrom('jobs').where('id', '=', id).where('state', '=', 'queued').execute();
+  /** Notes that a job's pipeline is in the queues: the sweeper leaves it alone from then on. */
+  async markEnqueued(id: string): Promise<void> {
+    await this.database.db
+      .updateTable('jobs')
+      .set({ enqueued_at: sql`now()` as never })
+      .where('id', '=', id)
+      .where('enqueued_at', 'is', null)
+      .execute();
+  }
+
+  /**
+   * Removes a job that could not be enqueued, so the caller can be told it was not accepted and a retry
+   * with the same key starts afresh. Only while it is still unqueued and unstarted: false when the
+   * sweeper enqueued it meanwhile (or a worker started it) — the job then stands and will run.
+   */
+  async withdrawUnqueued(id: string): Promise<boolean> {
+    const deleted = await this.database.db.deleteFrom('jobs').where('id', '=', id).where('state', '=', 'queued').where('enqueued_at', 'is', null).executeTakeFirst();
+    return deleted.numDeletedRows > 0n;
+  }
+
+  /**
+   * Jobs recorded more than `graceMs` ago (by the database's clock, the same for every replica) that are
+   * still queued and were never noted as enqueued: their producer died, or lost Redis, between the two
+   * writes. Oldest first.
+   */
+  unqueued(graceMs: number, limit: number): Promise<Pick<JobRow, 'id' | 'type' | 'steps' | 'created_at'>[]> {
+    return this.database.db
+      .selectFrom('jobs')
+      .select(['id', 'type', 'steps', 'created_at'])
+      .where('state', '=', 'queued')
+      .where('enqueued_at', 'is', null)
+      .where('created_at', '<', sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`)
+      .orderBy('created_at')
+      .limit(limit)
+      .execute();
   }
 
   findByIdempotencyKey(key: string, caller?: string): Promise<JobRow | undefined> {

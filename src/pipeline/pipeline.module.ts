@@ -7,6 +7,7 @@ import { JobsService } from './jobs.service';
 import { PipelineQueues } from './pipeline-queues.service';
 import { PipelineWorkers } from './pipeline-workers.service';
 import { StepHandlerRegistry } from './step-handler.registry';
+import { UnqueuedJobsSweeper } from './unqueued-jobs-sweeper';
 import { VerdictInvalidations } from './verdict-invalidations';
 import { JobChanges } from './job-changes';
 
@@ -22,6 +23,6 @@ export class PipelineModule {}
 @Module({ controllers: [JobsController] })
 export class PipelineApiModule {}
 
-/** The queue workers (worker role). */
-@Module({ providers: [PipelineWorkers] })
+/** The queue workers, and the sweeper that enqueues jobs recorded but never enqueued (worker role). */
+@Module({ providers: [PipelineWorkers, UnqueuedJobsSweeper] })
 export class PipelineWorkerModule {}

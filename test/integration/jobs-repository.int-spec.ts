@@ -118,18 +118,51 @@ describe('JobsRepository (PostgreSQL)', () => {
     expect(failed.finished_at).toBeInstanceOf(Date);
   });
 
-  it('deleteUnstarted removes a queued job (its key is free again) and leaves a started one', async () => {
+  it('withdrawUnqueued removes a queued job never enqueued (its key is free again), and leaves an enqueued or a started one', async () => {
     const key = randomUUID();
     const queued = await jobs.create({ type: 'probe', input: probe(), idempotencyKey: key });
-    await jobs.deleteUnstarted(queued.job.id);
+    expect(await jobs.withdrawUnqueued(queued.job.id)).toBe(true);
     expect(await jobs.find(queued.job.id)).toBeUndefined();
     const again = await jobs.create({ type: 'probe', input: probe(), idempotencyKey: key });
     expect(again.created).toBe(true);
     expect(again.job.id).not.toBe(queued.job.id);
 
-    await jobs.stepStarted(again.job.id, 'push', 'worker-a', 1);
-    await jobs.deleteUnstarted(again.job.id);
-    expect((await jobs.find(again.job.id))?.state).toBe('running');
+    // The sweeper enqueued it meanwhile: it stands, and will run.
+    await jobs.markEnqueued(again.job.id);
+    expect(await jobs.withdrawUnqueued(again.job.id)).toBe(false);
+    expect((await jobs.find(again.job.id))?.state).toBe('queued');
+
+    const started = await jobs.create({ type: 'probe', input: probe() });
+    await jobs.stepStarted(started.job.id, 'push', 'worker-a', 1);
+    expect(await jobs.withdrawUnqueued(started.job.id)).toBe(false);
+    expect((await jobs.find(started.job.id))?.state).toBe('running');
+  });
+
+  it('unqueued lists queued jobs never enqueued once older than the grace period, oldest first; markEnqueued takes them off', async () => {
+    const ids = (list: { id: string }[]) => list.map((j) => j.id);
+    const older = await jobs.create({ type: 'probe', input: probe() });
+    const newer = await jobs.create({ type: 'probe', input: probe() });
+    const enqueued = await jobs.create({ type: 'probe', input: probe() });
+    await jobs.markEnqueued(enqueued.job.id);
+    const started = await jobs.create({ type: 'probe', input: probe() });
+    await jobs.stepStarted(started.job.id, 'push', 'worker-a', 1);
+    // Recorded a minute ago, as the database's clock has it.
+    await it_.scratch.query(`update jobs set created_at = now() - interval '60 seconds' where id = $1`, [older.job.id]);
+
+    const pastGrace = ids(await jobs.unqueued(30_000, 1000));
+    expect(pastGrace).toContain(older.job.id);
+    expect(pastGrace).not.toContain(newer.job.id);
+
+    await new Promise((r) => setTimeout(r, 20));
+    const all = ids(await jobs.unqueued(0, 1000));
+    expect(all.filter((id) => [older.job.id, newer.job.id, enqueued.job.id, started.job.id].includes(id))).toEqual([older.job.id, newer.job.id]);
+    const [listed] = await jobs.unqueued(0, 1);
+    expect(listed!.steps.map((s) => s.name)).toEqual(['push', 'sign', 'attest', 'verify', 'notify']);
+
+    await jobs.markEnqueued(older.job.id);
+    expect(ids(await jobs.unqueued(0, 1000))).not.toContain(older.job.id);
+    const [row] = await it_.scratch.query<{ enqueued_at: Date }>('select enqueued_at from jobs where id = $1', [older.job.id]);
+    expect(row!.enqueued_at).toBeInstanceOf(Date);
   });
 
   it('find answers undefined for an unknown or malformed id', async () => {
