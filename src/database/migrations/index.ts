@@ -6,6 +6,7 @@ import * as accessControl from './0004-access-control';
 import * as sealedWebhookSecrets from './0005-sealed-webhook-secrets';
 import * as auditLog from './0006-audit-log';
 import * as builds from './0007-builds';
+import * as webhookFailures from './0008-webhook-failures';
 
 /**
  * The migrations, in order. Listed in code rather than read from a folder so that the compiled
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-sealed-webhook-secrets': sealedWebhookSecrets,
   '0006-audit-log': auditLog,
   '0007-builds': builds,
+  '0008-webhook-failures': webhookFailures,
 };
 
 export const migrationProvider: MigrationProvider = {
