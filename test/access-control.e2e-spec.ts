@@ -371,11 +371,26 @@ describe('access control', () => {
       });
       expect(created.status).toBe(201);
       const { id } = (await created.json()) as { id: string };
-      expect(((await (await service.fetch('/v1/webhooks', { headers: bearer(manager) })).json()) as { id: string }[]).map((w) => w.id)).toContain(id);
-      expect(((await (await service.fetch('/v1/webhooks', { headers: bearer(other) })).json()) as { id: string }[]).map((w) => w.id)).not.toContain(id);
+      const listedFor = async (key: string) =>
+        ((await (await service.fetch('/v1/webhooks', { headers: bearer(key) })).json()) as { items: { id: string }[] }).items.map((w) => w.id);
+      expect(await listedFor(manager)).toContain(id);
+      expect(await listedFor(other)).not.toContain(id);
       expect((await service.fetch(`/v1/webhooks/${id}`, { headers: bearer(other) })).status).toBe(404);
       expect((await service.fetch(`/v1/webhooks/${id}`, { method: 'DELETE', headers: bearer(other) })).status).toBe(404);
       expect((await service.fetch(`/v1/webhooks/${id}/rotate-secret`, { method: 'POST', headers: bearer(other) })).status).toBe(404);
+      // Another caller can neither pause nor re-enable it, nor read its deliveries; its owner can.
+      for (const action of ['disable', 'enable']) {
+        const refused = await service.fetch(`/v1/webhooks/${id}/${action}`, { method: 'POST', headers: bearer(other) });
+        expect({ action, status: refused.status, code: ((await refused.json()) as Problem).code }).toEqual({ action, status: 404, code: 'WEBHOOK_NOT_FOUND' });
+      }
+      expect((await service.fetch(`/v1/webhooks/${id}/deliveries`, { headers: bearer(other) })).status).toBe(404);
+      expect((await service.fetch(`/v1/webhooks/${id}`, { headers: bearer(manager) })).status).toBe(200);
+      const paused = await service.fetch(`/v1/webhooks/${id}/disable`, { method: 'POST', headers: bearer(manager) });
+      expect(paused.status).toBe(200);
+      expect(await paused.json()).toMatchObject({ disabledReason: expect.stringContaining(`disabled by api-key:`) });
+      const enabled = await service.fetch(`/v1/webhooks/${id}/enable`, { method: 'POST', headers: bearer(manager) });
+      expect(enabled.status).toBe(200);
+      expect(await enabled.json()).toMatchObject({ id, disabledAt: null, disabledReason: null, consecutiveFailures: 0, redelivered: [] });
       expect((await service.fetch(`/v1/webhooks/${id}`)).status).toBe(200);
       expect((await service.fetch(`/v1/webhooks/${id}`, { method: 'DELETE', headers: bearer(manager) })).status).toBe(204);
     });

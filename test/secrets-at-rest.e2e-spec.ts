@@ -59,7 +59,7 @@ describe('webhook secrets at rest', () => {
   async function latestDelivery(subscriptionId: string, settled = true): Promise<Delivery> {
     return eventually(
       async () => {
-        const [delivery] = (await (await service!.fetch(`/v1/webhooks/${subscriptionId}/deliveries`)).json()) as Delivery[];
+        const [delivery] = ((await (await service!.fetch(`/v1/webhooks/${subscriptionId}/deliveries`)).json()) as { items: Delivery[] }).items;
         return delivery && (!settled || delivery.state !== 'pending') ? delivery : undefined;
       },
       20_000,
@@ -192,7 +192,7 @@ describe('webhook secrets at rest', () => {
       expect(await response.json()).toMatchObject({ code: 'SECRET_ENCRYPTION_KEY_MISSING', detail: expect.stringContaining('SECRET_ENCRYPTION_KEYS') });
     }
     expect((await database.query('select id from webhooks')).length).toBe(2);
-    const listed = (await (await service!.fetch('/v1/webhooks')).json()) as { id: string }[];
+    const listed = ((await (await service!.fetch('/v1/webhooks')).json()) as { items: { id: string }[] }).items;
     expect(listed.map((s) => s.id).sort()).toEqual([old.id, recent.id].sort());
     await probe();
     expect(await latestDelivery(recent.id)).toMatchObject({

@@ -16,6 +16,12 @@ interface Subscription {
   secret?: string;
   disabledAt: string | null;
   disabledReason: string | null;
+  consecutiveFailures: number;
+}
+interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+  next: string | null;
 }
 interface Delivery {
   id: string;
@@ -37,7 +43,7 @@ async function subscribe(service: ServiceProcess, url: string, events: string[])
 async function deliveries(service: ServiceProcess, webhookId: string): Promise<Delivery[]> {
   const response = await service.fetch(`/v1/webhooks/${webhookId}/deliveries`);
   expect(response.status).toBe(200);
-  return (await response.json()) as Delivery[];
+  return ((await response.json()) as Page<Delivery>).items;
 }
 
 async function probe(service: ServiceProcess): Promise<string> {
@@ -83,7 +89,7 @@ describe('webhooks', () => {
       const shown = (await (await service.fetch(`/v1/webhooks/${created.id}`)).json()) as Subscription;
       expect(shown).toMatchObject({ id: created.id, url: receiver.url('/crud'), events: ['job.succeeded', 'job.failed'], disabledAt: null });
       expect(shown).not.toHaveProperty('secret');
-      const listed = (await (await service.fetch('/v1/webhooks')).json()) as Subscription[];
+      const listed = ((await (await service.fetch('/v1/webhooks?limit=200')).json()) as Page<Subscription>).items;
       expect(listed.find((s) => s.id === created.id)).toBeDefined();
       expect(listed.every((s) => s.secret === undefined)).toBe(true);
 
@@ -257,6 +263,240 @@ describe('webhooks', () => {
     await finishedJob(service, await probe(service));
     await sleep(1_000);
     expect(receiver.on('/gone')).toHaveLength(before);
+  });
+});
+
+describe('a subscription disabled by failed deliveries, and paged listings', () => {
+  const env = testEnvironment();
+  let database: TestDatabase;
+  let service: ServiceProcess;
+  let receiver: WebhookReceiver;
+
+  beforeAll(async () => {
+    database = await TestDatabase.create(env.postgresServerUrl);
+    receiver = await WebhookReceiver.start();
+    // Short retries, so that a delivery uses up its 8 attempts in about a second; two failed in a row disable.
+    service = await ServiceProcess.start(
+      testServiceEnv(database.url, 'webhooks-admin', { WEBHOOK_ALLOWLIST: '127.0.0.1', WEBHOOK_RETRY_BASE_MS: '10', WEBHOOK_DISABLE_AFTER_FAILURES: '2' }),
+    );
+  });
+
+  afterAll(async () => {
+    await service?.stop('SIGTERM');
+    await receiver?.stop();
+    await database?.drop();
+  });
+
+  const show = async (id: string) => (await (await service.fetch(`/v1/webhooks/${id}`)).json()) as Subscription;
+
+  it('is re-enabled by its owner only; the next event is delivered, signed with the same secret, and the failed ones are sent again', async () => {
+    receiver.answer((request, res) => res.writeHead(request.path === '/down' ? 500 : 204).end(request.path === '/down' ? 'down' : undefined));
+    const subscription = await subscribe(service, receiver.url('/down'), ['job.succeeded']);
+    const failedJobs = [await probe(service), await probe(service)];
+    const disabled = await eventually(async () => ((await show(subscription.id)).disabledAt ? show(subscription.id) : undefined), 60_000, 'the subscription to be disabled');
+    expect(disabled).toMatchObject({
+      consecutiveFailures: 2,
+      disabledReason: expect.stringMatching(/^2 deliveries in a row failed; the last, msg_\S+: HTTP 500 after 8 attempts$/),
+    });
+    const failed = await deliveries(service, subscription.id);
+    expect(failed.map((d) => [d.state, d.attempts]).sort()).toEqual([
+      ['failed', 8],
+      ['failed', 8],
+    ]);
+    expect(failed.map((d) => d.jobId).sort()).toEqual([...failedJobs].sort());
+
+    // Disabled: an event is not delivered, nor recorded for it.
+    const requestsWhileDown = receiver.on('/down').length;
+    expect(requestsWhileDown).toBe(16);
+    await finishedJob(service, await probe(service));
+    await sleep(1_000);
+    expect(receiver.on('/down')).toHaveLength(requestsWhileDown);
+    expect(await deliveries(service, subscription.id)).toHaveLength(2);
+
+    // Another caller with the same scope cannot re-enable (or see) it.
+    const other = await service.fetch('/v1/api-keys', json({ name: 'another-manager', scopes: ['webhooks:manage'], repositories: ['**'] }));
+    expect(other.status).toBe(201);
+    const otherKey = ((await other.json()) as { key: string }).key;
+    const refused = await service.fetch(`/v1/webhooks/${subscription.id}/enable`, { method: 'POST', headers: { authorization: `Bearer ${otherKey}` } });
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toMatchObject({ code: 'WEBHOOK_NOT_FOUND' });
+    expect((await show(subscription.id)).disabledAt).toBe(disabled.disabledAt);
+
+    receiver.answer((_r, res) => res.writeHead(204).end());
+    const enabled = await service.fetch(`/v1/webhooks/${subscription.id}/enable?redeliverFailed=true`, { method: 'POST' });
+    expect(enabled.status).toBe(200);
+    const enabledBody = (await enabled.json()) as Subscription & { redelivered: string[] };
+    expect(enabledBody).toMatchObject({ id: subscription.id, disabledAt: null, disabledReason: null, consecutiveFailures: 0 });
+    expect([...enabledBody.redelivered].sort()).toEqual(failed.map((d) => d.id).sort());
+
+    const jobId = await probe(service);
+    const verifier = new Webhook(subscription.secret!);
+    const delivered = await eventually(
+      async () => {
+        const list = await deliveries(service, subscription.id);
+        return list.length === 3 && list.every((d) => d.state === 'delivered') ? list : undefined;
+      },
+      20_000,
+      'the next event and the two redeliveries to be delivered',
+    );
+    const fresh = delivered.find((d) => d.jobId === jobId)!;
+    const received = receiver.on('/down').slice(requestsWhileDown);
+    expect(received.map((r) => r.headers['webhook-id']).sort()).toEqual(delivered.map((d) => d.id).sort());
+    for (const request of received) expect(verifier.verify(request.body, request.headers)).toMatchObject({ type: 'job.succeeded' });
+    const freshRequest = received.find((r) => r.headers['webhook-id'] === fresh.id)!;
+    expect(verifier.verify(freshRequest.body, freshRequest.headers)).toMatchObject({ data: { job: { id: jobId } } });
+
+    // The audit log names who re-enabled it, and the refused attempt.
+    const audit = (await (await service.fetch(`/v1/audit?action=Webhooks_enable&target=${subscription.id}`)).json()) as Page<{
+      caller: { principal: string } | null;
+      status: number;
+      code: string | null;
+    }>;
+    expect(audit.items.map((e) => [e.caller?.principal, e.status, e.code])).toEqual([
+      ['api-key:bootstrap', 200, null],
+      [expect.stringMatching(/^api-key:/), 404, 'WEBHOOK_NOT_FOUND'],
+    ]);
+    expect(audit.items[1]!.caller!.principal).not.toBe('api-key:bootstrap');
+  }, 120_000);
+
+  it('can be paused and resumed by its owner', async () => {
+    const subscription = await subscribe(service, receiver.url('/paused'), ['job.succeeded']);
+    const paused = await service.fetch(`/v1/webhooks/${subscription.id}/disable`, { method: 'POST' });
+    expect(paused.status).toBe(200);
+    expect(await paused.json()).toMatchObject({ disabledAt: expect.any(String), disabledReason: expect.stringMatching(/^disabled by api-key:bootstrap at /) });
+    await finishedJob(service, await probe(service));
+    await sleep(500);
+    expect(receiver.on('/paused')).toHaveLength(0);
+    expect((await service.fetch(`/v1/webhooks/${subscription.id}/enable`, { method: 'POST' })).status).toBe(200);
+    await probe(service);
+    await eventually(async () => (receiver.on('/paused').length === 1 ? true : undefined), 20_000, 'a delivery after resuming');
+  });
+
+  describe('deliveries, paged', () => {
+    const EVENTS = ['job.succeeded', 'job.failed', 'signature.created'];
+    const STATES = ['delivered', 'failed', 'abandoned'];
+    let subscription: Subscription;
+    /** The seeded deliveries in the order the listing promises: newest first, then webhook-id (byte order) descending. */
+    let expected: { id: string; createdAt: string; event: string; state: string }[];
+
+    beforeAll(async () => {
+      subscription = await subscribe(service, receiver.url('/paged'), ['job.succeeded', 'job.failed', 'signature.created']);
+      // 130 settled deliveries (settled, so no worker sends them), by groups of three sharing one creation
+      // time to the microsecond, so that the order within a group is the webhook-id's.
+      const base = Date.parse('2026-11-01T00:00:00Z');
+      expected = Array.from({ length: 130 }, (_, i) => ({
+        id: `msg_${randomBytes(20).toString('base64url')}`,
+        createdAt: `${new Date(base + Math.floor(i / 3) * 1000).toISOString().slice(0, -1)}${String(Math.floor(i / 3) % 1000).padStart(3, '0')}Z`,
+        event: EVENTS[i % 3]!,
+        state: STATES[i % 2 === 0 ? 0 : 1 + (i % 4 === 1 ? 1 : 0)]!,
+      }));
+      for (const d of expected) {
+        await database.query(`insert into webhook_deliveries (id, webhook_id, event, payload, state, attempts, created_at) values ($1, $2, $3, $4, $5, 1, $6::timestamptz)`, [
+          d.id,
+          subscription.id,
+          d.event,
+          JSON.stringify({ type: d.event }),
+          d.state,
+          d.createdAt,
+        ]);
+      }
+      expected.sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
+    });
+
+    async function walk(query: string): Promise<{ pages: Page<Delivery>[]; links: (string | null)[] }> {
+      const pages: Page<Delivery>[] = [];
+      const links: (string | null)[] = [];
+      let url: string | null = `/v1/webhooks/${subscription.id}/deliveries${query}`;
+      while (url) {
+        const response = await service.fetch(url);
+        expect(response.status).toBe(200);
+        const page = (await response.json()) as Page<Delivery>;
+        links.push(response.headers.get('link'));
+        pages.push(page);
+        expect(pages.length).toBeLessThan(200);
+        url = page.next;
+      }
+      return { pages, links };
+    }
+
+    it('returns each delivery exactly once, newest first, following next (and the Link header)', async () => {
+      const { pages, links } = await walk('?limit=50');
+      expect(pages.map((p) => p.items.length)).toEqual([50, 50, 30]);
+      expect(pages.flatMap((p) => p.items.map((d) => d.id))).toEqual(expected.map((d) => d.id));
+      expect(links).toEqual([`<${pages[0]!.next}>; rel="next"`, `<${pages[1]!.next}>; rel="next"`, null]);
+      expect(pages[0]!.next).toBe(`/v1/webhooks/${subscription.id}/deliveries?limit=50&cursor=${pages[0]!.nextCursor}`);
+      expect(pages[2]).toMatchObject({ nextCursor: null, next: null });
+      expect(pages[0]!.items[0]).toMatchObject({ event: expected[0]!.event, state: expected[0]!.state, attempts: 1, attemptLog: [] });
+    });
+
+    it('filters by state and event across pages, the cursor used as a query parameter', async () => {
+      const want = expected.filter((d) => d.state === 'failed' && d.event === 'job.failed').map((d) => d.id);
+      expect(want.length).toBeGreaterThan(7);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const response = await service.fetch(`/v1/webhooks/${subscription.id}/deliveries?state=failed&event=job.failed&limit=7${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(response.status).toBe(200);
+        const page = (await response.json()) as Page<Delivery>;
+        expect(page.items.every((d) => d.state === 'failed' && d.event === 'job.failed')).toBe(true);
+        if (page.next) expect(page.next).toContain('state=failed&event=job.failed&limit=7&cursor=');
+        seen.push(...page.items.map((d) => d.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect(seen).toEqual(want);
+    });
+
+    it('bounds the limit: 50 by default, 200 at most', async () => {
+      const first = (await (await service.fetch(`/v1/webhooks/${subscription.id}/deliveries`)).json()) as Page<Delivery>;
+      expect(first.items).toHaveLength(50);
+      const all = (await (await service.fetch(`/v1/webhooks/${subscription.id}/deliveries?limit=200`)).json()) as Page<Delivery>;
+      expect(all.items).toHaveLength(130);
+      expect(all.nextCursor).toBeNull();
+      for (const query of ['limit=0', 'limit=201', 'limit=abc', 'limit=1.5', 'state=succeeded', 'event=job.exploded']) {
+        const response = await service.fetch(`/v1/webhooks/${subscription.id}/deliveries?${query}`);
+        expect({ query, status: response.status, type: response.headers.get('content-type') }).toEqual({
+          query,
+          status: 400,
+          type: expect.stringMatching(/^application\/problem\+json/),
+        });
+        expect(await response.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+      }
+    });
+
+    it('refuses a tampered cursor with 400', async () => {
+      const { nextCursor } = (await (await service.fetch(`/v1/webhooks/${subscription.id}/deliveries?limit=10`)).json()) as Page<Delivery>;
+      const decoded = JSON.parse(Buffer.from(nextCursor!, 'base64url').toString('utf8')) as { c: string; i: string };
+      const tampered = [
+        Buffer.from(JSON.stringify({ ...decoded, i: "msg_x' or '1'='1" })).toString('base64url'),
+        Buffer.from(JSON.stringify({ ...decoded, i: randomUUID() })).toString('base64url'),
+        Buffer.from(JSON.stringify({ ...decoded, c: 'yesterday' })).toString('base64url'),
+        `${nextCursor!.slice(0, -2)}!!`,
+        'x'.repeat(201),
+      ];
+      for (const cursor of tampered) {
+        const response = await service.fetch(`/v1/webhooks/${subscription.id}/deliveries?cursor=${encodeURIComponent(cursor)}`);
+        expect({ cursor, status: response.status }).toEqual({ cursor, status: 400 });
+        expect(await response.json()).toMatchObject({ code: 'VALIDATION_FAILED', detail: expect.stringContaining('cursor') });
+      }
+    });
+
+    it('pages the subscriptions too', async () => {
+      const seen: string[] = [];
+      let url: string | null = '/v1/webhooks?limit=1';
+      while (url) {
+        const page = (await (await service.fetch(url)).json()) as Page<Subscription>;
+        expect(page.items.length).toBeLessThanOrEqual(1);
+        seen.push(...page.items.map((s) => s.id));
+        url = page.next;
+      }
+      expect(seen).toContain(subscription.id);
+      expect(new Set(seen).size).toBe(seen.length);
+      const all = (await (await service.fetch('/v1/webhooks?limit=200')).json()) as Page<Subscription>;
+      expect(seen).toEqual(all.items.map((s) => s.id));
+      const bad = await service.fetch('/v1/webhooks?cursor=bm90IGEgY3Vyc29y');
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+    });
   });
 });
 

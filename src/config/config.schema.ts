@@ -172,6 +172,8 @@ export interface AppConfig {
     allowlist: string[];
     callbackSecret: string | undefined;
     retryBaseMs: number;
+    /** WEBHOOK_DISABLE_AFTER_FAILURES: failed deliveries in a row that disable a subscription; 0 never. */
+    disableAfterFailures: number;
     connectTimeoutMs: number;
     responseTimeoutMs: number;
   };
@@ -519,6 +521,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     default: '60000',
     meaning: 'Delay before the first webhook retry; each further retry waits twice as long (±20% jitter), 8 attempts in all (about two hours by default).',
   },
+  {
+    name: 'WEBHOOK_DISABLE_AFTER_FAILURES',
+    default: '10',
+    meaning:
+      'Deliveries in a row to one subscription that fail (every attempt of each used up, or the target refused) before the subscription is disabled; a delivered one resets the count. `POST /v1/webhooks/{id}/enable` turns it back on. 0: never disabled for failures (a 410 Gone still disables).',
+  },
   { name: 'WEBHOOK_CONNECT_TIMEOUT_MS', default: '5000', meaning: 'Timeout to connect to a webhook receiver.' },
   { name: 'WEBHOOK_RESPONSE_TIMEOUT_MS', default: '10000', meaning: 'Timeout for a webhook receiver to answer once connected.' },
 ];
@@ -789,6 +797,7 @@ const schema = z.object({
       .optional(),
   ),
   WEBHOOK_RETRY_BASE_MS: integer(10, 3_600_000, 60_000),
+  WEBHOOK_DISABLE_AFTER_FAILURES: integer(0, 100_000, 10),
   WEBHOOK_CONNECT_TIMEOUT_MS: integer(100, 600_000, 5_000),
   WEBHOOK_RESPONSE_TIMEOUT_MS: integer(100, 600_000, 10_000),
 });
@@ -983,6 +992,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       allowlist: v.WEBHOOK_ALLOWLIST,
       callbackSecret: v.WEBHOOK_CALLBACK_SECRET,
       retryBaseMs: v.WEBHOOK_RETRY_BASE_MS,
+      disableAfterFailures: v.WEBHOOK_DISABLE_AFTER_FAILURES,
       connectTimeoutMs: v.WEBHOOK_CONNECT_TIMEOUT_MS,
       responseTimeoutMs: v.WEBHOOK_RESPONSE_TIMEOUT_MS,
     },

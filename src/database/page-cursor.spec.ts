@@ -29,3 +29,18 @@ describe('signature cursor', () => {
     expect(decodePageCursor(text)).toBeUndefined();
   });
 });
+
+describe('a cursor over text ids', () => {
+  const isMessageId = (id: string) => /^msg_[A-Za-z0-9_-]{1,60}$/.test(id);
+  const messageCursor = { createdAt: cursor.createdAt, id: 'msg_2b7Q4pVb8nY1c0kQ3sJm5d6w' };
+
+  it('round-trips when the listing says what its ids look like', () => {
+    expect(decodePageCursor(encodePageCursor(messageCursor), isMessageId)).toEqual(messageCursor);
+  });
+
+  it('is refused where ids are UUIDs, and a UUID cursor where ids are webhook-ids', () => {
+    expect(decodePageCursor(encodePageCursor(messageCursor))).toBeUndefined();
+    expect(decodePageCursor(encodePageCursor(cursor), isMessageId)).toBeUndefined();
+    expect(decodePageCursor(encode({ c: cursor.createdAt, i: "msg_x' or '1'='1" }), isMessageId)).toBeUndefined();
+  });
+});

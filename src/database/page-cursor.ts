@@ -18,8 +18,11 @@ export function encodePageCursor(cursor: PageCursor): string {
   return Buffer.from(JSON.stringify({ c: cursor.createdAt, i: cursor.id }), 'utf8').toString('base64url');
 }
 
-/** The cursor, or undefined when the text is not one this service issued. */
-export function decodePageCursor(text: string): PageCursor | undefined {
+/**
+ * The cursor, or undefined when the text is not one this service issued. `isId` says what a row id of
+ * the listing looks like (canonical UUIDs unless the listing's ids are text, such as webhook-ids).
+ */
+export function decodePageCursor(text: string, isId: (id: string) => boolean = isCanonicalUuid): PageCursor | undefined {
   if (!/^[A-Za-z0-9_-]{1,200}$/.test(text)) return undefined;
   let parsed: unknown;
   try {
@@ -28,7 +31,7 @@ export function decodePageCursor(text: string): PageCursor | undefined {
     return undefined;
   }
   const { c, i } = (parsed ?? {}) as { c?: unknown; i?: unknown };
-  if (typeof c !== 'string' || typeof i !== 'string' || !CREATED_AT.test(c) || !isCanonicalUuid(i)) return undefined;
+  if (typeof c !== 'string' || typeof i !== 'string' || !CREATED_AT.test(c) || !isId(i)) return undefined;
   if (Number.isNaN(Date.parse(c))) return undefined;
   return { createdAt: c, id: i };
 }
@@ -42,6 +45,15 @@ export function decodePageCursor(text: string): PageCursor | undefined {
 export const createdAtExact = sql<string>`to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 export const afterCursor = (after: PageCursor) => sql<boolean>`(created_at, id) < (${after.createdAt}::timestamptz, ${after.id}::uuid)`;
+
+/**
+ * `afterCursor` for a listing whose ids are text: compared (and ordered, with `textIdDescending`) byte
+ * by byte, so that the order does not depend on the database's collation.
+ */
+export const afterTextIdCursor = (after: PageCursor) => sql<boolean>`(created_at, id collate "C") < (${after.createdAt}::timestamptz, ${after.id} collate "C")`;
+
+/** The order of a text-id listing that `afterTextIdCursor` pages through. */
+export const textIdDescending = sql`id collate "C" desc`;
 
 export function pageOf<R extends { id: string; created_at_exact: string }>(rows: R[], limit: number): { rows: Omit<R, 'created_at_exact'>[]; next: PageCursor | undefined } {
   const page = rows.slice(0, limit);

@@ -6,8 +6,21 @@ import { loadConfig } from '../config/config.schema';
 describe('webhook configuration', () => {
   const secret = `whsec_${Buffer.alloc(24, 7).toString('base64')}`;
 
-  it('has defaults: no allowlist, no callback secret, a one-minute retry base', () => {
-    expect(loadConfig({}).webhooks).toEqual({ allowlist: [], callbackSecret: undefined, retryBaseMs: 60_000, connectTimeoutMs: 5_000, responseTimeoutMs: 10_000 });
+  it('has defaults: no allowlist, no callback secret, a one-minute retry base, disabled after 10 failed deliveries in a row', () => {
+    expect(loadConfig({}).webhooks).toEqual({
+      allowlist: [],
+      callbackSecret: undefined,
+      retryBaseMs: 60_000,
+      disableAfterFailures: 10,
+      connectTimeoutMs: 5_000,
+      responseTimeoutMs: 10_000,
+    });
+  });
+
+  it('reads the failures that disable a subscription: 0 for never, no negative count', () => {
+    expect(loadConfig({ WEBHOOK_DISABLE_AFTER_FAILURES: '0' }).webhooks.disableAfterFailures).toBe(0);
+    expect(loadConfig({ WEBHOOK_DISABLE_AFTER_FAILURES: '3' }).webhooks.disableAfterFailures).toBe(3);
+    expect(() => loadConfig({ WEBHOOK_DISABLE_AFTER_FAILURES: '-1' })).toThrow(/WEBHOOK_DISABLE_AFTER_FAILURES/);
   });
 
   it('reads the allowlist, the retry base and the callback secret, also from a file', () => {

@@ -32,7 +32,8 @@ const SWEEP_GRACE_MS = 5_000;
 
 /**
  * Delivers webhooks: one attempt per queue job run, each recorded. 2xx delivers; 410 Gone disables the
- * subscription; anything else is retried on the schedule until MAX_DELIVERY_ATTEMPTS.
+ * subscription; anything else is retried on the schedule until MAX_DELIVERY_ATTEMPTS, and
+ * WEBHOOK_DISABLE_AFTER_FAILURES deliveries failed in a row disable the subscription too.
  */
 @Injectable()
 export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDestroy {
@@ -125,6 +126,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
       result = { statusCode: null, latencyMs: 0, responseExcerpt: null, error: `${error.code}: ${error.message}` };
       if (error.code !== 'WEBHOOK_URL_UNRESOLVABLE') {
         await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'failed', nextAttemptAt: null });
+        if (subscription) await this.countFailure(subscription, delivery.id, result.error);
         throw new UnrecoverableError(result.error);
       }
     }
@@ -132,6 +134,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     const status = result.statusCode;
     if (status !== null && status >= 200 && status < 300) {
       await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'delivered', nextAttemptAt: null });
+      if (subscription) await this.repository.resetFailures(subscription.id);
       return;
     }
     if (status === 410) {
@@ -143,11 +146,24 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     const reason = status === null ? result.error! : `HTTP ${status}`;
     if (final) {
       await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'failed', nextAttemptAt: null });
+      if (subscription) await this.countFailure(subscription, delivery.id, `${reason} after ${attemptNumber} attempts`);
       throw new UnrecoverableError(`WEBHOOK_DELIVERY_FAILED: ${reason} after ${attemptNumber} attempts`);
     }
     const delayMs = retryDelayMs(attemptNumber, this.config.webhooks.retryBaseMs);
     await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'pending', nextAttemptAt: new Date(Date.now() + delayMs) });
     throw new RetryDelivery(`WEBHOOK_ATTEMPT_FAILED: ${reason}`, delayMs);
+  }
+
+  /**
+   * Counts a failed delivery against its subscription, which is disabled once WEBHOOK_DISABLE_AFTER_FAILURES
+   * deliveries in a row have failed (until POST /v1/webhooks/{id}/enable).
+   */
+  private async countFailure(subscription: WebhookRow, deliveryId: string, why: string): Promise<void> {
+    const limit = this.config.webhooks.disableAfterFailures;
+    const reason = `${limit} deliveries in a row failed; the last, ${deliveryId}: ${why}`;
+    if (await this.repository.countFailedDelivery(subscription.id, limit, reason)) {
+      this.logger.warn({ webhookId: subscription.id, deliveryId, failures: limit }, 'deliveries failed in a row: subscription disabled');
+    }
   }
 
   /**

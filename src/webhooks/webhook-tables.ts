@@ -6,7 +6,8 @@ type Json<T> = ColumnType<T, string, string>;
 
 export const WEBHOOK_EVENTS = ['job.succeeded', 'job.failed', 'signature.created', 'verification.succeeded', 'verification.failed'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
-export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'abandoned';
+export const DELIVERY_STATES = ['pending', 'delivered', 'failed', 'abandoned'] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
 
 export interface WebhooksTable {
   id: Generated<string>;
@@ -17,6 +18,8 @@ export interface WebhooksTable {
   sealed_secret: string;
   disabled_at: Timestamp | null;
   disabled_reason: string | null;
+  /** Deliveries in a row that failed (migration 0008); reset by a delivered one and by re-enabling. */
+  consecutive_failures: ColumnType<number, number | undefined, number>;
   /** The caller (principal) that created it; it sees and receives only its own jobs' events. */
   owner: string | null;
   /** Whether it receives events of every caller's jobs (made by an admin, or before access control). */

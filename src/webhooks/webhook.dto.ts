@@ -1,10 +1,64 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH } from '../common/field-limits';
 import { EXAMPLES } from '../openapi/examples';
 import { JobDto } from '../pipeline/job.dto';
 import type { AttemptRow, DeliveryRow, WebhookRow } from './webhook-tables';
-import { WEBHOOK_EVENTS, type WebhookEvent } from './webhook-tables';
+import { DELIVERY_STATES, type DeliveryState, WEBHOOK_EVENTS, type WebhookEvent } from './webhook-tables';
+
+export const DEFAULT_WEBHOOK_PAGE_SIZE = 50;
+export const MAX_WEBHOOK_PAGE_SIZE = 200;
+/** Deliveries one `enable?redeliverFailed=true` sends again at most (each is a few queue round trips). */
+export const MAX_REDELIVERED_ON_ENABLE = 500;
+
+/** Paging of `GET /v1/webhooks`. */
+export class ListWebhooksQueryDto {
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_WEBHOOK_PAGE_SIZE, default: DEFAULT_WEBHOOK_PAGE_SIZE, example: DEFAULT_WEBHOOK_PAGE_SIZE })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'limit must be an integer' })
+  @Min(1)
+  @Max(MAX_WEBHOOK_PAGE_SIZE)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Opaque cursor from `nextCursor` of the previous page (with the same filters)', maxLength: 200 })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+}
+
+/** Filters and paging of `GET /v1/webhooks/{id}/deliveries`. */
+export class ListWebhookDeliveriesQueryDto extends ListWebhooksQueryDto {
+  @ApiPropertyOptional({
+    enum: DELIVERY_STATES,
+    description:
+      'pending (waiting for its next attempt), delivered (a 2xx came), failed (every attempt used up, or the target refused), abandoned (410 Gone, or its subscription was disabled)',
+    example: 'failed',
+  })
+  @IsOptional()
+  @IsIn(DELIVERY_STATES, { message: `state must be one of ${DELIVERY_STATES.join(', ')}` })
+  state?: DeliveryState;
+
+  @ApiPropertyOptional({ enum: WEBHOOK_EVENTS, description: 'The event the delivery carries', example: 'job.succeeded' })
+  @IsOptional()
+  @IsIn(WEBHOOK_EVENTS, { message: `event must be one of ${WEBHOOK_EVENTS.join(', ')}` })
+  event?: WebhookEvent;
+}
+
+/** Options of `POST /v1/webhooks/{id}/enable`. */
+export class EnableWebhookQueryDto {
+  @ApiPropertyOptional({
+    enum: ['true', 'false'],
+    default: 'false',
+    description: `true: also send again (as redelivery does) the deliveries that failed or were abandoned since the receiver last took one, oldest first, at most ${MAX_REDELIVERED_ON_ENABLE}`,
+    example: 'true',
+  })
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'redeliverFailed must be true or false' })
+  redeliverFailed?: 'true' | 'false';
+}
 
 export class CreateWebhookDto {
   @ApiProperty({
@@ -36,8 +90,16 @@ export class WebhookDto {
   @ApiProperty() url!: string;
   @ApiProperty({ enum: WEBHOOK_EVENTS, isArray: true }) events!: string[];
   @ApiProperty({ type: String, nullable: true }) description!: string | null;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'Set when deliveries stopped, for example after a 410 Gone' }) disabledAt!: string | null;
-  @ApiProperty({ type: String, nullable: true }) disabledReason!: string | null;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'Set while deliveries are stopped (after a 410 Gone, too many failed deliveries in a row, or POST …/disable); POST …/enable clears it',
+  })
+  disabledAt!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Why: a 410 Gone, failed deliveries in a row (WEBHOOK_DISABLE_AFTER_FAILURES), or the caller that disabled it' })
+  disabledReason!: string | null;
+  @ApiProperty({ description: 'Deliveries in a row that failed; a delivered one and re-enabling reset it', example: 0 }) consecutiveFailures!: number;
   @ApiProperty({ type: String, format: 'date-time' }) createdAt!: string;
 
   static from(row: WebhookRow): WebhookDto {
@@ -48,9 +110,21 @@ export class WebhookDto {
       description: row.description,
       disabledAt: row.disabled_at?.toISOString() ?? null,
       disabledReason: row.disabled_reason,
+      consecutiveFailures: row.consecutive_failures,
       createdAt: row.created_at.toISOString(),
     };
   }
+}
+
+export class WebhookPageDto {
+  @ApiProperty({ type: [WebhookDto] }) items!: WebhookDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'Cursor of the next page; null on the last page' }) nextCursor!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'URL of the next page; also in the Link header', example: '/v1/webhooks?limit=50&cursor=…' }) next!: string | null;
+}
+
+export class EnabledWebhookDto extends WebhookDto {
+  @ApiProperty({ type: [String], description: 'The webhook-ids sent again (redeliverFailed=true); empty otherwise', example: ['msg_2b7Q4pVb8nY1c0kQ3sJm5d6w'] })
+  redelivered!: string[];
 }
 
 export class WebhookWithSecretDto extends WebhookDto {
@@ -98,6 +172,18 @@ export class WebhookDeliveryDto {
       attemptLog: attempts.map((a) => WebhookAttemptDto.from(a)),
     };
   }
+}
+
+export class WebhookDeliveryPageDto {
+  @ApiProperty({ type: [WebhookDeliveryDto] }) items!: WebhookDeliveryDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'Cursor of the next page; null on the last page' }) nextCursor!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'URL of the next page (same filters); also in the Link header',
+    example: '/v1/webhooks/0b3c5a1e-8d2f-4c7a-9e61-2f5d8a4b7c90/deliveries?limit=50&cursor=…',
+  })
+  next!: string | null;
 }
 
 export class WebhookPayloadDataDto {

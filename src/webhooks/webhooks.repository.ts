@@ -2,7 +2,18 @@ import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { DatabaseService } from '../database/database.service';
 import { isUuid } from '../common/uuid';
+import { afterCursor, afterTextIdCursor, createdAtExact, type PageCursor, pageOf, textIdDescending } from '../database/page-cursor';
 import type { AttemptRow, DeliveryRow, DeliveryState, WebhookEvent, WebhookRow, WebhookTables } from './webhook-tables';
+
+export interface DeliveryFilter {
+  state?: DeliveryState;
+  event?: WebhookEvent;
+}
+
+export interface Page<R> {
+  rows: R[];
+  next: PageCursor | undefined;
+}
 
 export interface NewDelivery {
   id: string;
@@ -48,11 +59,17 @@ export class WebhooksRepository {
       .executeTakeFirstOrThrow();
   }
 
-  /** Every subscription, or (with `owner`) that caller's own. */
-  list(owner?: string): Promise<WebhookRow[]> {
-    let query = this.db.selectFrom('webhooks').selectAll();
+  /** One page of every subscription, or (with `owner`) of that caller's own; newest first (created_at desc, id desc). */
+  async list(owner: string | undefined, limit: number, after?: PageCursor): Promise<Page<WebhookRow>> {
+    let query = this.db.selectFrom('webhooks').selectAll().select(createdAtExact.as('created_at_exact'));
     if (owner !== undefined) query = query.where('owner', '=', owner);
-    return query.orderBy('created_at', 'desc').orderBy('id').execute();
+    if (after) query = query.where(afterCursor(after));
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
+    return pageOf(rows, limit);
   }
 
   async find(id: string): Promise<WebhookRow | undefined> {
@@ -73,6 +90,62 @@ export class WebhooksRepository {
 
   async disable(id: string, reason: string): Promise<void> {
     await this.db.updateTable('webhooks').set({ disabled_at: new Date(), disabled_reason: reason }).where('id', '=', id).where('disabled_at', 'is', null).execute();
+  }
+
+  /** Disables a subscription unless it already is (the first reason is kept); the row as it is now. */
+  async pause(id: string, reason: string): Promise<WebhookRow | undefined> {
+    await this.disable(id, reason);
+    return this.find(id);
+  }
+
+  /** Turns a subscription back on: not disabled, no reason, no failures counted. */
+  async enable(id: string): Promise<WebhookRow | undefined> {
+    if (!isUuid(id)) return undefined;
+    return this.db.updateTable('webhooks').set({ disabled_at: null, disabled_reason: null, consecutive_failures: 0 }).where('id', '=', id).returningAll().executeTakeFirst();
+  }
+
+  /**
+   * Counts a failed delivery of the subscription and, when that makes `disableAfter` in a row (0: never),
+   * disables it with `reason`, in one statement. True when this call disabled it.
+   */
+  async countFailedDelivery(id: string, disableAfter: number, reason: string): Promise<boolean> {
+    const row = await this.db
+      .updateTable('webhooks')
+      .set((eb) => ({
+        consecutive_failures: eb('consecutive_failures', '+', 1),
+        disabled_at: sql<Date | null>`case when disabled_at is null and ${disableAfter} > 0 and consecutive_failures + 1 >= ${disableAfter} then now() else disabled_at end`,
+        disabled_reason: sql<
+          string | null
+        >`case when disabled_at is null and ${disableAfter} > 0 and consecutive_failures + 1 >= ${disableAfter} then ${reason} else disabled_reason end`,
+      }))
+      .where('id', '=', id)
+      .returning(sql<boolean>`disabled_at = now()`.as('disabled_now'))
+      .executeTakeFirst();
+    return row?.disabled_now === true;
+  }
+
+  /** A delivered delivery ends a run of failures (no write when there was none). */
+  async resetFailures(id: string): Promise<void> {
+    await this.db.updateTable('webhooks').set({ consecutive_failures: 0 }).where('id', '=', id).where('consecutive_failures', '<>', 0).execute();
+  }
+
+  /**
+   * The failed or abandoned deliveries of a subscription newer than its newest delivered one (those
+   * that failed since the receiver last took one), oldest first, at most `limit`.
+   */
+  failedSinceLastDelivered(webhookId: string, limit: number): Promise<{ id: string }[]> {
+    return this.db
+      .selectFrom('webhook_deliveries')
+      .select('id')
+      .where('webhook_id', '=', webhookId)
+      .where('state', 'in', ['failed', 'abandoned'])
+      .where(
+        sql<boolean>`created_at > coalesce((select max(d.created_at) from webhook_deliveries d where d.webhook_id = ${webhookId} and d.state = 'delivered'), '-infinity'::timestamptz)`,
+      )
+      .orderBy('created_at')
+      .orderBy(sql`id collate "C"`)
+      .limit(limit)
+      .execute();
   }
 
   /** Enabled subscriptions to `event` that may see what `caller` (the job's or verification's) did. */
@@ -120,8 +193,18 @@ export class WebhooksRepository {
     return this.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  deliveriesOf(webhookId: string, limit: number): Promise<DeliveryRow[]> {
-    return this.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
+  /** One page of a subscription's deliveries, newest first (created_at desc, then id byte order desc). */
+  async deliveriesOf(webhookId: string, filter: DeliveryFilter, limit: number, after?: PageCursor): Promise<Page<DeliveryRow>> {
+    let query = this.db.selectFrom('webhook_deliveries').selectAll().select(createdAtExact.as('created_at_exact')).where('webhook_id', '=', webhookId);
+    if (filter.state !== undefined) query = query.where('state', '=', filter.state);
+    if (filter.event !== undefined) query = query.where('event', '=', filter.event);
+    if (after) query = query.where(afterTextIdCursor(after));
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy(textIdDescending)
+      .limit(limit + 1)
+      .execute();
+    return pageOf(rows, limit);
   }
 
   attemptsOf(deliveryIds: string[]): Promise<AttemptRow[]> {

@@ -7,6 +7,7 @@ import * as sealedWebhookSecrets from './0005-sealed-webhook-secrets';
 import * as auditLog from './0006-audit-log';
 import * as builds from './0007-builds';
 import * as jobEnqueuedAt from './0008-job-enqueued-at';
+import * as webhookFailures from './0009-webhook-failures';
 
 /**
  * The migrations, in order. Listed in code rather than read from a folder so that the compiled
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006-audit-log': auditLog,
   '0007-builds': builds,
   '0008-job-enqueued-at': jobEnqueuedAt,
+  '0009-webhook-failures': webhookFailures,
 };
 
 export const migrationProvider: MigrationProvider = {
