@@ -42,8 +42,9 @@ describe('a worker killed with SIGKILL in the middle of a step', () => {
   });
 
   /** An API and a worker sharing a queue prefix of their own; a dead worker's step is taken over after about 3 s. */
-  async function pipeline(name: string) {
+  async function pipeline(name: string, extra: Record<string, string> = {}) {
     const shared = testServiceEnv(database.url, name, {
+      ...extra,
       // A dead worker's step is taken over after about this long.
       WORKER_LOCK_DURATION_MS: '3000',
       WEBHOOK_ALLOWLIST: '127.0.0.1',
@@ -64,8 +65,9 @@ describe('a worker killed with SIGKILL in the middle of a step', () => {
   async function publish(api: ServiceProcess, repository: string, callbackPath: string): Promise<string> {
     const query = new URLSearchParams({ repository, tag: 'v1', callbackUrl: receiver.url(callbackPath) });
     const response = await api.fetch(`/v1/artifacts?${query}`, { method: 'POST', headers: { 'content-type': 'application/wasm' }, body: component });
-    expect(response.status).toBe(202);
-    return ((await response.json()) as JobView).id;
+    const body = (await response.json()) as JobView & { detail?: string };
+    expect([response.status, body.detail]).toEqual([202, undefined]);
+    return body.id;
   }
 
   const stepState = async (api: ServiceProcess, id: string, step: string) =>
@@ -88,7 +90,7 @@ describe('a worker killed with SIGKILL in the middle of a step', () => {
     const slowRegistry = await TcpProxy.start(host, Number(port), { latencyMs: 150 });
     proxies.push(slowRegistry);
     const slowHost = `127.0.0.1:${slowRegistry.port}`;
-    const { api, doomed, rescue } = await pipeline('crash-push');
+    const { api, doomed, rescue } = await pipeline('crash-push', { REGISTRY_INSECURE_HOSTS: `${env.stackEnv.REGISTRY_INSECURE_HOSTS},${slowHost}` });
     const repository = `${slowHost}/e2e/crash-push-${randomUUID().slice(0, 8)}`;
     const id = await publish(api, repository, '/crash-push');
 
