@@ -36,6 +36,14 @@ const API_MODULES = [
 /** Modules of the worker role: queue workers and the step handlers they run. */
 const WORKER_MODULES = [PipelineWorkerModule, ProbesWorkerModule, ArtifactsWorkerModule, BuildsWorkerModule, SigningWorkerModule, VerificationWorkerModule, WebhooksWorkerModule];
 
+/**
+ * The worker modules a process runs. A build node (BUILD_WORKER=only) runs builds and nothing else: it
+ * delivers no webhooks (it is given no secret encryption keys, and its network is the builds').
+ */
+export function workerModules(config: Pick<AppConfig, 'builds'>): typeof WORKER_MODULES {
+  return config.builds.worker === 'only' ? WORKER_MODULES.filter((module) => module !== WebhooksWorkerModule) : WORKER_MODULES;
+}
+
 /** One codebase, three roles: `api`, `worker`, or `all` (both in one process). */
 @Module({})
 export class AppModule {
@@ -57,7 +65,7 @@ export class AppModule {
         AuthModule,
         HealthModule,
         ...(withApi ? API_MODULES : []),
-        ...(withWorkers ? WORKER_MODULES : []),
+        ...(withWorkers ? workerModules(config) : []),
       ],
     };
   }

@@ -197,7 +197,7 @@ describe('Kubernetes manifests (deploy/kubernetes)', () => {
     for (const s of scaled) {
       const target = named<Deployment>('Deployment', s.spec.scaleTargetRef.name);
       const buildWorker = envOf(target, 'BUILD_WORKER') as 'off' | 'only';
-      // Every worker process also delivers webhooks; their queue is scaled on with the signing workers.
+      // Signing workers also deliver webhooks (build nodes do not): that queue is scaled on with them.
       const expected = buildWorker === 'only' ? consumedQueues('only') : [...consumedQueues(buildWorker), WEBHOOK_QUEUE];
       expect(s.spec.triggers.every((t) => t.type === 'redis')).toBe(true);
       expect(s.spec.triggers.map((t) => t.metadata.listName).sort()).toEqual(expected.map((q) => keys.toKey(q, 'wait')).sort());
