@@ -54,6 +54,13 @@ module.exports = {
       to: { path: ['(^|/)node_modules/@nestjs/', '^@nestjs/', '^src/common/problem[^/]*$'] },
     },
     {
+      name: 'cli-client-imports-service',
+      comment: 'The command-line client (src/cli/client) speaks HTTP to the service: it imports none of the service code, only its own files and packages.',
+      severity: 'error',
+      from: { path: '^src/cli/client/' },
+      to: { path: '^src/', pathNot: '^src/cli/client/' },
+    },
+    {
       name: 'folder-cycle',
       comment: 'No import cycle between folders: two folders that need each other are one folder, or one of them holds a piece that belongs lower.',
       severity: 'error',

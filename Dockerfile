@@ -40,6 +40,8 @@ COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/package.json ./dist/package.json
 COPY builders ./builders
 COPY package.json ./
+# The command-line client (wasm-signer --help): the same build, for pipelines that use this image.
+RUN chmod +x dist/src/cli/wasm-signer.js && ln -s /app/dist/src/cli/wasm-signer.js /usr/local/bin/wasm-signer
 USER wasm-signer
 EXPOSE 3000
 VOLUME /app/data
