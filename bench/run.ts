@@ -24,11 +24,12 @@ import { BenchSettingError } from './support/settings';
 import { admission } from './admission';
 import { authCost } from './auth-cost';
 import { builds } from './builds';
+import { load } from './load';
 import { publishThroughput } from './publish-throughput';
 import { uploadThroughput } from './upload-throughput';
 import { verifyThroughput } from './verify-throughput';
 
-const BENCHMARKS: readonly Benchmark[] = [publishThroughput, uploadThroughput, verifyThroughput, admission, authCost, builds];
+const BENCHMARKS: readonly Benchmark[] = [publishThroughput, uploadThroughput, verifyThroughput, admission, authCost, builds, load];
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 

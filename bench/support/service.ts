@@ -108,6 +108,13 @@ export class ServiceUnderTest {
     throw new Error(`the service was not ready within ${timeoutMs} ms:\n${this.logTail}`);
   }
 
+  /** SIGKILL at once (a crash); resolves when the process is gone. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
   /** SIGTERM (the service drains and exits 0), SIGKILL when it does not exit in time. Resolves with the exit code. */
   async stop(): Promise<number | null> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
