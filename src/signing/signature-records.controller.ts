@@ -41,7 +41,8 @@ export class SignatureRecordsController {
   @Get(':id')
   @ApiOperation({
     summary: 'A signature record: Rekor entry, identity, certificate (PEM and decoded), bundle',
-    description: 'What the service recorded when it signed: the signed reference and digest, the format, the certificate identity and issuer, the Rekor log index and entry UUID, and the Sigstore bundle.',
+    description:
+      'What the service recorded when it signed: the signed reference and digest, the format, the certificate identity and issuer, the Rekor log index and entry UUID, and the Sigstore bundle.',
   })
   @ApiUuidParam()
   @ApiOkResponse({ type: SignatureRecordDto })
