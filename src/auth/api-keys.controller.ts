@@ -1,8 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Authorize, CurrentCaller } from '../access/authorize';
 import type { Caller } from '../access/caller';
 import { ProblemDto } from '../common/problem.dto';
+import { EXAMPLES } from '../openapi/examples';
 import { ApiUuidParam } from '../openapi/path-params';
 import { ApiKeyDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './api-key.dto';
 import { ApiKeysService } from './api-keys.service';
@@ -18,6 +19,16 @@ export class ApiKeysController {
     summary: 'Create an API key',
     description: 'The key (`wsk_` and 256 random bits) is in the answer and never again: the service keeps only its SHA-256. Send it as `Authorization: Bearer <key>`.',
   })
+  @ApiBody({
+    type: CreateApiKeyDto,
+    examples: {
+      ci: {
+        summary: 'A CI key that may publish and sign the example repository',
+        value: { name: 'ci-hello-http', scopes: ['artifacts:write', 'signatures:write'], repositories: [EXAMPLES.repository, `${EXAMPLES.repository}/**`] },
+      },
+      unknownScope: { summary: 'A scope that does not exist: 400', value: { name: 'typo', scopes: ['artifacts:admin'], repositories: ['**'] } },
+    },
+  })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED: a scope, repository pattern, name or expiry is not valid' })
   create(@Body() body: CreateApiKeyDto, @CurrentCaller() caller: Caller): Promise<CreatedApiKeyDto> {
@@ -25,7 +36,10 @@ export class ApiKeysController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'List API keys (newest first, without the keys)' })
+  @ApiOperation({
+    summary: 'List API keys (newest first, without the keys)',
+    description: 'Revoked and expired keys are listed too, with `revokedAt` and `expiresAt`. Follow `nextCursor` for the next page.',
+  })
   @ApiOkResponse({ type: ApiKeyPageDto })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'VALIDATION_FAILED: the limit or cursor is not valid' })
   list(@Query() query: ListApiKeysQueryDto): Promise<ApiKeyPageDto> {
@@ -34,7 +48,10 @@ export class ApiKeysController {
 
   @Get(':id')
   @ApiUuidParam()
-  @ApiOperation({ summary: 'One API key (without the key)' })
+  @ApiOperation({
+    summary: 'One API key (without the key)',
+    description: 'Its name, scopes, repository patterns, creator, expiry and revocation; the key itself was shown once, at creation.',
+  })
   @ApiOkResponse({ type: ApiKeyDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'API_KEY_NOT_FOUND' })
   find(@Param('id') id: string): Promise<ApiKeyDto> {

@@ -21,7 +21,15 @@ export class ProbesController {
     description: 'The job result names the worker that took each step and when: a check that workers consume every queue.',
   })
   @ApiHeader({ name: 'Idempotency-Key', schema: IDEMPOTENCY_KEY_SCHEMA, required: false, description: 'Replaying a key returns the job it created' })
-  @ApiBody({ type: CreateProbeDto, required: false, description: 'Optional: no body probes every step queue' })
+  @ApiBody({
+    type: CreateProbeDto,
+    required: false,
+    description: 'Optional: no body probes every step queue',
+    examples: {
+      quick: { summary: 'Each step answers at once', value: { holdMs: 0 } },
+      hold: { summary: 'Each step holds its worker for a second', value: { holdMs: 1000 } },
+    },
+  })
   @ApiAcceptedResponse({ type: JobDto, headers: { Location: { description: 'URL of the job', schema: { type: 'string' } } } })
   @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'code QUEUE_UNAVAILABLE or SHUTTING_DOWN' })
   async create(

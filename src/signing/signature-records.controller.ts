@@ -39,7 +39,11 @@ export class SignatureRecordsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'A signature record: Rekor entry, identity, certificate (PEM and decoded), bundle' })
+  @ApiOperation({
+    summary: 'A signature record: Rekor entry, identity, certificate (PEM and decoded), bundle',
+    description:
+      'What the service recorded when it signed: the signed reference and digest, the format, the certificate identity and issuer, the Rekor log index and entry UUID, and the Sigstore bundle.',
+  })
   @ApiUuidParam()
   @ApiOkResponse({ type: SignatureRecordDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'SIGNATURE_NOT_FOUND' })
@@ -51,7 +55,10 @@ export class SignatureRecordsController {
 
   @Get(':id/certificate')
   @Header('content-type', PEM_CERTIFICATE_CHAIN)
-  @ApiOperation({ summary: "The signature's leaf certificate, PEM" })
+  @ApiOperation({
+    summary: "The signature's leaf certificate, PEM",
+    description: 'The short-lived Fulcio certificate the signature was made with, as `openssl x509 -text` reads it.',
+  })
   @ApiUuidParam()
   @ApiProduces(PEM_CERTIFICATE_CHAIN)
   @ApiOkResponse({ description: 'The PEM certificate', schema: { type: 'string', example: '-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n' } })

@@ -87,7 +87,10 @@ export class WebhooksController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One subscription (without its secret)' })
+  @ApiOperation({
+    summary: 'One subscription (without its secret)',
+    description: 'Its URL, events, whether and why it is disabled and its count of failed deliveries in a row. Callers see their own subscriptions (admins every one).',
+  })
   @ApiOkResponse({ type: WebhookDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
   @ApiUuidParam()
@@ -97,7 +100,10 @@ export class WebhooksController {
 
   @Delete(':id')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Unsubscribe; its deliveries are removed' })
+  @ApiOperation({
+    summary: 'Unsubscribe; its deliveries are removed',
+    description: 'No event is delivered to it from now on; pending attempts are dropped. The audit log records who did it (action Webhooks_delete).',
+  })
   @ApiNoContentResponse()
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
   @ApiUuidParam()
@@ -107,7 +113,10 @@ export class WebhooksController {
 
   @Post(':id/rotate-secret')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Replace the signing secret; the new one is returned once and signs every later attempt' })
+  @ApiOperation({
+    summary: 'Replace the signing secret; the new one is returned once and signs every later attempt',
+    description: 'Retries of earlier deliveries are signed with the new secret too. The service keeps the secret only encrypted (SECRET_ENCRYPTION_KEYS).',
+  })
   @ApiOkResponse({ type: WebhookWithSecretDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND' })
   @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'code SECRET_ENCRYPTION_KEY_MISSING (no SECRET_ENCRYPTION_KEYS to encrypt the secret with)' })
@@ -171,7 +180,10 @@ export class WebhooksController {
 
   @Post(':id/deliveries/:deliveryId/redeliver')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Send a delivery again: same webhook-id, a fresh retry schedule' })
+  @ApiOperation({
+    summary: 'Send a delivery again: same webhook-id, a fresh retry schedule',
+    description: 'Typically one that failed or was abandoned; the receiver can deduplicate by webhook-id. Its attempts so far stay listed.',
+  })
   @ApiAcceptedResponse({ type: WebhookDeliveryDto })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'code WEBHOOK_NOT_FOUND or DELIVERY_NOT_FOUND' })
   @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'code QUEUE_UNAVAILABLE: the delivery queue (Redis) cannot be reached' })
