@@ -94,6 +94,8 @@ async function loadRun(context: BenchContext, settings: Settings, workerCount: n
   const base = serviceEnvironment(env, storage, `bench-load-${randomUUID().slice(0, 8)}`, {
     REDIS_URL: redis.url,
     WEBHOOK_ALLOWLIST: '127.0.0.1',
+    // Subscription secrets are stored encrypted: a key of this run's own.
+    SECRET_ENCRYPTION_KEYS: `bench-1:${randomBytes(32).toString('base64')}`,
     WORKER_LOCK_DURATION_MS: '5000',
   });
   const api = await ServiceUnderTest.start({ main: env.serviceMain, env: { ...base, ROLE: 'api' } });
