@@ -148,7 +148,12 @@ async function loadRun(context: BenchContext, settings: Settings, workerCount: n
   const follow = (kind: 'publish' | 'sign', id: string, submittedAt: number) =>
     followed.push(
       waitForJob(api, id, { mode: 'sse', pollMs: 250, timeoutMs: settings.jobTimeoutMs }).then(
-        ({ job, seenAt }) => void result.jobs.push({ kind, latencyMs: seenAt - submittedAt, state: job.state }),
+        ({ job, seenAt }) =>
+          void result.jobs.push({
+            kind,
+            latencyMs: seenAt - submittedAt,
+            state: job.state === 'succeeded' ? job.state : `${job.state} ${id}: ${JSON.stringify((job as { error?: unknown }).error ?? null)}`,
+          }),
         (error: unknown) => void result.jobs.push({ kind, latencyMs: Number.NaN, state: `unfinished: ${(error as Error).message}` }),
       ),
     );
@@ -274,6 +279,7 @@ function report(results: RunResult[]): void {
       `webhooks: ${result.webhooks.notified} of ${result.webhooks.jobsSucceeded} succeeded jobs notified (job.succeeded), ${result.webhooks.duplicates} repeated deliveries (same webhook-id)`,
     );
     for (const failure of result.failures.slice(0, 10)) note(`failed: ${failure}`);
+    for (const job of result.jobs.filter((j) => j.state !== 'succeeded').slice(0, 10)) note(`${job.kind} job ${job.state}`);
   }
   heading('verdicts');
   for (const result of results) {
