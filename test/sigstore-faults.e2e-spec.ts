@@ -7,6 +7,7 @@ import { finishedJob, type JobView } from './support/jobs';
 import { startPrivateStack } from './support/private-stack';
 import { RegistryReader } from './support/registry-http';
 import { ServiceProcess, eventually } from './support/service-process';
+import { scrape, sumOf } from './support/metrics-exposition';
 import { clearFaults, injectFault, pendingFaults } from './support/stack-faults';
 import { TestDatabase } from './support/test-database';
 import { REPO_ROOT, testEnvironment } from './support/test-environment';
@@ -86,10 +87,13 @@ describe('signing when the Sigstore services fail', () => {
     return finishedJob(service, (await accepted(response)).id, 90_000);
   };
   const step = (job: JobView, name: string) => job.steps.find((s) => s.name === name)!;
+  /** Requests to `service` that got `status` (a code, or "error"), as GET /metrics counts them. */
+  const requests = async (name: string, status: string) => sumOf(await scrape(service), 'wasm_signer_sigstore_request_duration_seconds_count', { service: name, status });
   const treeSize = async () => ((await (await fetch(`${urls.rekor}/api/v1/log`)).json()) as { treeSize: number }).treeSize;
 
   it('Rekor stored the entry but its answer was lost: the retry meets 409 and the signer uses the existing entry', async () => {
     const before = await treeSize();
+    const [rekor503, rekor409] = [await requests('rekor', '503'), await requests('rekor', '409')];
     await injectFault(urls.rekor, { method: 'POST', path: ENTRIES, status: 503, afterHandling: true });
 
     const job = await sign(published);
@@ -102,10 +106,13 @@ describe('signing when the Sigstore services fail', () => {
     // was lost carries the entry stored by the first submission.
     expect(await treeSize()).toBe(before + 2);
     expect(job.result!.signatures.map((s: { logIndex: number }) => s.logIndex).sort()).toEqual([before, before + 1]);
+    // The metrics show what happened on the wire: the lost answer and the conflict that followed.
+    expect([(await requests('rekor', '503')) - rekor503, (await requests('rekor', '409')) - rekor409]).toEqual([1, 1]);
   });
 
   it('Fulcio 503 more often than sigstore-js retries: the sign step is retried and the job succeeds', async () => {
     // sigstore-js makes three tries per request; all three fail, so the step's first attempt fails.
+    const fulcio503 = await requests('fulcio', '503');
     await injectFault(urls.fulcio, { method: 'POST', status: 503, count: 3 });
 
     const job = await sign(published);
@@ -114,6 +121,7 @@ describe('signing when the Sigstore services fail', () => {
     expect(job.state).toBe('succeeded');
     expect(step(job, 'sign').attempts).toBe(2);
     expect(await pendingFaults(urls.fulcio)).toEqual([]);
+    expect((await requests('fulcio', '503')) - fulcio503).toBe(3);
   });
 
   it('Fulcio 429 (with Retry-After) more often than sigstore-js retries: the step is retried and the job succeeds', async () => {
@@ -138,6 +146,8 @@ describe('signing when the Sigstore services fail', () => {
   });
 
   it('Rekor 500 until the retries are spent: the job fails with the reason, and job.failed is delivered', async () => {
+    const rekor500 = await requests('rekor', '500');
+    const failedJobs = sumOf(await scrape(service), 'wasm_signer_jobs_finished_total', { type: 'sign', outcome: 'failed' });
     await injectFault(urls.rekor, { method: 'POST', path: ENTRIES, status: 500, count: 1_000 });
 
     const job = await sign(published, { callbackUrl: receiver.url('/failed') });
@@ -146,6 +156,9 @@ describe('signing when the Sigstore services fail', () => {
     expect(job.error).toMatchObject({ code: 'REKOR_UNAVAILABLE', step: 'sign', message: expect.stringContaining('HTTP 500') });
     expect(step(job, 'sign')).toMatchObject({ state: 'failed', attempts: STEP_MAX_ATTEMPTS });
     expect(step(job, 'verify').state).not.toBe('succeeded');
+    // Three tries per request by sigstore-js, in each attempt of the step.
+    expect((await requests('rekor', '500')) - rekor500).toBeGreaterThanOrEqual(3 * STEP_MAX_ATTEMPTS);
+    expect(sumOf(await scrape(service), 'wasm_signer_jobs_finished_total', { type: 'sign', outcome: 'failed' }) - failedJobs).toBe(1);
 
     const [callback] = await eventually(async () => (receiver.on('/failed').length > 0 ? receiver.on('/failed') : undefined), 30_000, 'the job.failed callback');
     const payload = new Webhook(callbackSecret).verify(callback!.body, callback!.headers) as { type: string; data: { job: JobView } };

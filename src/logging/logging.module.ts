@@ -3,8 +3,10 @@ import { LoggerModule } from 'nestjs-pino';
 import type { AppConfig } from '../config/config.schema';
 
 /**
- * Structured JSON logs (pino), one line per request with its request ID. Credentials never reach the
- * log: authorization headers, cookies and any field named like a token or secret are redacted.
+ * Structured JSON logs (pino), one line per request. Every line written while handling a request carries
+ * its `requestId`; every line written in a pipeline step its `jobId` and `step` (withLogContext).
+ * Credentials never reach the log: authorization headers, cookies and any field named like a token or
+ * secret are redacted.
  */
 export const REDACTED_PATHS = [
   'req.headers.authorization',
@@ -34,6 +36,8 @@ export class LoggingModule {
             base: { instance: config.instanceId, role: config.role },
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
             autoLogging: { ignore: (req) => QUIET_ROUTES.has((req.url ?? '').split('?')[0]!) },
+            // Every line written while a request is handled (Nest's Logger goes through this child logger) names it.
+            customProps: (req) => ({ requestId: req.id }),
             customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
             serializers: {
               req: (req: { id: string; method: string; url: string; headers: Record<string, unknown> }) => ({

@@ -1,6 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** One queue's state for the queue gauges: job counts by state, and since when (epoch ms) its first job in line waits. */
+export interface QueueState {
+  queue: string;
+  counts: Record<string, number>;
+  oldestWaitingSince: number | null;
+}
+
 /** The Prometheus registry of this process and the metrics every capability shares. */
 @Injectable()
 export class MetricsService {
@@ -54,6 +61,68 @@ export class MetricsService {
     name: 'wasm_signer_admission_policy_rejected',
     help: '1 while ADMISSION_POLICY_FILE holds a version that was rejected and the last good admission policy answers instead; 0 otherwise',
     registers: [this.registry],
+  });
+
+  readonly jobsFinished = new Counter({
+    name: 'wasm_signer_jobs_finished_total',
+    help: 'Jobs that reached a final state, by type and outcome (succeeded, failed), counted by the worker that finished them',
+    labelNames: ['type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly sigstoreRequestDuration = new Histogram({
+    name: 'wasm_signer_sigstore_request_duration_seconds',
+    help: 'HTTP requests to Fulcio, Rekor and the timestamp authority (each attempt, retries included), by service, method and status code ("error": no answer)',
+    labelNames: ['service', 'method', 'status'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly registryRequestDuration = new Histogram({
+    name: 'wasm_signer_registry_request_duration_seconds',
+    help: 'HTTP requests to OCI registries (each request, token requests and redirects included) until the answer\'s headers, by method and status code ("error": no answer)',
+    labelNames: ['method', 'status'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly webhookDeliveries = new Counter({
+    name: 'wasm_signer_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by outcome: delivered, retrying (failed attempt, another follows), failed (last attempt failed, or the secret does not open), refused (target not allowed), abandoned (subscription disabled, receiver answered 410 Gone, no callback secret)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * The step queues' state, read at each scrape by both queue gauges (set by the pipeline, which caches
+   * it: the two gauges of one scrape share one read; it never rejects).
+   */
+  queueStates: () => Promise<QueueState[]> = () => Promise.resolve([]);
+
+  readonly queueJobs: Gauge = new Gauge({
+    name: 'wasm_signer_queue_jobs',
+    help: 'Step jobs in each pipeline queue by state (waiting, prioritized, active, delayed, waiting-children, paused), read from Redis at most every few seconds; absent while Redis does not answer',
+    labelNames: ['queue', 'state'] as const,
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      const states = await this.queueStates();
+      this.queueJobs.reset();
+      for (const { queue, counts } of states) for (const [state, count] of Object.entries(counts)) this.queueJobs.set({ queue, state }, count);
+    },
+  });
+
+  readonly queueOldestWaitingAge: Gauge = new Gauge({
+    name: 'wasm_signer_queue_oldest_waiting_age_seconds',
+    help: 'Seconds the first step job in line in each pipeline queue has been waiting for a worker (since it became ready to run); 0 when none waits; absent while Redis does not answer',
+    labelNames: ['queue'] as const,
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      const states = await this.queueStates();
+      this.queueOldestWaitingAge.reset();
+      for (const { queue, oldestWaitingSince } of states) {
+        this.queueOldestWaitingAge.set({ queue }, oldestWaitingSince === null ? 0 : Math.max(0, (Date.now() - oldestWaitingSince) / 1000));
+      }
+    },
   });
 
   /** The verification thread pool's state, read at each scrape (set by the trust module). */

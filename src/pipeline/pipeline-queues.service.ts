@@ -6,7 +6,14 @@ import type { AppConfig } from '../config/config.schema';
 import type { StepName } from '../database/database.types';
 import { connected, endSharedConnection, producerRedisOptions } from '../common/redis-connection';
 import { ReadinessChecks } from '../health/readiness-checks';
+import { MetricsService } from '../metrics/metrics.service';
+import { cachedQueueStates, readQueueState } from './queue-states';
 import { STEP_QUEUES, stepJobId, type StepJobData } from './step-queues';
+
+/** Scrapes within this long of a read of the queue gauges get the same figures. */
+const QUEUE_STATE_MAX_AGE_MS = 5_000;
+/** A scrape waits at most this long for the queue gauges (Redis slow or down: they are left out). */
+const QUEUE_STATE_TIMEOUT_MS = 2_000;
 
 /**
  * The producer side of the queues: adds pipelines as BullMQ flows and exposes the queues to health
@@ -20,11 +27,17 @@ export class PipelineQueues implements OnModuleInit, OnApplicationBootstrap, OnA
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly readiness: ReadinessChecks,
+    private readonly metrics: MetricsService,
   ) {}
 
-  /** Readiness depends on Redis answering this connection. */
+  /** Readiness depends on Redis answering this connection; the queue gauges are read through it. */
   onModuleInit(): void {
     this.readiness.register('redis', () => this.ping());
+    this.metrics.queueStates = cachedQueueStates(() => Promise.all([...this.queues.values()].map((queue) => readQueueState(queue, this.queues))), {
+      maxAgeMs: QUEUE_STATE_MAX_AGE_MS,
+      timeoutMs: QUEUE_STATE_TIMEOUT_MS,
+      onError: (error) => this.logger.debug({ error: (error as Error).message }, 'queue gauges not read'),
+    });
   }
 
   /**

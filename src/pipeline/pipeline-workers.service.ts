@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
+import { withLogContext } from '../logging/log-context';
 import { MetricsService } from '../metrics/metrics.service';
 import type { JobRow, StepName } from '../database/database.types';
 import { asCatalogueJob } from './job-catalogue';
@@ -51,7 +52,7 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
     this.handlers.assertComplete();
     const queues = consumedQueues(this.config.builds.worker);
     for (const queue of queues) {
-      const worker = new Worker<StepJobData>(queue, (job) => this.process(job), {
+      const worker = new Worker<StepJobData>(queue, (job) => withLogContext({ jobId: job.data.jobId, step: job.data.step }, () => this.process(job)), {
         connection: workerRedisOptions(this.config.redis.url),
         prefix: this.config.queues.prefix,
         // A build holds a core or two for minutes: one at a time per worker.
@@ -93,14 +94,19 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
       const result = await handler.run(typed, { attempt, worker: this.config.instanceId, signal: this.shutdown.signal });
       finished = await this.jobs.stepSucceeded(jobId, step, { ...result });
       void this.changes.announce(jobId);
-      this.metrics.stepDuration.observe({ step, outcome: 'succeeded' }, (performance.now() - started) / 1000);
+      if (finished.state === 'succeeded') this.metrics.jobsFinished.inc({ type: job.type, outcome: 'succeeded' });
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.stepDuration.observe({ step, outcome: 'succeeded' }, seconds);
+      this.logger.log({ attempt, durationMs: Math.round(seconds * 1000), jobState: finished.state }, 'step succeeded');
     } catch (error) {
       const failure = asStepError(error);
       const final = !failure.transient || attempt >= maxAttempts;
       this.metrics.stepDuration.observe({ step, outcome: final ? 'failed' : 'retried' }, (performance.now() - started) / 1000);
-      this.logger.warn({ jobId, step, attempt, code: failure.code, err: error, final }, final ? 'step failed' : 'step attempt failed, will retry');
+      // jobId and step come from the log context every line of a step runs in.
+      this.logger.warn({ attempt, code: failure.code, err: error, final }, final ? 'step failed' : 'step attempt failed, will retry');
       const failed = await this.jobs.stepFailed(jobId, step, { code: failure.code, message: failure.message }, final);
       void this.changes.announce(jobId);
+      if (final && failed.state === 'failed') this.metrics.jobsFinished.inc({ type: job.type, outcome: 'failed' });
       if (final) await this.observers.afterStep(failed, step, 'failed');
       if (!failure.transient) throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
       throw failure;

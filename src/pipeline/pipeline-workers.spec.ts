@@ -51,7 +51,7 @@ describe('PipelineWorkers and the job observers', () => {
       },
     });
     const config = { instanceId: 'w', queues: {} } as AppConfig;
-    const metrics = { stepDuration: { observe: () => undefined } } as unknown as MetricsService;
+    const metrics = { stepDuration: { observe: () => undefined }, jobsFinished: { inc: () => undefined } } as unknown as MetricsService;
     const changes = { announce: async () => undefined } as unknown as JobChanges;
     const workers = new PipelineWorkers(config, jobs as unknown as JobsRepository, registry, metrics, observers, changes);
     const attempt = (attemptsMade: number) => ({ data: { jobId: 'j1', step: 'push' }, attemptsMade, opts: { attempts: 8 } }) as Job<StepJobData>;

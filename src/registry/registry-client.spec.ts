@@ -265,6 +265,30 @@ describe('RegistryClient against a fake registry', () => {
     return { fake, registry, auth, repo, client };
   }
 
+  describe('onRequest', () => {
+    it('is told of every request, the token handshake included, with its method, status and duration', async () => {
+      const { fake, registry, auth, repo, client } = await start({ auth: 'bearer' }, { user: 'alice', password: 's3cret', expiresIn: 300 });
+      const records: Array<{ method: string; status: number | null; seconds: number }> = [];
+      const c = client({ credentials: new RegistryCredentials([[registry.host, RegistryCredential.basic('alice', 's3cret')]]), onRequest: (r) => records.push(r) });
+
+      await c.pushBlob(repo, EMPTY_DIGEST, EMPTY);
+      expect(fake.blobs.get(EMPTY_DIGEST)).toEqual(EMPTY);
+      const seen = [...registry.requests, ...auth!.requests];
+      expect(records).toHaveLength(seen.length);
+      expect(records.map((r) => r.method).sort()).toEqual(seen.map((r) => r.method).sort());
+      expect(records[0]).toMatchObject({ method: 'HEAD', status: 401 });
+      expect(records.map((r) => r.status)).toContain(201);
+      for (const r of records) expect(r.seconds).toBeGreaterThanOrEqual(0);
+    });
+
+    it('records a request that got no answer with status null', async () => {
+      const records: Array<{ method: string; status: number | null }> = [];
+      const c = new RegistryClient({ userAgent: 't', requestTimeoutMs: 2_000, insecureHosts: ['127.0.0.1:1'], onRequest: (r) => records.push(r) });
+      await expect(c.blobExists({ registry: '127.0.0.1:1', repository: 'ns/comp' }, EMPTY_DIGEST)).rejects.toThrow(RegistryError);
+      expect(records).toEqual([expect.objectContaining({ method: 'HEAD', status: null })]);
+    });
+  });
+
   describe('bearer token flow', () => {
     it('gets a token with Basic credentials, caches it per scope, and renews it when it expires', async () => {
       let now = 1_000_000;

@@ -35,8 +35,19 @@ export interface RegistryClientOptions {
   egress?: RegistryEgressPolicy;
   /** Defaults to fetch, through the egress policy when there is one. */
   fetch?: FetchFunction;
+  /**
+   * Told of every HTTP request the client makes (token requests and redirects included) once its answer's
+   * headers arrive (`status`), or once it failed without an answer (`status` null): for metrics.
+   */
+  onRequest?: (request: RegistryRequestRecord) => void;
   /** Clock for token expiry (tests). */
   now?: () => number;
+}
+
+export interface RegistryRequestRecord {
+  method: string;
+  status: number | null;
+  seconds: number;
 }
 
 export interface CallOptions {
@@ -101,7 +112,7 @@ export class RegistryClient {
       insecureHosts: options.insecureHosts ?? [],
       userAgent: options.userAgent,
       requestTimeoutMs: options.requestTimeoutMs,
-      fetch: options.fetch ?? (options.egress ? egressGuardedFetch(options.egress) : (input, init) => fetch(input, init)),
+      fetch: observedFetch(options.fetch ?? (options.egress ? egressGuardedFetch(options.egress) : (input, init) => fetch(input, init)), options.onRequest),
       egress: options.egress,
       now: options.now,
     });
@@ -675,4 +686,22 @@ function manifestTooLarge(repo: OciRepository, reference: string): RegistryError
     registry: repo.registry,
     repository: repo.repository,
   });
+}
+
+/** `fetchImpl`, telling `onRequest` of each request's method, status and duration. */
+function observedFetch(fetchImpl: FetchFunction, onRequest: RegistryClientOptions['onRequest']): FetchFunction {
+  if (!onRequest) return fetchImpl;
+  return async (input, init) => {
+    const started = performance.now();
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+    const record = (status: number | null) => onRequest({ method, status, seconds: (performance.now() - started) / 1000 });
+    try {
+      const response = await fetchImpl(input, init);
+      record(response.status);
+      return response;
+    } catch (error) {
+      record(null);
+      throw error;
+    }
+  };
 }

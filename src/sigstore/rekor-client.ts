@@ -26,6 +26,8 @@ export class RekorClient {
   constructor(
     private readonly baseUrl: string,
     private readonly timeoutMs = 10_000,
+    /** Told of each request once its answer's headers arrive (`status`), or it failed without one (null): for metrics. */
+    private readonly onRequest?: (request: { method: string; status: number | null; seconds: number }) => void,
   ) {}
 
   getByIndex(logIndex: number, signal?: AbortSignal): Promise<RekorEntry | undefined> {
@@ -39,9 +41,13 @@ export class RekorClient {
 
   private async get(path: string, signal?: AbortSignal): Promise<RekorEntry | undefined> {
     let response: Response;
+    const started = performance.now();
+    const record = (status: number | null) => this.onRequest?.({ method: 'GET', status, seconds: (performance.now() - started) / 1000 });
     try {
       response = await fetch(new URL(path, this.baseUrl), { headers: { accept: 'application/json' }, signal: signal ?? AbortSignal.timeout(this.timeoutMs) });
+      record(response.status);
     } catch (error) {
+      record(null);
       throw new RekorError('REKOR_UNREACHABLE', `Rekor at ${this.baseUrl} could not be reached: ${(error as Error).message}`, true, error);
     }
     if (response.status === 404) return undefined;

@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { workerRedisOptions } from '../common/redis-connection';
+import { MetricsService } from '../metrics/metrics.service';
 import { SecretBoxError } from '../common/secret-box';
 import { MAX_DELIVERY_ATTEMPTS, retryDelayMs } from './retry-schedule';
 import { WEBHOOK_QUEUE, type DeliveryJobData, WebhookQueue } from './webhook-queue.service';
@@ -46,6 +47,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     private readonly repository: WebhooksRepository,
     private readonly queue: WebhookQueue,
     private readonly targets: WebhookTargets,
+    private readonly metrics: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -96,12 +98,14 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     const subscription = delivery.webhook_id ? await this.repository.find(delivery.webhook_id) : undefined;
     if (delivery.webhook_id && (!subscription || subscription.disabled_at)) {
       await this.repository.setDeliveryState(delivery.id, 'abandoned');
+      this.metrics.webhookDeliveries.inc({ outcome: 'abandoned' });
       return;
     }
     const url = subscription?.url ?? delivery.callback_url!;
     const secret = subscription ? await this.subscriptionSecret(subscription, delivery.id) : this.config.webhooks.callbackSecret;
     if (!secret) {
       await this.repository.setDeliveryState(delivery.id, 'abandoned');
+      this.metrics.webhookDeliveries.inc({ outcome: 'abandoned' });
       throw new UnrecoverableError('WEBHOOK_CALLBACK_SECRET is not set');
     }
 
@@ -126,6 +130,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
       result = { statusCode: null, latencyMs: 0, responseExcerpt: null, error: `${error.code}: ${error.message}` };
       if (error.code !== 'WEBHOOK_URL_UNRESOLVABLE') {
         await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'failed', nextAttemptAt: null });
+        this.metrics.webhookDeliveries.inc({ outcome: 'refused' });
         if (subscription) await this.countFailure(subscription, delivery.id, result.error);
         throw new UnrecoverableError(result.error);
       }
@@ -134,11 +139,13 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     const status = result.statusCode;
     if (status !== null && status >= 200 && status < 300) {
       await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'delivered', nextAttemptAt: null });
+      this.metrics.webhookDeliveries.inc({ outcome: 'delivered' });
       if (subscription) await this.repository.resetFailures(subscription.id);
       return;
     }
     if (status === 410) {
       await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'abandoned', nextAttemptAt: null });
+      this.metrics.webhookDeliveries.inc({ outcome: 'abandoned' });
       if (subscription) await this.repository.disable(subscription.id, `${url} answered 410 Gone to delivery ${delivery.id} at ${at.toISOString()}`);
       this.logger.warn({ webhookId: subscription?.id, deliveryId: delivery.id }, 'receiver answered 410 Gone: subscription disabled');
       throw new UnrecoverableError('WEBHOOK_GONE: the receiver answered 410 Gone');
@@ -146,11 +153,13 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     const reason = status === null ? result.error! : `HTTP ${status}`;
     if (final) {
       await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'failed', nextAttemptAt: null });
+      this.metrics.webhookDeliveries.inc({ outcome: 'failed' });
       if (subscription) await this.countFailure(subscription, delivery.id, `${reason} after ${attemptNumber} attempts`);
       throw new UnrecoverableError(`WEBHOOK_DELIVERY_FAILED: ${reason} after ${attemptNumber} attempts`);
     }
     const delayMs = retryDelayMs(attemptNumber, this.config.webhooks.retryBaseMs);
     await this.repository.recordAttempt(delivery.id, { at, ...result }, { state: 'pending', nextAttemptAt: new Date(Date.now() + delayMs) });
+    this.metrics.webhookDeliveries.inc({ outcome: 'retrying' });
     throw new RetryDelivery(`WEBHOOK_ATTEMPT_FAILED: ${reason}`, delayMs);
   }
 
@@ -183,6 +192,7 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
         { at: new Date(), statusCode: null, latencyMs: 0, responseExcerpt: null, error: reason },
         { state: 'failed', nextAttemptAt: null },
       );
+      this.metrics.webhookDeliveries.inc({ outcome: 'failed' });
       throw new UnrecoverableError(reason);
     }
   }

@@ -32,6 +32,9 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
   let service: JobsService;
   let workers: PipelineWorkers;
   let changes: JobChanges;
+  let metrics: MetricsService;
+  /** wasm_signer_jobs_finished_total of probe jobs with `outcome`, as a scrape shows it. */
+  const finishedCount = async (outcome: string) => (await metrics.jobsFinished.get()).values.find((v) => v.labels.type === 'probe' && v.labels.outcome === outcome)?.value ?? 0;
   // Keyed by the probe's `holdMs` (unused by the fakes): set before the job is submitted, so no worker races it.
   const scripts = new Map<number, Partial<Record<StepName, Script>>>();
   const runs: { jobId: string; step: StepName; attempt: number; recorded: JobStep }[] = [];
@@ -57,8 +60,8 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
   beforeAll(async () => {
     it_ = await startIntegration({ STEP_MAX_ATTEMPTS: '4', STEP_RETRY_BASE_MS: '20', WORKER_CONCURRENCY: '4' });
     jobs = new JobsRepository(it_.database);
-    queues = new PipelineQueues(it_.config, new ReadinessChecks());
-    const metrics = new MetricsService();
+    queues = new PipelineQueues(it_.config, new ReadinessChecks(), new MetricsService());
+    metrics = new MetricsService();
     service = new JobsService(jobs, queues, new LifecycleState(), metrics);
 
     const handlers = new StepHandlerRegistry();
@@ -101,11 +104,14 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
         return { steps: { push: { worker: 'fake', pid: process.pid, at: 'third time lucky' } } };
       },
     });
+    const succeededBefore = await finishedCount('succeeded');
     const { job } = await service.submit({ type: 'probe', input: { holdMs: 1 } });
 
     const done = await finished(job.id);
     await toldTimes(job.id, 5);
     expect(done.state).toBe('succeeded');
+    // Counted once, when its last step finished it; the retried attempts are not job outcomes.
+    expect(await finishedCount('succeeded')).toBe(succeededBefore + 1);
     expect(done.error).toBeNull();
     expect(runsOf(job.id)).toEqual([
       ['push', 1],
@@ -142,11 +148,13 @@ describe('PipelineWorkers (BullMQ in Redis, jobs in PostgreSQL)', () => {
 
   it('fails the job at once on a permanent error, with the error recorded, and runs no later step', async () => {
     scripts.set(2, { push: async () => Promise.reject(StepError.permanent('WASM_BLOB_MISSING', 'the uploaded .wasm is no longer there')) });
+    const failedBefore = await finishedCount('failed');
     const { job } = await service.submit({ type: 'probe', input: { holdMs: 2 } });
 
     const done = await finished(job.id);
     await toldTimes(job.id, 1);
     expect(done.state).toBe('failed');
+    expect(await finishedCount('failed')).toBe(failedBefore + 1);
     expect(done.error).toEqual({ code: 'WASM_BLOB_MISSING', message: 'the uploaded .wasm is no longer there', step: 'push' });
     expect(done.steps.map((s) => [s.name, s.state, s.attempts])).toEqual([
       ['push', 'failed', 1],

@@ -23,7 +23,7 @@ describe('UnqueuedJobsSweeper (jobs in PostgreSQL, queues in Redis)', () => {
   beforeAll(async () => {
     it_ = await startIntegration({ ENQUEUE_SWEEP_GRACE_MS: '1000' });
     jobs = new JobsRepository(it_.database);
-    queues = new PipelineQueues(it_.config, new ReadinessChecks());
+    queues = new PipelineQueues(it_.config, new ReadinessChecks(), new MetricsService());
     metrics = new MetricsService();
     // Two replicas: each its own lock handle (the advisory lock is per database session).
     for (let i = 0; i < 2; i++) sweepers.push(new UnqueuedJobsSweeper(it_.config, jobs, queues, new NamedLocks(it_.database), metrics));

@@ -1,3 +1,4 @@
+import { MetricsService } from '../../src/metrics/metrics.service';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Webhook } from 'standardwebhooks';
@@ -24,6 +25,7 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
   let repository: WebhooksRepository;
   let queue: WebhookQueue;
   let worker: WebhookDeliveryWorker;
+  const metrics = new MetricsService();
 
   beforeAll(async () => {
     receiver = await WebhookReceiver.start();
@@ -36,7 +38,7 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
     });
     repository = new WebhooksRepository(it_.database);
     queue = new WebhookQueue(it_.config);
-    worker = new WebhookDeliveryWorker(it_.config, repository, queue, new WebhookTargets(it_.config, new CallbackUrlPolicy()));
+    worker = new WebhookDeliveryWorker(it_.config, repository, queue, new WebhookTargets(it_.config, new CallbackUrlPolicy()), metrics);
     worker.onApplicationBootstrap();
   });
 
@@ -74,6 +76,22 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
       20_000,
       `delivery ${id} settled`,
     );
+  /** wasm_signer_webhook_deliveries_total by outcome, as a scrape shows it. */
+  const outcomes = async () => Object.fromEntries((await metrics.webhookDeliveries.get()).values.map((v) => [v.labels.outcome, v.value]));
+  /** The outcomes counted since `before`, once they are `expected` (counted just after the record is written). */
+  const countedSince = (before: Record<string, number>, expected: Record<string, number>) =>
+    eventually(
+      async () => {
+        const now = await outcomes();
+        const changed = Object.keys(now)
+          .sort()
+          .map((outcome) => [outcome, now[outcome]! - (before[outcome] ?? 0)] as const);
+        return Object.fromEntries(changed.filter(([, delta]) => delta !== 0));
+      },
+      (delta) => JSON.stringify(delta) === JSON.stringify(Object.fromEntries(Object.entries(expected).sort())),
+      5_000,
+      `webhook outcomes ${JSON.stringify(expected)}`,
+    );
   const attempts = async (id: string) => (await repository.attemptsOf([id])).map((a) => [a.status_code, a.error]);
 
   it('delivers on 2xx: one signed POST, recorded as delivered with its attempt', async () => {
@@ -102,6 +120,7 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
       if (request.path !== '/flaky') return res.writeHead(204).end();
       res.writeHead(receiver.on('/flaky').length === 1 ? 500 : 200).end();
     });
+    const before = await outcomes();
     const { secret, deliveryId } = await deliverTo('/flaky');
 
     const delivery = await settled(deliveryId);
@@ -115,10 +134,12 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
     // The same message both times (receivers deduplicate by webhook-id), each signed afresh.
     expect(received.map((r) => r.headers['webhook-id'])).toEqual([deliveryId, deliveryId]);
     for (const request of received) expect(() => new Webhook(secret).verify(request.body, request.headers)).not.toThrow();
+    expect(await countedSince(before, { retrying: 1, delivered: 1 })).toEqual({ retrying: 1, delivered: 1 });
   });
 
   it('on 410 Gone abandons the delivery, disables the subscription and sends no more', async () => {
     receiver.answer((request, res) => res.writeHead(request.path === '/gone' ? 410 : 204).end());
+    const before = await outcomes();
     const { subscriptionId, deliveryId } = await deliverTo('/gone');
 
     const delivery = await settled(deliveryId);
@@ -137,6 +158,7 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
     await sleep(200); // well past the 10 ms retry base
     expect(receiver.on('/gone')).toHaveLength(1);
     expect(await attempts(later)).toEqual([]);
+    expect(await countedSince(before, { abandoned: 2 })).toEqual({ abandoned: 2 });
   });
 
   it("signs a job's callbackUrl delivery with WEBHOOK_CALLBACK_SECRET", async () => {
@@ -154,6 +176,7 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
   it('fails a delivery whose secret was sealed under a key no longer configured, with its code, and goes on delivering others', async () => {
     receiver.answer((_request, res) => res.writeHead(204).end());
     const removed = new SecretBox([{ id: 'removed-key', key: Buffer.alloc(32, 7) }]);
+    const before = await outcomes();
     const { deliveryId } = await deliverTo('/removed-key', removed);
 
     const delivery = await settled(deliveryId);
@@ -168,6 +191,7 @@ describe('WebhookDeliveryWorker (Redis, PostgreSQL, a local receiver)', () => {
     expect((await repository.findDelivery(deliveryId))!.attempts).toBe(1);
     const next = await deliverTo('/after-removed-key');
     expect((await settled(next.deliveryId)).state).toBe('delivered');
+    expect(await countedSince(before, { failed: 1, delivered: 1 })).toEqual({ failed: 1, delivered: 1 });
   });
 
   it('fails a delivery whose sealed secret was copied from another subscription', async () => {
