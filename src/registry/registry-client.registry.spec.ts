@@ -294,7 +294,7 @@ describeWithRegistry(suiteName, () => {
       expect(await client.getManifest(r(), 'v1', [OCI_INDEX_MEDIA_TYPE])).toBeUndefined();
     });
 
-    it('rejects a manifest refused by the registry with its error code', async () => {
+    it('reports a manifest naming a blob the registry does not have as REGISTRY_BLOB_NOT_VISIBLE (transient: it may be committing), with the registry code', async () => {
       const dangling = Buffer.from(
         JSON.stringify({
           schemaVersion: 2,
@@ -307,7 +307,7 @@ describeWithRegistry(suiteName, () => {
         () => undefined,
         (e: unknown) => e as RegistryError,
       );
-      expect(error).toMatchObject({ code: 'REGISTRY_REJECTED', transient: false, status: 400 });
+      expect(error).toMatchObject({ code: 'REGISTRY_BLOB_NOT_VISIBLE', transient: true, status: 400 });
       expect(error!.details.map((d) => d.code)).toContain('MANIFEST_BLOB_UNKNOWN');
     });
 

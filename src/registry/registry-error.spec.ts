@@ -23,6 +23,17 @@ describe('registryErrorFromStatus', () => {
     [405, body({ code: 'UNSUPPORTED', message: 'The operation is unsupported.' }), 'REGISTRY_REJECTED', false],
     [413, '', 'REGISTRY_REJECTED', false],
     [412, '', 'REGISTRY_PRECONDITION_FAILED', true],
+    [
+      400,
+      JSON.stringify({
+        errors: [
+          { code: 'DIGEST_INVALID', message: 'provided digest did not match uploaded content' },
+          { code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry' },
+        ],
+      }),
+      'REGISTRY_BLOB_NOT_VISIBLE',
+      true,
+    ],
     [408, '', 'REGISTRY_UNAVAILABLE', true],
     [429, body({ code: 'TOOMANYREQUESTS' }), 'REGISTRY_THROTTLED', true],
     [500, '', 'REGISTRY_UNAVAILABLE', true],
@@ -40,11 +51,9 @@ describe('registryErrorFromStatus', () => {
   });
 
   it("quotes the registry's error codes and messages", () => {
-    const error = classify(400, body({ code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry' }));
-    expect(error.message).toBe(
-      'Registry registry.example.com rejected PUT manifest v1 on registry.example.com/ns/comp (HTTP 400: MANIFEST_BLOB_UNKNOWN blob unknown to registry).',
-    );
-    expect(error.details).toEqual([{ code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry' }]);
+    const error = classify(400, body({ code: 'MANIFEST_INVALID', message: 'manifest invalid' }));
+    expect(error.message).toBe('Registry registry.example.com rejected PUT manifest v1 on registry.example.com/ns/comp (HTTP 400: MANIFEST_INVALID manifest invalid).');
+    expect(error.details).toEqual([{ code: 'MANIFEST_INVALID', message: 'manifest invalid' }]);
   });
 
   it('says whether credentials were configured on 401 and 403', () => {

@@ -19,6 +19,7 @@ export const REGISTRY_ERROR_CODES = errorCodes(
   'MANIFEST_NOT_FOUND',
   'REGISTRY_REJECTED',
   'REGISTRY_PRECONDITION_FAILED',
+  'REGISTRY_BLOB_NOT_VISIBLE',
   'REGISTRY_THROTTLED',
   'REGISTRY_UNAVAILABLE',
   'REGISTRY_UNREACHABLE',
@@ -143,6 +144,16 @@ export function registryErrorFromStatus(context: RegistryRequestContext, status:
   }
   if (status === 404 && codes.has('MANIFEST_UNKNOWN')) {
     return new RegistryError('MANIFEST_NOT_FOUND', `No such manifest in ${where(context)} (${operation}: ${http}).`, { ...base, transient: false });
+  }
+  if (status === 400 && codes.has('MANIFEST_BLOB_UNKNOWN')) {
+    // A blob the manifest names is not visible in the repository. Seen with distribution when another
+    // upload of the same blob to the same repository commits at that moment (two builds publishing the
+    // same component): a moment later it is there. Retried; a blob that is really missing fails the
+    // step once its attempts are spent, with this code.
+    return new RegistryError('REGISTRY_BLOB_NOT_VISIBLE', `Registry ${registry} does not see a blob the manifest names in ${where(context)} yet (${operation}: ${http}).`, {
+      ...base,
+      transient: true,
+    });
   }
   if (status === 412) {
     // A conditional write lost a race with another writer: re-reading and re-running the step helps.
