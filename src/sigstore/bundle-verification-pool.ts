@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import type { ArtifactInput } from './artifact-binding';
 import { verifyBundleDocument } from './bundle-verifier';
 import { type BundleVerdict, type BundleVerificationAnswer, type BundleVerificationTask, portableSignerPolicy } from './bundle-verification-task';
 import type { SignerPolicy } from './signer-policy';
+import { trustedRootDigest } from './trusted-root';
 
 export type { BundleVerdict };
 
@@ -185,7 +185,7 @@ export class BundleVerificationPool {
     let entry = this.documents.get(root);
     if (!entry) {
       const document = TrustedRoot.toJSON(root);
-      entry = { digest: `sha256:${createHash('sha256').update(JSON.stringify(document)).digest('hex')}`, document };
+      entry = { digest: trustedRootDigest(root), document };
       this.documents.set(root, entry);
     }
     return entry;

@@ -28,7 +28,7 @@ import { buildSignerPolicy } from './signer-policy-request';
 import { buildProvenancePolicy } from './provenance-policy-request';
 import { ProvenanceVerifier, verifyProvenance } from './provenance-verification';
 import { DEFAULT_TRUST_ROOT, TrustRoots } from './trust-roots';
-import { VerificationError, verificationProblem } from './verification-errors';
+import { VerificationError, verificationBusy, verificationProblem } from './verification-errors';
 import { VerificationRecords } from './verification-records.repository';
 import { CallbackUrlPolicy } from '../pipeline/callback-url-policy';
 import { JobObservers } from '../pipeline/job-observers';
@@ -203,10 +203,7 @@ export class ArtifactVerificationService implements OnModuleInit {
           })
         : null,
     ]).catch((error: unknown) => {
-      // The verification threads' queue is full: the caller may try again shortly (503, Retry-After).
-      if (error instanceof VerificationBusyError)
-        throw new VerificationError('VERIFICATION_BUSY', error.message, { transient: true, retryAfterMs: error.retryAfterMs, cause: error });
-      throw error;
+      throw error instanceof VerificationBusyError ? verificationBusy(error) : error;
     });
     const signed = signatures.some((s) => s.verified);
     const verdict: Verdict = {

@@ -7,6 +7,7 @@ import { BundleVerificationPool, VerificationBusyError, type VerificationTrust }
 import { buildSignerPolicy } from './signer-policy-request';
 import { TrustRootUnavailableError } from '../sigstore/trust-root-loader';
 import { TrustRoots } from './trust-roots';
+import { verificationBusy, verificationProblem } from './verification-errors';
 import { parseTrustedRoot, trustMaterialOf } from '../sigstore/trusted-root';
 
 /**
@@ -59,6 +60,5 @@ export class BundleVerificationService {
 
 /** The verification threads' queue is full: 503 with Retry-After; other errors pass unchanged. */
 function busyProblem(error: unknown): never {
-  if (!(error instanceof VerificationBusyError)) throw error;
-  throw new ProblemError(503, error.code, 'Too many verifications are waiting', error.message, {}, { 'Retry-After': String(Math.ceil((error.retryAfterMs ?? 1000) / 1000)) });
+  throw error instanceof VerificationBusyError ? verificationProblem(verificationBusy(error)) : error;
 }

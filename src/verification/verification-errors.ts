@@ -1,5 +1,6 @@
 import { CodedError, errorCodes } from '../common/coded-error';
 import { ProblemError } from '../common/problem';
+import type { VerificationBusyError } from '../sigstore/bundle-verification-pool';
 
 /** Why a verification could not be made at all (a signature that does not verify is an answer, not one of these). */
 export const VERIFICATION_ERROR_CODES = errorCodes('TRUST_ROOT_NOT_FOUND', 'TRUST_ROOT_UNAVAILABLE', 'INVALID_POLICY', 'VERIFICATION_BUSY');
@@ -26,4 +27,9 @@ export function verificationProblem(error: unknown): unknown {
   const { status, title } = PROBLEMS[error.code];
   const headers = error.retryAfterMs === undefined ? undefined : { 'Retry-After': String(Math.ceil(error.retryAfterMs / 1000)) };
   return new ProblemError(status, error.code, title, error.message, {}, headers);
+}
+
+/** The verification threads' queue is full: the caller may try again shortly (503, Retry-After). */
+export function verificationBusy(error: VerificationBusyError): VerificationError {
+  return new VerificationError('VERIFICATION_BUSY', error.message, { transient: true, retryAfterMs: error.retryAfterMs, cause: error });
 }
