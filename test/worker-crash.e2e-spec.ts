@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finishedJob, type JobView } from './support/jobs';
 import { RegistryReader } from './support/registry-http';
 import { ServiceProcess, eventually } from './support/service-process';
+import { tarGzBytes } from './support/source-archives';
 import { TcpProxy } from './support/tcp-proxy';
 import { TestDatabase } from './support/test-database';
 import { REPO_ROOT, TEST_ADMIN_KEY, testEnvironment, testServiceEnv } from './support/test-environment';
@@ -11,7 +13,7 @@ import { WebhookReceiver } from './support/webhook-receiver';
 
 /**
  * Fault runs: a worker killed with SIGKILL in the middle of a step (the push, a webhook delivery; the
- * sign step has its own file, sign-crash-recovery) and a second worker started afterwards. Each run
+ * sign step has its own file, sign-crash-recovery; the attest step of a build) and a second worker started afterwards. Each run
  * prints what it injected, what it expected and what it saw. The promise: the job completes exactly
  * once, with one record of each kind, and the caller is notified once (a delivery that is repeated
  * carries the same webhook-id, so the receiver can tell).
@@ -159,4 +161,78 @@ describe('a worker killed with SIGKILL in the middle of a step', () => {
     expect(ids).toEqual([deliveries[0]!.id]);
     expect(deliveries).toHaveLength(1);
   }, 180_000);
+  it('during the attest step, after the provenance was signed and recorded: another worker attaches it once, and the caller is told once', async () => {
+    // The registry behind a slow link, so that attaching the provenance takes a few round trips of 150 ms.
+    const [host, port] = registryHost.split(':') as [string, string];
+    const slowRegistry = await TcpProxy.start(host, Number(port), { latencyMs: 150 });
+    proxies.push(slowRegistry);
+    const slowHost = `127.0.0.1:${slowRegistry.port}`;
+    // Builds run in the sandbox as another user: a work directory it can reach, on both workers.
+    const workDir = mkdtempSync(join(tmpdir(), 'wasm-signer-crash-attest-work-'));
+    chmodSync(workDir, 0o711);
+    const { api, doomed, rescue } = await pipeline('crash-attest', {
+      REGISTRY_INSECURE_HOSTS: `${env.stackEnv.REGISTRY_INSECURE_HOSTS},${slowHost}`,
+      BUILD_WORKER: 'also',
+      BUILD_WORK_DIR: workDir,
+      BUILD_TIMEOUT_MS: '180000',
+      RATE_LIMIT_BUILDS_PER_MINUTE: '0',
+    });
+    await eventually(
+      async () => {
+        const builders = (await (await api.fetch('/v1/builders')).json()) as { name: string; available: boolean }[];
+        return builders.find((b) => b.name === 'componentize-js')?.available ? true : undefined;
+      },
+      30_000,
+      'the build worker to report its builders',
+    );
+    const repository = `${slowHost}/e2e/crash-attest-${randomUUID().slice(0, 8)}`;
+    const source = await tarGzBytes([
+      { name: 'index.js', content: 'export function greet(name) { return `Hello, ${name}!`; }\n' },
+      { name: 'wit/hello.wit', content: 'package e2e:hello;\n\nworld hello {\n  export greet: func(name: string) -> string;\n}\n' },
+    ]);
+    const query = new URLSearchParams({
+      repository,
+      tag: 'v1',
+      builder: 'componentize-js',
+      options: JSON.stringify({ entry: 'index.js', wit: 'wit', world: 'hello' }),
+      callbackUrl: receiver.url('/crash-attest'),
+    });
+    const accepted = await api.fetch(`/v1/builds?${query}`, { method: 'POST', headers: { 'content-type': 'application/gzip' }, body: source });
+    const body = (await accepted.json()) as JobView & { detail?: string };
+    expect([accepted.status, body.detail]).toEqual([202, undefined]);
+    const id = body.id;
+
+    // Killed once the attestation is recorded (signed, in Rekor, in the database) and while it is being attached.
+    const attestations = async () => Number((await database.query<{ n: string }>('select count(*) as n from attestations where job_id = $1', [id]))[0]!.n);
+    await eventually(async () => ((await attestations()) > 0 ? true : undefined), 180_000, 'the provenance to be recorded');
+    expect(await doomed.stop('SIGKILL')).toBeNull();
+    const killedIn = await stepState(api, id, 'attest');
+    const rescuer = await rescue();
+
+    const job = await finishedJob(api, id, 120_000);
+    const callbacks = await eventually(async () => (receiver.on('/crash-attest').length > 0 ? receiver.on('/crash-attest') : undefined), 30_000, 'the callback');
+    const records = await recordsOf(id, repository, slowHost);
+    const registry = new RegistryReader(slowHost);
+    const path = repository.slice(slowHost.length + 1);
+    const manifestDigest = (job.result?.manifestDigest as string | undefined) ?? '';
+    const fallbackIndex = await registry.manifest(path, manifestDigest.replace(':', '-'));
+    const provenanceReferrers = ((fallbackIndex.json?.manifests ?? []) as { annotations?: Record<string, string> }[]).filter(
+      (m) => m.annotations?.['dev.sigstore.bundle.predicateType'] === 'https://slsa.dev/provenance/v1',
+    );
+    const recorded = await attestations();
+    report('worker SIGKILLed during attest', {
+      injected: `a build whose registry is reached through a 150 ms link; worker killed once the provenance was recorded, with the attest step ${killedIn}`,
+      expected:
+        'job succeeded, attest finished by the second worker, 1 attestation record, 1 provenance referrer, 1 signature record per format, callbacks all with one webhook-id',
+      saw: `job ${job.state}, attest by ${job.steps.find((s) => s.name === 'attest')?.worker === rescuer.instanceId ? 'the second worker' : 'the first worker'}, ${recorded} attestation record(s), ${provenanceReferrers.length} provenance referrer(s), records ${JSON.stringify(records.formats)}, ${callbacks.length} callback(s) with ids ${JSON.stringify([...new Set(callbacks.map((c) => c.headers['webhook-id']))])}`,
+    });
+    expect(killedIn).toBe('running');
+    expect(job).toMatchObject({ state: 'succeeded', error: null });
+    expect(job.steps.find((s) => s.name === 'attest')!.worker).toBe(rescuer.instanceId);
+    expect(recorded).toBe(1);
+    expect(provenanceReferrers).toHaveLength(1);
+    expect(records).toEqual({ formats: ['cosign-classic', 'sigstore-bundle'], sigLayers: 1 });
+    expect(new Set(callbacks.map((c) => c.headers['webhook-id'])).size).toBe(1);
+    expect(JSON.parse(callbacks[0]!.body)).toMatchObject({ type: 'job.succeeded', data: { job: { id } } });
+  }, 300_000);
 });
