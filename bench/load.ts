@@ -8,15 +8,13 @@
  * job was notified. Redis is a private one with AOF on (as docker-compose.yml runs it), so that
  * restarting it disturbs nothing else.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, sleep } from '../test/support/service-process';
+import { PrivateRedis } from '../test/support/private-redis';
+import { sleep } from '../test/support/service-process';
 import type { Benchmark, BenchContext } from './support/benchmark';
 import { REPO_ROOT } from './support/environment';
 import { JsonClient } from './support/http-json';
@@ -237,8 +235,7 @@ async function loadRun(context: BenchContext, settings: Settings, workerCount: n
   result.webhooks = { jobsSucceeded: succeeded + seeded.length, notified: receiver.ids.size, duplicates: receiver.requests - receiver.ids.size };
   client.close();
   for (const service of [api, ...workers]) await service.stop();
-  await redis.stop();
-  await rm(redis.dir, { recursive: true, force: true });
+  await redis.remove();
   return result;
 }
 
@@ -332,56 +329,6 @@ async function processState(service: ServiceUnderTest): Promise<{ rssMiB: number
 async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done() && Date.now() < deadline) await sleep(100);
-}
-
-/** A redis-server of this run's own, with AOF on (appendfsync everysec), in a temporary directory. */
-class PrivateRedis {
-  private child: ChildProcess | undefined;
-
-  private constructor(
-    readonly port: number,
-    readonly dir: string,
-  ) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort(), await mkdtemp(join(tmpdir(), 'wasm-signer-bench-redis-')));
-    await redis.launch();
-    return redis;
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.launch();
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
-
-  private async launch(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''], {
-      stdio: 'ignore',
-    });
-    for (let i = 0; i < 100; i++) {
-      const ready = await new Promise<boolean>((resolve) => {
-        const probe = spawn('redis-cli', ['-p', String(this.port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] });
-        let out = '';
-        probe.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-        probe.once('exit', () => resolve(out.trim() === 'PONG'));
-      });
-      if (ready) return;
-      await sleep(100);
-    }
-    throw new Error('the private redis-server did not start');
-  }
 }
 
 /** A webhook receiver on loopback that counts deliveries by webhook-id (answers 204). */

@@ -1,5 +1,5 @@
 import type { RateLimitCategory } from '../access/authorize';
-import { ProblemError } from '../common/problem';
+import { DEPENDENCY_RETRY_AFTER_SECONDS, ProblemError } from '../common/problem';
 import { type QuotaState, rateLimitedFields, secondsUntil } from './rate-limit-headers';
 
 /**
@@ -28,5 +28,15 @@ export const rateLimitProblems = {
       { 'Retry-After': String(CONCURRENT_UPLOADS_RETRY_AFTER_SECONDS) },
     ),
   /** Redis could not count the request: refused rather than let through unlimited (see CallerRateLimits). */
-  unavailable: () => new ProblemError(503, 'RATE_LIMIT_UNAVAILABLE', 'The rate limits cannot be checked', 'Redis, which counts the rate limits, is unavailable; retry later'),
+  unavailable: () =>
+    new ProblemError(
+      503,
+      'RATE_LIMIT_UNAVAILABLE',
+      'The rate limits cannot be checked',
+      'Redis, which counts the rate limits, is unavailable; retry later',
+      {},
+      {
+        'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS),
+      },
+    ),
 };

@@ -46,13 +46,18 @@ export class ProblemError extends Error {
   }
 }
 
+/** Retry-After of a 503 for a dependency that is away (Redis): it reconnects within a few seconds of coming back. */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
+
 export const problems = {
   validation: (errors: { field: string; message: string }[]) =>
     new ProblemError(400, 'VALIDATION_FAILED', 'The request is not valid', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors }),
   notFound: (what: string, id: string) =>
     new ProblemError(404, `${what.toUpperCase().replace(/ /g, '_')}_NOT_FOUND`, `No such ${what.toLowerCase()}`, `${what} ${id} does not exist`),
   shuttingDown: () => new ProblemError(503, 'SHUTTING_DOWN', 'The service is shutting down', 'Retry against another instance'),
-  queueUnavailable: (detail: string) => new ProblemError(503, 'QUEUE_UNAVAILABLE', 'The job queue is unavailable', detail),
+  /** Redis, which holds the queues, is away: a retry after a few seconds may be accepted. */
+  queueUnavailable: (detail: string) =>
+    new ProblemError(503, 'QUEUE_UNAVAILABLE', 'The job queue is unavailable', detail, {}, { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS) }),
   idempotencyKeyReused: (jobId: string) =>
     new ProblemError(
       422,

@@ -25,9 +25,13 @@ export function producerRedisOptions(url: string): RedisOptions {
   };
 }
 
-/** Reconnect forever with a capped backoff; a Redis outage is waited out, never fatal. */
+/**
+ * Reconnect forever with a backoff capped at 1 s: a Redis outage is waited out, never fatal, and once
+ * Redis is back every connection (queues, rate limits, upload slots) is back within a second, so
+ * submissions are accepted again and readiness turns green without waiting out a long backoff.
+ */
 function reconnectDelay(attempt: number): number {
-  return Math.min(100 * 2 ** Math.min(attempt, 10), 5_000);
+  return Math.min(100 * 2 ** Math.min(attempt, 10), 1_000);
 }
 
 function fromUrl(url: string): RedisOptions {

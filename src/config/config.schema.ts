@@ -255,12 +255,13 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'ENQUEUE_SWEEP_INTERVAL_MS',
     default: '10000',
     meaning:
-      'How often each worker looks for jobs recorded but never enqueued (the API died or lost Redis between the two writes) and enqueues them. One worker of a deployment sweeps at a time; re-enqueueing is idempotent.',
+      'How often each worker looks for work missing from the queues and enqueues it: jobs recorded but never enqueued (the API died or lost Redis between the two writes), unfinished jobs whose queue entries Redis lost (restarted without persistence, or its AOF lost its last second), pending webhook deliveries without a queue job. One worker of a deployment sweeps at a time; re-enqueueing is idempotent.',
   },
   {
     name: 'ENQUEUE_SWEEP_GRACE_MS',
     default: '30000',
-    meaning: 'Age a job recorded but not enqueued must reach before the sweeper enqueues it: longer than an API takes to enqueue a job it has just recorded.',
+    meaning:
+      'Age a job recorded but not enqueued must reach before the sweeper enqueues it (longer than an API takes to enqueue a job it has just recorded), and how long an unfinished job must be unchanged before the sweeper checks that its current step is still in its queue.',
   },
   {
     name: 'SHUTDOWN_TIMEOUT_MS',

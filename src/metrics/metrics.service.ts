@@ -38,8 +38,8 @@ export class MetricsService {
 
   readonly jobsReenqueued = new Counter({
     name: 'jobs_reenqueued_total',
-    help: 'Jobs recorded but never enqueued (their producer died or lost Redis in between) that the sweeper enqueued, by type',
-    labelNames: ['type'] as const,
+    help: 'Jobs the sweeper enqueued, by type and reason: never_enqueued (their producer died or lost Redis between recording and enqueueing) or queue_entry_lost (Redis lost the queue entry of their current step)',
+    labelNames: ['type', 'reason'] as const,
     registers: [this.registry],
   });
 

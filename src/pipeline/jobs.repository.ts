@@ -99,6 +99,22 @@ export class JobsRepository {
       .execute();
   }
 
+  /**
+   * Jobs noted as enqueued, not finished, whose last change is more than `graceMs` old (by the database's
+   * clock): the ones whose queue entries may have vanished from Redis. Least recently changed first,
+   * after `after` (the last one of the previous page).
+   */
+  unfinishedUnchanged(graceMs: number, limit: number, after?: { updatedAt: Date; id: string }): Promise<Pick<JobRow, 'id' | 'type' | 'steps' | 'updated_at'>[]> {
+    let query = this.database.db
+      .selectFrom('jobs')
+      .select(['id', 'type', 'steps', 'updated_at'])
+      .where('state', 'in', ['queued', 'running'])
+      .where('enqueued_at', 'is not', null)
+      .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`);
+    if (after) query = query.where(sql<boolean>`(updated_at, id) > (${after.updatedAt}, ${after.id}::uuid)`);
+    return query.orderBy('updated_at').orderBy('id').limit(limit).execute();
+  }
+
   findByIdempotencyKey(key: string, caller?: string): Promise<JobRow | undefined> {
     return this.database.db
       .selectFrom('jobs')

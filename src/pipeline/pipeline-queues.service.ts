@@ -101,6 +101,14 @@ export class PipelineQueues implements OnModuleInit, OnApplicationBootstrap, OnA
     await this.open().flows.add(flow!);
   }
 
+  /** The state of one step's queue entry; 'unknown' when Redis has no such entry. */
+  async stepState(jobId: string, step: StepName): Promise<string> {
+    const queue = this.open().queues.get(step);
+    if (!queue) return 'unknown';
+    await connected(this.open().connection);
+    return queue.getJobState(stepJobId(jobId, step));
+  }
+
   async ping(): Promise<void> {
     await (await connected(this.open().connection)).ping();
   }

@@ -25,8 +25,6 @@ class RetryDelivery extends Error {
   }
 }
 
-/** Pending deliveries checked for a missing queue job on start and then every minute. */
-const SWEEP_INTERVAL_MS = 60_000;
 const SWEEP_BATCH = 500;
 /** A pending delivery this far past its next attempt without a live queue job is re-enqueued. */
 const SWEEP_GRACE_MS = 5_000;
@@ -65,7 +63,8 @@ export class WebhookDeliveryWorker implements OnApplicationBootstrap, OnModuleDe
     });
     this.worker.on('error', (error) => this.logger.warn({ err: error }, 'webhook worker error'));
     void this.sweep();
-    this.sweepTimer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    // Pending deliveries are checked for a missing queue job on start, then as often as the job sweeper runs.
+    this.sweepTimer = setInterval(() => void this.sweep(), this.config.queues.enqueueSweepIntervalMs);
     this.sweepTimer.unref();
   }
 

@@ -45,7 +45,21 @@ describe('UnqueuedJobsSweeper (jobs in PostgreSQL, queues in Redis)', () => {
     }
     return { present, perQueue };
   };
-  const reenqueued = async () => (await metrics.jobsReenqueued.get()).values.reduce((sum, v) => sum + v.value, 0);
+  const reenqueued = async (reason?: string) =>
+    (await metrics.jobsReenqueued.get()).values.filter((v) => reason === undefined || v.labels.reason === reason).reduce((sum, v) => sum + v.value, 0);
+  /** Recorded and enqueued, as the API does it. */
+  const enqueuedJob = async () => {
+    const { job } = await jobs.create({ type: 'probe', input: { holdMs: 0 } });
+    await queues.enqueuePipeline(job.id, STEPS);
+    await jobs.markEnqueued(job.id);
+    return job.id;
+  };
+  /** Redis loses a job's queue entries: the root of its flow (its last step) is removed with the steps before it. */
+  const loseEntries = async (id: string) => {
+    const last = STEPS[STEPS.length - 1]!;
+    await (await queues.queues.get(last)!.getJob(stepJobId(id, last)))!.remove();
+  };
+  const lastChangedMinuteAgo = (ids: string[]) => it_.scratch.query(`update jobs set updated_at = now() - interval '1 minute' where id = any($1::uuid[])`, [ids]);
 
   it('enqueues each job recorded past the grace period once, though two sweepers run at the same time', async () => {
     const recorded = await Promise.all(Array.from({ length: 5 }, () => jobs.create({ type: 'probe', input: { holdMs: 0 } })));
@@ -78,5 +92,46 @@ describe('UnqueuedJobsSweeper (jobs in PostgreSQL, queues in Redis)', () => {
     expect(await sweepers[1]!.sweep()).toBe(1);
     expect(await inRedis([job.id])).toEqual(before);
     expect(before.present).toHaveLength(STEPS.length);
+  });
+
+  it('a job whose queue entries vanished is enqueued again from its current step, once; one whose entries are there is left alone', async () => {
+    const [fresh, partWay, intact] = [await enqueuedJob(), await enqueuedJob(), await enqueuedJob()];
+    // partWay's first step ran: the worker recorded it (BullMQ then completed its entry).
+    await jobs.stepStarted(partWay, STEPS[0]!, 'worker-1', 1);
+    await jobs.stepSucceeded(partWay, STEPS[0]!, {});
+    await loseEntries(fresh);
+    await loseEntries(partWay);
+    expect((await inRedis([fresh, partWay])).present).toEqual([]);
+    const before = await reenqueued('queue_entry_lost');
+
+    // Changed within the grace period: a worker may be between steps; left for a later sweep.
+    expect(await sweepers[0]!.sweep()).toBe(0);
+    expect((await inRedis([fresh, partWay])).present).toEqual([]);
+
+    await lastChangedMinuteAgo([fresh, partWay, intact]);
+    const intactBefore = await inRedis([intact]);
+    const counts = await Promise.all(sweepers.map((s) => s.sweep()));
+    expect(counts.reduce<number>((sum, n) => sum + (n ?? 0), 0)).toBe(2);
+    expect(await reenqueued('queue_entry_lost')).toBe(before + 2);
+    expect((await inRedis([fresh])).present).toEqual(STEPS.map((step) => stepJobId(fresh, step)));
+    expect((await inRedis([partWay])).present).toEqual(STEPS.slice(1).map((step) => stepJobId(partWay, step)));
+    expect((await inRedis([intact])).present).toEqual(intactBefore.present);
+    // The first of partWay's remaining steps waits to run; the ones after it wait for it.
+    expect(await queues.stepState(partWay, STEPS[1]!)).toBe('waiting');
+    expect(await queues.stepState(partWay, STEPS[2]!)).toBe('waiting-children');
+    expect([await sweepers[0]!.sweep(), await sweepers[1]!.sweep()]).toEqual([0, 0]);
+  });
+
+  it('a finished job without queue entries is left alone', async () => {
+    const id = await enqueuedJob();
+    for (const step of STEPS) {
+      await jobs.stepStarted(id, step, 'worker-1', 1);
+      await jobs.stepSucceeded(id, step, {});
+    }
+    expect((await jobs.find(id))!.state).toBe('succeeded');
+    await loseEntries(id);
+    await lastChangedMinuteAgo([id]);
+    expect(await sweepers[0]!.sweep()).toBe(0);
+    expect((await inRedis([id])).present).toEqual([]);
   });
 });
