@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import { Kysely, type LogEvent, Migrator, PostgresDialect, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import { Pool, types } from 'pg';
 import type { AppConfig } from '../config/config.schema';
@@ -9,8 +9,11 @@ import { migrationProvider } from './migrations';
 
 const INT8_OID = 20;
 
-/** Opens the system of record: PostgreSQL when configured, else the embedded PGlite directory. */
-export async function openDatabase(config: AppConfig['database'], onPoolError?: (error: Error) => void): Promise<Kysely<Database>> {
+/**
+ * Opens the system of record: PostgreSQL when configured, else the embedded PGlite directory.
+ * `onStatement`: told of every statement run (and its error, if it failed).
+ */
+export async function openDatabase(config: AppConfig['database'], onPoolError?: (error: Error) => void, onStatement?: (event: LogEvent) => void): Promise<Kysely<Database>> {
   if (config.kind === 'postgres') {
     // Log indices and sizes are int8; they stay well below 2^53, so numbers are exact.
     types.setTypeParser(INT8_OID, (value) => Number(value));
@@ -25,11 +28,11 @@ export async function openDatabase(config: AppConfig['database'], onPoolError?: 
     // A connection that dies while checked out emits 'error' on its client, where the pool no longer
     // listens; without a listener that would crash the process. The query in flight fails on its own.
     pool.on('connect', (client) => client.on('error', (error) => onPoolError?.(error)));
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(onStatement ? { log: onStatement } : {}) });
   }
   mkdirSync(config.dataDir, { recursive: true });
   const pglite = await PGlite.create(config.dataDir, { parsers: { [INT8_OID]: (value: string) => Number(value) } });
-  return new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return new Kysely<Database>({ dialect: new PGliteDialect(pglite), ...(onStatement ? { log: onStatement } : {}) });
 }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
