@@ -30,11 +30,11 @@ const STORAGE_FULL_SQLSTATE = '53100';
 const STORAGE_FULL_MESSAGE = /No space left on device|ENOSPC|could not extend file|disk full|EFBIG|File too large/i;
 
 /**
- * The outage an error stands for, if it is one: the error itself, or any error it was caused by (a
- * step's error wrapping the database's, or the several errors of one connection attempt). A statement
- * the database refused for what it says (a constraint, a syntax error) is no outage: undefined.
+ * The outage an error of the database driver stands for, if it is one. Only for errors the driver threw
+ * (a refused connection anywhere else is some other dependency's outage). A statement the database
+ * refused for what it says (a constraint, a syntax error) is no outage: undefined.
  */
-export function databaseOutage(error: unknown): DatabaseOutageError | undefined {
+export function classifyDriverError(error: unknown): DatabaseOutageError | undefined {
   const seen = new Set<unknown>();
   const queue: unknown[] = [error];
   let unavailable: unknown;
@@ -57,6 +57,20 @@ export function databaseOutage(error: unknown): DatabaseOutageError | undefined 
   if (unavailable === undefined) return undefined;
   const reason = (unavailable as { message?: string }).message || String((unavailable as { code?: unknown }).code);
   return new DatabaseOutageError('DATABASE_UNAVAILABLE', `the database is unavailable: ${reason}`, error);
+}
+
+/**
+ * The database outage behind an error, if any: the error itself or one it was caused by (a step's error
+ * wrapping the database's). Database errors are classified where the driver throws them
+ * (outageAwareDialect), so another dependency's refused connection never reads as the database's.
+ */
+export function databaseOutage(error: unknown): DatabaseOutageError | undefined {
+  const seen = new Set<unknown>();
+  for (let current = error; current && typeof current === 'object' && !seen.has(current); current = (current as { cause?: unknown }).cause) {
+    if (current instanceof DatabaseOutageError) return current;
+    seen.add(current);
+  }
+  return undefined;
 }
 
 /** The HTTP answer to a request that failed because of a database outage (a ProblemMapper). */

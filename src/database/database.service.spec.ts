@@ -1,5 +1,6 @@
 import type { LogEvent } from 'kysely';
 import type { AppConfig } from '../config/config.schema';
+import { classifyDriverError } from './database-outage';
 import { DatabaseService, STORAGE_FULL_HOLD_MS } from './database.service';
 
 const statement = (sql: string, error?: unknown): LogEvent =>
@@ -7,7 +8,8 @@ const statement = (sql: string, error?: unknown): LogEvent =>
     ? { level: 'query', query: { sql, parameters: [] }, queryDurationMillis: 1 }
     : { level: 'error', error, query: { sql, parameters: [] }, queryDurationMillis: 1 }) as unknown as LogEvent;
 
-const diskFull = Object.assign(new Error('could not extend file "base/5/16397": No space left on device'), { code: '53100' });
+// As the driver's errors reach the statement log: classified (outageAwareDialect).
+const diskFull = classifyDriverError(Object.assign(new Error('could not extend file "base/5/16397": No space left on device'), { code: '53100' }));
 
 describe('DatabaseService when writes are refused for lack of space', () => {
   afterEach(() => jest.useRealTimers());

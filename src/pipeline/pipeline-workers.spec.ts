@@ -1,5 +1,6 @@
 import type { JobChanges } from './job-changes';
 import { DelayedError, type Job } from 'bullmq';
+import { classifyDriverError } from '../database/database-outage';
 import type { AppConfig } from '../config/config.schema';
 import type { JobRow, StepName } from '../database/database.types';
 import type { MetricsService } from '../metrics/metrics.service';
@@ -80,7 +81,7 @@ describe('PipelineWorkers when the database is out', () => {
       ...jobs,
       find: jobs.find,
       stepSucceeded: async (...args: Parameters<typeof jobs.stepSucceeded>) => {
-        if (databaseDown) throw new Error('Connection terminated unexpectedly');
+        if (databaseDown) throw classifyDriverError(new Error('Connection terminated unexpectedly'));
         return jobs.stepSucceeded(...args);
       },
       stepFailed: async (...args: Parameters<typeof jobs.stepFailed>) => {
