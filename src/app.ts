@@ -16,6 +16,7 @@ import { AuditLogRecorder } from './auth/audit-log.recorder';
 import { problems } from './common/problem';
 import { ProblemFilter } from './common/problem.filter';
 import { jobSubmissionProblem } from './pipeline/job-submission-problem';
+import { databaseOutageProblem } from './database/database-outage';
 import { SOURCE_ARCHIVE_MEDIA_TYPES, enforceContentTypes } from './common/content-types';
 import { registerJsonParser } from './common/json-body';
 import { registerSecurityHeaders } from './common/security-headers';
@@ -55,7 +56,7 @@ export async function createApp(config: AppConfig, options: { quiet?: boolean } 
   });
   if (!options.quiet) app.useLogger(app.get(Logger));
   await registerSecurityHeaders(app, { corsAllowedOrigins: config.cors.allowedOrigins });
-  app.useGlobalFilters(new ProblemFilter([jobSubmissionProblem], config.http.bodyLimitBytes));
+  app.useGlobalFilters(new ProblemFilter([jobSubmissionProblem, databaseOutageProblem], config.http.bodyLimitBytes));
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

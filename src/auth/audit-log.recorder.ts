@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { notedAuditTarget } from '../access/audit-target';
 import { requestCaller } from '../access/authorize';
 import { ProblemError } from '../common/problem';
+import { DATABASE_RETRY_AFTER_SECONDS } from '../database/database-outage';
 import { type AuditRequest, needsEntryBeforeHandler, needsEntryForResponse, requestEntry, requestPath, responseEntry } from './audit-entry';
 import { AuditLogRepository } from './audit-log.repository';
 import { RouteActions } from './route-actions';
@@ -16,6 +17,8 @@ export const auditLogUnavailable = () =>
     'AUDIT_LOG_UNAVAILABLE',
     'The audit log is unavailable',
     'the request could not be recorded in the audit log (the database did not take the entry), so it was not carried out; retry later',
+    {},
+    { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
   );
 
 const ENTRY_ID = Symbol('audit-entry-id');

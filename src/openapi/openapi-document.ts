@@ -45,7 +45,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (controllerKey, methodKey) => operationId(controllerKey, methodKey),
   });
-  return documentProblemResponses(documentAuditLogRefusal(documentTokenIssuerFailures(document)));
+  return documentProblemResponses(documentDatabaseOutage(documentAuditLogRefusal(documentTokenIssuerFailures(document))));
 }
 
 const AUDIT_LOG_REFUSAL = 'AUDIT_LOG_UNAVAILABLE: the audit log (database) could not record the request; it was not carried out';
@@ -60,6 +60,21 @@ function documentAuditLogRefusal(document: OpenAPIObject): OpenAPIObject {
     for (const method of ['post', 'put', 'patch', 'delete'] as const) {
       const responses = item[method]?.responses as Record<string, { description?: string }> | undefined;
       if (responses) addUnavailable(responses, AUDIT_LOG_REFUSAL);
+    }
+  }
+  return document;
+}
+
+const DATABASE_OUTAGE =
+  'DATABASE_UNAVAILABLE: the database did not answer; DATABASE_STORAGE_FULL: the database could not write for lack of space (both with Retry-After; the request may not have been carried out)';
+
+/** Every /v1 operation reads or writes the database, and is answered so while it is out. */
+function documentDatabaseOutage(document: OpenAPIObject): OpenAPIObject {
+  for (const [path, item] of Object.entries(document.paths)) {
+    if (!path.startsWith('/v1/')) continue;
+    for (const method of ['get', 'post', 'put', 'patch', 'delete'] as const) {
+      const responses = item[method]?.responses as Record<string, { description?: string }> | undefined;
+      if (responses) addUnavailable(responses, DATABASE_OUTAGE);
     }
   }
   return document;

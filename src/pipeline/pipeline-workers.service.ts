@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.schema';
 import { withLogContext } from '../logging/log-context';
 import { MetricsService } from '../metrics/metrics.service';
+import { databaseOutage } from '../database/database-outage';
 import type { JobRow, StepName } from '../database/database.types';
 import { asCatalogueJob } from './job-catalogue';
 import { JobChanges } from './job-changes';
@@ -52,7 +53,7 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
     this.handlers.assertComplete();
     const queues = consumedQueues(this.config.builds.worker);
     for (const queue of queues) {
-      const worker = new Worker<StepJobData>(queue, (job) => withLogContext({ jobId: job.data.jobId, step: job.data.step }, () => this.process(job)), {
+      const worker = new Worker<StepJobData>(queue, (job, token) => withLogContext({ jobId: job.data.jobId, step: job.data.step }, () => this.processOrPostpone(job, token)), {
         connection: workerRedisOptions(this.config.redis.url),
         prefix: this.config.queues.prefix,
         // A build holds a core or two for minutes: one at a time per worker.
@@ -67,6 +68,26 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
       this.workers.push(worker);
     }
     this.logger.log({ queues, concurrency: this.config.queues.workerConcurrency }, 'workers started');
+  }
+
+  /**
+   * A step that cannot go on because the database is out (unreachable, or out of room) is put back in its
+   * queue for later without using one of its attempts: an outage of any length makes it wait, not fail.
+   * Its record keeps the attempt as running (the write that would say more could not be made), and the
+   * next run, with the same attempt number, takes it up from what the record says.
+   */
+  private async processOrPostpone(bullJob: Job<StepJobData>, token?: string): Promise<void> {
+    try {
+      await this.process(bullJob);
+    } catch (error) {
+      const outage = databaseOutage(error);
+      if (!outage || !token) throw error;
+      // Two to four times STEP_RETRY_BASE_MS, each time: the outage's end is unknown, so no growing backoff.
+      const delayMs = retryDelayMs(3, undefined, Math.random, this.config.queues.stepRetryBaseMs);
+      this.logger.warn({ code: outage.code, err: error, delayMs }, 'database unavailable: step postponed, no attempt used');
+      await bullJob.moveToDelayed(Date.now() + delayMs, token);
+      throw new DelayedError();
+    }
   }
 
   private async process(bullJob: Job<StepJobData>): Promise<void> {
@@ -99,6 +120,8 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
       this.metrics.stepDuration.observe({ step, outcome: 'succeeded' }, seconds);
       this.logger.log({ attempt, durationMs: Math.round(seconds * 1000), jobState: finished.state }, 'step succeeded');
     } catch (error) {
+      // The database is out: nothing is recorded (nothing could be); the step is postponed (above).
+      if (databaseOutage(error)) throw error;
       const failure = asStepError(error);
       const final = !failure.transient || attempt >= maxAttempts;
       this.metrics.stepDuration.observe({ step, outcome: final ? 'failed' : 'retried' }, (performance.now() - started) / 1000);

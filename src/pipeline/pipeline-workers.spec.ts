@@ -1,5 +1,6 @@
 import type { JobChanges } from './job-changes';
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
+import { classifyDriverError } from '../database/database-outage';
 import type { AppConfig } from '../config/config.schema';
 import type { JobRow, StepName } from '../database/database.types';
 import type { MetricsService } from '../metrics/metrics.service';
@@ -66,6 +67,64 @@ describe('PipelineWorkers and the job observers', () => {
       ['push', 'succeeded', 'succeeded'],
       ['push', 'succeeded', 'succeeded'],
     ]);
+  });
+});
+
+describe('PipelineWorkers when the database is out', () => {
+  it('postpones the step without using an attempt and without recording a failure, and runs it again once the database answers', async () => {
+    const jobs = jobsHolding({ id: 'j1', type: 'probe', state: 'queued', input: { holdMs: 0 }, result: null, steps: [pending('push')] } as unknown as JobRow);
+    const registry = new StepHandlerRegistry();
+    registry.register({ jobType: 'probe', step: 'push', run: async () => ({ steps: { push: { worker: 'w', pid: 1, at: 'run' } } }) });
+    let databaseDown = true;
+    let failuresRecorded = 0;
+    const repository = {
+      ...jobs,
+      find: jobs.find,
+      stepSucceeded: async (...args: Parameters<typeof jobs.stepSucceeded>) => {
+        if (databaseDown) throw classifyDriverError(new Error('Connection terminated unexpectedly'));
+        return jobs.stepSucceeded(...args);
+      },
+      stepFailed: async (...args: Parameters<typeof jobs.stepFailed>) => {
+        failuresRecorded += 1;
+        return jobs.stepFailed(...args);
+      },
+    };
+    const config = { instanceId: 'w', queues: { stepRetryBaseMs: 100 } } as AppConfig;
+    const metrics = { stepDuration: { observe: () => undefined }, jobsFinished: { inc: () => undefined } } as unknown as MetricsService;
+    const changes = { announce: async () => undefined } as unknown as JobChanges;
+    const workers = new PipelineWorkers(config, repository as unknown as JobsRepository, registry, metrics, new JobObservers(), changes);
+    const delays: number[] = [];
+    const bullJob = {
+      data: { jobId: 'j1', step: 'push' },
+      attemptsMade: 0,
+      opts: { attempts: 1 },
+      moveToDelayed: async (timestamp: number) => void delays.push(timestamp - Date.now()),
+    } as unknown as Job<StepJobData>;
+
+    // One attempt only: were the outage to use it up, the job would fail here.
+    await expect(workers['processOrPostpone'](bullJob, 'token')).rejects.toBeInstanceOf(DelayedError);
+    expect(delays).toHaveLength(1);
+    expect(delays[0]).toBeGreaterThan(100);
+    expect(failuresRecorded).toBe(0);
+    expect(jobs.job.steps[0]!.state).toBe('running');
+
+    databaseDown = false;
+    await workers['processOrPostpone'](bullJob, 'token');
+    expect(jobs.job.state).toBe('succeeded');
+    expect(failuresRecorded).toBe(0);
+  });
+
+  it('fails the attempt as before for an error that is no outage', async () => {
+    const jobs = jobsHolding({ id: 'j1', type: 'probe', state: 'queued', input: { holdMs: 0 }, result: null, steps: [pending('push')] } as unknown as JobRow);
+    const registry = new StepHandlerRegistry();
+    registry.register({ jobType: 'probe', step: 'push', run: async () => Promise.reject(new Error('registry said no')) });
+    const config = { instanceId: 'w', queues: { stepRetryBaseMs: 100 } } as AppConfig;
+    const metrics = { stepDuration: { observe: () => undefined }, jobsFinished: { inc: () => undefined } } as unknown as MetricsService;
+    const changes = { announce: async () => undefined } as unknown as JobChanges;
+    const workers = new PipelineWorkers(config, jobs as unknown as JobsRepository, registry, metrics, new JobObservers(), changes);
+    const bullJob = { data: { jobId: 'j1', step: 'push' }, attemptsMade: 0, opts: { attempts: 1 }, moveToDelayed: async () => undefined } as unknown as Job<StepJobData>;
+    await expect(workers['processOrPostpone'](bullJob, 'token')).rejects.toThrow('registry said no');
+    expect(jobs.job.steps[0]!.state).toBe('failed');
   });
 });
 

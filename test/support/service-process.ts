@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,6 +17,7 @@ export class ServiceProcess {
     readonly child: ChildProcess,
     readonly baseUrl: string,
     readonly env: Record<string, string>,
+    private readonly wrapped = false,
   ) {
     child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
@@ -24,7 +25,11 @@ export class ServiceProcess {
   }
 
   /** Starts the service with `env` (on top of a minimal environment) and waits until /health/live answers. */
-  static async start(env: Record<string, string>, options: { waitForLive?: boolean } = {}): Promise<ServiceProcess> {
+  /**
+   * `wrapper`: a command line the service is run under (`bwrap … --`, say); it must run the service as
+   * its direct child and exit when it does. Signals (stop) then go to the service itself.
+   */
+  static async start(env: Record<string, string>, options: { waitForLive?: boolean; wrapper?: string[] } = {}): Promise<ServiceProcess> {
     const port = env.PORT ?? String(await freePort());
     const fullEnv: Record<string, string> = {
       PATH: process.env.PATH ?? '',
@@ -36,8 +41,9 @@ export class ServiceProcess {
       BOOTSTRAP_ADMIN_API_KEY: TEST_ADMIN_KEY,
       ...env,
     };
-    const child = spawn(process.execPath, [MAIN], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    const service = new ServiceProcess(child, `http://127.0.0.1:${port}`, fullEnv);
+    const [command, ...args] = [...(options.wrapper ?? []), process.execPath, MAIN];
+    const child = spawn(command!, args, { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const service = new ServiceProcess(child, `http://127.0.0.1:${port}`, fullEnv, options.wrapper !== undefined);
     if (options.waitForLive !== false) await service.waitUntilLive();
     return service;
   }
@@ -77,9 +83,25 @@ export class ServiceProcess {
     return fetch(`${this.baseUrl}${path}`, { ...init, headers });
   }
 
-  /** Sends a signal and resolves with the exit code. */
+  /** The service's own process id: the child's, or under a wrapper, the wrapper's child's. */
+  get pid(): number {
+    const own = this.child.pid!;
+    if (!this.wrapped) return own;
+    try {
+      const children = readFileSync(`/proc/${own}/task/${own}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      return children.length > 0 ? Number(children[0]) : own;
+    } catch {
+      return own;
+    }
+  }
+
+  /** Sends a signal (to the service, also under a wrapper) and resolves with the exit code. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const pid = this.pid;
+      if (pid === this.child.pid) this.child.kill(signal);
+      else process.kill(pid, signal);
+    }
     return this.exited;
   }
 }
