@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JobView } from './support/jobs';
+import { scrape, sumOf } from './support/metrics-exposition';
 import { ServiceProcess, eventually, sleep } from './support/service-process';
 import { TcpProxy } from './support/tcp-proxy';
 import { TestDatabase } from './support/test-database';
@@ -116,6 +117,7 @@ describe('PostgreSQL down while steps run', () => {
     );
 
     const postponed = worker.logs.split('\n').filter((line) => line.includes('step postponed')).length;
+    const postponedCounted = sumOf(await scrape(worker), 'wasm_signer_pipeline_steps_postponed_total', { reason: 'database_unavailable' });
     report('PostgreSQL down while steps run', {
       injected: `PostgreSQL connections of the API and the worker dropped and refused for ${OUTAGE_MS} ms, with ${accepted.length} publish jobs accepted and steps [${runningAtCut.join(', ')}] running; STEP_MAX_ATTEMPTS=3`,
       expected:
@@ -123,7 +125,7 @@ describe('PostgreSQL down while steps run', () => {
       saw:
         `readiness ${JSON.stringify(readiness.details.database)}; GET job ${read.status} ${read.code} retry-after=${read.retryAfter} in ${read.ms} ms; ` +
         `POST artifact ${submit.status} ${submit.code} retry-after=${submit.retryAfter} in ${submit.ms} ms; list ${listed.status} ${listed.code} in ${listed.ms} ms; ` +
-        `${postponed} step run(s) postponed; after: ${settled.filter((job) => job.state === 'succeeded').length}/${accepted.length} succeeded, ${halfWritten.length} with wrong rows ${JSON.stringify(halfWritten.map((job) => ({ state: job.state, error: job.error, steps: job.steps.map((s) => `${s.name}:${s.state}`), formats: formatsOf(job.id) })))}`,
+        `${postponed} step run(s) postponed (counted: ${postponedCounted}); after: ${settled.filter((job) => job.state === 'succeeded').length}/${accepted.length} succeeded, ${halfWritten.length} with wrong rows ${JSON.stringify(halfWritten.map((job) => ({ state: job.state, error: job.error, steps: job.steps.map((s) => `${s.name}:${s.state}`), formats: formatsOf(job.id) })))}`,
     });
 
     expect(readiness.details.database).toMatchObject({ status: 'down' });
@@ -139,6 +141,7 @@ describe('PostgreSQL down while steps run', () => {
       expect(answer.ms).toBeLessThan(5_000);
     }
     expect(postponed).toBeGreaterThan(0);
+    expect(postponedCounted).toBe(postponed);
     expect(settled).toHaveLength(accepted.length);
     expect(halfWritten).toEqual([]);
   }, 120_000);

@@ -36,6 +36,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly stepsPostponed = new Counter({
+    name: 'wasm_signer_pipeline_steps_postponed_total',
+    help: 'Step runs put back in their queue without using an attempt, by step and reason (database_unavailable, database_storage_full)',
+    labelNames: ['step', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly jobsReenqueued = new Counter({
     name: 'jobs_reenqueued_total',
     help: 'Jobs the sweeper enqueued, by type and reason: never_enqueued (their producer died or lost Redis between recording and enqueueing) or queue_entry_lost (Redis lost the queue entry of their current step)',

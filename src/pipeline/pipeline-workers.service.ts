@@ -84,6 +84,7 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
       if (!outage || !token) throw error;
       // Two to four times STEP_RETRY_BASE_MS, each time: the outage's end is unknown, so no growing backoff.
       const delayMs = retryDelayMs(3, undefined, Math.random, this.config.queues.stepRetryBaseMs);
+      this.metrics.stepsPostponed.inc({ step: bullJob.data.step, reason: outage.code.toLowerCase() });
       this.logger.warn({ code: outage.code, err: error, delayMs }, 'database unavailable: step postponed, no attempt used');
       await bullJob.moveToDelayed(Date.now() + delayMs, token);
       throw new DelayedError();
