@@ -40,6 +40,8 @@ const LOOPS: Record<Kind, number> = { upload: 2, sign: 1, 'verify-warm': 4, 'ver
 
 interface Sample {
   label: string;
+  /** The process sampled: a worker replaced mid-run keeps its label under a new pid. */
+  pid: number;
   at: 'start' | 'middle' | 'end';
   rssMiB: number;
   loopDelayP99Ms: number;
@@ -65,7 +67,7 @@ export const load: Benchmark = {
     if (counts.some((count) => !Number.isInteger(count) || count < 1 || count > 8))
       throw new BenchSettingError('BENCH_LOAD_WORKERS: worker counts between 1 and 8, comma-separated');
     const settings: Settings = {
-      seconds: integerSetting('BENCH_LOAD_SECONDS', 60, 10, 3_600),
+      seconds: integerSetting('BENCH_LOAD_SECONDS', 180, 10, 3_600),
       workerCounts: counts,
       faults: booleanSetting('BENCH_LOAD_FAULTS', true),
       jobTimeoutMs: integerSetting('BENCH_JOB_TIMEOUT_S', 300, 10, 3_600) * 1000,
@@ -140,7 +142,7 @@ async function loadRun(context: BenchContext, settings: Settings, workerCount: n
   };
   const processes = () => [{ label: 'api', service: api }, ...workers.map((service, i) => ({ label: `worker ${i + 1}`, service }))];
   const sample = async (at: Sample['at']) => {
-    for (const { label: name, service } of processes()) result.samples.push({ label: name, at, ...(await processState(service)) });
+    for (const { label: name, service } of processes()) result.samples.push({ label: name, pid: service.pid, at, ...(await processState(service)) });
   };
   const followed: Promise<void>[] = [];
   const follow = (kind: 'publish' | 'sign', id: string, submittedAt: number) =>
@@ -288,9 +290,18 @@ function report(results: RunResult[]): void {
       unfinished === 0 && result.webhooks.notified >= result.webhooks.jobsSucceeded,
       `${unfinished} not succeeded, ${result.webhooks.notified}/${result.webhooks.jobsSucceeded} notified`,
     );
-    const rss = (label: string, at: Sample['at']) => result.samples.find((s) => s.label === label && s.at === at)?.rssMiB ?? Number.NaN;
-    const growth = Math.max(...['api'].map((label) => rss(label, 'end') - rss(label, 'middle')));
-    verdict(`${result.label}: the API's RSS flat in the second half (growth < 64 MiB)`, growth < 64, `${fixed(growth, 0)} MiB`);
+    // Each process that ran through the second half (not a worker started in the middle to replace one).
+    for (const middle of result.samples.filter((s) => s.at === 'middle')) {
+      const end = result.samples.find((s) => s.at === 'end' && s.pid === middle.pid);
+      if (!end) continue;
+      const growth = end.rssMiB - middle.rssMiB;
+      verdict(`${result.label}: ${middle.label}'s RSS flat in the second half (growth < 64 MiB)`, growth < 64, `${fixed(growth, 0)} MiB`);
+    }
+    verdict(
+      `${result.label}: the queues drained`,
+      result.jobs.every((job) => !job.state.startsWith('unfinished')),
+      `${fixed(result.drainedMs / 1000, 1)} s after the load stopped`,
+    );
   }
 }
 
