@@ -1,3 +1,5 @@
+import { Worker } from 'bullmq';
+import { workerRedisOptions } from '../../src/common/redis-connection';
 import { NamedLocks } from '../../src/database/named-lock';
 import { ReadinessChecks } from '../../src/health/readiness-checks';
 import { MetricsService } from '../../src/metrics/metrics.service';
@@ -133,5 +135,34 @@ describe('UnqueuedJobsSweeper (jobs in PostgreSQL, queues in Redis)', () => {
     await lastChangedMinuteAgo([id]);
     expect(await sweepers[0]!.sweep()).toBe(0);
     expect((await inRedis([id])).present).toEqual([]);
+  });
+  it('a job that lost only its current step (the steps after it still wait for it) runs that step again, and the next one follows', async () => {
+    const id = await enqueuedJob();
+    const [current, next] = [STEPS[0]!, STEPS[1]!];
+    // Redis lost the current step's entry alone (an AOF that lost its last second): its hash and its place in line.
+    const queue = queues.queues.get(current)!;
+    const redis = await queue.client;
+    const key = `${it_.config.queues.prefix}:${current}:${stepJobId(id, current)}`;
+    await redis.del(key);
+    await redis.lrem(`${it_.config.queues.prefix}:${current}:wait`, 0, stepJobId(id, current));
+    expect(await queues.stepState(id, current)).toBe('unknown');
+    expect(await queues.stepState(id, next)).toBe('waiting-children');
+    await lastChangedMinuteAgo([id]);
+
+    expect(await sweepers[0]!.sweep()).toBe(1);
+    expect(await queues.stepState(id, current)).toBe('waiting');
+    // A worker runs the step again: the step after it is released, as if nothing had been lost.
+    const worker = new Worker(current, async (job) => (job.id === stepJobId(id, current) ? 'done' : undefined), {
+      connection: workerRedisOptions(it_.config.redis.url),
+      prefix: it_.config.queues.prefix,
+    });
+    try {
+      const deadline = Date.now() + 10_000;
+      while ((await queues.stepState(id, next)) === 'waiting-children' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await queues.stepState(id, current)).toBe('completed');
+      expect(await queues.stepState(id, next)).toBe('waiting');
+    } finally {
+      await worker.close();
+    }
   });
 });
