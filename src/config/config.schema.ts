@@ -261,7 +261,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'ENQUEUE_SWEEP_GRACE_MS',
     default: '30000',
     meaning:
-      'Age a job recorded but not enqueued must reach before the sweeper enqueues it (longer than an API takes to enqueue a job it has just recorded), and how long an unfinished job must be unchanged before the sweeper checks that its current step is still in its queue.',
+      'Age a job recorded but not enqueued must reach before the sweeper enqueues it (longer than an API takes to enqueue a job it has just recorded), and how long an unfinished job must be unchanged, with no worker saying it runs its current step (workers say so every third of this), before the sweeper checks that the step is still in its queue.',
   },
   {
     name: 'SHUTDOWN_TIMEOUT_MS',

@@ -48,6 +48,8 @@ export interface JobsTable {
   finished_at: Timestamp | null;
   /** When its pipeline was added to the queues; null while it is not (yet) known to be there. */
   enqueued_at: Timestamp | null;
+  /** When a worker last said it is still running the current step (every third of the sweep's grace period). */
+  step_heartbeat_at: Timestamp | null;
 }
 
 export interface ArtifactsTable {

@@ -104,13 +104,20 @@ export class JobsRepository {
    * clock): the ones whose queue entries may have vanished from Redis. Least recently changed first,
    * after `after` (the last one of the previous page).
    */
-  unfinishedUnchanged(graceMs: number, limit: number, after?: { updatedAt: Date; id: string }): Promise<Pick<JobRow, 'id' | 'type' | 'steps' | 'updated_at'>[]> {
+  unfinishedUnchanged(
+    graceMs: number,
+    limit: number,
+    after?: { updatedAt: Date; id: string },
+  ): Promise<Pick<JobRow, 'id' | 'type' | 'steps' | 'updated_at' | 'step_heartbeat_at'>[]> {
+    const cutoff = sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`;
     let query = this.database.db
       .selectFrom('jobs')
-      .select(['id', 'type', 'steps', 'updated_at'])
+      .select(['id', 'type', 'steps', 'updated_at', 'step_heartbeat_at'])
       .where('state', 'in', ['queued', 'running'])
       .where('enqueued_at', 'is not', null)
-      .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${graceMs / 1000})`);
+      .where('updated_at', '<', cutoff)
+      // A worker still running its current step says so (a long build): not lost.
+      .where((eb) => eb.or([eb('step_heartbeat_at', 'is', null), eb('step_heartbeat_at', '<', cutoff)]));
     if (after) query = query.where(sql<boolean>`(updated_at, id) > (${after.updatedAt}, ${after.id}::uuid)`);
     return query.orderBy('updated_at').orderBy('id').limit(limit).execute();
   }
@@ -127,6 +134,16 @@ export class JobsRepository {
   async find(id: string): Promise<JobRow | undefined> {
     if (!isUuid(id)) return undefined;
     return this.database.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** A worker says it is still running the job's current step; nothing else of the job changes. */
+  async stepHeartbeat(id: string): Promise<void> {
+    await this.database.db
+      .updateTable('jobs')
+      .set({ step_heartbeat_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where('state', 'in', ['queued', 'running'])
+      .execute();
   }
 
   async stepStarted(id: string, step: StepName, worker: string, attempt: number): Promise<JobRow> {

@@ -91,6 +91,24 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
+  /**
+   * Runs a step while writing its heartbeat to the job every third of ENQUEUE_SWEEP_GRACE_MS: the sweeper
+   * re-enqueues a job whose queue entry Redis lost only when nobody has said, for the whole grace period,
+   * that they are running it — a long step (a build) whose entry was lost is not run twice at once. A
+   * heartbeat that cannot be written (the database is out) is skipped; the next one tries again.
+   */
+  private async whileSayingRunning<T>(jobId: string, run: () => Promise<T>): Promise<T> {
+    const everyMs = Math.max(1_000, Math.floor(this.config.queues.enqueueSweepGraceMs / 3));
+    const timer = setInterval(() => {
+      this.jobs.stepHeartbeat(jobId).catch((error: unknown) => this.logger.debug({ err: error }, 'step heartbeat not written'));
+    }, everyMs);
+    try {
+      return await run();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
   private async process(bullJob: Job<StepJobData>): Promise<void> {
     const { jobId, step } = bullJob.data;
     const attempt = bullJob.attemptsMade + 1;
@@ -113,7 +131,7 @@ export class PipelineWorkers implements OnApplicationBootstrap, OnModuleDestroy 
       if (!typed || !handler) throw StepError.permanent('STEP_NOT_SUPPORTED', `no ${step} step for ${job.type} jobs in this worker`);
       await this.jobs.stepStarted(jobId, step, this.config.instanceId, attempt);
       void this.changes.announce(jobId);
-      const result = await handler.run(typed, { attempt, worker: this.config.instanceId, signal: this.shutdown.signal });
+      const result = await this.whileSayingRunning(jobId, () => handler.run(typed, { attempt, worker: this.config.instanceId, signal: this.shutdown.signal }));
       finished = await this.jobs.stepSucceeded(jobId, step, { ...result });
       void this.changes.announce(jobId);
       if (finished.state === 'succeeded') this.metrics.jobsFinished.inc({ type: job.type, outcome: 'succeeded' });

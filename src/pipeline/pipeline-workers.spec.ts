@@ -12,6 +12,7 @@ import type { StepJobData } from './step-queues';
 
 /** One probe job held in memory, recorded the way JobsRepository records it. */
 function jobsHolding(job: JobRow) {
+  let heartbeats = 0;
   const setStep = (step: StepName, state: 'running' | 'succeeded' | 'failed') => {
     job = { ...job, steps: job.steps.map((s) => (s.name === step ? { ...s, state } : s)) };
     if (job.steps.every((s) => s.state === 'succeeded')) job = { ...job, state: 'succeeded' };
@@ -21,6 +22,10 @@ function jobsHolding(job: JobRow) {
     get job() {
       return job;
     },
+    get heartbeats() {
+      return heartbeats;
+    },
+    stepHeartbeat: async () => void (heartbeats += 1),
     find: async () => job,
     stepStarted: async (_id: string, step: StepName) => setStep(step, 'running'),
     stepSucceeded: async (_id: string, step: StepName, patch: object) => {
@@ -51,7 +56,7 @@ describe('PipelineWorkers and the job observers', () => {
         }
       },
     });
-    const config = { instanceId: 'w', queues: {} } as AppConfig;
+    const config = { instanceId: 'w', queues: { enqueueSweepGraceMs: 30_000 } } as AppConfig;
     const metrics = { stepDuration: { observe: () => undefined }, jobsFinished: { inc: () => undefined } } as unknown as MetricsService;
     const changes = { announce: async () => undefined } as unknown as JobChanges;
     const workers = new PipelineWorkers(config, jobs as unknown as JobsRepository, registry, metrics, observers, changes);
@@ -67,6 +72,29 @@ describe('PipelineWorkers and the job observers', () => {
       ['push', 'succeeded', 'succeeded'],
       ['push', 'succeeded', 'succeeded'],
     ]);
+  });
+});
+
+describe('PipelineWorkers and the step heartbeat', () => {
+  it('says the step is running every third of the sweep grace period while it runs, and stops when it ends', async () => {
+    const jobs = jobsHolding({ id: 'j1', type: 'probe', state: 'queued', input: { holdMs: 0 }, result: null, steps: [pending('push')] } as unknown as JobRow);
+    const registry = new StepHandlerRegistry();
+    registry.register({
+      jobType: 'probe',
+      step: 'push',
+      run: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 2_300));
+        return { steps: { push: { worker: 'w', pid: 1, at: 'run' } } };
+      },
+    });
+    const config = { instanceId: 'w', queues: { enqueueSweepGraceMs: 3_000 } } as AppConfig;
+    const metrics = { stepDuration: { observe: () => undefined }, jobsFinished: { inc: () => undefined } } as unknown as MetricsService;
+    const changes = { announce: async () => undefined } as unknown as JobChanges;
+    const workers = new PipelineWorkers(config, jobs as unknown as JobsRepository, registry, metrics, new JobObservers(), changes);
+    await workers['process']({ data: { jobId: 'j1', step: 'push' }, attemptsMade: 0, opts: { attempts: 1 } } as Job<StepJobData>);
+    expect(jobs.heartbeats).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(jobs.heartbeats).toBe(2);
   });
 });
 
@@ -89,8 +117,13 @@ describe('PipelineWorkers when the database is out', () => {
         return jobs.stepFailed(...args);
       },
     };
-    const config = { instanceId: 'w', queues: { stepRetryBaseMs: 100 } } as AppConfig;
-    const metrics = { stepDuration: { observe: () => undefined }, jobsFinished: { inc: () => undefined } } as unknown as MetricsService;
+    const config = { instanceId: 'w', queues: { stepRetryBaseMs: 100, enqueueSweepGraceMs: 30_000 } } as AppConfig;
+    let postponedCounted = 0;
+    const metrics = {
+      stepDuration: { observe: () => undefined },
+      jobsFinished: { inc: () => undefined },
+      stepsPostponed: { inc: () => void (postponedCounted += 1) },
+    } as unknown as MetricsService;
     const changes = { announce: async () => undefined } as unknown as JobChanges;
     const workers = new PipelineWorkers(config, repository as unknown as JobsRepository, registry, metrics, new JobObservers(), changes);
     const delays: number[] = [];
@@ -105,6 +138,7 @@ describe('PipelineWorkers when the database is out', () => {
     await expect(workers['processOrPostpone'](bullJob, 'token')).rejects.toBeInstanceOf(DelayedError);
     expect(delays).toHaveLength(1);
     expect(delays[0]).toBeGreaterThan(100);
+    expect(postponedCounted).toBe(1);
     expect(failuresRecorded).toBe(0);
     expect(jobs.job.steps[0]!.state).toBe('running');
 
@@ -118,7 +152,7 @@ describe('PipelineWorkers when the database is out', () => {
     const jobs = jobsHolding({ id: 'j1', type: 'probe', state: 'queued', input: { holdMs: 0 }, result: null, steps: [pending('push')] } as unknown as JobRow);
     const registry = new StepHandlerRegistry();
     registry.register({ jobType: 'probe', step: 'push', run: async () => Promise.reject(new Error('registry said no')) });
-    const config = { instanceId: 'w', queues: { stepRetryBaseMs: 100 } } as AppConfig;
+    const config = { instanceId: 'w', queues: { stepRetryBaseMs: 100, enqueueSweepGraceMs: 30_000 } } as AppConfig;
     const metrics = { stepDuration: { observe: () => undefined }, jobsFinished: { inc: () => undefined } } as unknown as MetricsService;
     const changes = { announce: async () => undefined } as unknown as JobChanges;
     const workers = new PipelineWorkers(config, jobs as unknown as JobsRepository, registry, metrics, new JobObservers(), changes);

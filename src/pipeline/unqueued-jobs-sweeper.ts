@@ -21,9 +21,11 @@ const LOCK_NAME = 'pipeline:unqueued-jobs-sweep';
  * first not succeeded or skipped) has no entry in its queue, gets the rest of its pipeline enqueued
  * from that step. A worker records a step's end in the job before BullMQ completes (and may remove)
  * the step's entry, so an entry found missing is checked against the job read again: if the job
- * changed meanwhile (a worker went on to the next step), it is left for the next sweep. Steps are
+ * changed meanwhile (a worker went on to the next step), it is left for the next sweep. A worker running
+ * a step writes the job's heartbeat every third of the grace period, so a long step (a build) whose
+ * entry was lost is not taken for abandoned while it runs. Steps are
  * idempotent (a step that already succeeded is not run again; records are one per job and kind), so a
- * step whose entry vanished while a worker was still running it and is run again does no harm twice.
+ * step run again after its worker died with the entry does no harm twice.
  *
  * Runs in the worker role: where there is no worker, a queued job would not run anyway. With several
  * replicas, one sweeps at a time (a database advisory lock, skipped when taken); and even two sweeps at
@@ -104,14 +106,22 @@ export class UnqueuedJobsSweeper implements OnApplicationBootstrap, OnModuleDest
     }
   }
 
-  private async enqueueIfLost(job: Pick<JobRow, 'id' | 'type' | 'steps' | 'updated_at'>): Promise<boolean> {
+  private async enqueueIfLost(job: Pick<JobRow, 'id' | 'type' | 'steps' | 'updated_at' | 'step_heartbeat_at'>): Promise<boolean> {
     const remaining = remainingSteps(job.steps);
     if (remaining.length === 0) return false;
     const state = await this.queues.stepState(job.id, remaining[0]!);
     if (state !== 'unknown') return false;
     // The entry may be gone because the step has just finished and been trimmed: then the job has changed.
     const now = await this.jobs.find(job.id);
-    if (!now || now.updated_at.getTime() !== job.updated_at.getTime() || now.state === 'succeeded' || now.state === 'failed') return false;
+    // So may a worker still running the step (the step's heartbeat moved on).
+    if (
+      !now ||
+      now.updated_at.getTime() !== job.updated_at.getTime() ||
+      now.step_heartbeat_at?.getTime() !== job.step_heartbeat_at?.getTime() ||
+      now.state === 'succeeded' ||
+      now.state === 'failed'
+    )
+      return false;
     await this.queues.enqueuePipeline(job.id, remaining);
     this.metrics.jobsReenqueued.inc({ type: job.type, reason: 'queue_entry_lost' });
     this.logger.warn(

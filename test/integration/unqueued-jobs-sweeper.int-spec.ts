@@ -1,4 +1,5 @@
 import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { workerRedisOptions } from '../../src/common/redis-connection';
 import { NamedLocks } from '../../src/database/named-lock';
 import { ReadinessChecks } from '../../src/health/readiness-checks';
@@ -141,7 +142,7 @@ describe('UnqueuedJobsSweeper (jobs in PostgreSQL, queues in Redis)', () => {
     const [current, next] = [STEPS[0]!, STEPS[1]!];
     // Redis lost the current step's entry alone (an AOF that lost its last second): its hash and its place in line.
     const queue = queues.queues.get(current)!;
-    const redis = await queue.client;
+    const redis = (await queue.client) as unknown as Redis;
     const key = `${it_.config.queues.prefix}:${current}:${stepJobId(id, current)}`;
     await redis.del(key);
     await redis.lrem(`${it_.config.queues.prefix}:${current}:wait`, 0, stepJobId(id, current));
@@ -164,5 +165,20 @@ describe('UnqueuedJobsSweeper (jobs in PostgreSQL, queues in Redis)', () => {
     } finally {
       await worker.close();
     }
+  });
+  it('a job whose entries vanished while a worker still says it runs the step (a long build) is left to that worker', async () => {
+    const id = await enqueuedJob();
+    await jobs.stepStarted(id, STEPS[0]!, 'worker-1', 1);
+    await loseEntries(id);
+    await lastChangedMinuteAgo([id]);
+    // The worker's heartbeat, within the grace period: the step is running, not lost.
+    await jobs.stepHeartbeat(id);
+    expect(await sweepers[0]!.sweep()).toBe(0);
+    expect((await inRedis([id])).present).toEqual([]);
+
+    // The worker died with the entry: its heartbeat stops, and the grace period passes.
+    await it_.scratch.query(`update jobs set step_heartbeat_at = now() - interval '1 minute' where id = $1`, [id]);
+    expect(await sweepers[0]!.sweep()).toBe(1);
+    expect((await inRedis([id])).present).toEqual(STEPS.map((step) => stepJobId(id, step)));
   });
 });

@@ -8,6 +8,7 @@ import * as auditLog from './0006-audit-log';
 import * as builds from './0007-builds';
 import * as jobEnqueuedAt from './0008-job-enqueued-at';
 import * as webhookFailures from './0009-webhook-failures';
+import * as stepHeartbeat from './0010-step-heartbeat';
 
 /**
  * The migrations, in order. Listed in code rather than read from a folder so that the compiled
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-builds': builds,
   '0008-job-enqueued-at': jobEnqueuedAt,
   '0009-webhook-failures': webhookFailures,
+  '0010-step-heartbeat': stepHeartbeat,
 };
 
 export const migrationProvider: MigrationProvider = {
