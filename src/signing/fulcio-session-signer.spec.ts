@@ -242,20 +242,32 @@ describe('SigstoreSigner sessions', () => {
     stack.rekorLostAnswers = 3;
     const signer = signerWith('job');
     const failed = await signer
-      .session()
+      .session('job-1')
       .signMessage(Buffer.from('payload'))
       .catch((error: unknown) => error);
     expect(failed).toMatchObject({ code: 'REKOR_UNAVAILABLE', transient: true });
     expect([stack.fulcioRequests, stack.rekorRequests, stack.rekorCreated]).toEqual([1, 3, 1]);
 
     // The step's retry: the same signature again (no new certificate), Rekor's 409 answers it with the stored entry.
-    const bundle = await signer.session().signMessage(Buffer.from('payload'));
+    const bundle = await signer.session('job-1').signMessage(Buffer.from('payload'));
     expect([stack.fulcioRequests, stack.rekorRequests, stack.rekorCreated]).toEqual([1, 4, 1]);
     expect(bundle.verificationMaterial.tlogEntries).toHaveLength(1);
 
     // Kept for one retry only: the next signature of the same bytes is a new one.
-    await signer.session().signMessage(Buffer.from('payload'));
+    await signer.session('job-1').signMessage(Buffer.from('payload'));
     expect([stack.fulcioRequests, stack.rekorCreated]).toEqual([2, 2]);
+  });
+
+  it("a signature kept for a job's retry is not used by another job, nor without a job", async () => {
+    stack.rekorLostAnswers = 3;
+    const signer = signerWith('job');
+    await expect(signer.session('job-1').signMessage(Buffer.from('payload'))).rejects.toMatchObject({ code: 'REKOR_UNAVAILABLE' });
+    await signer.session('job-2').signMessage(Buffer.from('payload'));
+    await signer.signMessage(Buffer.from('payload'));
+    expect([stack.fulcioRequests, stack.rekorCreated]).toEqual([3, 3]);
+    // job-1's retry still finds its own.
+    await signer.session('job-1').signMessage(Buffer.from('payload'));
+    expect([stack.fulcioRequests, stack.rekorCreated]).toEqual([3, 3]);
   });
 
   it('reports Fulcio failures as the coded signing errors, transient or not as before', async () => {

@@ -60,13 +60,17 @@ export class SigstoreSigner {
     private readonly retryAfter?: Pick<SigstoreRetryAfter, 'remainingMs'>,
   ) {}
 
-  /** A session for the signatures of one job step; drop it when the step ends (its key lives only in it). */
-  session(): SigningSession {
+  /**
+   * A session for the signatures of one job step; drop it when the step ends (its key lives only in it).
+   * `retryScope` (the job's id) lets a retry of the step resubmit a signature whose witnessing failed
+   * transiently in an earlier session of the same scope (UnloggedSignatures); without it nothing is kept.
+   */
+  session(retryScope?: string): SigningSession {
     const fulcio = this.certificateScope === 'job' ? new FulcioSessionSigner(this.fulcioOptions()) : undefined;
     const signer = (): Signer => fulcio ?? new FulcioSigner(this.fulcioOptions());
     return {
-      signMessage: (payload) => this.sign(signer(), (options) => new MessageSignatureBundleBuilder(options), { data: payload }),
-      signStatement: (statement) => this.sign(signer(), (options) => new DSSEBundleBuilder(options), { data: statement, type: IN_TOTO_PAYLOAD_TYPE }),
+      signMessage: (payload) => this.sign(signer(), retryScope, (options) => new MessageSignatureBundleBuilder(options), { data: payload }),
+      signStatement: (statement) => this.sign(signer(), retryScope, (options) => new DSSEBundleBuilder(options), { data: statement, type: IN_TOTO_PAYLOAD_TYPE }),
     };
   }
 
@@ -100,12 +104,13 @@ export class SigstoreSigner {
 
   private async sign(
     signer: Signer,
+    retryScope: string | undefined,
     builder: (options: ConstructorParameters<typeof MessageSignatureBundleBuilder>[0]) => MessageSignatureBundleBuilder | DSSEBundleBuilder,
     artifact: { data: Buffer; type?: string },
   ): Promise<Bundle> {
     const rekor = new RekorWitness({ rekorBaseURL: this.endpoints.rekorUrl, fetchOnConflict: true, majorApiVersion: 1, ...this.fetchOptions });
     const tsa = this.endpoints.tsaUrl ? new TSAWitness({ tsaBaseURL: this.endpoints.tsaUrl, ...this.fetchOptions }) : undefined;
-    const attempt = this.unlogged.around(signer);
+    const attempt = this.unlogged.around(signer, retryScope);
     try {
       const bundle = await builder({ signer: attempt.signer, witnesses: [tsa ? new TimestampThenLogWitness(tsa, rekor) : rekor] }).create(artifact);
       attempt.settle('logged');

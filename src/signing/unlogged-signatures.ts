@@ -12,7 +12,8 @@ const MAX_KEPT = 1_000;
  * slow answer, a lost one): the retry then meets 409 and uses that entry, so the log never holds an entry
  * for a signature that was thrown away. A retry in another process signs anew.
  *
- * Keyed by the SHA-256 of the signed bytes; only the signature and its certificate are kept, never a key.
+ * Keyed by the job and the SHA-256 of the signed bytes; only the signature and its certificate are
+ * kept, never a key.
  */
 export class UnloggedSignatures {
   private readonly kept = new Map<string, { signature: Signature; notAfterMs: number }>();
@@ -20,16 +21,17 @@ export class UnloggedSignatures {
   constructor(private readonly now: () => number = Date.now) {}
 
   /**
-   * A signer for one signature: it signs with `signer` unless a kept signature of the same bytes is
-   * still usable. `settle` is to be called with the outcome: on a transient failure the signature made
+   * A signer for one signature: it signs with `signer` unless a kept signature of the same bytes, made
+   * in the same `scope` (a job: another job signs anew), is still usable. Without a scope nothing is kept. `settle` is to be called with the outcome: on a transient failure the signature made
    * is kept for the retry, otherwise it is forgotten.
    */
-  around(signer: Signer): { signer: Signer; settle: (outcome: 'logged' | 'retry' | 'abandon') => void } {
+  around(signer: Signer, scope: string | undefined): { signer: Signer; settle: (outcome: 'logged' | 'retry' | 'abandon') => void } {
+    if (scope === undefined) return { signer, settle: () => undefined };
     let made: { digest: string; signature: Signature } | undefined;
     return {
       signer: {
         sign: async (data) => {
-          const digest = createHash('sha256').update(data).digest('hex');
+          const digest = `${scope}\n${createHash('sha256').update(data).digest('hex')}`;
           const kept = this.kept.get(digest);
           this.kept.delete(digest);
           const signature = kept && kept.notAfterMs - CERTIFICATE_RENEWAL_MARGIN_MS > this.now() ? kept.signature : await signer.sign(data);
