@@ -6,7 +6,8 @@
  *   npm run bench -- --list
  *
  * Figures go to stdout, progress to stderr. The exit status is 0 whether or not targets are met; it is
- * 1 when a benchmark could not run (an error), 2 for a bad argument or setting, 130 on Ctrl-C.
+ * 1 when a benchmark could not run (an error) or a check failed (a `faults` case), 2 for a bad argument
+ * or setting, 130 on Ctrl-C.
  *
  * The work runs in a child process (this file again, with BENCH_WORKER=1) while this process only
  * passes signals on: the tsx CLI that `npm run bench` goes through SIGKILLs a script that does not
@@ -24,12 +25,13 @@ import { BenchSettingError } from './support/settings';
 import { admission } from './admission';
 import { authCost } from './auth-cost';
 import { builds } from './builds';
+import { faults } from './faults';
 import { load } from './load';
 import { publishThroughput } from './publish-throughput';
 import { uploadThroughput } from './upload-throughput';
 import { verifyThroughput } from './verify-throughput';
 
-const BENCHMARKS: readonly Benchmark[] = [publishThroughput, uploadThroughput, verifyThroughput, admission, authCost, builds, load];
+const BENCHMARKS: readonly Benchmark[] = [publishThroughput, uploadThroughput, verifyThroughput, admission, authCost, builds, load, faults];
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 

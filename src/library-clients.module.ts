@@ -64,7 +64,7 @@ class SigstoreRequestMetrics implements OnModuleInit, OnModuleDestroy {
       provide: RekorClient,
       inject: [APP_CONFIG, MetricsService],
       useFactory: (config: AppConfig, metrics: MetricsService) =>
-        new RekorClient(resolveSigningEndpoints(config.signing).rekorUrl, undefined, ({ method, status, seconds }) =>
+        new RekorClient(resolveSigningEndpoints(config.signing).rekorUrl, Math.min(config.signing.timeoutMs, 10_000), ({ method, status, seconds }) =>
           metrics.sigstoreRequestDuration.observe({ service: 'rekor', method, status: statusLabel(status) }, seconds),
         ),
     },

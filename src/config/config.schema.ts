@@ -79,6 +79,8 @@ export interface AppConfig {
     fulcioUrl: string | undefined;
     rekorUrl: string | undefined;
     tsaUrl: string | undefined;
+    /** SIGSTORE_TIMEOUT_MS: one request to Fulcio, Rekor or the TSA gives up after this. */
+    timeoutMs: number;
     trustedRootFile: string | undefined;
   };
   verification: {
@@ -240,7 +242,7 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
     name: 'STEP_RETRY_BASE_MS',
     default: '1000',
     meaning:
-      'Delay before the first step retry (half to all of it, at random); each further retry waits up to twice as long, at most 60 s. A `Retry-After` from the registry wins (Fulcio, Rekor and the TSA are retried inside sigstore-js first, which does not pass theirs on).',
+      'Delay before the first step retry (half to all of it, at random); each further retry waits up to twice as long, at most 60 s. A `Retry-After` of the dependency that failed wins: one from the registry, or one Fulcio, Rekor or the TSA sent with a 429 or 503 (their requests are first tried 3 times inside sigstore-js).',
   },
   {
     name: 'WORKER_LOCK_DURATION_MS',
@@ -333,6 +335,12 @@ export const CONFIG_VARIABLES: readonly VariableDoc[] = [
   { name: 'SIGSTORE_FULCIO_URL', default: 'https://fulcio.sigstore.dev', meaning: 'Fulcio URL; overrides the signing config.' },
   { name: 'SIGSTORE_REKOR_URL', default: 'https://rekor.sigstore.dev', meaning: 'Rekor (v1 API) URL; overrides the signing config.' },
   { name: 'SIGSTORE_TSA_URL', default: '(none)', meaning: 'RFC 3161 timestamp authority URL; when set every signature is also timestamped. Overrides the signing config.' },
+  {
+    name: 'SIGSTORE_TIMEOUT_MS',
+    default: '30000',
+    meaning:
+      'Timeout of one request to Fulcio, Rekor or the TSA while signing. sigstore-js tries each request 3 times; when all fail the sign step is retried (`STEP_MAX_ATTEMPTS`) with `FULCIO_UNREACHABLE`, `REKOR_UNREACHABLE` or `TSA_UNREACHABLE`.',
+  },
   {
     name: 'SIGSTORE_TRUSTED_ROOT_FILE',
     default: '(public-good via TUF)',
@@ -700,6 +708,7 @@ const schema = z.object({
   SIGSTORE_FULCIO_URL: optionalUrl(['https:', 'http:']),
   SIGSTORE_REKOR_URL: optionalUrl(['https:', 'http:']),
   SIGSTORE_TSA_URL: optionalUrl(['https:', 'http:']),
+  SIGSTORE_TIMEOUT_MS: integer(100, 600_000, 30_000),
   SIGSTORE_TRUSTED_ROOT_FILE: optionalText(),
   TRUST_ROOTS: z.preprocess(emptyToUndefined, z.string().default('').transform(parseTrustRoots)),
   SIGSTORE_TUF_MIRROR_URL: urlWithDefault(['https:', 'http:'], 'https://tuf-repo-cdn.sigstore.dev'),
@@ -934,6 +943,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       fulcioUrl: v.SIGSTORE_FULCIO_URL,
       rekorUrl: v.SIGSTORE_REKOR_URL,
       tsaUrl: v.SIGSTORE_TSA_URL,
+      timeoutMs: v.SIGSTORE_TIMEOUT_MS,
       trustedRootFile: v.SIGSTORE_TRUSTED_ROOT_FILE,
     },
     verification: {

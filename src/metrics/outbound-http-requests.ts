@@ -14,6 +14,8 @@ export interface OutboundRequestRecord {
   status: number | null;
   /** Until the answer's headers, or the failure. */
   seconds: number;
+  /** The answer's Retry-After header, when it had one. */
+  retryAfter?: string;
 }
 
 /**
@@ -33,12 +35,12 @@ export function observeOutboundHttpRequests(services: readonly OutboundService[]
     const match = prefixes.find((p) => p.protocol === request.protocol && p.host === host && underPath(request.path, p.path));
     if (!match) return;
     const started = performance.now();
-    const record = (status: number | null) => {
+    const record = (status: number | null, retryAfter?: string) => {
       if (!pending.delete(request)) return;
-      onRequest({ service: match.name, method: request.method, status, seconds: (performance.now() - started) / 1000 });
+      onRequest({ service: match.name, method: request.method, status, seconds: (performance.now() - started) / 1000, ...(retryAfter ? { retryAfter } : {}) });
     };
     pending.set(request, record);
-    request.once('response', (response: IncomingMessage) => record(response.statusCode ?? null));
+    request.once('response', (response: IncomingMessage) => record(response.statusCode ?? null, response.headers['retry-after']));
     // Aborted without an error (a timeout that destroys the request): no answer either.
     request.once('close', () => record(null));
   };

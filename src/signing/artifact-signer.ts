@@ -62,7 +62,7 @@ export class ArtifactSigner {
   async sign(target: SigningTarget, signal?: AbortSignal): Promise<SignatureRow[]> {
     const existing = await this.records.findForJob(target.jobId);
     // One session per step: the formats share a Fulcio certificate unless SIGNING_CERTIFICATE_SCOPE=signature.
-    const session = this.signer.session();
+    const session = this.signer.session(target.jobId);
     const rows: SignatureRow[] = [];
     for (const format of this.formats) {
       let row = existing.find((r) => r.format === format);

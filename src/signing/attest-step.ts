@@ -89,7 +89,7 @@ export class AttestStep implements OnModuleInit {
         byproducts: [{ name: 'build.log', digest: { sha256: built.logDigest.slice('sha256:'.length) }, mediaType: 'text/plain; charset=utf-8' }],
       });
       // The step's own session: one certificate for its one signature (as the sign step's session).
-      const bundle = await this.signer.session().signStatement(statement);
+      const bundle = await this.signer.session(job.id).signStatement(statement);
       const signedAs = await this.verifyOwnBundle(bundle);
       if (signedAs.identity !== builderId) {
         throw StepError.permanent(

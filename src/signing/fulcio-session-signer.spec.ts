@@ -27,7 +27,11 @@ const TOKEN = `${b64url('{"alg":"RS256"}')}.${b64url(JSON.stringify({ iss: ISSUE
 class LoopbackSigstore {
   fulcioRequests = 0;
   rekorRequests = 0;
+  /** Entries Rekor stored (a resubmitted entry is not stored again). */
+  rekorCreated = 0;
   fulcioStatus: number | undefined;
+  /** Rekor stores this many entries but answers 503 to them, like a server whose answer is lost. */
+  rekorLostAnswers = 0;
 
   private constructor(
     private readonly server: Server,
@@ -47,7 +51,7 @@ class LoopbackSigstore {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         const path = new URL(req.url ?? '/', 'http://x').pathname;
-        const answer = async (): Promise<{ status: number; body: string }> => {
+        const answer = async (): Promise<{ status: number; body: string; location?: string }> => {
           if (path === fulcio.path) {
             self.fulcioRequests += 1;
             if (self.fulcioStatus) return { status: self.fulcioStatus, body: JSON.stringify({ code: self.fulcioStatus, message: 'fake fulcio says no' }) };
@@ -56,13 +60,22 @@ class LoopbackSigstore {
           }
           if (path === '/api/v1/log/entries' && req.method === 'POST') {
             self.rekorRequests += 1;
-            const { uuid, entry } = await rekor.createEntry(JSON.parse(body));
-            return { status: 201, body: JSON.stringify({ [uuid]: entry }) };
+            const { uuid, entry, created } = await rekor.createEntry(JSON.parse(body));
+            if (created) self.rekorCreated += 1;
+            if (self.rekorLostAnswers > 0) {
+              self.rekorLostAnswers -= 1;
+              return { status: 503, body: JSON.stringify({ code: 503, message: 'answer lost' }) };
+            }
+            if (created) return { status: 201, body: JSON.stringify({ [uuid]: entry }) };
+            return { status: 409, location: `/api/v1/log/entries/${uuid}`, body: JSON.stringify({ code: 409, message: 'an equivalent entry already exists' }) };
           }
+          const existing = /^\/api\/v1\/log\/entries\/([0-9a-f]+)$/.exec(path)?.[1];
+          const stored = existing ? rekor.findByUuid(existing) : undefined;
+          if (stored) return { status: 200, body: JSON.stringify({ [existing!]: rekor.toLogEntry(stored) }) };
           return { status: 404, body: 'not found' };
         };
         answer().then(
-          ({ status, body: text }) => res.writeHead(status, { 'content-type': 'application/json' }).end(text),
+          ({ status, body: text, location }) => res.writeHead(status, { 'content-type': 'application/json', ...(location ? { location } : {}) }).end(text),
           (error: unknown) => res.writeHead(400, { 'content-type': 'text/plain' }).end(String(error)),
         );
       });
@@ -78,7 +91,9 @@ class LoopbackSigstore {
   reset(): void {
     this.fulcioRequests = 0;
     this.rekorRequests = 0;
+    this.rekorCreated = 0;
     this.fulcioStatus = undefined;
+    this.rekorLostAnswers = 0;
   }
 
   async stop(): Promise<void> {
@@ -221,6 +236,38 @@ describe('SigstoreSigner sessions', () => {
     expect(stack.fulcioRequests).toBe(2);
     expect(stack.rekorRequests).toBe(2);
     expect(leafOf(dsse)).not.toBe(leafOf(message));
+  });
+
+  it('a signature Rekor logged but whose answers were all lost is submitted again by the next session, not made anew: one entry in the log', async () => {
+    stack.rekorLostAnswers = 3;
+    const signer = signerWith('job');
+    const failed = await signer
+      .session('job-1')
+      .signMessage(Buffer.from('payload'))
+      .catch((error: unknown) => error);
+    expect(failed).toMatchObject({ code: 'REKOR_UNAVAILABLE', transient: true });
+    expect([stack.fulcioRequests, stack.rekorRequests, stack.rekorCreated]).toEqual([1, 3, 1]);
+
+    // The step's retry: the same signature again (no new certificate), Rekor's 409 answers it with the stored entry.
+    const bundle = await signer.session('job-1').signMessage(Buffer.from('payload'));
+    expect([stack.fulcioRequests, stack.rekorRequests, stack.rekorCreated]).toEqual([1, 4, 1]);
+    expect(bundle.verificationMaterial.tlogEntries).toHaveLength(1);
+
+    // Kept for one retry only: the next signature of the same bytes is a new one.
+    await signer.session('job-1').signMessage(Buffer.from('payload'));
+    expect([stack.fulcioRequests, stack.rekorCreated]).toEqual([2, 2]);
+  });
+
+  it("a signature kept for a job's retry is not used by another job, nor without a job", async () => {
+    stack.rekorLostAnswers = 3;
+    const signer = signerWith('job');
+    await expect(signer.session('job-1').signMessage(Buffer.from('payload'))).rejects.toMatchObject({ code: 'REKOR_UNAVAILABLE' });
+    await signer.session('job-2').signMessage(Buffer.from('payload'));
+    await signer.signMessage(Buffer.from('payload'));
+    expect([stack.fulcioRequests, stack.rekorCreated]).toEqual([3, 3]);
+    // job-1's retry still finds its own.
+    await signer.session('job-1').signMessage(Buffer.from('payload'));
+    expect([stack.fulcioRequests, stack.rekorCreated]).toEqual([3, 3]);
   });
 
   it('reports Fulcio failures as the coded signing errors, transient or not as before', async () => {

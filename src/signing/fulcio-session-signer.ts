@@ -92,7 +92,7 @@ export class FulcioSessionSigner implements Signer {
 }
 
 /** The certificate's notAfter; one that cannot be read is not reused (its own signature is still checked against the trust root). */
-function notAfterMs(certificatePem: string): number {
+export function notAfterMs(certificatePem: string): number {
   try {
     return X509Certificate.parse(certificatePem).notAfter.getTime();
   } catch {

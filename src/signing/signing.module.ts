@@ -15,6 +15,7 @@ import { AttestationRecords } from './attestation-records.repository';
 import { SignaturesController } from './signatures.controller';
 import { SignatureRecords } from './signature-records.repository';
 import { type SigningEndpoints, resolveSigningEndpoints } from '../sigstore/signing-endpoints';
+import { SigstoreRetryAfter } from './sigstore-retry-after';
 import { SigstoreSigner } from './sigstore-signer';
 
 export function identityTokenSource(identity: AppConfig['identity']): IdentityTokenSource {
@@ -36,11 +37,12 @@ const SIGNING_ENDPOINTS = Symbol('SIGNING_ENDPOINTS');
 @Module({
   providers: [
     { provide: SIGNING_ENDPOINTS, inject: [APP_CONFIG], useFactory: (config: AppConfig) => resolveSigningEndpoints(config.signing) },
+    { provide: SigstoreRetryAfter, inject: [SIGNING_ENDPOINTS], useFactory: (endpoints: SigningEndpoints) => new SigstoreRetryAfter(endpoints) },
     {
       provide: SigstoreSigner,
-      inject: [APP_CONFIG, SIGNING_ENDPOINTS],
-      useFactory: (config: AppConfig, endpoints: SigningEndpoints) =>
-        new SigstoreSigner(endpoints, identityTokenSource(config.identity), undefined, config.signing.certificateScope),
+      inject: [APP_CONFIG, SIGNING_ENDPOINTS, SigstoreRetryAfter],
+      useFactory: (config: AppConfig, endpoints: SigningEndpoints, retryAfter: SigstoreRetryAfter) =>
+        new SigstoreSigner(endpoints, identityTokenSource(config.identity), config.signing.timeoutMs, config.signing.certificateScope, retryAfter),
     },
     SignatureRecords,
     {

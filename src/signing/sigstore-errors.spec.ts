@@ -50,6 +50,19 @@ describe('toSigningStepError', () => {
     expect(toSigningStepError(sigstoreError('TSA_CREATE_TIMESTAMP_ERROR', 'x', httpError(503, 'busy'))).message).toMatch(/^the timestamp authority answered HTTP 503/);
   });
 
+  it("carries the service's Retry-After of a 429 or 503 as the step's retry delay, and says so", () => {
+    const asked: string[] = [];
+    const waits = (service: string) => (asked.push(service), service === 'tsa' ? 4_200 : undefined);
+    const throttled = toSigningStepError(sigstoreError('TSA_CREATE_TIMESTAMP_ERROR', 'x', httpError(429, 'slow down')), waits);
+    expect(throttled).toMatchObject({ code: 'TSA_UNAVAILABLE', transient: true, retryAfterMs: 4_200 });
+    expect(throttled.message).toContain('retry after 5 s');
+    // A service that gave no Retry-After (or one already past): the usual backoff.
+    expect(toSigningStepError(sigstoreError('TLOG_CREATE_ENTRY_ERROR', 'x', httpError(503, 'busy')), waits).retryAfterMs).toBeUndefined();
+    // A 500 is not an answer that asks the client to wait.
+    expect(toSigningStepError(sigstoreError('TSA_CREATE_TIMESTAMP_ERROR', 'x', httpError(500, 'broken')), waits).retryAfterMs).toBeUndefined();
+    expect(asked).toEqual(['tsa', 'rekor']);
+  });
+
   it('classifies an error without an HTTP status as transient *_UNREACHABLE', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5555'), { code: 'ECONNREFUSED' });
     const cases: [string, string][] = [

@@ -8,7 +8,7 @@ import { redactTokens } from './identity/workload-token';
  * A CodedError anywhere in the cause chain (an identity provider's) is returned as it is. Messages are
  * scrubbed of tokens: sigstore-js quotes the identity token in some of them.
  */
-export function toSigningStepError(error: unknown): CodedError {
+export function toSigningStepError(error: unknown, retryAfterMs?: (service: 'fulcio' | 'rekor' | 'tsa') => number | undefined): CodedError {
   for (let current: unknown = error; current; current = (current as { cause?: unknown }).cause) {
     if (current instanceof CodedError) return current;
   }
@@ -19,7 +19,13 @@ export function toSigningStepError(error: unknown): CodedError {
   // sigstore-js could not read the token's subject: no amount of retrying changes the token's shape.
   if (code === 'IDENTITY_TOKEN_PARSE_ERROR') return new SigstoreError('IDENTITY_TOKEN_MALFORMED', `the workload identity token is unusable: ${detail}`, false);
   if (status === undefined) return new SigstoreError(`${serviceCode(service)}_UNREACHABLE`, `${service} could not be reached: ${detail}`, true);
-  if (status === 429 || status >= 500) return new SigstoreError(`${serviceCode(service)}_UNAVAILABLE`, `${service} answered HTTP ${status}: ${detail}`, true);
+  if (status === 429 || status >= 500) {
+    // The service's Retry-After, when it gave one (sigstore-js does not pass it on): the step waits that long.
+    const key = ({ FULCIO: 'fulcio', REKOR: 'rekor', TSA: 'tsa' } as const)[serviceCode(service) as 'FULCIO' | 'REKOR' | 'TSA'];
+    const wait = key && (status === 429 || status === 503) ? retryAfterMs?.(key) : undefined;
+    const hint = wait === undefined ? '' : `; it asked to retry after ${Math.ceil(wait / 1000)} s`;
+    return new SigstoreError(`${serviceCode(service)}_UNAVAILABLE`, `${service} answered HTTP ${status}: ${detail}${hint}`, true, wait);
+  }
   if (service === 'Fulcio' && (status === 401 || status === 403)) {
     return new SigstoreError('FULCIO_REFUSED_IDENTITY', `Fulcio refused the workload identity token (HTTP ${status}): ${detail}`, false);
   }
@@ -39,8 +45,8 @@ export type SigstoreErrorCode = `${SigstoreServiceCode}_${'UNREACHABLE' | 'UNAVA
 
 /** A Sigstore service (Fulcio, Rekor, the TSA) or the identity provider failed while signing. */
 export class SigstoreError extends CodedError<SigstoreErrorCode> {
-  constructor(code: SigstoreErrorCode, message: string, transient: boolean) {
-    super(code, message, { transient });
+  constructor(code: SigstoreErrorCode, message: string, transient: boolean, retryAfterMs?: number) {
+    super(code, message, { transient, retryAfterMs });
     this.name = 'SigstoreError';
   }
 }

@@ -12,6 +12,7 @@ const signing = (overrides: Partial<AppConfig['signing']> = {}): AppConfig['sign
   formats: ['cosign-classic', 'sigstore-bundle'],
   certificateScope: 'job',
   signingConfigFile: undefined,
+  timeoutMs: 30_000,
   fulcioUrl: undefined,
   rekorUrl: undefined,
   tsaUrl: undefined,
