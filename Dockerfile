@@ -52,12 +52,13 @@ STOPSIGNAL SIGTERM
 CMD ["node", "dist/src/main.js"]
 
 # --- build-worker: the runtime plus what builds need (BUILD_WORKER=only): bubblewrap (the sandbox), git
-# (git sources) and a Rust toolchain with a WASI target. bubblewrap needs unprivileged user namespaces:
+# (git sources) and a Rust toolchain with a WASI target and its linker (Debian's rust-lld is a link to
+# lld-14, which the packages only recommend). bubblewrap needs unprivileged user namespaces:
 # run this container with a seccomp profile that allows them (docker-compose.yml shows how). ---
 FROM runtime AS build-worker
 USER root
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bubblewrap git ca-certificates rustc cargo libstd-rust-dev-wasm32 \
+ && apt-get install -y --no-install-recommends bubblewrap git ca-certificates rustc cargo libstd-rust-dev-wasm32 lld-14 \
  && rm -rf /var/lib/apt/lists/*
 USER wasm-signer
 ENV BUILD_WORKER=only

@@ -187,12 +187,24 @@ describe('probeBuilders', () => {
     const workspace = await workspaceWith('hello-command');
     expect((await build('cargo', workspace, {}, {}, { rustToolchainPrefix: empty })).error).toMatchObject({ code: 'BUILDER_UNAVAILABLE' });
   });
+  it('reports cargo unavailable when its wasm linker (rust-lld) is a link to nothing, as with Debian rustc without lld', async () => {
+    const prefix = await mkdtemp(join(base, 'rust-no-lld-'));
+    await mkdir(join(prefix, 'bin'));
+    for (const tool of ['cargo', 'rustc']) await symlink(join(toolchains.rustToolchainPrefix, 'bin', tool), join(prefix, 'bin', tool));
+    await symlink(join(prefix, 'lld-not-installed'), join(prefix, 'bin', 'rust-lld'));
+    const [, cargo] = await probeBuilders({ ...toolchains, rustToolchainPrefix: prefix });
+
+    expect(cargo).toMatchObject({
+      available: false,
+      reason: expect.stringMatching(/^rust-lld \(the linker of wasm32-wasi\S*\) not found: .*\/rust-no-lld-\w+\/bin\/rust-lld \(on Debian: install lld-14\)$/),
+    });
+  });
 });
 
 describe('the cargo builder', () => {
   it('builds a command crate into a component that runs', async () => {
-    const { outcome, log, workspace } = await build('cargo', await workspaceWith('hello-command'));
-
+    const { outcome, log, workspace, error } = await build('cargo', await workspaceWith('hello-command'));
+    console.log('DEBUG', error, log);
     expect(outcome?.wasmPath).toBe(join(workspace.outputDir, 'component.wasm'));
     expect(await preamble(outcome?.wasmPath ?? '')).toBe(COMPONENT_PREAMBLE);
     expect(outcome?.cargoLockDigest).toBe(`sha256:${sha256(await readFile(join(FIXTURES, 'hello-command', 'Cargo.lock')))}`);
@@ -207,7 +219,7 @@ describe('the cargo builder', () => {
     const prefix = await mkdtemp(join(base, 'rust-'));
     await chmod(prefix, 0o755);
     await mkdir(join(prefix, 'bin'));
-    for (const tool of ['cargo', 'rustc']) await symlink(join(toolchains.rustToolchainPrefix, 'bin', tool), join(prefix, 'bin', tool));
+    for (const tool of ['cargo', 'rustc', 'rust-lld']) await symlink(join(toolchains.rustToolchainPrefix, 'bin', tool), join(prefix, 'bin', tool));
     const { outcome, log } = await build('cargo', await workspaceWith('hello-command'), {}, {}, { rustToolchainPrefix: prefix });
 
     expect(log).toMatch(/building hello-command 0\.1\.0, bin hello-command, for wasm32-wasi\S*: \/opt\/rust\/bin\/cargo build /);

@@ -58,6 +58,7 @@ export async function inspectCargo(toolchains: BuildToolchains): Promise<CargoIn
   const toolchain: ToolchainComponent[] = [];
   const reasons: string[] = [];
   let target: WasmTarget | null = null;
+  let missingLinker: string[] | null = null;
   try {
     toolchain.push(await nodeComponent(toolchains.nodePrefix));
   } catch (error) {
@@ -77,7 +78,8 @@ export async function inspectCargo(toolchains: BuildToolchains): Promise<CargoIn
   if (!binariesFound) return { reason: reasons.join('; '), toolchain, target };
   const env = { CARGO_HOME: UNSET_CARGO_HOME };
   try {
-    const rustcRelease = /^release:\s*(\S+)$/m.exec(await toolOutput(rustc, ['-vV'], env))?.[1] ?? 'unknown';
+    const rustcVersion = await toolOutput(rustc, ['-vV'], env);
+    const rustcRelease = /^release:\s*(\S+)$/m.exec(rustcVersion)?.[1] ?? 'unknown';
     const cargoRelease = /^cargo\s+(\S+)/.exec(await toolOutput(cargo, ['-V'], env))?.[1] ?? 'unknown';
     toolchain.push({ name: 'cargo', version: cargoRelease, uri: `pkg:generic/cargo@${encodeURIComponent(cargoRelease)}`, digest: { sha256: await fileSha256(cargo) } });
     toolchain.push({ name: 'rustc', version: rustcRelease, uri: `pkg:generic/rustc@${encodeURIComponent(rustcRelease)}`, digest: { sha256: await fileSha256(rustc) } });
@@ -90,6 +92,10 @@ export async function inspectCargo(toolchains: BuildToolchains): Promise<CargoIn
     }
     if (target === null) {
       reasons.push(`rustc ${rustcRelease} has neither wasm32-wasip2 nor wasm32-wasip1/wasm32-wasi installed (no ${join(sysroot, 'lib', 'rustlib')}/<target>/lib)`);
+    } else if (needsPreview1Adapter(target) && (missingLinker = await missingRustLld(toolchains.rustToolchainPrefix, sysroot, rustcVersion))) {
+      // rustc links wasm32-wasi(p1) with rust-lld: rustup ships it in the sysroot; Debian's rustc has a
+      // link to lld-14, a package it only recommends. Without it every build would fail at its last step.
+      reasons.push(`rust-lld (the linker of ${target}) not found: ${missingLinker.join(', ')} (on Debian: install lld-14)`);
     } else {
       toolchain.push({ name: 'rust-std', version: rustcRelease, uri: `pkg:generic/rust-std@${encodeURIComponent(rustcRelease)}?target=${target}` });
     }
@@ -106,6 +112,17 @@ export async function inspectCargo(toolchains: BuildToolchains): Promise<CargoIn
   if (script === null) reasons.push(`cargo: ${join(toolchains.buildersDir, 'cargo.mjs')} not found`);
   else toolchain.push(script);
   return { reason: reasons.length > 0 ? reasons.join('; ') : null, toolchain, target };
+}
+
+/**
+ * Where rustc would look for its wasm linker (in the sysroot's host tools, as rustup ships it, or beside
+ * rustc), when none of them is an executable file (a link that resolves): null when it is found.
+ */
+async function missingRustLld(prefix: string, sysroot: string, rustcVersionText: string): Promise<string[] | null> {
+  const host = /^host:\s*(\S+)$/m.exec(rustcVersionText)?.[1];
+  const candidates = [...(host ? [join(sysroot, 'lib', 'rustlib', host, 'bin', 'rust-lld')] : []), join(prefix, 'bin', 'rust-lld')];
+  for (const candidate of candidates) if (await isExecutable(candidate)) return null;
+  return candidates;
 }
 
 export function cargoSandboxPlan(options: CargoOptions, toolchains: BuildToolchains, build: { target: WasmTarget; locked: boolean }): BuilderSandboxPlan {
