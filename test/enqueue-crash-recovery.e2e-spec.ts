@@ -87,7 +87,7 @@ describe('an API killed between recording a job and enqueueing it', () => {
     expect(worker.logs).toContain('job was recorded but never enqueued');
     expect(worker.logs).toContain(id);
     const metrics = await (await worker.fetch('/metrics')).text();
-    expect(metrics).toMatch(/^jobs_reenqueued_total\{type="publish"\} 1$/m);
+    expect(metrics).toMatch(/^jobs_reenqueued_total\{type="publish",reason="never_enqueued"\} 1$/m);
 
     // Exactly once: one artifact record, one signature record per format, one signature of each kind.
     const artifacts = await database.query<{ id: string }>('select id from artifacts where job_id = $1', [id]);
