@@ -33,6 +33,8 @@ interface Settings {
   workerCounts: number[];
   faults: boolean;
   jobTimeoutMs: number;
+  /** Jobs submitted per second (uploads and signs by reference, half each): an arrival rate, not as fast as accepted. */
+  jobsPerSecond: number;
 }
 
 type Kind = 'upload' | 'sign' | 'verify-warm' | 'verify-live';
@@ -71,6 +73,7 @@ export const load: Benchmark = {
       workerCounts: counts,
       faults: booleanSetting('BENCH_LOAD_FAULTS', true),
       jobTimeoutMs: integerSetting('BENCH_JOB_TIMEOUT_S', 300, 10, 3_600) * 1000,
+      jobsPerSecond: integerSetting('BENCH_LOAD_JOBS_PER_SECOND', 4, 1, 1_000),
     };
     return (context) => run(context, settings);
   },
@@ -181,9 +184,15 @@ async function loadRun(context: BenchContext, settings: Settings, workerCount: n
   const started = performance.now();
   const endAt = started + settings.seconds * 1000;
   let counter = 0;
+  // Jobs arrive at a set rate, as a build system's would: submitted as fast as the API accepts them, they
+  // would pile up faster than any worker runs them, and latency, memory and the drain would measure
+  // only the pile. Verifications (no job) run closed-loop, as fast as they are answered.
+  const paced: Partial<Record<Kind, () => Promise<void>>> = { upload: pacer(started, settings.jobsPerSecond / 2), sign: pacer(started, settings.jobsPerSecond / 2) };
   const loops = (Object.keys(LOOPS) as Kind[]).flatMap((kind) =>
     Array.from({ length: LOOPS[kind] }, async () => {
       while (performance.now() < endAt) {
+        await paced[kind]?.();
+        if (performance.now() >= endAt) break;
         const i = counter++;
         const sent = performance.now();
         try {
@@ -199,7 +208,8 @@ async function loadRun(context: BenchContext, settings: Settings, workerCount: n
             await sleep(500);
           } else {
             tallyOf.failed++;
-            result.failures.push(`${kind}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
+            const problem = answer.body as { code?: string; detail?: string } | undefined;
+            result.failures.push(`${kind}: HTTP ${answer.status} ${problem?.code ? `${problem.code}: ${problem.detail ?? ''}` : answer.text.slice(0, 300)}`);
           }
         } catch (error) {
           result.requests[kind].failed++;
@@ -303,6 +313,21 @@ function report(results: RunResult[]): void {
       `${fixed(result.drainedMs / 1000, 1)} s after the load stopped`,
     );
   }
+}
+
+/**
+ * Hands out send times `perSecond` apart from `start`, shared by the loops of one kind: each call waits for
+ * its slot. Loops that fall behind (slow answers) send at once, so the rate is a ceiling.
+ */
+function pacer(start: number, perSecond: number): () => Promise<void> {
+  const intervalMs = 1000 / perSecond;
+  let next = start;
+  return async () => {
+    const slot = next;
+    next = Math.max(next + intervalMs, performance.now());
+    const wait = slot - performance.now();
+    if (wait > 0) await sleep(wait);
+  };
 }
 
 const tally = () => ({ ok: 0, refused: 0, failed: 0, latencies: [] as number[] });

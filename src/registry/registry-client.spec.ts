@@ -446,6 +446,28 @@ describe('RegistryClient against a fake registry', () => {
       expect(invalid.message).toContain('MANIFEST_INVALID manifest invalid');
     });
 
+    it('reads a tag again when the registry answers 500 while the tag is being rewritten; a lasting 500 is REGISTRY_UNAVAILABLE', async () => {
+      let failures = 0;
+      const { fake, repo, client } = await start({
+        auth: 'none',
+        intercept: (request, _body, response) => {
+          if (request.method !== 'GET' || !request.url!.endsWith('/manifests/v1') || failures <= 0) return false;
+          failures -= 1;
+          registryErrors(response, 500, 'UNKNOWN', 'unknown error');
+          return true;
+        },
+      });
+      const bytes = manifestBytes(EMPTY_DIGEST);
+      fake.manifests.set(`ns/comp@${sha256Digest(bytes)}`, { mediaType: OCI_MANIFEST_MEDIA_TYPE, bytes });
+      fake.tags.set('ns/comp:v1', sha256Digest(bytes));
+      failures = 2;
+      expect(await client().getManifest(repo, 'v1')).toMatchObject({ mediaType: OCI_MANIFEST_MEDIA_TYPE });
+      expect(failures).toBe(0);
+      failures = 3;
+      expect(await caught(client().getManifest(repo, 'v1'))).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', transient: true, status: 500 });
+      expect(failures).toBe(0);
+    });
+
     it('returns undefined for a missing manifest, MANIFEST_NOT_FOUND where one must exist', async () => {
       const { repo, client } = await start({ auth: 'none' });
       const c = client();

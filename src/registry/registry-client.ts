@@ -17,9 +17,13 @@ import { CodedError } from '../common/coded-error';
  * The OCI distribution client: the only code that talks to registries. Blobs (monolithic and streamed
  * uploads), manifests, and referrers (the referrers API, or the `sha256-<hex>` tag fallback of registries
  * without it, such as distribution 2.8). Failures are RegistryErrors classified permanent or transient;
- * the client does not retry (the queue re-runs steps), except the auth handshake and the fallback-index
- * update loop.
+ * the client does not retry (the queue re-runs steps), except the auth handshake, the fallback-index
+ * update loop and a tag read answered 500 (see getManifest).
  */
+
+/** Reads of a tag answered 500 tried again (see getManifest), after this delay times the retry's number. */
+const TAG_READ_RETRIES = 2;
+const TAG_READ_RETRY_DELAY_MS = 50;
 
 export interface RegistryClientOptions {
   credentials?: CredentialLookup;
@@ -362,15 +366,27 @@ export class RegistryClient {
   async getManifest(repo: OciRepository, reference: string, accept: readonly string[] = ALL_MANIFEST_MEDIA_TYPES, options: CallOptions = {}): Promise<ManifestContent | undefined> {
     checkRepository(repo);
     checkManifestReference(reference);
-    const answer = await this.#transport.send({
-      repo,
-      access: 'pull',
-      method: 'GET',
-      url: `/v2/${repo.repository}/manifests/${reference}`,
-      headers: { accept: accept.join(', ') },
-      operation: `GET manifest ${reference}`,
-      signal: options.signal,
-    });
+    const send = () =>
+      this.#transport.send({
+        repo,
+        access: 'pull',
+        method: 'GET',
+        url: `/v2/${repo.repository}/manifests/${reference}`,
+        headers: { accept: accept.join(', ') },
+        operation: `GET manifest ${reference}`,
+        signal: options.signal,
+      });
+    let answer = await send();
+    // distribution's filesystem storage answers 500 UNKNOWN to a read of a tag whose link another client is
+    // rewriting at that moment (a referrers fallback index, a .sig tag): found by bench/load, where signs and
+    // verifications of the same artifacts meet. A tag read is idempotent, so it is tried again, briefly,
+    // before the registry is called unavailable (the exception to "the queue retries": verifications are
+    // answered while the caller waits).
+    for (let retry = 1; answer.response.status === 500 && !isSha256Digest(reference) && retry <= TAG_READ_RETRIES; retry++) {
+      await discardBody(answer.response);
+      await new Promise((resolve) => setTimeout(resolve, TAG_READ_RETRY_DELAY_MS * retry));
+      answer = await send();
+    }
     if (answer.response.status === 404) {
       await discardBody(answer.response);
       return undefined;
