@@ -3,7 +3,7 @@ import { X509Certificate, pem } from '@sigstore/core';
 // Deep imports on purpose: the package root also loads nock, which patches node:http for the whole process.
 import { initializeCA, initializeCTLog } from '@sigstore/mock/dist/fulcio';
 import type { CA, CertificateRequestOptions } from '@sigstore/mock/dist/fulcio/ca';
-import { createFileExclusive, readFileIfExists, writeFileAtomic } from './atomic-file';
+import { createFileExclusive, readFileIfExists, writeFileAtomic } from '../../src/common/atomic-file';
 import { keyId, loadOrCreateKeyPair, type Bytes, type StoredKeyPair } from './key-material';
 
 /** Renew the persisted root when it has less than this left (the mock's roots live one year). */

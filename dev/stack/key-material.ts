@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { createFileExclusive, readFileIfExists } from './atomic-file';
+import { createFileExclusive, readFileIfExists } from '../../src/common/atomic-file';
 
 /** Bytes backed by a plain ArrayBuffer (what @sigstore/core and @sigstore/mock expect). */
 export type Bytes = Buffer<ArrayBuffer>;

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, SignJWT, type JWK } from 'jose';
-import { writeFileAtomic } from './atomic-file';
+import { writeFileAtomic } from '../../src/common/atomic-file';
 import { HttpService, HttpStatusError, jsonResponse, readJsonBody, type HttpRequest } from './http-service';
 import { loadOrCreateKeyPair, type StoredKeyPair } from './key-material';
 

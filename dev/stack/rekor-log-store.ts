@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createFileExclusive, readFileIfExists } from './atomic-file';
+import { createFileExclusive, readFileIfExists } from '../../src/common/atomic-file';
 import { hashLeaf, MerkleTree } from './merkle-tree';
 
 /** One entry of the log as persisted. */

@@ -9,7 +9,7 @@ import {
   type DistinguishedName,
   type TransparencyLogInstance,
 } from '@sigstore/protobuf-specs';
-import { writeFileAtomic } from './atomic-file';
+import { writeFileAtomic } from '../../src/common/atomic-file';
 import { keyId, type Bytes } from './key-material';
 import type { StackFiles, StackUrls } from './stack-config';
 import { formatStackEnv } from './stack-env';

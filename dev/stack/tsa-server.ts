@@ -3,7 +3,7 @@ import { X509Certificate, pem } from '@sigstore/core';
 // Deep imports on purpose: the package root also loads nock, which patches node:http for the whole process.
 import { initializeTSA, tsaHandler } from '@sigstore/mock/dist/timestamp';
 import type { TimestampRequest, TSA } from '@sigstore/mock/dist/timestamp/tsa';
-import { createFileExclusive, readFileIfExists, writeFileAtomic } from './atomic-file';
+import { createFileExclusive, readFileIfExists, writeFileAtomic } from '../../src/common/atomic-file';
 import { HttpService, type HttpRequest, type HttpResponse } from './http-service';
 import { loadOrCreateKeyPair, type Bytes, type StoredKeyPair } from './key-material';
 import { TSA_TIMESTAMP_PATH } from './stack-config';

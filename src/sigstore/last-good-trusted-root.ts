@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import type { TrustedRoot } from '@sigstore/protobuf-specs';
+import { removeStaleTemporaries, writeFileAtomic } from '../common/atomic-file';
 import { parseTrustedRoot } from './trusted-root';
 
 /**
@@ -32,60 +32,16 @@ export class LastGoodTrustedRoot {
     return { root: parseTrustedRoot(json), fetchedAt };
   }
 
-  /** Replaces the copy with `json`, its modification time set to `fetchedAt`. */
-  async write(json: unknown, fetchedAt: Date): Promise<void> {
-    const directory = dirname(this.file);
-    await mkdir(directory, { recursive: true });
-    await this.removeLeftovers();
-    const temp = `${this.file}${TEMP_SUFFIX}${process.pid}-${randomBytes(4).toString('hex')}`;
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(`${JSON.stringify(json, null, 2)}\n`);
-      await handle.utimes(fetchedAt, fetchedAt);
-      await handle.sync();
-    } catch (error) {
-      await handle.close();
-      await unlink(temp).catch(() => undefined);
-      throw error;
-    }
-    await handle.close();
-    try {
-      await rename(temp, this.file);
-    } catch (error) {
-      await unlink(temp).catch(() => undefined);
-      throw error;
-    }
-    // The rename is durable once the directory entry is: without this a power loss may undo it.
-    const dir = await open(directory, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  }
-
   /**
-   * Temp files of writes that did not finish (a crash): never read, removed at a later write once they
-   * are a minute old (a younger one may be another process's write under way, sharing DATA_DIR).
+   * Replaces the copy with `json`, its modification time set to `fetchedAt`; first removes the temp
+   * files of writes a crash interrupted once they are a minute old (a younger one may be another
+   * process's write under way, sharing DATA_DIR).
    */
-  private async removeLeftovers(): Promise<void> {
-    const directory = dirname(this.file);
-    const prefix = `${basename(this.file)}${TEMP_SUFFIX}`;
-    const names = await readdir(directory).catch(() => [] as string[]);
-    await Promise.all(
-      names
-        .filter((name) => name.startsWith(prefix))
-        .map(async (name) => {
-          const path = join(directory, name);
-          const changed = await stat(path).then(
-            (s) => s.ctimeMs,
-            () => undefined,
-          );
-          if (changed !== undefined && Date.now() - changed > LEFTOVER_AGE_MS) await unlink(path).catch(() => undefined);
-        }),
-    );
+  async write(json: unknown, fetchedAt: Date): Promise<void> {
+    await mkdir(dirname(this.file), { recursive: true });
+    await removeStaleTemporaries(this.file, LEFTOVER_AGE_MS);
+    await writeFileAtomic(this.file, `${JSON.stringify(json, null, 2)}\n`, { mtime: fetchedAt, durable: true });
   }
 }
 
-const TEMP_SUFFIX = '.tmp-';
 const LEFTOVER_AGE_MS = 60_000;

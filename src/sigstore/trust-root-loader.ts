@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { type TUFOptions, getTrustedRoot } from '@sigstore/tuf';
 import type { TrustMaterial } from '@sigstore/verify';
+import { writeFileAtomic } from '../common/atomic-file';
 import { PUBLIC_GOOD_TUF_MIRROR_URL, embeddedTrustedRoot, embeddedTufRoot } from './embedded-trusted-root';
 import { LastGoodTrustedRoot } from './last-good-trusted-root';
 import { parseTrustedRoot, trustMaterialOf } from './trusted-root';
@@ -329,10 +329,7 @@ export class TrustRootLoader {
  */
 async function writeMirrorRoot(cachePath: string): Promise<string> {
   const file = join(cachePath, 'public-good-tuf-root.json');
-  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await mkdir(cachePath, { recursive: true });
-  await writeFile(temp, await embeddedTufRoot());
-  await rename(temp, file);
+  await writeFileAtomic(file, await embeddedTufRoot());
   return file;
 }
 
